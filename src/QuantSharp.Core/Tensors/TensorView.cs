@@ -1,0 +1,72 @@
+// A typed, shaped window onto bytes owned by someone else (a memory-mapped file or a pinned array).
+namespace QuantSharp.Core.Tensors;
+
+/// <summary>
+/// A read-only view of a dense tensor's bytes. The memory is owned elsewhere (usually a
+/// memory-mapped model file) and must outlive the view. Shape is outermost-first, as in PyTorch:
+/// a linear layer's weight is [out_features, in_features] with rows contiguous.
+/// </summary>
+public readonly unsafe struct TensorView
+{
+    /// <summary>Creates a view; the caller guarantees <paramref name="pointer"/> covers <paramref name="byteLength"/> bytes.</summary>
+    public TensorView(string name, DType dtype, long[] shape, byte* pointer, long byteLength)
+    {
+        long elements = 1;
+        foreach (var d in shape)
+        {
+            if (d < 0) throw new ArgumentException($"tensor '{name}': negative dimension in shape [{string.Join(", ", shape)}]");
+            elements = checked(elements * d);
+        }
+        if (checked(elements * DTypeInfo.SizeOf(dtype)) != byteLength)
+            throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {elements * DTypeInfo.SizeOf(dtype)} bytes, got {byteLength}");
+        Name = name; DType = dtype; Shape = shape; Pointer = pointer; ByteLength = byteLength; ElementCount = elements;
+    }
+
+    /// <summary>Tensor name as stored in the file.</summary>
+    public string Name { get; }
+    /// <summary>Element type.</summary>
+    public DType DType { get; }
+    /// <summary>Dimensions, outermost first.</summary>
+    public long[] Shape { get; }
+    /// <summary>Address of the first byte.</summary>
+    public byte* Pointer { get; }
+    /// <summary>Total bytes.</summary>
+    public long ByteLength { get; }
+    /// <summary>Total elements.</summary>
+    public long ElementCount { get; }
+
+    /// <summary>Number of rows when viewed as a matrix [rows, lastDim].</summary>
+    public long Rows => Shape.Length == 0 ? 1 : ElementCount / Math.Max(1, Shape[^1]);
+    /// <summary>Length of the innermost dimension.</summary>
+    public long Columns => Shape.Length == 0 ? 1 : Shape[^1];
+
+    /// <summary>The bytes of the whole tensor (must be below 2 GiB).</summary>
+    public ReadOnlySpan<byte> Bytes => new(Pointer, checked((int)ByteLength));
+
+    /// <summary>The bytes of one row of the innermost dimension.</summary>
+    public ReadOnlySpan<byte> RowBytes(long row)
+    {
+        long rowBytes = Columns * DTypeInfo.SizeOf(DType);
+        if ((ulong)row >= (ulong)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        return new ReadOnlySpan<byte>(Pointer + row * rowBytes, checked((int)rowBytes));
+    }
+
+    /// <summary>Converts the whole tensor to fp32 into <paramref name="destination"/>.</summary>
+    public void ToFloat32(Span<float> destination)
+    {
+        if (destination.Length != ElementCount)
+            throw new ArgumentException($"tensor '{Name}': destination has {destination.Length} elements, tensor has {ElementCount}");
+        FloatConversion.ToFloat32(DType, Bytes, destination);
+    }
+
+    /// <summary>Converts the whole tensor to a new fp32 array.</summary>
+    public float[] ToFloat32()
+    {
+        var r = new float[checked((int)ElementCount)];
+        ToFloat32(r);
+        return r;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} {DType}[{string.Join(", ", Shape)}]";
+}
