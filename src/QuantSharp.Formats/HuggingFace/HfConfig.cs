@@ -1,0 +1,185 @@
+// Hugging Face config.json for decoder-only transformers (Llama family), both transformers-4 and -5 layouts.
+using System.Text.Json;
+
+namespace QuantSharp.Formats.HuggingFace;
+
+/// <summary>RoPE frequency scaling as declared by a config.</summary>
+/// <param name="Type">"default", "linear", "llama3" (others are rejected by the model loader).</param>
+/// <param name="Factor">Scaling factor (linear, llama3).</param>
+/// <param name="LowFreqFactor">Llama-3: low_freq_factor.</param>
+/// <param name="HighFreqFactor">Llama-3: high_freq_factor.</param>
+/// <param name="OriginalMaxPositionEmbeddings">Llama-3: original_max_position_embeddings.</param>
+public sealed record RopeScaling(string Type, double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositionEmbeddings);
+
+/// <summary>
+/// The fields of config.json a Llama-family decoder needs. RoPE settings are read from
+/// <c>rope_parameters</c> (transformers ≥ 5) or the older top-level <c>rope_theta</c> and
+/// <c>rope_scaling</c>.
+/// </summary>
+public sealed record HfConfig
+{
+    /// <summary>config.json path, for messages.</summary>
+    public required string Path { get; init; }
+    /// <summary>model_type, e.g. "llama".</summary>
+    public required string ModelType { get; init; }
+    /// <summary>architectures[0], e.g. "LlamaForCausalLM".</summary>
+    public required string Architecture { get; init; }
+    /// <summary>hidden_size.</summary>
+    public required int HiddenSize { get; init; }
+    /// <summary>intermediate_size.</summary>
+    public required int IntermediateSize { get; init; }
+    /// <summary>num_hidden_layers.</summary>
+    public required int NumLayers { get; init; }
+    /// <summary>num_attention_heads.</summary>
+    public required int NumHeads { get; init; }
+    /// <summary>num_key_value_heads (defaults to num_attention_heads).</summary>
+    public required int NumKvHeads { get; init; }
+    /// <summary>head_dim (defaults to hidden_size / num_attention_heads).</summary>
+    public required int HeadDim { get; init; }
+    /// <summary>vocab_size.</summary>
+    public required int VocabSize { get; init; }
+    /// <summary>rms_norm_eps.</summary>
+    public required double RmsNormEps { get; init; }
+    /// <summary>RoPE base frequency.</summary>
+    public required double RopeTheta { get; init; }
+    /// <summary>RoPE scaling, or null for none.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+    /// <summary>max_position_embeddings.</summary>
+    public required int MaxPositionEmbeddings { get; init; }
+    /// <summary>tie_word_embeddings (transformers defaults it to false for Llama).</summary>
+    public required bool TieWordEmbeddings { get; init; }
+    /// <summary>bos_token_id.</summary>
+    public int? BosTokenId { get; init; }
+    /// <summary>eos_token_id (first one if a list).</summary>
+    public int? EosTokenId { get; init; }
+    /// <summary>attention_bias.</summary>
+    public bool AttentionBias { get; init; }
+    /// <summary>mlp_bias.</summary>
+    public bool MlpBias { get; init; }
+    /// <summary>hidden_act.</summary>
+    public string HiddenAct { get; init; } = "silu";
+    /// <summary>dtype / torch_dtype.</summary>
+    public string? DType { get; init; }
+
+    /// <summary>Reads config.json from a model folder or a file path.</summary>
+    public static HfConfig Load(string folderOrFile)
+    {
+        string path = Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, "config.json") : folderOrFile;
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config.json not found", path);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
+        using (doc) return Parse(path, doc.RootElement);
+    }
+
+    /// <summary>Parses an already-read config object.</summary>
+    public static HfConfig Parse(string path, JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
+        var r = new Reader(path, root);
+        string modelType = r.String("model_type") ?? throw r.Missing("model_type");
+        string arch = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array && a.GetArrayLength() > 0 && a[0].ValueKind == JsonValueKind.String
+            ? a[0].GetString()! : modelType;
+        int hidden = r.PositiveInt("hidden_size") ?? throw r.Missing("hidden_size");
+        int heads = r.PositiveInt("num_attention_heads") ?? throw r.Missing("num_attention_heads");
+        int kvHeads = r.PositiveInt("num_key_value_heads") ?? heads;
+        if (heads % kvHeads != 0) throw new InvalidDataException($"{path}: num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}");
+        int headDim = r.PositiveInt("head_dim") ?? (hidden % heads == 0 ? hidden / heads : throw new InvalidDataException($"{path}: hidden_size {hidden} is not divisible by num_attention_heads {heads} and no head_dim is given"));
+        if (headDim % 2 != 0) throw new InvalidDataException($"{path}: head_dim {headDim} must be even for RoPE");
+
+        // transformers 5 moved RoPE settings into rope_parameters; older configs keep rope_theta/rope_scaling at top level.
+        double theta = 10000.0;
+        RopeScaling? scaling = null;
+        if (root.TryGetProperty("rope_parameters", out var rp) && rp.ValueKind == JsonValueKind.Object)
+        {
+            var rr = new Reader(path + " rope_parameters", rp);
+            theta = rr.Double("rope_theta") ?? r.Double("rope_theta") ?? theta;
+            scaling = ParseScaling(rr, rp);
+        }
+        else
+        {
+            theta = r.Double("rope_theta") ?? theta;
+            if (root.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind == JsonValueKind.Object)
+                scaling = ParseScaling(new Reader(path + " rope_scaling", rs), rs);
+        }
+        if (!(theta > 0)) throw new InvalidDataException($"{path}: rope_theta {theta} must be positive");
+
+        int? eos = null;
+        if (root.TryGetProperty("eos_token_id", out var e))
+        {
+            if (e.ValueKind == JsonValueKind.Number) eos = e.GetInt32();
+            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0) eos = e[0].GetInt32();
+        }
+        double eps = r.Double("rms_norm_eps") ?? 1e-6;
+        if (!(eps > 0) || eps > 1) throw new InvalidDataException($"{path}: rms_norm_eps {eps} is out of range (0, 1]");
+
+        return new HfConfig
+        {
+            Path = path,
+            ModelType = modelType,
+            Architecture = arch,
+            HiddenSize = hidden,
+            IntermediateSize = r.PositiveInt("intermediate_size") ?? throw r.Missing("intermediate_size"),
+            NumLayers = r.PositiveInt("num_hidden_layers") ?? throw r.Missing("num_hidden_layers"),
+            NumHeads = heads,
+            NumKvHeads = kvHeads,
+            HeadDim = headDim,
+            VocabSize = r.PositiveInt("vocab_size") ?? throw r.Missing("vocab_size"),
+            RmsNormEps = eps,
+            RopeTheta = theta,
+            RopeScaling = scaling,
+            MaxPositionEmbeddings = r.PositiveInt("max_position_embeddings") ?? 2048,
+            TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
+            BosTokenId = r.Int("bos_token_id"),
+            EosTokenId = eos,
+            AttentionBias = r.Bool("attention_bias") ?? false,
+            MlpBias = r.Bool("mlp_bias") ?? false,
+            HiddenAct = r.String("hidden_act") ?? "silu",
+            DType = r.String("dtype") ?? r.String("torch_dtype"),
+        };
+    }
+
+    private static RopeScaling? ParseScaling(Reader r, JsonElement obj)
+    {
+        string? type = r.String("rope_type") ?? r.String("type");
+        if (type is null or "default") return null;
+        return new RopeScaling(
+            type,
+            r.Double("factor") ?? 1.0,
+            r.Double("low_freq_factor") ?? 1.0,
+            r.Double("high_freq_factor") ?? 4.0,
+            r.PositiveInt("original_max_position_embeddings") ?? 8192);
+    }
+
+    /// <summary>Typed, validating access to a JSON object's fields.</summary>
+    private readonly struct Reader(string path, JsonElement obj)
+    {
+        public InvalidDataException Missing(string key) => new($"{path}: required key '{key}' is missing");
+
+        private JsonElement? Value(string key) =>
+            obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+        public string? String(string key) => Value(key) is { } v
+            ? (v.ValueKind == JsonValueKind.String ? v.GetString() : throw new InvalidDataException($"{path}: '{key}' must be a string, got {v.GetRawText()}"))
+            : null;
+
+        public int? Int(string key) => Value(key) is { } v
+            ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw new InvalidDataException($"{path}: '{key}' must be an integer, got {v.GetRawText()}"))
+            : null;
+
+        public int? PositiveInt(string key)
+        {
+            int? i = Int(key);
+            if (i is <= 0) throw new InvalidDataException($"{path}: '{key}' must be positive, got {i}");
+            return i;
+        }
+
+        public double? Double(string key) => Value(key) is { } v
+            ? (v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw new InvalidDataException($"{path}: '{key}' must be a number, got {v.GetRawText()}"))
+            : null;
+
+        public bool? Bool(string key) => Value(key) is { } v
+            ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw new InvalidDataException($"{path}: '{key}' must be true or false, got {v.GetRawText()}"))
+            : null;
+    }
+}

@@ -1,0 +1,229 @@
+// Runs a Llama model on CPU: batched prefill and one-token decode over a KV cache.
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Models;
+
+/// <summary>
+/// One sequence's state (KV cache and scratch buffers) for a <see cref="LlamaModel"/>. Not
+/// thread-safe; the work inside each call is spread over cores. Computation is fp32 whatever the
+/// weight dtype, and results do not depend on the thread count.
+/// </summary>
+public sealed class InferenceSession
+{
+    private readonly LlamaModel _model;
+    private readonly LlamaHyperParameters _hp;
+    private readonly float[][] _keyCache;   // per layer [position, kvDim], RoPE applied
+    private readonly float[][] _valueCache; // per layer [position, kvDim]
+    private readonly float[] _invFreq;
+    private readonly float[] _cos, _sin;     // [position, headDim/2]
+    private readonly int _maxBatch;
+
+    // Scratch, sized for the largest batch.
+    private readonly float[] _x, _xn, _q, _k, _v, _attn, _proj, _gate, _up;
+
+    /// <summary>Creates a session with room for <paramref name="contextLength"/> positions.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="contextLength">KV cache size in tokens (defaults to the model's context).</param>
+    /// <param name="maxBatch">Largest number of tokens one <see cref="Forward"/> call may take.</param>
+    public InferenceSession(LlamaModel model, int? contextLength = null, int maxBatch = 512)
+    {
+        _model = model;
+        _hp = model.Parameters;
+        ContextLength = contextLength ?? _hp.ContextLength;
+        if (ContextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), "context length must be positive");
+        _maxBatch = Math.Clamp(maxBatch, 1, ContextLength);
+        _keyCache = new float[_hp.NumLayers][];
+        _valueCache = new float[_hp.NumLayers][];
+        for (int l = 0; l < _hp.NumLayers; l++)
+        {
+            _keyCache[l] = new float[(long)ContextLength * _hp.KvDim];
+            _valueCache[l] = new float[(long)ContextLength * _hp.KvDim];
+        }
+        _invFreq = _hp.RopeInverseFrequencies();
+        int half = _hp.HeadDim / 2;
+        _cos = new float[ContextLength * half];
+        _sin = new float[ContextLength * half];
+        for (int p = 0; p < ContextLength; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double theta = p * (double)_invFreq[i];
+                _cos[p * half + i] = (float)Math.Cos(theta);
+                _sin[p * half + i] = (float)Math.Sin(theta);
+            }
+        int b = _maxBatch;
+        _x = new float[b * _hp.Dim];
+        _xn = new float[b * _hp.Dim];
+        _q = new float[b * _hp.QDim];
+        _k = new float[b * _hp.KvDim];
+        _v = new float[b * _hp.KvDim];
+        _attn = new float[b * _hp.QDim];
+        _proj = new float[b * _hp.Dim];
+        _gate = new float[b * _hp.HiddenDim];
+        _up = new float[b * _hp.HiddenDim];
+    }
+
+    /// <summary>KV cache capacity in tokens.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Number of tokens already in the cache (the position of the next token).</summary>
+    public int Position { get; private set; }
+
+    /// <summary>Largest batch one call accepts.</summary>
+    public int MaxBatch => _maxBatch;
+
+    /// <summary>Forgets all cached tokens.</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> at the current position and computes logits.
+    /// </summary>
+    /// <param name="tokens">Token ids (at most <see cref="MaxBatch"/>; longer inputs are split).</param>
+    /// <param name="logits">[tokens, vocab] when <paramref name="allLogits"/>, else [vocab] for the last token.</param>
+    /// <param name="allLogits">Whether to compute logits for every token or only the last.</param>
+    public void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool allLogits)
+    {
+        int vocab = _hp.VocabSize;
+        if (tokens.Length == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        if (Position + tokens.Length > ContextLength)
+            throw new InvalidOperationException($"{tokens.Length} more tokens at position {Position} exceed the context of {ContextLength}");
+        int needed = allLogits ? tokens.Length * vocab : vocab;
+        if (logits.Length < needed) throw new ArgumentException($"logits buffer has {logits.Length} floats, needs {needed}", nameof(logits));
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {vocab})");
+
+        for (int start = 0; start < tokens.Length; start += _maxBatch)
+        {
+            int n = Math.Min(_maxBatch, tokens.Length - start);
+            bool last = start + n == tokens.Length;
+            ForwardBatch(tokens.Slice(start, n));
+            if (allLogits) ComputeLogits(0, n, logits.Slice(start * vocab, n * vocab));
+            else if (last) ComputeLogits(n - 1, 1, logits[..vocab]);
+        }
+    }
+
+    private void ForwardBatch(ReadOnlySpan<int> tokens)
+    {
+        int n = tokens.Length, dim = _hp.Dim;
+        var x = _x.AsSpan(0, n * dim);
+        for (int i = 0; i < n; i++)
+            FloatConversion.ToFloat32(_model.TokenEmbedding.DType, _model.TokenEmbedding.RowBytes(tokens[i]), x.Slice(i * dim, dim));
+
+        for (int l = 0; l < _hp.NumLayers; l++)
+        {
+            var w = _model.Layers[l];
+            RmsNormRows(x, w.AttentionNorm, _xn, n);
+            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wq, _q);
+            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wk, _k);
+            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wv, _v);
+            ApplyRope(_q, n, _hp.NumHeads);
+            ApplyRope(_k, n, _hp.NumKvHeads);
+            int kv = _hp.KvDim;
+            _k.AsSpan(0, n * kv).CopyTo(_keyCache[l].AsSpan(Position * kv));
+            _v.AsSpan(0, n * kv).CopyTo(_valueCache[l].AsSpan(Position * kv));
+            Attention(l, n);
+            MatMul.Multiply(_attn.AsSpan(0, n * _hp.QDim), n, w.Wo, _proj);
+            Add(x, _proj.AsSpan(0, n * dim));
+
+            RmsNormRows(x, w.FfnNorm, _xn, n);
+            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WGate, _gate);
+            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WUp, _up);
+            SiluMul(_gate.AsSpan(0, n * _hp.HiddenDim), _up.AsSpan(0, n * _hp.HiddenDim));
+            MatMul.Multiply(_gate.AsSpan(0, n * _hp.HiddenDim), n, w.WDown, _proj);
+            Add(x, _proj.AsSpan(0, n * dim));
+        }
+        Position += n;
+        _lastBatch = n;
+    }
+
+    private int _lastBatch;
+
+    private void ComputeLogits(int firstRow, int rows, Span<float> dst)
+    {
+        if (firstRow + rows > _lastBatch) throw new InvalidOperationException("logits requested for rows outside the last batch");
+        int dim = _hp.Dim;
+        RmsNormRows(_x.AsSpan(firstRow * dim, rows * dim), _model.OutputNorm, _xn, rows);
+        MatMul.Multiply(_xn.AsSpan(0, rows * dim), rows, _model.Output, dst);
+    }
+
+    private void RmsNormRows(ReadOnlySpan<float> x, float[] weight, Span<float> dst, int rows)
+    {
+        int dim = _hp.Dim;
+        float eps = _hp.RmsNormEps;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * dim, dim);
+            var d = dst.Slice(r * dim, dim);
+            double ss = 0;
+            for (int i = 0; i < dim; i++) ss += xr[i] * (double)xr[i];
+            float scale = (float)(1.0 / Math.Sqrt(ss / dim + eps));
+            for (int i = 0; i < dim; i++) d[i] = xr[i] * scale * weight[i];
+        }
+    }
+
+    private void ApplyRope(float[] buf, int n, int heads)
+    {
+        int hd = _hp.HeadDim, half = hd / 2, width = heads * hd;
+        bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
+        for (int t = 0; t < n; t++)
+        {
+            int pos = Position + t;
+            var cos = _cos.AsSpan(pos * half, half);
+            var sin = _sin.AsSpan(pos * half, half);
+            for (int h = 0; h < heads; h++)
+            {
+                var v = buf.AsSpan(t * width + h * hd, hd);
+                for (int i = 0; i < half; i++)
+                {
+                    int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+                    float x0 = v[a], x1 = v[b];
+                    v[a] = x0 * cos[i] - x1 * sin[i];
+                    v[b] = x0 * sin[i] + x1 * cos[i];
+                }
+            }
+        }
+    }
+
+    private void Attention(int layer, int n)
+    {
+        int heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
+        int group = heads / _hp.NumKvHeads;
+        float scale = 1f / MathF.Sqrt(hd);
+        var keys = _keyCache[layer];
+        var values = _valueCache[layer];
+        int basePos = Position;
+        int ctx = ContextLength;
+        Parallel.For(0, heads * n, KernelParallelism.Options, () => new float[ctx], (job, _, scores) =>
+        {
+            int h = job / n, t = job % n;
+            int kvh = h / group;
+            int len = basePos + t + 1;
+            var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, hd);
+            var s = scores.AsSpan(0, len);
+            for (int j = 0; j < len; j++)
+                s[j] = VectorOps.Dot(q, new ReadOnlySpan<float>(keys, j * kvDim + kvh * hd, hd)) * scale;
+            VectorOps.Softmax(s);
+            var o = new Span<float>(_attn, t * qDim + h * hd, hd);
+            o.Clear();
+            for (int j = 0; j < len; j++)
+                VectorOps.Axpy(s[j], new ReadOnlySpan<float>(values, j * kvDim + kvh * hd, hd), o);
+            return scores;
+        }, _ => { });
+    }
+
+    private static void Add(Span<float> x, ReadOnlySpan<float> y)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Add(x, y, x);
+    }
+
+    private static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int i = 0; i < gate.Length; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+}

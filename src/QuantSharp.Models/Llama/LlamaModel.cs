@@ -1,0 +1,159 @@
+// A loaded Llama-family model: hyperparameters, weight views, tokenizer.
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats;
+using QuantSharp.Formats.HuggingFace;
+using QuantSharp.Formats.Llama2c;
+using QuantSharp.Formats.Safetensors;
+using QuantSharp.Formats.Tokenizers;
+
+namespace QuantSharp.Models.Llama;
+
+/// <summary>
+/// A Llama-family decoder whose weights stay in the (memory-mapped) file they came from. Create
+/// an <see cref="InferenceSession"/> to run it.
+/// </summary>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly IWeightSource _source;
+
+    /// <summary>Builds a model from a weight source and its hyperparameters, checking every tensor's shape.</summary>
+    public LlamaModel(IWeightSource source, LlamaHyperParameters hp, LlamaTensorNames names, ITextTokenizer? tokenizer, string format)
+    {
+        _source = source;
+        Parameters = hp;
+        Tokenizer = tokenizer;
+        Format = format;
+        TokenEmbedding = Expect(names.TokenEmbedding, hp.VocabSize, hp.Dim);
+        OutputNorm = Vector(names.OutputNorm, hp.Dim);
+        Output = !hp.TiedEmbeddings && source.Contains(names.Output) ? Expect(names.Output, hp.VocabSize, hp.Dim) : TokenEmbedding;
+        if (!hp.TiedEmbeddings && !source.Contains(names.Output))
+            throw new InvalidDataException($"{source.Origin}: embeddings are not tied but '{names.Output}' is missing");
+        Layers = new LlamaLayerWeights[hp.NumLayers];
+        for (int i = 0; i < hp.NumLayers; i++)
+        {
+            Layers[i] = new LlamaLayerWeights
+            {
+                AttentionNorm = Vector(names.AttentionNorm(i), hp.Dim),
+                Wq = Expect(names.Wq(i), hp.QDim, hp.Dim),
+                Wk = Expect(names.Wk(i), hp.KvDim, hp.Dim),
+                Wv = Expect(names.Wv(i), hp.KvDim, hp.Dim),
+                Wo = Expect(names.Wo(i), hp.Dim, hp.QDim),
+                FfnNorm = Vector(names.FfnNorm(i), hp.Dim),
+                WGate = Expect(names.WGate(i), hp.HiddenDim, hp.Dim),
+                WUp = Expect(names.WUp(i), hp.HiddenDim, hp.Dim),
+                WDown = Expect(names.WDown(i), hp.Dim, hp.HiddenDim),
+            };
+        }
+    }
+
+    /// <summary>Hyperparameters.</summary>
+    public LlamaHyperParameters Parameters { get; }
+    /// <summary>Tokenizer, when the model came with one.</summary>
+    public ITextTokenizer? Tokenizer { get; }
+    /// <summary>"hf-safetensors", "gguf" or "llama2c".</summary>
+    public string Format { get; }
+    /// <summary>Where the weights are.</summary>
+    public string Origin => _source.Origin;
+    /// <summary>The underlying weight source.</summary>
+    public IWeightSource Source => _source;
+    /// <summary>Token embedding [vocab, dim].</summary>
+    public TensorView TokenEmbedding { get; }
+    /// <summary>Final RMSNorm weight.</summary>
+    public float[] OutputNorm { get; }
+    /// <summary>Classifier [vocab, dim] (the embedding when tied).</summary>
+    public TensorView Output { get; }
+    /// <summary>Decoder layers.</summary>
+    public LlamaLayerWeights[] Layers { get; }
+
+    /// <summary>
+    /// Loads a model from a Hugging Face folder (config.json + safetensors + tokenizer.json), a
+    /// llama2.c checkpoint (.bin, with tokenizer file <paramref name="tokenizerPath"/> or
+    /// tok*.bin beside it), or a GGUF file.
+    /// </summary>
+    public static LlamaModel Load(string path, string? tokenizerPath = null)
+    {
+        if (Directory.Exists(path)) return LoadHf(path, tokenizerPath);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file or folder", path);
+        if (ModelFileKind.IsGguf(path)) return GgufModelLoader.Load(path);
+        if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return LoadLlama2c(path, tokenizerPath);
+        throw new InvalidDataException($"{path}: not a GGUF file, a llama2.c .bin checkpoint or a Hugging Face model folder");
+    }
+
+    private static LlamaModel LoadHf(string folder, string? tokenizerPath)
+    {
+        var config = HfConfig.Load(folder);
+        var hp = LlamaHyperParameters.FromHf(config);
+        var tokenizer = TokenizerLoader.Load(tokenizerPath ?? folder);
+        var source = SafetensorsModel.Open(folder);
+        try { return new LlamaModel(source, hp, LlamaTensorNames.HuggingFace, tokenizer, "hf-safetensors"); }
+        catch { source.Dispose(); throw; }
+    }
+
+    private static LlamaModel LoadLlama2c(string path, string? tokenizerPath)
+    {
+        var ckpt = new Llama2cCheckpoint(path);
+        try
+        {
+            var h = ckpt.Header;
+            var hp = new LlamaHyperParameters
+            {
+                VocabSize = h.VocabSize,
+                Dim = h.Dim,
+                HiddenDim = h.HiddenDim,
+                NumLayers = h.NumLayers,
+                NumHeads = h.NumHeads,
+                NumKvHeads = h.NumKvHeads,
+                HeadDim = h.HeadDim,
+                RmsNormEps = 1e-5f, // llama2.c's run.c hard-codes 1e-5
+                RopeTheta = 10000f,
+                ContextLength = h.SeqLen,
+                RopeLayout = RopeLayout.Interleaved,
+                TiedEmbeddings = h.SharedClassifier,
+            };
+            tokenizerPath ??= FindLlama2cTokenizer(path);
+            ITextTokenizer? tok = tokenizerPath is null ? null : TokenizerLoader.Load(tokenizerPath);
+            if (tok != null && tok.VocabSize != hp.VocabSize)
+                throw new InvalidDataException($"{tokenizerPath}: tokenizer has {tok.VocabSize} tokens but {path} has vocab_size {hp.VocabSize}");
+            return new LlamaModel(ckpt, hp, LlamaTensorNames.Meta, tok, "llama2c");
+        }
+        catch
+        {
+            ckpt.Dispose();
+            throw;
+        }
+    }
+
+    private static string? FindLlama2cTokenizer(string checkpoint)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(checkpoint))!;
+        var candidates = Directory.GetFiles(dir, "tok*.bin");
+        Array.Sort(candidates, StringComparer.Ordinal);
+        return candidates.Length > 0 ? candidates[0] : null;
+    }
+
+    private TensorView Expect(string name, long rows, long cols)
+    {
+        if (!_source.Contains(name)) throw new InvalidDataException($"{_source.Origin}: required tensor '{name}' is missing");
+        var t = _source.Get(name);
+        if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{rows}, {cols}]");
+        if (!DTypeInfo.IsFloat(t.DType))
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' is {t.DType}; expected F32, F16 or BF16");
+        return t;
+    }
+
+    private float[] Vector(string name, long length)
+    {
+        if (!_source.Contains(name)) throw new InvalidDataException($"{_source.Origin}: required tensor '{name}' is missing");
+        var t = _source.Get(name);
+        if (t.ElementCount != length || t.Shape.Length != 1)
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{length}]");
+        var v = t.ToFloat32();
+        foreach (var x in v)
+            if (!float.IsFinite(x)) throw new InvalidDataException($"{_source.Origin}: tensor '{name}' contains NaN or Inf");
+        return v;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _source.Dispose();
+}
