@@ -1,0 +1,85 @@
+// Self-consistency of the forward pass on the real sotu-llama-30m weights: batched prefill equals
+// one-token decode, and the GGUF (interleaved) RoPE layout after row permutation equals HF's layout.
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats;
+using QuantSharp.Formats.HuggingFace;
+using QuantSharp.Formats.Safetensors;
+using QuantSharp.Models;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Tests.Models;
+
+[Trait("Category", "RealModel")]
+public sealed class ForwardPassConsistencyTests
+{
+    private static readonly string Folder = Path.Combine(TestPaths.Models, "sotu-llama-30m");
+    private static readonly int[] Tokens = [0, 464, 1893, 286, 262, 4479, 2248, 11, 290, 262, 1578, 318, 1913, 13, 775, 423, 257, 1492, 1110, 4059];
+
+    private static LlamaModel LoadWithoutTokenizer(out LlamaHyperParameters hp)
+    {
+        hp = LlamaHyperParameters.FromHf(HfConfig.Load(Folder));
+        return new LlamaModel(SafetensorsModel.Open(Folder), hp, LlamaTensorNames.HuggingFace, null, "hf-safetensors");
+    }
+
+    private static float MaxAbsDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        float m = 0;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
+        return m;
+    }
+
+    [Fact]
+    public void BatchedPrefillEqualsTokenByTokenDecode()
+    {
+        using var model = LoadWithoutTokenizer(out var hp);
+        int v = hp.VocabSize;
+        var batched = new float[Tokens.Length * v];
+        new InferenceSession(model, 64).Forward(Tokens, batched, allLogits: true);
+        var session = new InferenceSession(model, 64);
+        var one = new float[v];
+        for (int i = 0; i < Tokens.Length; i++)
+        {
+            session.Forward(Tokens.AsSpan(i, 1), one, allLogits: false);
+            Assert.True(MaxAbsDiff(one, batched.AsSpan(i * v, v)) < 1e-3f, $"position {i}");
+        }
+        Assert.All(batched, x => Assert.True(float.IsFinite(x)));
+    }
+
+    [Fact]
+    public void InterleavedLayoutAfterPermutationGivesTheSameLogits()
+    {
+        using var hfModel = LoadWithoutTokenizer(out var hp);
+        var permuted = new InMemoryWeights("permuted");
+        foreach (var name in hfModel.Source.TensorNames)
+        {
+            var t = hfModel.Source.Get(name);
+            var bytes = t.Bytes.ToArray();
+            if (name.EndsWith("q_proj.weight") || name.EndsWith("k_proj.weight"))
+            {
+                var dst = new byte[bytes.Length];
+                RopePermutation.HfToInterleaved(bytes, dst, (int)t.Rows, (int)t.Columns * DTypeInfo.SizeOf(t.DType), hp.HeadDim);
+                bytes = dst;
+            }
+            permuted.Add(name, t.DType, bytes, t.Shape);
+        }
+        using var ggufLike = new LlamaModel(permuted, hp with { RopeLayout = RopeLayout.Interleaved }, LlamaTensorNames.HuggingFace, null, "test");
+        int v = hp.VocabSize;
+        var a = new float[Tokens.Length * v];
+        var b = new float[Tokens.Length * v];
+        new InferenceSession(hfModel, 64).Forward(Tokens, a, allLogits: true);
+        new InferenceSession(ggufLike, 64).Forward(Tokens, b, allLogits: true);
+        Assert.True(MaxAbsDiff(a, b) < 1e-4f, $"max |Δ| {MaxAbsDiff(a, b)}");
+    }
+
+    [Fact]
+    public void ContextOverflowAndBadTokensAreRejected()
+    {
+        using var model = LoadWithoutTokenizer(out var hp);
+        var s = new InferenceSession(model, 8);
+        var logits = new float[hp.VocabSize * 16];
+        Assert.Throws<InvalidOperationException>(() => s.Forward(new int[9], logits, allLogits: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Forward([hp.VocabSize], logits, allLogits: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Forward([-1], logits, allLogits: false));
+    }
+}
