@@ -9,6 +9,9 @@ namespace QuantSharp.Formats.Tokenizers;
 /// </summary>
 public sealed class HfTokenizerJson
 {
+    // Far above any real vocabulary, low enough that per-id tables of a hostile file cannot exhaust memory.
+    private const int MaxId = (1 << 24) - 1;
+
     private HfTokenizerJson(string path) => Path = path;
 
     /// <summary>The tokenizer.json path, for error messages.</summary>
@@ -126,7 +129,7 @@ public sealed class HfTokenizerJson
             foreach (var entry in vocab.EnumerateObject())
             {
                 int id = entry.Value.GetInt32();
-                if (id < 0) throw Bad($"negative id {id} for token \"{entry.Name}\"");
+                if (id < 0 || id > MaxId) throw Bad($"id {id} for token \"{entry.Name}\" is out of range 0..{MaxId}");
                 if (!Vocab.TryAdd(entry.Name, id)) throw Bad($"token \"{entry.Name}\" is listed twice");
             }
         }
@@ -163,7 +166,7 @@ public sealed class HfTokenizerJson
             foreach (var t in added.EnumerateArray())
             {
                 int id = t.GetProperty("id").GetInt32();
-                if (id < 0) throw Bad($"negative added-token id {id}");
+                if (id < 0 || id > MaxId) throw Bad($"added-token id {id} is out of range 0..{MaxId}");
                 string content = t.GetProperty("content").GetString() ?? throw Bad("added token without content");
                 AddedTokens.Add(new HfAddedToken(id, content, OptionalBool(t, "special"), OptionalBool(t, "lstrip"), OptionalBool(t, "rstrip"), OptionalBool(t, "single_word")));
             }
