@@ -12,7 +12,7 @@ namespace QuantSharp.Formats.Tokenizers;
 /// as it does for Oniguruma/Rust on code points; such text is matched on a copy where each surrogate
 /// pair is replaced by one BMP stand-in of the same class, and match positions are mapped back.
 /// </summary>
-public sealed class RegexPreTokenizer
+public sealed partial class RegexPreTokenizer
 {
     /// <summary>GPT-2's pattern (HF's ByteLevel pre-tokenizer with use_regex = true).</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -34,8 +34,14 @@ public sealed class RegexPreTokenizer
     public RegexPreTokenizer(string pattern)
     {
         Pattern = pattern;
+        // The well-known patterns are source-generated (no regex compilation or IL emission at load);
         // CultureInvariant keeps (?i:...) independent of the current culture, like the Rust engine.
-        _regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        _regex = pattern switch
+        {
+            Gpt2Pattern => Gpt2Regex(),
+            Llama3Pattern => Llama3Regex(),
+            _ => new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant),
+        };
     }
 
     /// <summary>The pattern as given.</summary>
@@ -59,6 +65,12 @@ public sealed class RegexPreTokenizer
         }
         if (last < text.Length) pieces.Add((last, text.Length - last));
     }
+
+    [GeneratedRegex(Gpt2Pattern, RegexOptions.CultureInvariant)]
+    private static partial Regex Gpt2Regex();
+
+    [GeneratedRegex(Llama3Pattern, RegexOptions.CultureInvariant)]
+    private static partial Regex Llama3Regex();
 
     private void SplitWithSurrogates(ReadOnlySpan<char> text, List<(int Start, int Length)> pieces)
     {
