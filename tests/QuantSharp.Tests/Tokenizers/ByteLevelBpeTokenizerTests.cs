@@ -117,4 +117,32 @@ public class ByteLevelBpeTokenizerTests(Xunit.Abstractions.ITestOutputHelper out
         output.WriteLine($"sotu test file: {watch.Elapsed.TotalMilliseconds:F0} ms with an empty word cache, {warm.Elapsed.TotalMilliseconds:F0} ms warm.");
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"Encoding took {watch.Elapsed.TotalMilliseconds:F0} ms.");
     }
+
+    [Fact]
+    public void SplitPreTokenizerFromTheFileIsUsed()
+    {
+        // The real vocabulary with a Llama-3 style pre-tokenizer: Split(pattern from the file) then ByteLevel without its regex.
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(SharedData.Model("sotu-llama-30m", "tokenizer.json")))!;
+        root["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse($$"""
+            {"type": "Sequence", "pretokenizers": [
+              {"type": "Split", "pattern": {"Regex": {{System.Text.Json.JsonSerializer.Serialize(RegexPreTokenizer.Llama3Pattern)}}}, "behavior": "Isolated", "invert": false},
+              {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}
+            """);
+        string folder = Path.Combine(Path.GetTempPath(), "quantsharp-llama3-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string path = Path.Combine(folder, "tokenizer.json");
+            File.WriteAllText(path, root.ToJsonString());
+            var tok = Assert.IsType<ByteLevelBpeTokenizer>(TokenizerLoader.Load(folder));
+            Assert.Equal([RegexPreTokenizer.Llama3Pattern], tok.Patterns);
+            Assert.Equal("llama-bpe", tok.ToTokenizerData().Pre);
+            // Pieces I | 'M | " " | 123 | 45 | " hello" | \n\n | " " | " world" | !!\n (see RegexPreTokenizerTests), each merged as before.
+            Assert.Equal([41, 7, 45, 221, 2726, 19, 4639, 7545, 79, 199, 199, 221, 706, 1, 1, 199], tok.Encode("I'M 12345 hello\n\n  world!!\n"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
