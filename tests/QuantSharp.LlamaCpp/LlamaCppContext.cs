@@ -13,7 +13,7 @@ public sealed unsafe class LlamaCppContext : IDisposable
     private LlamaBatch _batch;
     private int _position;
 
-    internal LlamaCppContext(LlamaCppModel model, int contextLength, int batchSize, int threads)
+    internal LlamaCppContext(LlamaCppModel model, int contextLength, int batchSize, int threads, bool f32Cache)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(contextLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -27,6 +27,12 @@ public sealed unsafe class LlamaCppContext : IDisposable
         p.NSeqMax = 1;
         p.NThreads = threads;
         p.NThreadsBatch = threads;
+        if (f32Cache)
+        {
+            // llama.cpp's default F16 KV cache rounds keys and values; F32 makes it an exact oracle.
+            p.TypeK = 0;
+            p.TypeV = 0;
+        }
         _ctx = LlamaNative.llama_init_from_model(model.Handle, p);
         if (_ctx == IntPtr.Zero)
             throw new InvalidOperationException($"llama.cpp could not create a context (n_ctx {contextLength}, n_batch {batchSize}) for '{model.Path}'");

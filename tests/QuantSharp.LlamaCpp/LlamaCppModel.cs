@@ -117,8 +117,8 @@ public sealed unsafe class LlamaCppModel : IDisposable
     public string TokenToPiece(int token, bool special = true) => Encoding.UTF8.GetString(TokenToPieceBytes(token, special));
 
     /// <summary>Creates an inference context; see <see cref="LlamaCppContext"/>.</summary>
-    public LlamaCppContext CreateContext(int contextLength = 512, int batchSize = 512, int threads = 4)
-        => new(this, contextLength, batchSize, threads);
+    public LlamaCppContext CreateContext(int contextLength = 512, int batchSize = 512, int threads = 4, bool f32Cache = false)
+        => new(this, contextLength, batchSize, threads, f32Cache);
 
     private IntPtr VocabChecked => _model != IntPtr.Zero ? Vocab : throw new ObjectDisposedException(nameof(LlamaCppModel));
 

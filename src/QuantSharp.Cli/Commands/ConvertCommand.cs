@@ -1,5 +1,8 @@
-// quantsharp convert: Hugging Face folder (or llama2.c checkpoint) to GGUF.
+// quantsharp convert: Hugging Face folder, llama2.c checkpoint or GGUF to a float GGUF that llama.cpp loads.
 using System.CommandLine;
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Cli.Commands;
 
@@ -8,9 +11,22 @@ internal static class ConvertCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var output = new Option<string>("--output", "-o") { Description = "Output .gguf path", Required = true };
-        var cmd = new Command("convert", "Convert a model to GGUF") { model, output };
-        cmd.SetAction(r => CommandRunner.Run(() => throw new NotSupportedException("convert: not yet wired")));
+        var output = new Option<string>("--output", "-o") { Description = "Output .gguf path (written to a temporary file, renamed when complete)", Required = true };
+        var outType = new Option<string>("--outtype") { Description = "Weight type: f32, f16, bf16, or auto (the source's type)", DefaultValueFactory = _ => "auto" };
+        outType.AcceptOnlyFromAmong("auto", "f32", "f16", "bf16");
+        var tokenizer = CommonOptions.Tokenizer();
+        var cmd = new Command("convert", "Convert a model to GGUF (llama.cpp's llama architecture)") { model, output, outType, tokenizer };
+        cmd.SetAction(r => CommandRunner.Run(() =>
+        {
+            string outPath = Path.GetFullPath(r.GetValue(output)!);
+            GgmlType? type = r.GetValue(outType) switch { "f32" => GgmlType.F32, "f16" => GgmlType.F16, "bf16" => GgmlType.BF16, _ => null };
+            using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
+            var protect = new List<string>();
+            if (r.GetValue(tokenizer) is { } tp) protect.Add(Path.GetFullPath(tp));
+            CommandRunner.WithProgress("convert", p => { GgufLlamaExporter.Export(m, outPath, type, protectedPaths: protect, progress: p); return 0; });
+            Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes)");
+            return 0;
+        }));
         return cmd;
     }
 }

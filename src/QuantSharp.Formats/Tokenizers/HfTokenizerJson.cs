@@ -62,6 +62,14 @@ public sealed class HfTokenizerJson
     /// <summary>add_bos_token of tokenizer_config.json, if present.</summary>
     public bool? ConfigAddBos { get; private set; }
 
+    /// <summary>Sets what tokenizer_config.json would say (used when rebuilding from GGUF metadata).</summary>
+    internal void SetSpecialTokens(string? bos, string? eos, bool addBos)
+    {
+        ConfigBosToken = bos;
+        ConfigEosToken = eos;
+        ConfigAddBos = addBos;
+    }
+
     /// <summary>Number of ids: one past the largest id of the vocabulary and the added tokens.</summary>
     public int IdCount
     {
@@ -77,7 +85,6 @@ public sealed class HfTokenizerJson
     /// <summary>Reads <paramref name="path"/> and, when present, the tokenizer_config.json in the same folder.</summary>
     public static HfTokenizerJson Load(string path)
     {
-        var result = new HfTokenizerJson(path);
         byte[] bytes;
         try
         {
@@ -87,6 +94,18 @@ public sealed class HfTokenizerJson
         {
             throw new InvalidDataException($"{path}: cannot read the tokenizer file: {e.Message}", e);
         }
+        var result = Parse(path, bytes);
+        string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
+        string config = System.IO.Path.Combine(folder ?? ".", "tokenizer_config.json");
+        if (File.Exists(config)) result.ReadConfig(config);
+        return result;
+    }
+
+    /// <summary>Parses tokenizer.json content held in memory; <paramref name="origin"/> names it in errors.</summary>
+    public static HfTokenizerJson Parse(string origin, byte[] bytes)
+    {
+        var result = new HfTokenizerJson(origin);
+        string path = origin;
         try
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true });
@@ -101,10 +120,6 @@ public sealed class HfTokenizerJson
             // Wrong JSON kinds (a number where an object belongs, …) surface as these from System.Text.Json.
             throw new InvalidDataException($"{path}: malformed tokenizer.json: {e.Message}", e);
         }
-
-        string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        string config = System.IO.Path.Combine(folder ?? ".", "tokenizer_config.json");
-        if (File.Exists(config)) result.ReadConfig(config);
         return result;
     }
 

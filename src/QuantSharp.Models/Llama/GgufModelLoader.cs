@@ -1,7 +1,80 @@
-// Placeholder (superseded once the GGUF reader lands).
+// Builds a LlamaModel from a GGUF file written for llama.cpp's "llama" architecture.
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Formats.HuggingFace;
+using QuantSharp.Formats.Tokenizers;
+
 namespace QuantSharp.Models.Llama;
 
+/// <summary>Reads llama.cpp's llama.* hyperparameters, tokenizer.ggml.* vocabulary and tensors.</summary>
 internal static class GgufModelLoader
 {
-    public static LlamaModel Load(string path) => throw new NotImplementedException(path);
+    public static LlamaModel Load(string path)
+    {
+        var gguf = new GgufFile(path);
+        try
+        {
+            var md = gguf.Metadata;
+            string arch = md.TryGet<string>(LlamaGgufNames.Architecture, out var a) ? a : throw new InvalidDataException($"{path}: missing {LlamaGgufNames.Architecture}");
+            if (arch != "llama")
+                throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: llama)");
+            int Int(string key, int? fallback = null)
+            {
+                if (md.TryGetInteger(key, out long v))
+                    return v is > 0 and <= int.MaxValue ? (int)v : throw new InvalidDataException($"{path}: {key} = {v} is out of range");
+                return fallback ?? throw new InvalidDataException($"{path}: required key {key} is missing");
+            }
+            float Float(string key, float fallback) => md.TryGet<float>(key, out var f) ? f : fallback;
+
+            int dim = Int(LlamaGgufNames.EmbeddingLength(arch));
+            int heads = Int(LlamaGgufNames.HeadCount(arch));
+            int kvHeads = Int(LlamaGgufNames.HeadCountKv(arch), heads);
+            int headDim = Int(LlamaGgufNames.KeyLength(arch), dim % heads == 0 ? dim / heads : 0);
+            if (heads % kvHeads != 0) throw new InvalidDataException($"{path}: head_count {heads} is not a multiple of head_count_kv {kvHeads}");
+            int ropeDims = Int(LlamaGgufNames.RopeDimensionCount(arch), headDim);
+            if (ropeDims != headDim) throw new NotSupportedException($"{path}: partial RoPE ({ropeDims} of {headDim} dimensions) is not supported");
+            TokenizerData? tokData = md.ContainsKey(LlamaGgufNames.TokenizerTokens) ? GgufTokenizerMetadata.Read(md) : null;
+            if (!gguf.Contains(LlamaGgufNames.TokenEmbedding)) throw new InvalidDataException($"{path}: required tensor '{LlamaGgufNames.TokenEmbedding}' is missing");
+            int vocabFromTensor = checked((int)gguf.GetInfo(LlamaGgufNames.TokenEmbedding).Shape[0]);
+            int vocab = Int(LlamaGgufNames.VocabSize(arch), tokData?.Tokens.Count ?? vocabFromTensor);
+
+            RopeScaling? scaling = null;
+            if (md.TryGet<string>($"{arch}.rope.scaling.type", out var st) && st is not ("none" or ""))
+            {
+                if (st != "linear") throw new NotSupportedException($"{path}: rope scaling type '{st}' is not supported");
+                scaling = new RopeScaling("linear", Float($"{arch}.rope.scaling.factor", 1f), 1, 4, 0);
+            }
+            float[]? freqFactors = null;
+            if (gguf.Contains(GgufLlamaExporter.RopeFrequencyFactorsTensor))
+            {
+                var t = gguf.Get(GgufLlamaExporter.RopeFrequencyFactorsTensor);
+                if (t.ElementCount != headDim / 2) throw new InvalidDataException($"{path}: '{GgufLlamaExporter.RopeFrequencyFactorsTensor}' has {t.ElementCount} values, expected {headDim / 2}");
+                freqFactors = t.ToFloat32();
+            }
+            var hp = new LlamaHyperParameters
+            {
+                VocabSize = vocab,
+                Dim = dim,
+                HiddenDim = Int(LlamaGgufNames.FeedForwardLength(arch)),
+                NumLayers = Int(LlamaGgufNames.BlockCount(arch)),
+                NumHeads = heads,
+                NumKvHeads = kvHeads,
+                HeadDim = headDim,
+                RmsNormEps = Float(LlamaGgufNames.RmsNormEpsilon(arch), 1e-5f),
+                RopeTheta = Float(LlamaGgufNames.RopeFreqBase(arch), 10000f),
+                RopeScaling = scaling,
+                RopeFrequencyFactors = freqFactors,
+                ContextLength = Int(LlamaGgufNames.ContextLength(arch), 2048),
+                RopeLayout = RopeLayout.Interleaved,
+                TiedEmbeddings = !gguf.Contains(LlamaGgufNames.Output),
+            };
+            ITextTokenizer? tokenizer = tokData is null ? null : GgufTokenizerFactory.Create(tokData, path);
+            return new LlamaModel(gguf, hp, LlamaTensorNames.Gguf, tokenizer, "gguf");
+        }
+        catch
+        {
+            gguf.Dispose();
+            throw;
+        }
+    }
 }

@@ -35,6 +35,8 @@ public sealed record LlamaHyperParameters
     public required float RopeTheta { get; init; }
     /// <summary>RoPE frequency scaling (linear or Llama-3), or null.</summary>
     public RopeScaling? RopeScaling { get; init; }
+    /// <summary>Per-pair frequency divisors stored in a GGUF (rope_freqs.weight, Llama-3 scaling), or null.</summary>
+    public float[]? RopeFrequencyFactors { get; init; }
     /// <summary>Training context length.</summary>
     public required int ContextLength { get; init; }
     /// <summary>Which dimensions RoPE pairs, as stored in the weights.</summary>
@@ -85,7 +87,7 @@ public sealed record LlamaHyperParameters
         for (int i = 0; i < half; i++)
         {
             double f = Math.Pow(RopeTheta, -2.0 * i / HeadDim);
-            f /= RopeFrequencyFactor(f);
+            f /= RopeFrequencyFactors is { } ff ? ff[i] : RopeFrequencyFactor(f);
             inv[i] = (float)f;
         }
         return inv;

@@ -1,0 +1,142 @@
+// Writes a Llama-family model as a GGUF file that llama.cpp loads (arch "llama"), F32/F16/BF16 weights.
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Formats.Tokenizers;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Models.Conversion;
+
+/// <summary>
+/// Exports a loaded <see cref="LlamaModel"/> (from a Hugging Face folder, a llama2.c checkpoint or a
+/// GGUF) to GGUF with the metadata llama.cpp expects: hyperparameters under llama.*, the tokenizer
+/// under tokenizer.ggml.*, q/k rows permuted to GGUF's interleaved RoPE where the source uses HF's
+/// layout, norms in F32 and 2-D weights in the requested float type. Tensors are streamed one at a
+/// time into a temporary file that is renamed only when complete.
+/// </summary>
+public static class GgufLlamaExporter
+{
+    /// <summary>llama.cpp's tensor of per-pair RoPE frequency divisors (Llama-3 scaling).</summary>
+    public const string RopeFrequencyFactorsTensor = "rope_freqs.weight";
+
+    /// <summary>llama.cpp's general.file_type codes for the float outputs.</summary>
+    public static uint FileType(GgmlType weightType) => weightType switch
+    {
+        GgmlType.F32 => 0,
+        GgmlType.F16 => 1,
+        GgmlType.BF16 => 32,
+        _ => throw new NotSupportedException($"{weightType} export is not supported here (float types only: F32, F16, BF16)"),
+    };
+
+    /// <summary>Exports <paramref name="model"/> to <paramref name="outputPath"/>.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="outputPath">Destination .gguf (must not be one of the model's input files).</param>
+    /// <param name="weightType">Type of 2-D weights: F32, F16 or BF16; null keeps the source's type.</param>
+    /// <param name="name">general.name (defaults to the source folder or file name).</param>
+    /// <param name="protectedPaths">Input files that must never be overwritten.</param>
+    /// <param name="progress">Reports (tensors written, total).</param>
+    /// <param name="cancellationToken">Cancels; the partial file is removed.</param>
+    public static void Export(LlamaModel model, string outputPath, GgmlType? weightType = null, string? name = null,
+        IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var hp = model.Parameters;
+        var tok = model.Tokenizer ?? throw new InvalidDataException($"{model.Origin}: the model has no tokenizer; llama.cpp needs one in the GGUF");
+        GgmlType wt = weightType ?? (model.TokenEmbedding.DType switch { DType.F16 => GgmlType.F16, DType.BF16 => GgmlType.BF16, _ => GgmlType.F32 });
+        const string arch = "llama";
+        var w = new GgufWriter(new GgufMetadata(outputPath));
+        var md = w.Metadata;
+        md.SetString(LlamaGgufNames.Architecture, arch);
+        md.SetString(LlamaGgufNames.Name, name ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Origin)));
+        md.SetUInt32(LlamaGgufNames.FileType, FileType(wt));
+        md.SetUInt32(LlamaGgufNames.ContextLength(arch), (uint)hp.ContextLength);
+        md.SetUInt32(LlamaGgufNames.EmbeddingLength(arch), (uint)hp.Dim);
+        md.SetUInt32(LlamaGgufNames.BlockCount(arch), (uint)hp.NumLayers);
+        md.SetUInt32(LlamaGgufNames.FeedForwardLength(arch), (uint)hp.HiddenDim);
+        md.SetUInt32(LlamaGgufNames.RopeDimensionCount(arch), (uint)hp.HeadDim);
+        md.SetUInt32(LlamaGgufNames.HeadCount(arch), (uint)hp.NumHeads);
+        md.SetUInt32(LlamaGgufNames.HeadCountKv(arch), (uint)hp.NumKvHeads);
+        if (hp.HeadDim * hp.NumHeads != hp.Dim)
+        {
+            md.SetUInt32(LlamaGgufNames.KeyLength(arch), (uint)hp.HeadDim);
+            md.SetUInt32(LlamaGgufNames.ValueLength(arch), (uint)hp.HeadDim);
+        }
+        md.SetFloat32(LlamaGgufNames.RmsNormEpsilon(arch), hp.RmsNormEps);
+        md.SetFloat32(LlamaGgufNames.RopeFreqBase(arch), hp.RopeTheta);
+        md.SetUInt32(LlamaGgufNames.VocabSize(arch), (uint)hp.VocabSize);
+        if (hp.RopeScaling is { Type: "linear" } lin)
+        {
+            md.SetString($"{arch}.rope.scaling.type", "linear");
+            md.SetFloat32($"{arch}.rope.scaling.factor", (float)lin.Factor);
+        }
+        GgufTokenizerMetadata.Write(md, tok.ToTokenizerData());
+
+        bool permute = hp.RopeLayout == RopeLayout.HalfSplit;
+        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, wt, false, hp.HeadDim);
+        for (int i = 0; i < hp.NumLayers; i++)
+        {
+            var l = model.Layers[i];
+            AddVector(w, LlamaGgufNames.AttentionNorm(i), l.AttentionNorm);
+            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, wt, permute, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, wt, permute, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, wt, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, wt, false, hp.HeadDim);
+            AddVector(w, LlamaGgufNames.FfnNorm(i), l.FfnNorm);
+            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, wt, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, wt, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, wt, false, hp.HeadDim);
+        }
+        AddVector(w, LlamaGgufNames.OutputNorm, model.OutputNorm);
+        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, wt, false, hp.HeadDim);
+        if (hp.RopeScaling is { Type: "llama3" } || hp.RopeFrequencyFactors != null)
+        {
+            var factors = new float[hp.HeadDim / 2];
+            for (int i = 0; i < factors.Length; i++)
+                factors[i] = hp.RopeFrequencyFactors?[i] ?? (float)hp.RopeFrequencyFactor(Math.Pow(hp.RopeTheta, -2.0 * i / hp.HeadDim));
+            AddVector(w, RopeFrequencyFactorsTensor, factors);
+        }
+
+        int total = w.Tensors.Count, done = 0;
+        var protect = new List<string>(protectedPaths ?? []);
+        protect.Add(model.Origin);
+        if (Directory.Exists(model.Origin)) protect.AddRange(Directory.GetFiles(model.Origin));
+        progress?.Report((0, total));
+        _progressHook = () => progress?.Report((++done, total));
+        try { w.WriteFile(outputPath, protect, cancellationToken); }
+        finally { _progressHook = null; }
+    }
+
+    [ThreadStatic] private static Action? _progressHook;
+
+    private static void AddVector(GgufWriter w, string name, float[] values)
+        => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
+
+    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgmlType type, bool permute, int headDim)
+    {
+        int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
+        w.AddTensor(name, type, [rows, cols], s =>
+        {
+            var f = new float[cols];
+            var outRow = new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
+            for (int r = 0; r < rows; r++)
+            {
+                int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
+                FloatConversion.ToFloat32(t.DType, t.RowBytes(src), f);
+                foreach (var x in f)
+                {
+                    if (!float.IsFinite(x)) throw new InvalidDataException($"{t.Name}: row {src} contains NaN or Inf; refusing to export a broken model");
+                    if (type == GgmlType.F16 && Math.Abs(x) > 65504f)
+                        throw new InvalidDataException($"{t.Name}: value {x} in row {src} overflows F16; export as BF16 or F32 instead");
+                }
+                switch (type)
+                {
+                    case GgmlType.F32: MemoryMarshal.AsBytes(f.AsSpan()).CopyTo(outRow); break;
+                    case GgmlType.F16: FloatConversion.Float32ToF16(f, MemoryMarshal.Cast<byte, Half>(outRow.AsSpan())); break;
+                    case GgmlType.BF16: FloatConversion.Float32ToBF16(f, MemoryMarshal.Cast<byte, ushort>(outRow.AsSpan())); break;
+                    default: throw new NotSupportedException($"{type} export is not supported here");
+                }
+                s.Write(outRow);
+            }
+            _progressHook?.Invoke();
+        });
+    }
+}
