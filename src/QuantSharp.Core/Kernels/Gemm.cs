@@ -90,6 +90,7 @@ internal static unsafe class Gemm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Block<TK>(int i0, int i1, int j0, int j1) where TK : struct, IGemmKernel
         {
             int mr = TK.MR, nr = TK.NR;
@@ -154,6 +155,7 @@ internal static unsafe class Gemm
     /// Converts W[j0 .. j0+cols, k0 .. k0+kc] to fp32 in panel order: panel p, element (kk, jj) at
     /// <c>dst[p·nr·kc + kk·nr + jj]</c>; rows past <paramref name="cols"/> in the last panel are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pack(byte* w, DType dtype, int k, int j0, int cols, int k0, int kc, int nr, float* dst, float* rowBuf)
     {
         int esize = DTypeInfo.SizeOf(dtype);

@@ -1,4 +1,5 @@
 // Portable 128-bit GEMM microkernel (SSE / AdvSimd): 4 activation rows × 8 weight rows.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace QuantSharp.Core.Kernels;
@@ -12,6 +13,7 @@ internal readonly unsafe struct GemmKernel128 : IGemmKernel
     public static int MR => 4;
     public static int NR => 8;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Full(float* a, nint lda, float* b, int kc, float* c, nint ldc, bool accumulate)
     {
         Vector128<float> c00, c01, c10, c11, c20, c21, c30, c31;
@@ -47,6 +49,7 @@ internal readonly unsafe struct GemmKernel128 : IGemmKernel
         c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 4);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(float* a, float* b, int kc, float* c, bool accumulate)
     {
         Vector128<float> c0 = default, c1 = default;

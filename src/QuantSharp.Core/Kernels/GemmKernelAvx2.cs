@@ -55,6 +55,7 @@ internal readonly unsafe struct GemmKernelAvx2 : IGemmKernel
         c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(float* a, float* b, int kc, float* c, bool accumulate)
     {
         Vector256<float> c0 = default, c1 = default;

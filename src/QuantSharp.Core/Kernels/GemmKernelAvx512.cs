@@ -68,6 +68,7 @@ internal readonly unsafe struct GemmKernelAvx512 : IGemmKernel
         c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(float* a, float* b, int kc, float* c, bool accumulate)
     {
         Vector512<float> c0 = default, c1 = default;

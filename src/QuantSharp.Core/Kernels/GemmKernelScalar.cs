@@ -1,4 +1,6 @@
 // Scalar GEMM microkernel: 4 activation rows × 4 weight rows, for CPUs without usable SIMD.
+using System.Runtime.CompilerServices;
+
 namespace QuantSharp.Core.Kernels;
 
 /// <summary>4×4 outer-product kernel in plain floats (multiply then add, never fused).</summary>
@@ -7,12 +9,14 @@ internal readonly unsafe struct GemmKernelScalar : IGemmKernel
     public static int MR => 4;
     public static int NR => 4;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Full(float* a, nint lda, float* b, int kc, float* c, nint ldc, bool accumulate)
     {
         for (int r = 0; r < 4; r++)
             Row(a + r * lda, b, kc, c + r * ldc, accumulate);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Row(float* a, float* b, int kc, float* c, bool accumulate)
     {
         float c0 = 0, c1 = 0, c2 = 0, c3 = 0;

@@ -14,6 +14,9 @@ namespace QuantSharp.Core.Kernels;
 /// </summary>
 internal static unsafe class Gemv
 {
+    // Hot methods carry AggressiveOptimization: a decode step calls each only a few hundred
+    // times, so tier-0 code (and its OSR transition) would otherwise dominate early tokens.
+
     /// <summary>Target bytes of weights per parallel work item (big enough to amortise scheduling).</summary>
     private const int ChunkBytes = 64 * 1024;
 
@@ -84,6 +87,7 @@ internal static unsafe class Gemv
 
     // ---- 512-bit ---------------------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows512<TL>(float* x, byte* w, nint rowBytes, int k, float* y, int r0, int r1) where TL : struct, IWeightLoad
     {
         int r = r0;
@@ -142,6 +146,7 @@ internal static unsafe class Gemv
 
     // ---- 256-bit ---------------------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows256<TL>(float* x, byte* w, nint rowBytes, int k, float* y, int r0, int r1) where TL : struct, IWeightLoad
     {
         int r = r0;
@@ -199,6 +204,7 @@ internal static unsafe class Gemv
 
     // ---- 128-bit (portable) ----------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows128<TL>(float* x, byte* w, nint rowBytes, int k, float* y, int r0, int r1) where TL : struct, IWeightLoad
     {
         int r = r0;
@@ -256,6 +262,7 @@ internal static unsafe class Gemv
 
     // ---- scalar ----------------------------------------------------------------------------
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowsScalar<TL>(float* x, byte* w, nint rowBytes, int k, float* y, int r0, int r1) where TL : struct, IWeightLoad
     {
         for (int r = r0; r < r1; r++)
