@@ -16,7 +16,7 @@ internal sealed unsafe class BenchWeights : IDisposable
         var rng = new Random(seed);
         for (long i = 0; i < (long)n * k; i++)
         {
-            float v = (float)(rng.NextDouble() * 2 - 1) * 0.05f;
+            float v = (float)(rng.NextDouble() * 2 - 1) * 0.05f * BenchScale;
             switch (dtype)
             {
                 case DType.F32: ((float*)_p)[i] = v; break;
@@ -29,6 +29,12 @@ internal sealed unsafe class BenchWeights : IDisposable
     }
 
     public TensorView View { get; }
+
+    /// <summary>
+    /// Multiplier of the default weight range ±0.05 (typical LLM magnitudes; about 0.1% of such
+    /// values are fp16 subnormals), from QS_BENCH_SCALE, to see whether subnormals cost time.
+    /// </summary>
+    internal static readonly float BenchScale = float.Parse(Environment.GetEnvironmentVariable("QS_BENCH_SCALE") ?? "1");
 
     public static float[] Activations(int m, int k, int seed = 2)
     {

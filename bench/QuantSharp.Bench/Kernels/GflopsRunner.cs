@@ -6,7 +6,7 @@ using QuantSharp.Core.Tensors;
 namespace QuantSharp.Bench.Kernels;
 
 /// <summary>
-/// `gflops [--isa Avx512|Avx2|Vector128|Scalar] [--threads 1,2] [--m 512]`: for each shape, dtype
+/// `gflops [--isa Avx512|Avx2|Vector128|Scalar] [--threads 1,2] [--m 512] [--only gemm|gemv] [--dtype F16]`: for each shape, dtype
 /// and thread count, times batches of calls lasting about 40 ms and prints the median of 5.
 /// </summary>
 public static class GflopsRunner
@@ -15,6 +15,8 @@ public static class GflopsRunner
     {
         var threadCounts = new List<int> { 1, 2 };
         int prefill = KernelShapes.PrefillRows;
+        string? only = null;
+        DType[] dtypes = [DType.F32, DType.F16, DType.BF16];
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -22,14 +24,17 @@ public static class GflopsRunner
                 case "--isa": KernelOptions.Isa = Enum.Parse<KernelIsa>(args[++i], ignoreCase: true); break;
                 case "--threads": threadCounts = args[++i].Split(',').Select(int.Parse).ToList(); break;
                 case "--m": prefill = int.Parse(args[++i]); break;
+                case "--only": only = args[++i]; break;
+                case "--dtype": dtypes = [Enum.Parse<DType>(args[++i], ignoreCase: true)]; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
         Console.WriteLine($"ISA {KernelOptions.EffectiveIsa}, {Environment.ProcessorCount} logical CPUs, median of 5");
         Console.WriteLine($"{"kind",-5} {"M",4} {"K",5} {"N",5} {"dtype",-5} {"thr",3} {"time",10} {"GFLOP/s",8} {"W GB/s",7}");
-        foreach (int m in new[] { prefill, 1 })
+        int[] rowCounts = only switch { "gemm" => [prefill], "gemv" => [1], _ => [prefill, 1] };
+        foreach (int m in rowCounts)
             foreach (var (k, n) in KernelShapes.Linear)
-                foreach (var dtype in new[] { DType.F32, DType.F16, DType.BF16 })
+                foreach (var dtype in dtypes)
                 {
                     using var w = new BenchWeights(dtype, n, k);
                     float[] a = BenchWeights.Activations(m, k);

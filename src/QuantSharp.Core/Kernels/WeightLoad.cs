@@ -54,48 +54,46 @@ internal readonly unsafe struct BF16Load : IWeightLoad
 
 /// <summary>
 /// fp16 weights. .NET 10 exposes no F16C/vcvtph2ps intrinsic, so the conversion is done with
-/// integer ops: move exponent+mantissa to fp32 position and multiply by 2^112, which rebiases
-/// normals and turns subnormals into the right normal value in one exact multiply; Inf/NaN get
-/// their exponent forced to all ones; the sign is OR-ed back. Exact for every non-NaN input;
-/// NaNs stay NaN with their payload, but a signalling NaN is not quietened as vcvtph2ps would.
+/// integer ops: sign-extend to 32 bits and shift left by 13, which puts the sign in bit 31 and
+/// exponent+mantissa in fp32 position (a mask clears the sign copies in between); one exact
+/// multiply by 2^112 then rebiases normals and turns subnormals into the right normal value, sign
+/// included. Inf/NaN are the only inputs that land at or above 2^16 and get their exponent forced
+/// to all ones. Exact for every non-NaN input; NaNs stay NaN with their payload, but a signalling
+/// NaN is not quietened as vcvtph2ps would.
 /// </summary>
 internal readonly unsafe struct F16Load : IWeightLoad
 {
     /// <summary>2^112 = 2^(127 - 15): the difference of the fp32 and fp16 exponent biases.</summary>
     private const float Pow2To112 = 5.192296858534828e33f;
 
+    /// <summary>Keeps bit 31 (sign) and bits 27..13 (exponent and mantissa) after the shift.</summary>
+    private const int SignExpMantissa = unchecked((int)0x8FFFE000);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load512(byte* row, nint i)
     {
-        var h = Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)row + i));
-        var em = h & Vector512.Create(0x7fffu);
-        var f = (Avx512F.ShiftLeftLogical(em, 13).AsSingle() * Vector512.Create(Pow2To112)).AsUInt32();
-        var special = Vector512.GreaterThanOrEqual(em, Vector512.Create(0x7c00u)) & Vector512.Create(0x7f800000u);
-        var sign = Avx512F.ShiftLeftLogical(h, 16) & Vector512.Create(0x80000000u);
-        return (f | special | sign).AsSingle();
+        var sx = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)row + i));
+        var f = (Avx512F.ShiftLeftLogical(sx, 13) & Vector512.Create(SignExpMantissa)).AsSingle() * Vector512.Create(Pow2To112);
+        var special = Vector512.GreaterThanOrEqual(Vector512.Abs(f), Vector512.Create(65536f));
+        return Vector512.ConditionalSelect(special, f | Vector512.Create(float.PositiveInfinity), f);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Load256(byte* row, nint i)
     {
-        var h = Avx2.ConvertToVector256Int32(Vector128.Load((ushort*)row + i)).AsUInt32();
-        var em = h & Vector256.Create(0x7fffu);
-        var f = (Vector256.ShiftLeft(em, 13).AsSingle() * Vector256.Create(Pow2To112)).AsUInt32();
-        // Signed compare is fine: em < 2^15.
-        var special = Vector256.GreaterThan(em.AsInt32(), Vector256.Create(0x7bff)).AsUInt32() & Vector256.Create(0x7f800000u);
-        var sign = Vector256.ShiftLeft(h, 16) & Vector256.Create(0x80000000u);
-        return (f | special | sign).AsSingle();
+        var sx = Avx2.ConvertToVector256Int32(Vector128.Load((short*)row + i));
+        var f = (Avx2.ShiftLeftLogical(sx, 13) & Vector256.Create(SignExpMantissa)).AsSingle() * Vector256.Create(Pow2To112);
+        var special = Vector256.GreaterThanOrEqual(Vector256.Abs(f), Vector256.Create(65536f));
+        return f | (special & Vector256.Create(float.PositiveInfinity));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Load128(byte* row, nint i)
     {
-        var h = Vector128.WidenLower(BF16Load.Load4(row, i));
-        var em = h & Vector128.Create(0x7fffu);
-        var f = (Vector128.ShiftLeft(em, 13).AsSingle() * Vector128.Create(Pow2To112)).AsUInt32();
-        var special = Vector128.GreaterThan(em.AsInt32(), Vector128.Create(0x7bff)).AsUInt32() & Vector128.Create(0x7f800000u);
-        var sign = Vector128.ShiftLeft(h, 16) & Vector128.Create(0x80000000u);
-        return (f | special | sign).AsSingle();
+        var sx = Vector128.WidenLower(BF16Load.Load4(row, i).AsInt16());
+        var f = (Vector128.ShiftLeft(sx, 13) & Vector128.Create(SignExpMantissa)).AsSingle() * Vector128.Create(Pow2To112);
+        var special = Vector128.GreaterThanOrEqual(Vector128.Abs(f), Vector128.Create(65536f));
+        return f | (special & Vector128.Create(float.PositiveInfinity));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
