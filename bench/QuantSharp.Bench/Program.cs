@@ -1,1 +1,18 @@
-return 0;
+// Benchmark entry point: the first argument picks the suite; the rest is passed to it.
+using BenchmarkDotNet.Running;
+using QuantSharp.Bench.Kernels;
+
+var rest = args.Skip(1).ToArray();
+switch (args.FirstOrDefault())
+{
+    case "kernels":
+        // BenchmarkDotNet over the kernel micro-benchmarks (filters etc. via the remaining args).
+        BenchmarkSwitcher.FromTypes([typeof(GemvBenchmarks), typeof(GemmBenchmarks)]).Run(rest);
+        return 0;
+    case "gflops":
+        return GflopsRunner.Run(rest);
+    // Further suites (e.g. "e2e": prefill/decode against llama.cpp) are added here.
+    default:
+        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]");
+        return 2;
+}

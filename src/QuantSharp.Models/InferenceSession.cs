@@ -151,16 +151,8 @@ public sealed class InferenceSession
     private void RmsNormRows(ReadOnlySpan<float> x, float[] weight, Span<float> dst, int rows)
     {
         int dim = _hp.Dim;
-        float eps = _hp.RmsNormEps;
         for (int r = 0; r < rows; r++)
-        {
-            var xr = x.Slice(r * dim, dim);
-            var d = dst.Slice(r * dim, dim);
-            double ss = 0;
-            for (int i = 0; i < dim; i++) ss += xr[i] * (double)xr[i];
-            float scale = (float)(1.0 / Math.Sqrt(ss / dim + eps));
-            for (int i = 0; i < dim; i++) d[i] = xr[i] * scale * weight[i];
-        }
+            VectorOps.RmsNorm(x.Slice(r * dim, dim), weight, _hp.RmsNormEps, dst.Slice(r * dim, dim));
     }
 
     private void ApplyRope(float[] buf, int n, int heads)
@@ -195,7 +187,7 @@ public sealed class InferenceSession
         var values = _valueCache[layer];
         int basePos = Position;
         int ctx = ContextLength;
-        Parallel.For(0, heads * n, KernelParallelism.Options, () => new float[ctx], (job, _, scores) =>
+        Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[ctx], (job, _, scores) =>
         {
             int h = job / n, t = job % n;
             int kvh = h / group;
@@ -213,17 +205,7 @@ public sealed class InferenceSession
         }, _ => { });
     }
 
-    private static void Add(Span<float> x, ReadOnlySpan<float> y)
-    {
-        System.Numerics.Tensors.TensorPrimitives.Add(x, y, x);
-    }
+    private static void Add(Span<float> x, ReadOnlySpan<float> y) => VectorOps.Add(x, y, x);
 
-    private static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
-    {
-        for (int i = 0; i < gate.Length; i++)
-        {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
-    }
+    private static void SiluMul(Span<float> gate, ReadOnlySpan<float> up) => VectorOps.SiluMul(gate, up, gate);
 }

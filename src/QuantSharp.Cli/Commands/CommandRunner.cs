@@ -35,7 +35,7 @@ internal static class CommandRunner
     {
         if (threads is null) return;
         if (threads < 1) throw new ArgumentException($"--threads must be ≥ 1, got {threads}");
-        KernelParallelism.Options.MaxDegreeOfParallelism = threads.Value;
+        KernelOptions.Threads = threads.Value;
     }
 
     /// <summary>Runs <paramref name="work"/> under a progress bar (plain lines when output is redirected).</summary>

@@ -1,4 +1,5 @@
 // Entry point of the dense matrix products used by the forward pass: C = A · Wᵀ.
+using System.Runtime.InteropServices;
 using QuantSharp.Core.Tensors;
 
 namespace QuantSharp.Core.Kernels;
@@ -6,27 +7,30 @@ namespace QuantSharp.Core.Kernels;
 /// <summary>
 /// Dense products for linear layers. Weights are [N, K] row-major (PyTorch's Linear layout), in
 /// F32, F16 or BF16; activations and results are fp32, row-major: C[M, N] = A[M, K] · W[N, K]ᵀ.
+/// The instruction set and thread count come from <see cref="KernelOptions"/>; for a given ISA
+/// the result is bit-identical whatever the thread count.
 /// </summary>
 public static class MatMul
 {
     /// <summary>C[m, n] = Σ_k A[m, k] · W[n, k]. Multi-threaded; M = 1 takes the GEMV path.</summary>
-    public static void Multiply(ReadOnlySpan<float> a, int m, TensorView w, Span<float> c)
+    /// <param name="a">Activations, at least <paramref name="m"/>×K elements, row-major.</param>
+    /// <param name="m">Number of activation rows (tokens).</param>
+    /// <param name="w">Weights [N, K] in F32, F16 or BF16.</param>
+    /// <param name="c">Output, at least <paramref name="m"/>×N elements, row-major; overwritten.</param>
+    public static unsafe void Multiply(ReadOnlySpan<float> a, int m, TensorView w, Span<float> c)
     {
+        if (!DTypeInfo.IsFloat(w.DType)) throw new NotSupportedException($"tensor '{w.Name}': MatMul on {w.DType} weights");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
         int n = checked((int)w.Rows), k = checked((int)w.Columns);
-        if (a.Length < m * k) throw new ArgumentException($"A has {a.Length} elements, needs {m}×{k}");
-        if (c.Length < m * n) throw new ArgumentException($"C has {c.Length} elements, needs {m}×{n}");
-        // Placeholder reference implementation; replaced by the blocked SIMD kernels.
-        var row = new float[k];
-        for (int j = 0; j < n; j++)
+        if (a.Length < (long)m * k) throw new ArgumentException($"A has {a.Length} elements, needs {m}×{k}");
+        if (c.Length < (long)m * n) throw new ArgumentException($"C has {c.Length} elements, needs {m}×{n}");
+        if (m == 0 || n == 0) return;
+        if (k == 0) { c[..(m * n)].Clear(); return; }
+        fixed (float* pa = &MemoryMarshal.GetReference(a))
+        fixed (float* pc = &MemoryMarshal.GetReference(c))
         {
-            FloatConversion.ToFloat32(w.DType, w.RowBytes(j), row);
-            for (int i = 0; i < m; i++)
-            {
-                var ai = a.Slice(i * k, k);
-                float s = 0;
-                for (int t = 0; t < k; t++) s += ai[t] * row[t];
-                c[i * n + j] = s;
-            }
+            if (m == 1) Gemv.Run(pa, w, n, k, pc);
+            else Gemm.Run(pa, m, w, n, k, pc);
         }
     }
 }

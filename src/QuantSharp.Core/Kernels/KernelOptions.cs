@@ -1,0 +1,78 @@
+// Process-wide knobs of the kernels: instruction-set level and degree of parallelism.
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantSharp.Core.Kernels;
+
+/// <summary>
+/// Global settings read by <see cref="MatMul"/> and friends. Both are meant to be set once at
+/// start-up (the CLI's --threads) or by tests; changing them while a kernel runs on another thread
+/// is allowed but that call may use either value.
+/// </summary>
+public static class KernelOptions
+{
+    private static KernelIsa s_requested = KernelIsa.Auto;
+    private static KernelIsa s_effective = Detect();
+    private static int s_threads;
+    private static ParallelOptions s_parallel = MakeParallelOptions(0);
+
+    /// <summary>
+    /// Requested instruction-set level. <see cref="KernelIsa.Auto"/> (the default) picks the best
+    /// the CPU has; any other value forces that path and throws <see cref="NotSupportedException"/>
+    /// when the CPU lacks it (check <see cref="IsSupported"/> first).
+    /// </summary>
+    public static KernelIsa Isa
+    {
+        get => s_requested;
+        set
+        {
+            if (!IsSupported(value)) throw new NotSupportedException($"kernel ISA {value} is not supported on this CPU");
+            s_requested = value;
+            s_effective = value == KernelIsa.Auto ? Detect() : value;
+        }
+    }
+
+    /// <summary>The level actually used: <see cref="Isa"/> with Auto resolved.</summary>
+    public static KernelIsa EffectiveIsa => s_effective;
+
+    /// <summary>
+    /// Maximum number of threads a kernel call uses; 0 (the default) means
+    /// <see cref="Environment.ProcessorCount"/>. Results do not depend on this value.
+    /// </summary>
+    public static int Threads
+    {
+        get => s_threads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            s_threads = value;
+            s_parallel = MakeParallelOptions(value);
+        }
+    }
+
+    /// <summary>Threads a call will actually use.</summary>
+    public static int EffectiveThreads => s_threads == 0 ? Environment.ProcessorCount : s_threads;
+
+    /// <summary>Options for Parallel.For matching <see cref="Threads"/> (cached: no allocation per call).</summary>
+    public static ParallelOptions Parallel => s_parallel;
+
+    /// <summary>Whether the running CPU can execute the given level.</summary>
+    public static bool IsSupported(KernelIsa isa) => isa switch
+    {
+        KernelIsa.Auto or KernelIsa.Scalar => true,
+        // The 512-bit path widens 16-bit lanes with AVX-512F/BW and uses FMA from AVX-512F.
+        KernelIsa.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported && Avx512F.VL.IsSupported,
+        KernelIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        KernelIsa.Vector128 => Vector128.IsHardwareAccelerated,
+        _ => false,
+    };
+
+    private static KernelIsa Detect()
+        => IsSupported(KernelIsa.Avx512) ? KernelIsa.Avx512
+         : IsSupported(KernelIsa.Avx2) ? KernelIsa.Avx2
+         : IsSupported(KernelIsa.Vector128) ? KernelIsa.Vector128
+         : KernelIsa.Scalar;
+
+    private static ParallelOptions MakeParallelOptions(int threads)
+        => new() { MaxDegreeOfParallelism = threads == 0 ? Environment.ProcessorCount : threads };
+}
