@@ -92,6 +92,25 @@ public static unsafe class LlamaCppLibrary
         _ => IntPtr.Zero,
     };
 
+    private static readonly object LogLock = new();
+    private static readonly Queue<string> LogTail = new();
+
+    /// <summary>The last lines llama.cpp logged (kept instead of printed, for error messages).</summary>
+    public static string RecentLog
+    {
+        get { lock (LogLock) return string.Concat(LogTail); }
+    }
+
+    /// <summary>Keeps the last 40 log lines rather than printing them.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
-    private static void Discard(int level, byte* text, void* userData) { }
+    private static void Discard(int level, byte* text, void* userData)
+    {
+        if (text == null) return;
+        string line = Marshal.PtrToStringUTF8((IntPtr)text) ?? "";
+        lock (LogLock)
+        {
+            LogTail.Enqueue(line);
+            while (LogTail.Count > 40) LogTail.Dequeue();
+        }
+    }
 }

@@ -35,7 +35,7 @@ public sealed unsafe class LlamaCppModel : IDisposable
         IntPtr model;
         fixed (byte* b = bytes) model = LlamaNative.llama_model_load_from_file(b, p);
         if (model == IntPtr.Zero)
-            throw new InvalidOperationException($"llama.cpp {LlamaCppLibrary.Build} could not load '{path}' (its log is silenced; load it with llama-cli to see why)");
+            throw new InvalidOperationException($"llama.cpp {LlamaCppLibrary.Build} could not load '{path}' ; its log ended with:\n{LlamaCppLibrary.RecentLog}");
         return new LlamaCppModel(model, path);
     }
 

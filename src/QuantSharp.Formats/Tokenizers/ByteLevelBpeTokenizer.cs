@@ -284,7 +284,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         if (patterns.Count != 1) return null;
         return patterns[0] switch
         {
-            RegexPreTokenizer.Gpt2Pattern => "gpt2",
+            RegexPreTokenizer.Gpt2Pattern => "gpt-2", // llama.cpp's name for the GPT-2 regex
             RegexPreTokenizer.Llama3Pattern => "llama-bpe",
             RegexPreTokenizer.Qwen2Pattern => "qwen2",
             _ => null,

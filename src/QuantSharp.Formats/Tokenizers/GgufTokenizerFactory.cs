@@ -47,10 +47,10 @@ public static class GgufTokenizerFactory
             w.WritePropertyName("pre_tokenizer");
             string? pattern = data.Pre switch
             {
-                null or "gpt2" or "default" => null,
+                null or "gpt-2" => null,
                 "llama-bpe" or "llama3" => RegexPreTokenizer.Llama3Pattern,
                 "qwen2" => RegexPreTokenizer.Qwen2Pattern,
-                _ => throw new NotSupportedException($"{origin}: tokenizer.ggml.pre '{data.Pre}' is not supported (gpt2, llama-bpe, qwen2)"),
+                _ => throw new NotSupportedException($"{origin}: tokenizer.ggml.pre '{data.Pre}' is not supported (gpt-2, llama-bpe, qwen2)"),
             };
             if (pattern is null)
             {

@@ -23,7 +23,7 @@ public enum GgufTokenType
 /// <summary>
 /// A vocabulary in GGUF terms. <see cref="Model"/> is llama.cpp's tokenizer.ggml.model
 /// ("gpt2" for byte-level BPE, "llama" for SentencePiece-style BPE); <see cref="Pre"/> is
-/// tokenizer.ggml.pre (the pre-tokenizer regex family, e.g. "gpt2", "llama-bpe", "default").
+/// tokenizer.ggml.pre (the pre-tokenizer regex family, e.g. "gpt-2", "llama-bpe", "qwen2").
 /// </summary>
 public sealed record TokenizerData(
     string Model,

@@ -43,7 +43,7 @@ public sealed class HfConfigTests
     [Fact]
     public void ReadsTheRealSotuConfig()
     {
-        var c = HfConfig.Load(Path.Combine(TestPaths.Models, "sotu-llama-30m"));
+        var c = HfConfig.Load(Path.Combine(SharedData.Models, "sotu-llama-30m"));
         Assert.Equal(512, c.HiddenSize);
         Assert.Equal(4, c.NumKvHeads);
         Assert.Equal(10000.0, c.RopeTheta);

@@ -13,7 +13,7 @@ namespace QuantSharp.Tests.Models;
 [Trait("Category", "RealModel")]
 public sealed class ForwardPassConsistencyTests
 {
-    private static readonly string Folder = Path.Combine(TestPaths.Models, "sotu-llama-30m");
+    private static readonly string Folder = Path.Combine(SharedData.Models, "sotu-llama-30m");
     private static readonly int[] Tokens = [0, 464, 1893, 286, 262, 4479, 2248, 11, 290, 262, 1578, 318, 1913, 13, 775, 423, 257, 1492, 1110, 4059];
 
     private static LlamaModel LoadWithoutTokenizer(out LlamaHyperParameters hp)

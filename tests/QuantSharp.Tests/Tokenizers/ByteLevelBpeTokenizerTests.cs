@@ -60,7 +60,7 @@ public class ByteLevelBpeTokenizerTests(Xunit.Abstractions.ITestOutputHelper out
     {
         var data = Tok.Value.ToTokenizerData();
         Assert.Equal("gpt2", data.Model);
-        Assert.Equal("gpt2", data.Pre);
+        Assert.Equal("gpt-2", data.Pre);
         Assert.Equal(8192, data.Tokens.Count);
         Assert.Equal("<|endoftext|>", data.Tokens[0]);
         Assert.Equal("Ġworld", data.Tokens[706]);

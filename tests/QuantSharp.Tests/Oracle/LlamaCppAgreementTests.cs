@@ -1,0 +1,95 @@
+// Our GGUF export, tokenizers and engine against llama.cpp b8390 on the real models.
+using QuantSharp.Evaluation;
+using QuantSharp.LlamaCpp;
+using QuantSharp.Models;
+using QuantSharp.Models.Llama;
+using QuantSharp.Tests.LlamaCpp;
+
+namespace QuantSharp.Tests.Oracle;
+
+[Collection(OracleCollection.Name)]
+[Trait("Category", "Oracle")]
+[Trait("Category", "RealModel")]
+public sealed class LlamaCppAgreementTests(ConvertedModels models)
+{
+    private static string SotuText => File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt"));
+
+    [OracleFact]
+    public void SotuTokenizationOfTheWholeTestFileMatchesLlamaCpp()
+    {
+        using var ours = LlamaModel.Load(models.SotuFolder);
+        using var cpp = LlamaCppModel.Load(models.SotuGguf);
+        string text = SotuText;
+        int[] a = ours.Tokenizer!.Encode(text);
+        int[] b = cpp.Tokenize(text, addSpecial: false, parseSpecial: true);
+        Assert.Equal(106653, a.Length);
+        Assert.Equal(b, a);
+    }
+
+    [OracleFact]
+    public void StoriesTokenizationMatchesLlamaCppOnEveryStory()
+    {
+        using var ours = LlamaModel.Load(models.StoriesGguf);
+        using var cpp = LlamaCppModel.Load(models.StoriesGguf);
+        var docs = DocumentSplitter.Split(File.ReadAllText(SharedData.DataFile("tinystories", "valid-sample.txt")));
+        Assert.Equal(24, docs.Count);
+        foreach (var d in docs)
+            Assert.Equal(cpp.Tokenize(d, addSpecial: true, parseSpecial: false), ours.Tokenizer!.Encode(d, addBos: true));
+    }
+
+    [OracleFact]
+    public void SotuLogitsOnA512TokenWindowMatchLlamaCpp()
+    {
+        using var ggufModel = LlamaModel.Load(models.SotuGguf);
+        using var hfModel = LlamaModel.Load(models.SotuFolder);
+        using var cpp = LlamaCppModel.Load(models.SotuGguf);
+        using var ctx = cpp.CreateContext(512, 512, threads: 2, f32Cache: true);
+        int[] tokens = hfModel.Tokenizer!.Encode(SotuText)[..512];
+        float[] reference = ctx.Evaluate(tokens);
+        float min = reference.Min(), max = reference.Max();
+        foreach (var model in new[] { ggufModel, hfModel })
+        {
+            var ours = new float[reference.Length];
+            new InferenceSession(model, 512).Forward(tokens, ours, allLogits: true);
+            float worst = 0;
+            for (int i = 0; i < ours.Length; i++) worst = Math.Max(worst, Math.Abs(ours[i] - reference[i]));
+            Assert.True(worst <= 1e-3f * (max - min), $"{model.Format}: max |Δ| {worst} vs logit range {max - min}");
+        }
+    }
+
+    [OracleFact]
+    public void SotuLlamaCppStylePerplexityAgreesWithLlamaCppWithinATenthOfAPercent()
+    {
+        using var ours = LlamaModel.Load(models.SotuGguf);
+        using var cpp = LlamaCppModel.Load(models.SotuGguf);
+        using var ctx = cpp.CreateContext(512, 512, threads: 2, f32Cache: true);
+        var tok = ours.Tokenizer!;
+        var data = tok.ToTokenizerData();
+        int[] tokens = tok.Encode(SotuText, addBos: data.AddBos);
+        int? bos = data.AddBos ? tok.BosId : null;
+        var a = new PerplexityEvaluator(new SessionLogitsProvider(ours, 512)).Evaluate(tokens, 512, PerplexityStyle.LlamaCpp, bos);
+        var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx)).Evaluate(tokens, 512, PerplexityStyle.LlamaCpp, bos);
+        Assert.Equal(208, a.Windows);
+        Assert.Equal(208 * 255, a.ScoredTokens);
+        Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 1e-3, $"ours {a} vs llama.cpp {b}");
+    }
+
+    [OracleFact]
+    public void GreedyGenerationMatchesLlamaCppOnBothModels()
+    {
+        foreach (var (path, prompt) in new[] { (models.SotuGguf, "The state of our union is"), (models.StoriesGguf, "Once upon a time") })
+        {
+            using var ours = LlamaModel.Load(path);
+            using var cpp = LlamaCppModel.Load(path);
+            using var ctx = cpp.CreateContext(256, 256, threads: 2, f32Cache: true);
+            var data = ours.Tokenizer!.ToTokenizerData();
+            int[] promptTokens = ours.Tokenizer.Encode(prompt, addBos: data.AddBos);
+            Assert.Equal(cpp.Tokenize(prompt, addSpecial: true, parseSpecial: false), promptTokens);
+            // Generate through end-of-text tokens so that 48 tokens are compared, not just the first sentence.
+            int[] expected = ctx.GreedyGenerate(promptTokens, 48, stopAtEndOfGeneration: false);
+            var got = new TextGenerator(ours, new InferenceSession(ours, 256), new TokenSampler()).Generate(promptTokens, 48, stopAtEos: false);
+            Assert.Equal(48, expected.Length);
+            Assert.Equal(expected, got.ToArray());
+        }
+    }
+}
