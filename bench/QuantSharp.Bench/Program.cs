@@ -11,8 +11,9 @@ switch (args.FirstOrDefault())
         return 0;
     case "gflops":
         return GflopsRunner.Run(rest);
-    // Further suites (e.g. "e2e": prefill/decode against llama.cpp) are added here.
+    case "e2e":
+        return QuantSharp.Bench.EndToEnd.EndToEndBenchmark.Run(rest);
     default:
-        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]");
+        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128]");
         return 2;
 }

@@ -194,13 +194,9 @@ public sealed class InferenceSession
             int len = basePos + t + 1;
             var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, hd);
             var s = scores.AsSpan(0, len);
-            for (int j = 0; j < len; j++)
-                s[j] = VectorOps.Dot(q, new ReadOnlySpan<float>(keys, j * kvDim + kvh * hd, hd)) * scale;
+            AttentionOps.Scores(q, new ReadOnlySpan<float>(keys, kvh * hd, (len - 1) * kvDim + hd), kvDim, scale, s);
             VectorOps.Softmax(s);
-            var o = new Span<float>(_attn, t * qDim + h * hd, hd);
-            o.Clear();
-            for (int j = 0; j < len; j++)
-                VectorOps.Axpy(s[j], new ReadOnlySpan<float>(values, j * kvDim + kvh * hd, hd), o);
+            AttentionOps.WeightedSum(s, new ReadOnlySpan<float>(values, kvh * hd, (len - 1) * kvDim + hd), kvDim, new Span<float>(_attn, t * qDim + h * hd, hd));
             return scores;
         }, _ => { });
     }

@@ -86,6 +86,22 @@ public sealed unsafe class LlamaCppContext : IDisposable
     }
 
     /// <summary>
+    /// Runs <paramref name="tokens"/> from an empty cache computing logits for the last token only
+    /// (what llama-bench times as prompt processing) and returns them.
+    /// </summary>
+    public float[] Prefill(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        ClearMemory();
+        for (int start = 0; start < tokens.Length; start += BatchSize)
+        {
+            int n = Math.Min(BatchSize, tokens.Length - start);
+            Decode(tokens.Slice(start, n), allLogits: false);
+        }
+        return new ReadOnlySpan<float>(LlamaNative.llama_get_logits_ith(_ctx, -1), VocabSize).ToArray();
+    }
+
+    /// <summary>
     /// Greedy (argmax, lowest id on ties) continuation of <paramref name="prompt"/> from an empty
     /// cache: up to <paramref name="count"/> tokens, stopping after an end-of-generation token
     /// when <paramref name="stopAtEndOfGeneration"/>.

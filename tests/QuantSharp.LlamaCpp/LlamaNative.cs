@@ -82,6 +82,8 @@ public static unsafe class LlamaNative
     [DllImport(Llama, ExactSpelling = true)] public static extern int llama_decode(IntPtr context, LlamaBatch batch);
     /// <summary>llama_get_logits: rows for the outputs of the last decode, in batch order.</summary>
     [DllImport(Llama, ExactSpelling = true)] public static extern float* llama_get_logits(IntPtr context);
+    /// <summary>llama_get_logits_ith: the logits row of output i of the last decode (negative counts from the end).</summary>
+    [DllImport(Llama, ExactSpelling = true)] public static extern float* llama_get_logits_ith(IntPtr context, int i);
     /// <summary>llama_synchronize.</summary>
     [DllImport(Llama, ExactSpelling = true)] public static extern void llama_synchronize(IntPtr context);
 

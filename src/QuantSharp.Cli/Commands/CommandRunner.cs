@@ -20,7 +20,7 @@ internal static class CommandRunner
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException
                                        or NotSupportedException or ArgumentException or KeyNotFoundException or InvalidOperationException)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {ex.Message.ReplaceLineEndings(" ")}");
             return BadInput;
         }
         catch (OperationCanceledException)

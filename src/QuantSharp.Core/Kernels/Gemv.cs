@@ -25,13 +25,27 @@ internal static unsafe class Gemv
 
     [ThreadStatic] private static Job? t_job;
 
+    /// <summary>Marks fp16 weights with pre-scaled activations inside a job (not a real dtype).</summary>
+    private const DType ScaledF16 = (DType)(-1);
+
     public static void Run(float* x, in TensorView w, int n, int k, float* y)
     {
         nint rowBytes = (nint)k * DTypeInfo.SizeOf(w.DType);
         int rowsPerChunk = (int)Math.Clamp(ChunkBytes / Math.Max(1, rowBytes), 4, 4096) & ~3;
         int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
         var job = t_job ??= new Job();
-        job.Set(x, w.Pointer, rowBytes, k, y, n, rowsPerChunk, w.DType, KernelOptions.EffectiveIsa);
+        var dtype = w.DType;
+        if (dtype == DType.F16)
+        {
+            // Pre-scale x once so fp16 weights need no per-element rebiasing (see F16ScaledLoad).
+            var xs = new ReadOnlySpan<float>(x, k);
+            if (System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs) is var m && float.Abs(m) < F16ScaledLoad.MaxActivation)
+            {
+                x = job.ScaledActivations(xs);
+                dtype = ScaledF16;
+            }
+        }
+        job.Set(x, w.Pointer, rowBytes, k, y, n, rowsPerChunk, dtype, KernelOptions.EffectiveIsa);
         if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
             job.RunRows(0, n);
         else
@@ -51,6 +65,16 @@ internal static unsafe class Gemv
 
         public Job() => Body = RunChunk;
 
+        private float[] _scaled = [];
+
+        /// <summary>x·2^112 in a buffer owned by this job (pinned: the kernels take pointers).</summary>
+        public float* ScaledActivations(ReadOnlySpan<float> x)
+        {
+            if (_scaled.Length < x.Length) _scaled = GC.AllocateUninitializedArray<float>(x.Length, pinned: true);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x, F16ScaledLoad.ActivationScale, _scaled);
+            return (float*)Unsafe.AsPointer(ref _scaled[0]);
+        }
+
         public void Set(float* x, byte* w, nint rowBytes, int k, float* y, int n, int rowsPerChunk, DType dtype, KernelIsa isa)
         {
             _x = x; _w = w; _rowBytes = rowBytes; _k = k; _y = y; _n = n; _rowsPerChunk = rowsPerChunk; _dtype = dtype; _isa = isa;
@@ -68,6 +92,7 @@ internal static unsafe class Gemv
             {
                 case DType.F32: Rows<F32Load>(r0, r1); break;
                 case DType.F16: Rows<F16Load>(r0, r1); break;
+                case ScaledF16: Rows<F16ScaledLoad>(r0, r1); break;
                 case DType.BF16: Rows<BF16Load>(r0, r1); break;
                 default: throw new NotSupportedException($"GEMV on {_dtype} weights");
             }

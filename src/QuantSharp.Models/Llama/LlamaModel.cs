@@ -139,6 +139,9 @@ public sealed class LlamaModel : IDisposable
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{rows}, {cols}]");
         if (!DTypeInfo.IsFloat(t.DType))
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' is {t.DType}; expected F32, F16 or BF16");
+        long bad = FiniteCheck.FirstNonFinite(t);
+        if (bad >= 0)
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' holds NaN or Inf (element {bad}, row {bad / cols}); the model is broken");
         return t;
     }
 

@@ -1,0 +1,140 @@
+// Prefill and decode tokens/s of our engine vs llama.cpp on the same GGUF files, side by side in one run.
+using System.Diagnostics;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Formats.Gguf;
+using QuantSharp.LlamaCpp;
+using QuantSharp.Models;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Bench.EndToEnd;
+
+/// <summary>
+/// For each GGUF and thread count: prompt processing of <c>--prompt</c> tokens (logits of the last
+/// token only, as llama-bench's pp test) and generation of <c>--gen</c> tokens one at a time (tg).
+/// Runs alternate between the two engines so that machine noise hits both alike; medians of
+/// <c>--runs</c> runs are reported with their ratio. llama.cpp runs with its default settings
+/// (F16 KV cache, flash attention auto); ours with an F32 KV cache.
+/// </summary>
+internal static class EndToEndBenchmark
+{
+    public static int Run(string[] args)
+    {
+        string model = Arg(args, "--model") ?? FindSotu();
+        int[] threads = (Arg(args, "--threads") ?? "1,2").Split(',').Select(int.Parse).ToArray();
+        int runs = int.Parse(Arg(args, "--runs") ?? "5");
+        int promptLength = int.Parse(Arg(args, "--prompt") ?? "512");
+        int gen = int.Parse(Arg(args, "--gen") ?? "128");
+        string[] types = (Arg(args, "--types") ?? "f32,f16").Split(',');
+
+        var temp = Directory.CreateTempSubdirectory("qs-bench-");
+        try
+        {
+            var files = new List<(string Label, string Path)>();
+            if (model.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) files.Add((Path.GetFileName(model), model));
+            else
+            {
+                using var source = LlamaModel.Load(model);
+                foreach (var t in types)
+                {
+                    var type = t switch { "f32" => GgmlType.F32, "f16" => GgmlType.F16, "bf16" => GgmlType.BF16, _ => throw new ArgumentException($"unknown type {t}") };
+                    string path = Path.Combine(temp.FullName, $"model-{t}.gguf");
+                    GgufLlamaExporter.Export(source, path, type);
+                    files.Add((t.ToUpperInvariant(), path));
+                }
+            }
+
+            Console.WriteLine($"# End-to-end: {Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}, prompt {promptLength}, generate {gen}, median of {runs} runs, llama.cpp {LlamaCppLibrary.Build}");
+            Console.WriteLine($"# {Environment.ProcessorCount} cores, ISA {KernelOptions.EffectiveIsa}");
+            Console.WriteLine();
+            Console.WriteLine("| weights | threads | prefill ours t/s | prefill llama.cpp t/s | ratio | decode ours t/s | decode llama.cpp t/s | ratio |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            foreach (var (label, path) in files)
+            {
+                using var ours = LlamaModel.Load(path);
+                using var cpp = LlamaCppModel.Load(path);
+                int[] prompt = MakePrompt(ours, promptLength);
+                foreach (int t in threads)
+                {
+                    KernelOptions.Threads = t;
+                    var session = new InferenceSession(ours, promptLength + gen + 1, maxBatch: promptLength);
+                    using var ctx = cpp.CreateContext(promptLength + gen + 1, promptLength, t);
+                    var oursPp = new List<double>(); var cppPp = new List<double>();
+                    var oursTg = new List<double>(); var cppTg = new List<double>();
+                    for (int r = -1; r < runs; r++) // run -1 warms up JIT and caches
+                    {
+                        var (pp, tg) = TimeOurs(ours, session, prompt, gen);
+                        var (cpp1, cpp2) = TimeLlamaCpp(ctx, prompt, gen);
+                        if (r < 0) continue;
+                        oursPp.Add(pp); oursTg.Add(tg); cppPp.Add(cpp1); cppTg.Add(cpp2);
+                    }
+                    double a = Median(oursPp), b = Median(cppPp), c = Median(oursTg), d = Median(cppTg);
+                    Console.WriteLine($"| {label} | {t} | {a:F0} | {b:F0} | {a / b:F2} | {c:F1} | {d:F1} | {c / d:F2} |");
+                }
+            }
+            return 0;
+        }
+        finally
+        {
+            KernelOptions.Threads = 0;
+            temp.Delete(recursive: true);
+        }
+    }
+
+    private static (double Prefill, double Decode) TimeOurs(LlamaModel model, InferenceSession session, int[] prompt, int gen)
+    {
+        var logits = new float[model.Parameters.VocabSize];
+        var one = new int[1];
+        session.Reset();
+        var sw = Stopwatch.StartNew();
+        session.Forward(prompt, logits, allLogits: false);
+        double pp = prompt.Length / sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        for (int i = 0; i < gen; i++)
+        {
+            one[0] = TokenSampler.ArgMax(logits);
+            session.Forward(one, logits, allLogits: false);
+        }
+        return (pp, gen / sw.Elapsed.TotalSeconds);
+    }
+
+    private static (double Prefill, double Decode) TimeLlamaCpp(LlamaCppContext ctx, int[] prompt, int gen)
+    {
+        var sw = Stopwatch.StartNew();
+        var logits = ctx.Prefill(prompt);
+        double pp = prompt.Length / sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        for (int i = 0; i < gen; i++) logits = ctx.DecodeNext(TokenSampler.ArgMax(logits));
+        return (pp, gen / sw.Elapsed.TotalSeconds);
+    }
+
+    private static int[] MakePrompt(LlamaModel model, int length)
+    {
+        // Real text, so attention and activations look like a real run.
+        string text = File.ReadAllText(Path.Combine(SharedRoot(), "data", "sotu", "test-2010-on.txt"));
+        var tokens = model.Tokenizer!.Encode(text[..Math.Min(text.Length, 20 * length)]);
+        if (tokens.Length < length) throw new InvalidOperationException("not enough text for the prompt");
+        return tokens[..length];
+    }
+
+    private static double Median(List<double> v)
+    {
+        v.Sort();
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
+
+    private static string? Arg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static string SharedRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "QuantSharp.slnx"))) dir = dir.Parent;
+        return Path.GetFullPath(Path.Combine(dir?.FullName ?? ".", "..", "shared"));
+    }
+
+    private static string FindSotu() => Path.Combine(SharedRoot(), "models", "sotu-llama-30m");
+}

@@ -1,0 +1,57 @@
+// Finds NaN/Inf in float tensors by their exponent bits, fast enough to run on every model load.
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace QuantSharp.Core.Tensors;
+
+/// <summary>
+/// Scans F32/F16/BF16 tensors for non-finite values (all exponent bits set). Models are checked
+/// when loaded so that a broken file fails with a clear error instead of producing NaN logits, and
+/// so that kernels may assume finite weights.
+/// </summary>
+public static class FiniteCheck
+{
+    /// <summary>Index of the first NaN/Inf element, or −1 when all are finite (other dtypes: −1).</summary>
+    public static unsafe long FirstNonFinite(TensorView t)
+    {
+        return t.DType switch
+        {
+            DType.F32 => Scan<uint>(t, 0x7F800000u),
+            DType.F16 => Scan<ushort>(t, (ushort)0x7C00),
+            DType.BF16 => Scan<ushort>(t, (ushort)0x7F80),
+            _ => -1,
+        };
+    }
+
+    private static unsafe long Scan<T>(TensorView t, T exponentMask) where T : unmanaged, IBinaryInteger<T>
+    {
+        long count = t.ElementCount;
+        const int chunk = 1 << 20;
+        long chunks = (count + chunk - 1) / chunk;
+        long first = long.MaxValue;
+        var mask = new Vector<T>(exponentMask);
+        T* p = (T*)t.Pointer;
+        Parallel.For(0, chunks, c =>
+        {
+            long start = c * chunk, end = Math.Min(count, start + chunk);
+            var span = new ReadOnlySpan<T>(p + start, (int)(end - start));
+            int i = 0;
+            for (; i <= span.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(span.Slice(i));
+                if (Vector.EqualsAny(v & mask, mask)) break;
+            }
+            for (; i < span.Length; i++)
+            {
+                if ((span[i] & exponentMask) == exponentMask)
+                {
+                    long idx = start + i;
+                    long seen;
+                    while (idx < (seen = Interlocked.Read(ref first)) && Interlocked.CompareExchange(ref first, idx, seen) != seen) { }
+                    return;
+                }
+            }
+        });
+        return first == long.MaxValue ? -1 : first;
+    }
+}

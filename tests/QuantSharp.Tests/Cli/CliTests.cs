@@ -1,0 +1,87 @@
+// The quantsharp command end to end: real runs, and bad input giving one clear line and a non-zero exit.
+using System.Diagnostics;
+
+namespace QuantSharp.Tests.Cli;
+
+[Trait("Category", "RealModel")]
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("qs-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", BuildConfiguration, "net10.0", "quantsharp.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedData.RepoRoot };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+#if DEBUG
+    private const string BuildConfiguration = "Debug";
+#else
+    private const string BuildConfiguration = "Release";
+#endif
+
+    private static string Stories => SharedData.Model("stories260K", "stories260K.bin");
+
+    [Fact]
+    public void RunGeneratesTheSameTextForTheSameSeed()
+    {
+        var a = Run("run", Stories, "-p", "Once upon a time", "-n", "24", "--temperature", "0.8", "--seed", "42");
+        var b = Run("run", Stories, "-p", "Once upon a time", "-n", "24", "--temperature", "0.8", "--seed", "42", "--threads", "1");
+        Assert.Equal(0, a.Code);
+        Assert.StartsWith("Once upon a time", a.Out);
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
+    public void ConvertThenInspectAndPerplexityOnTheGguf()
+    {
+        string gguf = Path.Combine(_dir, "stories.gguf");
+        var c = Run("convert", Stories, "-o", gguf, "--outtype", "f32");
+        Assert.True(c.Code == 0, c.Err);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp-*"));
+        var i = Run("inspect", gguf);
+        Assert.Equal(0, i.Code);
+        Assert.Contains("260,032", i.Out);
+        var p = Run("perplexity", gguf, "--text", SharedData.DataFile("tinystories", "valid-sample.txt"), "--style", "documents");
+        Assert.True(p.Code == 0, p.Err);
+        Assert.Contains("PPL = 3.33", p.Out);
+    }
+
+    [Fact]
+    public void ConvertRefusesToOverwriteItsInput()
+    {
+        string copy = Path.Combine(_dir, "stories.bin");
+        File.Copy(Stories, copy);
+        File.Copy(SharedData.Model("stories260K", "tok512.bin"), Path.Combine(_dir, "tok512.bin"));
+        byte[] before = File.ReadAllBytes(copy);
+        var r = Run("convert", copy, "-o", copy);
+        Assert.NotEqual(0, r.Code);
+        Assert.Equal(before, File.ReadAllBytes(copy));
+    }
+
+    [Theory]
+    [InlineData("perplexity", "/nonexistent/model", "--text", "/etc/hostname")]
+    [InlineData("run", "STORIES", "-p", "hi", "-n", "-3")]
+    [InlineData("run", "STORIES", "-p", "hi", "--top-p", "1.5")]
+    [InlineData("perplexity", "STORIES", "--text", "/nonexistent.txt")]
+    [InlineData("perplexity", "STORIES", "--text", "/etc/hostname", "--ctx", "1")]
+    public void BadArgumentsGiveOneClearLineAndANonZeroExit(params string[] args)
+    {
+        args = Array.ConvertAll(args, a => a == "STORIES" ? Stories : a);
+        var r = Run(args);
+        Assert.NotEqual(0, r.Code);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.DoesNotContain("   at ", r.Err);
+    }
+}

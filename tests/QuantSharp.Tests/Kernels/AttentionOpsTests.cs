@@ -1,0 +1,42 @@
+// Attention inner loops against plain double-precision sums on every ISA path.
+using QuantSharp.Core.Kernels;
+
+namespace QuantSharp.Tests.Kernels;
+
+[Collection(KernelOptionsCollection.Name)]
+public sealed class AttentionOpsTests
+{
+    [Theory]
+    [InlineData(KernelIsa.Avx512)]
+    [InlineData(KernelIsa.Avx2)]
+    [InlineData(KernelIsa.Scalar)]
+    public void ScoresAndWeightedSumMatchReference(KernelIsa isa)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        using var scope = new KernelScope(isa, 0);
+        var rng = new Random(5);
+        foreach (var (d, stride, n) in new[] { (64, 256, 37), (40, 40, 5), (72, 200, 1), (128, 128, 300), (3, 7, 9) })
+        {
+            var q = new float[d];
+            var rows = new float[(n - 1) * stride + d];
+            for (int i = 0; i < d; i++) q[i] = (float)(rng.NextDouble() - 0.5);
+            for (int i = 0; i < rows.Length; i++) rows[i] = (float)(rng.NextDouble() - 0.5);
+            var s = new float[n];
+            AttentionOps.Scores(q, rows, stride, 0.125f, s);
+            var o = new float[d];
+            AttentionOps.WeightedSum(s, rows, stride, o);
+            for (int j = 0; j < n; j++)
+            {
+                double r = 0;
+                for (int c = 0; c < d; c++) r += (double)q[c] * rows[j * stride + c];
+                Assert.True(Math.Abs(r * 0.125 - s[j]) < 1e-5, $"{isa} d={d} score {j}");
+            }
+            for (int c = 0; c < d; c++)
+            {
+                double r = 0;
+                for (int j = 0; j < n; j++) r += (double)s[j] * rows[j * stride + c];
+                Assert.True(Math.Abs(r - o[c]) < 1e-4, $"{isa} d={d} output {c}");
+            }
+        }
+    }
+}
