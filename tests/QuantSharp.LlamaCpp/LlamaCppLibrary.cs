@@ -24,7 +24,7 @@ public static unsafe class LlamaCppLibrary
     private const string GgmlBaseFile = "libggml-base.so";
 
     private static readonly Lock Gate = new();
-    private static IntPtr _llama, _ggml;
+    private static IntPtr _llama, _ggml, _ggmlBase;
     private static string? _loadedFrom;
 
     /// <summary>The folder the libraries were loaded from, once loaded.</summary>
@@ -69,7 +69,7 @@ public static unsafe class LlamaCppLibrary
                 $"Run .ci/install-llama-cpp.sh or set {DirectoryVariable} to a folder containing {LlamaFile}.");
 
             // Dependencies first and by full path, so nothing is picked up from the system search path.
-            NativeLibrary.Load(Path.Combine(dir, GgmlBaseFile));
+            _ggmlBase = NativeLibrary.Load(Path.Combine(dir, GgmlBaseFile));
             _ggml = NativeLibrary.Load(Path.Combine(dir, GgmlFile));
             _llama = NativeLibrary.Load(Path.Combine(dir, LlamaFile));
             NativeLibrary.SetDllImportResolver(typeof(LlamaNative).Assembly, Resolve);
@@ -83,6 +83,13 @@ public static unsafe class LlamaCppLibrary
                 throw new DllNotFoundException($"llama.cpp loaded from '{dir}' but no backend could be loaded (no usable libggml-cpu-*.so for this CPU?)");
             _loadedFrom = dir;
         }
+    }
+
+    /// <summary>Address of an exported function of libggml-base (quantize/dequantize row functions).</summary>
+    public static IntPtr GgmlBaseExport(string name)
+    {
+        EnsureLoaded();
+        return NativeLibrary.TryGetExport(_ggmlBase, name, out var f) ? f : throw new EntryPointNotFoundException($"libggml-base has no export '{name}'");
     }
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path) => name switch

@@ -17,8 +17,11 @@ public readonly unsafe struct TensorView
             if (d < 0) throw new ArgumentException($"tensor '{name}': negative dimension in shape [{string.Join(", ", shape)}]");
             elements = checked(elements * d);
         }
-        if (checked(elements * DTypeInfo.SizeOf(dtype)) != byteLength)
-            throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {elements * DTypeInfo.SizeOf(dtype)} bytes, got {byteLength}");
+        long columns = shape.Length == 0 ? 1 : shape[^1];
+        long rows = columns == 0 ? 0 : elements / columns;
+        long needed = checked(rows * DTypeInfo.RowBytes(dtype, columns));
+        if (needed != byteLength)
+            throw new ArgumentException($"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} needs {needed} bytes, got {byteLength}");
         Name = name; DType = dtype; Shape = shape; Pointer = pointer; ByteLength = byteLength; ElementCount = elements;
     }
 
@@ -40,13 +43,16 @@ public readonly unsafe struct TensorView
     /// <summary>Length of the innermost dimension.</summary>
     public long Columns => Shape.Length == 0 ? 1 : Shape[^1];
 
+    /// <summary>Bytes of one row (whole blocks for block-quantized types).</summary>
+    public long RowByteLength => DTypeInfo.RowBytes(DType, Columns);
+
     /// <summary>The bytes of the whole tensor (must be below 2 GiB).</summary>
     public ReadOnlySpan<byte> Bytes => new(Pointer, checked((int)ByteLength));
 
     /// <summary>The bytes of one row of the innermost dimension.</summary>
     public ReadOnlySpan<byte> RowBytes(long row)
     {
-        long rowBytes = Columns * DTypeInfo.SizeOf(DType);
+        long rowBytes = RowByteLength;
         if ((ulong)row >= (ulong)Rows) throw new ArgumentOutOfRangeException(nameof(row));
         return new ReadOnlySpan<byte>(Pointer + row * rowBytes, checked((int)rowBytes));
     }

@@ -89,9 +89,23 @@ public readonly record struct GgmlTypeInfo(GgmlType Type, string Name, int Block
         return checked(RowByteSize(ne[0]) * rows);
     }
 
-    /// <summary>The dense element type, or null for block-quantized types.</summary>
-    public DType? DenseType => Type switch
+    /// <summary>The <see cref="DType"/> our kernels know this type as (dense or block-quantized), or null.</summary>
+    public DType? CoreType => Type switch
     {
+        GgmlType.Q4_0 => DType.Q4_0,
+        GgmlType.Q4_1 => DType.Q4_1,
+        GgmlType.Q5_0 => DType.Q5_0,
+        GgmlType.Q5_1 => DType.Q5_1,
+        GgmlType.Q8_0 => DType.Q8_0,
+        GgmlType.Q2_K => DType.Q2_K,
+        GgmlType.Q3_K => DType.Q3_K,
+        GgmlType.Q4_K => DType.Q4_K,
+        GgmlType.Q5_K => DType.Q5_K,
+        GgmlType.Q6_K => DType.Q6_K,
+        GgmlType.Q8_K => DType.Q8_K,
+        GgmlType.IQ4_NL => DType.IQ4_NL,
+        GgmlType.IQ4_XS => DType.IQ4_XS,
+
         GgmlType.F32 => DType.F32,
         GgmlType.F16 => DType.F16,
         GgmlType.BF16 => DType.BF16,
@@ -114,6 +128,19 @@ public readonly record struct GgmlTypeInfo(GgmlType Type, string Name, int Block
         DType.I16 => GgmlType.I16,
         DType.I32 => GgmlType.I32,
         DType.I64 => GgmlType.I64,
+        DType.Q4_0 => GgmlType.Q4_0,
+        DType.Q4_1 => GgmlType.Q4_1,
+        DType.Q5_0 => GgmlType.Q5_0,
+        DType.Q5_1 => GgmlType.Q5_1,
+        DType.Q8_0 => GgmlType.Q8_0,
+        DType.Q2_K => GgmlType.Q2_K,
+        DType.Q3_K => GgmlType.Q3_K,
+        DType.Q4_K => GgmlType.Q4_K,
+        DType.Q5_K => GgmlType.Q5_K,
+        DType.Q6_K => GgmlType.Q6_K,
+        DType.Q8_K => GgmlType.Q8_K,
+        DType.IQ4_NL => GgmlType.IQ4_NL,
+        DType.IQ4_XS => GgmlType.IQ4_XS,
         _ => null,
     };
 }

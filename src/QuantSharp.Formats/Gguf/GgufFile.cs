@@ -144,7 +144,7 @@ public sealed unsafe class GgufFile : IWeightSource
     public TensorView Get(string name)
     {
         var info = GetInfo(name);
-        var dtype = GgmlTypeInfo.Of(info.Type).DenseType
+        var dtype = GgmlTypeInfo.Of(info.Type).CoreType
             ?? throw new NotSupportedException($"{Origin}: tensor '{name}' is {info.Type}, a block-quantized type; use GetRawBytes");
         return new TensorView(name, dtype, info.Shape, _file.At(info.FileOffset, info.ByteSize, $"tensor '{name}'"), info.ByteSize);
     }

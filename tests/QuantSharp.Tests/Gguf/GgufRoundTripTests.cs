@@ -50,7 +50,7 @@ public sealed class GgufRoundTripTests
     }
 
     [Fact]
-    public void Dense_tensors_come_back_as_views_in_pytorch_order_and_block_tensors_as_raw_bytes()
+    public void Tensors_come_back_as_views_in_pytorch_order_including_block_types()
     {
         using var dir = new TempDirectory();
         var f32 = Enumerable.Range(0, 3 * 5).Select(i => i * 0.5f - 2).ToArray();
@@ -77,7 +77,10 @@ public sealed class GgufRoundTripTests
         Assert.Equal(Enumerable.Range(0, 6).Select(i => i * 1.5f), f.Get("c").ToFloat32());
         Assert.Equal(q8, f.GetRawBytes("q").ToArray());
         Assert.Equal(GgmlType.Q8_0, f.GetInfo("q").Type);
-        Assert.Throws<NotSupportedException>(() => f.Get("q"));
+        var qv = f.Get("q"); // block types now come back as views too
+        Assert.Equal(QuantSharp.Core.Tensors.DType.Q8_0, qv.DType);
+        Assert.Equal(68, qv.ByteLength);
+        Assert.Equal(34, qv.RowByteLength);
         Assert.All(f.Tensors, t => Assert.Equal(0, (t.FileOffset - f.DataOffset) % 32));
         Assert.Equal(0, f.DataOffset % 32);
         var missing = Assert.Throws<KeyNotFoundException>(() => f.Get("zz"));

@@ -1,0 +1,28 @@
+// Looks up the block format implementation for a DType.
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Quantization.BlockFormats;
+
+/// <summary>All block formats QuantSharp implements, by type.</summary>
+public static class BlockFormatRegistry
+{
+    private static readonly Dictionary<DType, IBlockFormat> Formats = new();
+
+    /// <summary>Registers an implementation (called by each format's static constructor list below).</summary>
+    private static void Add(IBlockFormat f) => Formats[f.Type] = f;
+
+    static BlockFormatRegistry()
+    {
+        // Implementations register here, one line each.
+    }
+
+    /// <summary>The implementation for <paramref name="type"/>.</summary>
+    public static IBlockFormat Get(DType type) =>
+        Formats.TryGetValue(type, out var f) ? f : throw new NotSupportedException($"block format {type} is not implemented");
+
+    /// <summary>Whether <paramref name="type"/> is implemented.</summary>
+    public static bool IsSupported(DType type) => Formats.ContainsKey(type);
+
+    /// <summary>Every implemented format.</summary>
+    public static IEnumerable<IBlockFormat> All => Formats.Values;
+}
