@@ -114,7 +114,7 @@ public sealed class SavedLogits : IDisposable
     /// Evaluates the base model on llama.cpp-style windows of <paramref name="tokens"/> and saves its
     /// log-probabilities to <paramref name="path"/> (written to a temporary file, renamed when complete).
     /// </summary>
-    public static PerplexityResult Save(string path, ILogitsProvider provider, ReadOnlySpan<int> tokens, int contextLength, int? bosId, int? maxWindows = null, IProgress<(int, int)>? progress = null)
+    public static PerplexityResult Save(string path, ILogitsProvider provider, ReadOnlySpan<int> tokens, int contextLength, int? bosId, int? maxWindows = null, IProgress<(int, int)>? progress = null, CancellationToken cancellationToken = default)
     {
         int vocab = provider.VocabSize;
         int windows = tokens.Length / contextLength;
@@ -147,6 +147,7 @@ public sealed class SavedLogits : IDisposable
                 var row = new byte[8 + 2 * vocab];
                 for (int w = 0; w < windows; w++)
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     var win = all.AsSpan(w * contextLength, contextLength);
                     provider.EvaluateWindow(win, logits);
                     for (int j = first; j < contextLength - 1; j++)

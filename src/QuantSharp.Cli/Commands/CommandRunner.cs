@@ -10,6 +10,22 @@ internal static class CommandRunner
     /// <summary>Exit code for bad input (files, arguments).</summary>
     public const int BadInput = 2;
 
+    private static readonly Lazy<CancellationTokenSource> Interrupt = new(() =>
+    {
+        var cts = new CancellationTokenSource();
+        // First Ctrl-C asks the running step to stop and clean up its temporary output; a second one kills.
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return cts;
+    });
+
+    /// <summary>Cancelled by Ctrl-C; long steps that write files watch it and remove their temporary output.</summary>
+    public static CancellationToken Cancellation => Interrupt.Value.Token;
+
     /// <summary>Runs <paramref name="body"/>; expected failures print "error: …" and return <see cref="BadInput"/>.</summary>
     public static int Run(Func<int> body)
     {

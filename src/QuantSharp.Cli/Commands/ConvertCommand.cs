@@ -23,7 +23,7 @@ internal static class ConvertCommand
             using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
             var protect = new List<string>();
             if (r.GetValue(tokenizer) is { } tp) protect.Add(Path.GetFullPath(tp));
-            CommandRunner.WithProgress("convert", p => { GgufLlamaExporter.Export(m, outPath, type, protectedPaths: protect, progress: p); return 0; });
+            CommandRunner.WithProgress("convert", p => { GgufLlamaExporter.Export(m, outPath, type, protectedPaths: protect, progress: p, cancellationToken: CommandRunner.Cancellation); return 0; });
             Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes)");
             return 0;
         }));

@@ -68,6 +68,26 @@ public sealed class CliTests : IDisposable
         Assert.Equal(before, File.ReadAllBytes(copy));
     }
 
+    [Fact]
+    public async Task CtrlCLeavesNoOutputFileBehind()
+    {
+        string output = Path.Combine(_dir, "base.qslogits");
+        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", BuildConfiguration, "net10.0", "quantsharp.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, "perplexity", SharedData.Model("sotu-llama-30m"), "--text", SharedData.DataFile("sotu", "test-2010-on.txt"), "--style", "llamacpp", "--save-logits", output })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (Directory.GetFiles(_dir, "base.qslogits.tmp-*").Length == 0 && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.False(p.HasExited, "the run ended before it could be interrupted");
+        using (var kill = Process.Start("kill", ["-INT", p.Id.ToString()])) kill.WaitForExit();
+        await p.WaitForExitAsync(new CancellationTokenSource(60_000).Token);
+        Assert.Equal(130, p.ExitCode);
+        Assert.Contains("cancelled", await stderr);
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
     [Theory]
     [InlineData("perplexity", "/nonexistent/model", "--text", "/etc/hostname")]
     [InlineData("run", "STORIES", "-p", "hi", "-n", "-3")]
