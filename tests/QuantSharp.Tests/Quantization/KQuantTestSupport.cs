@@ -74,32 +74,36 @@ internal static unsafe class KQuantTestSupport
         var data = new float[rows * rowLength];
         for (int r = 0; r < rows; r++)
         {
-            var row = data.AsSpan(r * rowLength, rowLength);
             float scale = MathF.Exp((float)(rng.NextDouble() * 8 - 6));
-            string kind = Distributions[r % Distributions.Length];
-            for (int i = 0; i < rowLength; i++)
-            {
-                float g = Gaussian(rng);
-                row[i] = kind switch
-                {
-                    "gaussian" => scale * g,
-                    "uniform" => scale * (float)(rng.NextDouble() * 2 - 1),
-                    "heavy-tail" => scale * g / MathF.Max(0.05f, MathF.Abs(Gaussian(rng))),
-                    "zeros" => 0f,
-                    "constant" => scale,
-                    "tiny" => 1e-20f * g,
-                    "huge" => 1e4f * g,
-                    "positive" => scale * MathF.Abs(g),
-                    "negative" => -scale * MathF.Abs(g),
-                    "outliers" => scale * (rng.Next(64) == 0 ? 40 * g : g),
-                    "sparse" => rng.Next(8) == 0 ? scale * g : 0f,
-                    "zero-sub-blocks" => (i / 16) % 3 == 0 ? 0f : (i / 16) % 3 == 1 ? scale : scale * g,
-                    "bf16-like" => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(scale * g) & unchecked((int)0xFFFF0000)),
-                    _ => rng.Next(-8, 8),
-                };
-            }
+            FillRow(Distributions[r % Distributions.Length], scale, rng, data.AsSpan(r * rowLength, rowLength));
         }
         return data;
+    }
+
+    /// <summary>Fills <paramref name="row"/> with values of shape <paramref name="kind"/> (one of <see cref="Distributions"/>) and magnitude about <paramref name="scale"/>.</summary>
+    public static void FillRow(string kind, float scale, Random rng, Span<float> row)
+    {
+        for (int i = 0; i < row.Length; i++)
+        {
+            float g = Gaussian(rng);
+            row[i] = kind switch
+            {
+                "gaussian" => scale * g,
+                "uniform" => scale * (float)(rng.NextDouble() * 2 - 1),
+                "heavy-tail" => scale * g / MathF.Max(0.05f, MathF.Abs(Gaussian(rng))),
+                "zeros" => 0f,
+                "constant" => scale,
+                "tiny" => 1e-20f * g,
+                "huge" => 1e4f * g,
+                "positive" => scale * MathF.Abs(g),
+                "negative" => -scale * MathF.Abs(g),
+                "outliers" => scale * (rng.Next(64) == 0 ? 40 * g : g),
+                "sparse" => rng.Next(8) == 0 ? scale * g : 0f,
+                "zero-sub-blocks" => (i / 16) % 3 == 0 ? 0f : (i / 16) % 3 == 1 ? scale : scale * g,
+                "bf16-like" => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(scale * g) & unchecked((int)0xFFFF0000)),
+                _ => rng.Next(-8, 8),
+            };
+        }
     }
 
     /// <summary>Positive random importance: log-normal, spanning a few decades.</summary>
