@@ -14,6 +14,12 @@ public static class BlockFormatRegistry
     static BlockFormatRegistry()
     {
         // Implementations register here, one line each.
+        Add(new Q2KFormat());
+        Add(new Q3KFormat());
+        Add(new Q4KFormat());
+        Add(new Q5KFormat());
+        Add(new Q6KFormat());
+        Add(new Q8KFormat());
     }
 
     /// <summary>The implementation for <paramref name="type"/>.</summary>
