@@ -14,6 +14,13 @@ public static class BlockFormatRegistry
     static BlockFormatRegistry()
     {
         // Implementations register here, one line each.
+        Add(new Q4_0Format());
+        Add(new Q4_1Format());
+        Add(new Q5_0Format());
+        Add(new Q5_1Format());
+        Add(new Q8_0Format());
+        Add(new Iq4NlFormat());
+        Add(new Iq4XsFormat());
     }
 
     /// <summary>The implementation for <paramref name="type"/>.</summary>
