@@ -26,10 +26,14 @@ internal static class GgmlScalar
     /// <summary>
     /// fp32 → fp16 bits with round-to-nearest-even, NaN kept as a quiet NaN with its sign: what
     /// GGML_FP32_TO_FP16 computes. .NET's (Half) conversion is correctly rounded the same way;
-    /// a test checks it against ggml's bit-manipulation algorithm.
+    /// a test checks it against ggml's bit-manipulation algorithm. NaN payloads are the one
+    /// difference (.NET keeps them, ggml writes the canonical quiet NaN), so NaN is mapped here.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort ToFp16Bits(float value) => BitConverter.HalfToUInt16Bits((Half)value);
+    public static ushort ToFp16Bits(float value) =>
+        float.IsNaN(value)
+            ? (ushort)((BitConverter.SingleToUInt32Bits(value) >> 16) & 0x8000 | 0x7E00)
+            : BitConverter.HalfToUInt16Bits((Half)value);
 
     /// <summary>Writes fp16(<paramref name="value"/>) little-endian at the start of <paramref name="destination"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
