@@ -14,12 +14,19 @@ public static class BlockFormatRegistry
     static BlockFormatRegistry()
     {
         // Implementations register here, one line each.
-        Add(new Q2KFormat());
-        Add(new Q3KFormat());
-        Add(new Q4KFormat());
-        Add(new Q5KFormat());
-        Add(new Q6KFormat());
-        Add(new Q8KFormat());
+        Add(new Q2_KFormat());
+        Add(new Q3_KFormat());
+        Add(new Q4_KFormat());
+        Add(new Q5_KFormat());
+        Add(new Q6_KFormat());
+        Add(new Q8_KFormat());
+        Add(new Q4_0Format());
+        Add(new Q4_1Format());
+        Add(new Q5_0Format());
+        Add(new Q5_1Format());
+        Add(new Q8_0Format());
+        Add(new Iq4NlFormat());
+        Add(new Iq4XsFormat());
     }
 
     /// <summary>The implementation for <paramref name="type"/>.</summary>

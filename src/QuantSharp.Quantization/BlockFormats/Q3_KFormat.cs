@@ -8,7 +8,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// quantize_row_q3_K_ref (make_q3_quants per sub-block); with it, quantize_row_q3_K_impl
 /// (make_qx_quants under qw·sqrt(2σ² + x²), and again for the 16 scales).
 /// </summary>
-internal sealed class Q3KFormat : KQuantFormat
+internal sealed class Q3_KFormat : KQuantFormat
 {
     private const int HmaskOffset = 0, QsOffset = 32, ScalesOffset = 96, DOffset = 108;
 

@@ -7,7 +7,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q4_K (144 bytes per 256 weights: d, dmin, scales[12], qs[128]); quants of each 64 weights share
 /// 32 bytes, the first 32 in the low nibbles and the next 32 in the high nibbles.
 /// </summary>
-internal sealed class Q4KFormat : ScaleMinKQuantFormat
+internal sealed class Q4_KFormat : ScaleMinKQuantFormat
 {
     private const int QsOffset = 16;
 

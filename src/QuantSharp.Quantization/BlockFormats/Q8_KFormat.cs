@@ -9,7 +9,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// quants). quantize_row_q8_K_ref: scale -127/max by the value of largest magnitude. ggml has no
 /// importance-weighted Q8_K, so an importance vector is checked and then ignored.
 /// </summary>
-internal sealed class Q8KFormat : KQuantFormat
+internal sealed class Q8_KFormat : KQuantFormat
 {
     private const int DOffset = 0, QsOffset = 4, BsumsOffset = 260;
 

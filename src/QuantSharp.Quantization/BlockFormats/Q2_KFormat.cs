@@ -7,7 +7,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q2_K (84 bytes per 256 weights: scales[16] low nibble scale / high nibble min, qs[64], d, dmin).
 /// Without importance this is quantize_row_q2_K_ref; with it, quantize_row_q2_K_impl.
 /// </summary>
-internal sealed class Q2KFormat : KQuantFormat
+internal sealed class Q2_KFormat : KQuantFormat
 {
     private const int ScalesOffset = 0, QsOffset = 16, DOffset = 80, DminOffset = 82;
 

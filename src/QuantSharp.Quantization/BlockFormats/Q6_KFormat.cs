@@ -8,7 +8,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// make_qx_quants with nmax 32, under x² weights (reference) or the raw importance weights (imatrix:
 /// unlike the other k-quants, quantize_row_q6_K_impl passes qw through unchanged).
 /// </summary>
-internal sealed class Q6KFormat : KQuantFormat
+internal sealed class Q6_KFormat : KQuantFormat
 {
     private const int QlOffset = 0, QhOffset = 128, ScalesOffset = 192, DOffset = 208;
 

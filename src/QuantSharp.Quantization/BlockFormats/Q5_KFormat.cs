@@ -7,7 +7,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q5_K (176 bytes per 256 weights: d, dmin, scales[12], qh[32], qs[128]). Low nibbles as in Q4_K;
 /// bit 2k (2k+1) of qh[j] is the high bit of weight 64k + j (64k + 32 + j).
 /// </summary>
-internal sealed class Q5KFormat : ScaleMinKQuantFormat
+internal sealed class Q5_KFormat : ScaleMinKQuantFormat
 {
     private const int QhOffset = 16, QsOffset = 48;
 

@@ -1,0 +1,81 @@
+// Shared argument checking and dequantization plumbing for the block formats.
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Quantization.BlockFormats;
+
+/// <summary>
+/// Base of the block formats: validates arguments once, with messages that name the problem,
+/// then hands the row to the format's quantizer. Dequantization is Core's (one implementation
+/// of what the bytes mean, shared with the inference kernels).
+/// </summary>
+public abstract class BlockFormatBase : IBlockFormat
+{
+    /// <inheritdoc/>
+    public abstract DType Type { get; }
+
+    /// <inheritdoc/>
+    public int BlockSize => DTypeInfo.BlockSize(Type);
+
+    /// <inheritdoc/>
+    public int BlockBytes => DTypeInfo.BlockBytes(Type);
+
+    /// <inheritdoc/>
+    public void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance = default)
+    {
+        CheckShapes(row.Length, destination.Length, importance.Length);
+        CheckFinite(row, "row", 0);
+        CheckImportance(importance);
+        QuantizeRowUnchecked(row, destination, importance);
+    }
+
+    /// <inheritdoc/>
+    public void DequantizeRow(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (source.Length % BlockBytes != 0)
+            throw new ArgumentException($"{Type}: source holds {source.Length} bytes, not a whole number of {BlockBytes}-byte blocks", nameof(source));
+        long values = (long)source.Length / BlockBytes * BlockSize;
+        if (destination.Length != values)
+            throw new ArgumentException($"{Type}: {source.Length} bytes dequantize to {values} values but the destination holds {destination.Length}", nameof(destination));
+        BlockDequantizer.DequantizeRow(Type, source, destination);
+    }
+
+    /// <summary>
+    /// Quantizes a row whose arguments are known to be valid (lengths match, values finite).
+    /// <see cref="BlockQuantizer"/> calls this after checking a whole tensor once.
+    /// </summary>
+    internal abstract void QuantizeRowUnchecked(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance);
+
+    /// <summary>Throws unless a row of <paramref name="rowLength"/> values fits the block size, destination and importance.</summary>
+    internal void CheckShapes(int rowLength, int destinationLength, int importanceLength)
+    {
+        if (rowLength % BlockSize != 0)
+            throw new ArgumentException($"{Type}: a row of {rowLength} values is not a multiple of the block size {BlockSize}", "row");
+        long expected = (long)rowLength / BlockSize * BlockBytes;
+        if (destinationLength != expected)
+            throw new ArgumentException($"{Type}: a row of {rowLength} values needs a destination of {expected} bytes, got {destinationLength}", "destination");
+        if (importanceLength != 0 && importanceLength != rowLength)
+            throw new ArgumentException($"{Type}: importance has {importanceLength} weights but the row has {rowLength} values (one weight per column, or none)", "importance");
+    }
+
+    /// <summary>Throws when <paramref name="values"/> holds a NaN or an infinity, naming its position.</summary>
+    internal static void CheckFinite(ReadOnlySpan<float> values, string what, long offset)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+                throw new ArgumentException($"{what} value {offset + i} is {values[i]}: block quantization needs finite inputs", what);
+        }
+    }
+
+    /// <summary>Throws when an importance weight is negative, NaN or infinite (imatrix entries are means of squares).</summary>
+    internal static void CheckImportance(ReadOnlySpan<float> importance)
+    {
+        for (int i = 0; i < importance.Length; i++)
+        {
+            float w = importance[i];
+            if (!float.IsFinite(w) || w < 0)
+                throw new ArgumentException($"importance weight {i} is {w}: weights must be finite and non-negative", nameof(importance));
+        }
+    }
+}

@@ -1,0 +1,38 @@
+// ggml IQ4_NL: 32 weights per block, fp16 scale, 4-bit indices into a fixed non-uniform grid.
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Quantization.BlockFormats;
+
+/// <summary>
+/// IQ4_NL (block_iq4_nl: fp16 d, 16 bytes of nibbles, weight j low and j + 16 high; x ≈ d·grid[q]).
+/// What ggml_quantize_chunk does (quantize_iq4_nl, scale search with ntry = 7), with or without importance.
+/// </summary>
+public sealed class Iq4NlFormat : BlockFormatBase
+{
+    private const int Qk = NonLinear4Bit.BlockSize;
+
+    /// <inheritdoc/>
+    public override DType Type => DType.IQ4_NL;
+
+    internal override void QuantizeRowUnchecked(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        var values = NonLinear4Bit.Values;
+        Span<float> weight = stackalloc float[Qk];
+        Span<byte> levels = stackalloc byte[Qk];
+        int blocks = row.Length / Qk;
+        for (int b = 0; b < blocks; b++)
+        {
+            var x = row.Slice(b * Qk, Qk);
+            var y = destination.Slice(b * 18, 18);
+            var qw = importance.IsEmpty ? default : importance.Slice(b * Qk, Qk);
+            // A single-block "super-block": sigma² is taken over these 32 values.
+            float sigma2 = NonLinear4Bit.SigmaSquared(x);
+            float d = NonLinear4Bit.BlockScale(x, qw, sigma2, weight, levels);
+            GgmlScalar.WriteFp16(y, d);
+            // Levels are re-picked against the final scale (fp32, not the stored fp16), as ggml does.
+            float id = d != 0 ? 1 / d : 0;
+            for (int j = 0; j < Qk; j++) levels[j] = (byte)GgmlScalar.BestIndex(values, id * x[j]);
+            for (int j = 0; j < 16; j++) y[2 + j] = (byte)(levels[j] | (levels[j + 16] << 4));
+        }
+    }
+}

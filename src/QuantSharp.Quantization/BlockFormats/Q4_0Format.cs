@@ -1,0 +1,66 @@
+// ggml Q4_0: 32 weights per block, fp16 scale d, 4-bit levels q with x ≈ d·(q − 8).
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Quantization.BlockFormats;
+
+/// <summary>
+/// Q4_0 (block_q4_0: fp16 d, 16 bytes of nibbles; byte j holds weight j low and weight j + 16 high).
+/// Without importance: quantize_row_q4_0_ref. With importance: quantize_row_q4_0_impl.
+/// </summary>
+public sealed class Q4_0Format : BlockFormatBase
+{
+    private const int Qk = 32;
+
+    /// <inheritdoc/>
+    public override DType Type => DType.Q4_0;
+
+    internal override void QuantizeRowUnchecked(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        if (importance.IsEmpty) QuantizeReference(row, destination);
+        else QuantizeWeighted(row, destination, importance);
+    }
+
+    private static void QuantizeReference(ReadOnlySpan<float> row, Span<byte> destination)
+    {
+        int blocks = row.Length / Qk;
+        for (int b = 0; b < blocks; b++)
+        {
+            var x = row.Slice(b * Qk, Qk);
+            var y = destination.Slice(b * 18, 18);
+            // The signed value of largest magnitude maps to level −8 (the grid's longer side).
+            float amax = 0, max = 0;
+            for (int j = 0; j < Qk; j++)
+            {
+                float v = x[j];
+                if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
+            }
+            float d = max / -8;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            GgmlScalar.WriteFp16(y, d);
+            for (int j = 0; j < Qk / 2; j++)
+            {
+                // ggml rounds with the unrounded fp32 scale and truncates x·id + 8.5.
+                int q0 = Math.Min(15, (int)(x[j] * id + 8.5f));
+                int q1 = Math.Min(15, (int)(x[j + Qk / 2] * id + 8.5f));
+                y[2 + j] = (byte)(q0 | (q1 << 4));
+            }
+        }
+    }
+
+    private static void QuantizeWeighted(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance)
+    {
+        Span<float> weight = stackalloc float[Qk];
+        Span<byte> levels = stackalloc byte[Qk];
+        float sigma2 = LegacyRowStats.MeanSquare(row);
+        int blocks = row.Length / Qk;
+        for (int b = 0; b < blocks; b++)
+        {
+            var x = row.Slice(b * Qk, Qk);
+            LegacyRowStats.Weights(x, importance.Slice(b * Qk, Qk), sigma2, weight);
+            float d = WeightedScaleSearch.SymmetricScale(8, x, weight, levels);
+            var y = destination.Slice(b * 18, 18);
+            GgmlScalar.WriteFp16(y, d);
+            for (int j = 0; j < 16; j++) y[2 + j] = (byte)(levels[j] | (levels[j + 16] << 4));
+        }
+    }
+}
