@@ -6,6 +6,7 @@ var root = new RootCommand("QuantSharp: quantize, evaluate and run language mode
 {
     InspectCommand.Create(),
     ConvertCommand.Create(),
+    QuantizeCommand.Create(),
     PerplexityCommand.Create(),
     KldCommand.Create(),
     RunCommand.Create(),

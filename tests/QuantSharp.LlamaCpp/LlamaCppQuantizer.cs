@@ -23,6 +23,7 @@ public enum LlamaFileType
     /// <summary>Mostly Q2_K.</summary>
     MostlyQ2_K = 10,
     /// <summary>Q3_K medium.</summary>
+    MostlyQ3_K_S = 11,
     MostlyQ3_K_M = 12,
     /// <summary>Q4_K small.</summary>
     MostlyQ4_K_S = 14,
@@ -35,6 +36,8 @@ public enum LlamaFileType
     /// <summary>Mostly Q6_K.</summary>
     MostlyQ6_K = 18,
     /// <summary>Mostly BF16.</summary>
+    MostlyIQ4_NL = 25,
+    MostlyIQ4_XS = 30,
     MostlyBF16 = 32,
 }
 
@@ -45,12 +48,13 @@ public static unsafe class LlamaCppQuantizer
     /// Quantizes <paramref name="inputPath"/> into <paramref name="outputPath"/> with llama.cpp's
     /// defaults for everything but the target type and thread count.
     /// </summary>
-    public static void Quantize(string inputPath, string outputPath, LlamaFileType fileType, int threads = 0)
+    public static void Quantize(string inputPath, string outputPath, LlamaFileType fileType, int threads = 0, bool pure = false)
     {
         LlamaCppLibrary.EnsureLoaded();
         var p = LlamaNative.llama_model_quantize_default_params();
         p.FType = (int)fileType;
         p.NThread = threads;
+        p.Pure = (byte)(pure ? 1 : 0);
         var input = Encoding.UTF8.GetBytes(Path.GetFullPath(inputPath) + "\0");
         var output = Encoding.UTF8.GetBytes(Path.GetFullPath(outputPath) + "\0");
         uint rc;

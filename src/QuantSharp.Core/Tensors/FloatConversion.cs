@@ -38,7 +38,9 @@ public static class FloatConversion
                 BF16ToFloat32(MemoryMarshal.Cast<byte, ushort>(source), destination);
                 break;
             default:
-                throw new NotSupportedException($"conversion from {type} to fp32 is not supported");
+                if (!DTypeInfo.IsBlockQuantized(type)) throw new NotSupportedException($"conversion from {type} to fp32 is not supported");
+                Kernels.BlockDequantizer.DequantizeRow(type, source, destination);
+                break;
         }
     }
 

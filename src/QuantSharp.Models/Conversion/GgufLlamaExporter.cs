@@ -39,15 +39,26 @@ public static class GgufLlamaExporter
     public static void Export(LlamaModel model, string outputPath, GgmlType? weightType = null, string? name = null,
         IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
     {
+        GgmlType wt = weightType ?? (model.TokenEmbedding.DType switch { DType.F16 => GgmlType.F16, DType.BF16 => GgmlType.BF16, _ => GgmlType.F32 });
+        Export(model, outputPath, new GgufTensorEncoding((_, _) => wt, null, FileType(wt)), name, protectedPaths, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Exports with a per-tensor choice of weight type (<paramref name="encoding"/>), e.g. a
+    /// quantization recipe. Norms and other 1-D tensors stay F32.
+    /// </summary>
+    public static void Export(LlamaModel model, string outputPath, GgufTensorEncoding encoding, string? name = null,
+        IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
         var hp = model.Parameters;
         var tok = model.Tokenizer ?? throw new InvalidDataException($"{model.Origin}: the model has no tokenizer; llama.cpp needs one in the GGUF");
-        GgmlType wt = weightType ?? (model.TokenEmbedding.DType switch { DType.F16 => GgmlType.F16, DType.BF16 => GgmlType.BF16, _ => GgmlType.F32 });
+        var enc = encoding;
         const string arch = "llama";
         var w = new GgufWriter(new GgufMetadata(outputPath));
         var md = w.Metadata;
         md.SetString(LlamaGgufNames.Architecture, arch);
         md.SetString(LlamaGgufNames.Name, name ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Origin)));
-        md.SetUInt32(LlamaGgufNames.FileType, FileType(wt));
+        md.SetUInt32(LlamaGgufNames.FileType, enc.FileType);
         md.SetUInt32(LlamaGgufNames.ContextLength(arch), (uint)hp.ContextLength);
         md.SetUInt32(LlamaGgufNames.EmbeddingLength(arch), (uint)hp.Dim);
         md.SetUInt32(LlamaGgufNames.BlockCount(arch), (uint)hp.NumLayers);
@@ -69,24 +80,25 @@ public static class GgufLlamaExporter
             md.SetFloat32($"{arch}.rope.scaling.factor", (float)lin.Factor);
         }
         GgufTokenizerMetadata.Write(md, tok.ToTokenizerData());
+        if (enc.Encoder != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
         bool permute = hp.RopeLayout == RopeLayout.HalfSplit;
-        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, wt, false, hp.HeadDim);
+        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, enc, false, hp.HeadDim);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             var l = model.Layers[i];
             AddVector(w, LlamaGgufNames.AttentionNorm(i), l.AttentionNorm);
-            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, wt, permute, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, wt, permute, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, wt, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, wt, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, permute, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, permute, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, false, hp.HeadDim);
             AddVector(w, LlamaGgufNames.FfnNorm(i), l.FfnNorm);
-            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, wt, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, wt, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, wt, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, false, hp.HeadDim);
         }
         AddVector(w, LlamaGgufNames.OutputNorm, model.OutputNorm);
-        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, wt, false, hp.HeadDim);
+        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, enc, false, hp.HeadDim);
         if (hp.RopeScaling is { Type: "llama3" } || hp.RopeFrequencyFactors != null)
         {
             var factors = new float[hp.HeadDim / 2];
@@ -110,31 +122,42 @@ public static class GgufLlamaExporter
     private static void AddVector(GgufWriter w, string name, float[] values)
         => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
 
-    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgmlType type, bool permute, int headDim)
+    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, bool permute, int headDim)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
+        var type = enc.TypeFor(name, [rows, cols]);
         w.AddTensor(name, type, [rows, cols], s =>
         {
-            var f = new float[cols];
-            var outRow = new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
+            bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
+            if (block && enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
+            // Float outputs stream row by row; block types are encoded a tensor at a time (one tensor in fp32 at most).
+            var f = new float[block ? (long)rows * cols : cols];
+            var outRow = block ? [] : new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
             for (int r = 0; r < rows; r++)
             {
                 int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
-                FloatConversion.ToFloat32(t.DType, t.RowBytes(src), f);
-                foreach (var x in f)
+                var dst = block ? f.AsSpan(r * cols, cols) : f.AsSpan();
+                FloatConversion.ToFloat32(t.DType, t.RowBytes(src), dst);
+                foreach (var x in dst)
                 {
                     if (!float.IsFinite(x)) throw new InvalidDataException($"{t.Name}: row {src} contains NaN or Inf; refusing to export a broken model");
                     if (type == GgmlType.F16 && Math.Abs(x) > 65504f)
                         throw new InvalidDataException($"{t.Name}: value {x} in row {src} overflows F16; export as BF16 or F32 instead");
                 }
+                if (block) continue;
                 switch (type)
                 {
                     case GgmlType.F32: MemoryMarshal.AsBytes(f.AsSpan()).CopyTo(outRow); break;
                     case GgmlType.F16: FloatConversion.Float32ToF16(f, MemoryMarshal.Cast<byte, Half>(outRow.AsSpan())); break;
                     case GgmlType.BF16: FloatConversion.Float32ToBF16(f, MemoryMarshal.Cast<byte, ushort>(outRow.AsSpan())); break;
-                    default: throw new NotSupportedException($"{type} export is not supported here");
                 }
                 s.Write(outRow);
+            }
+            if (block)
+            {
+                var bytes = new byte[GgmlTypeInfo.Of(type).TensorByteSize([cols, rows])];
+                enc.Encoder!(type, f, cols, bytes);
+                s.Write(bytes);
             }
             _progressHook?.Invoke();
         });

@@ -1,0 +1,18 @@
+// How the GGUF exporter stores each 2-D weight: its type, and who encodes block-quantized rows.
+using QuantSharp.Formats.Gguf;
+
+namespace QuantSharp.Models.Conversion;
+
+/// <summary>Encodes whole rows of fp32 values into a block-quantized type (ggml layout).</summary>
+/// <param name="type">Target type.</param>
+/// <param name="rows">Row-major values, a whole number of rows.</param>
+/// <param name="rowLength">Values per row.</param>
+/// <param name="destination">Encoded bytes of all rows.</param>
+public delegate void BlockRowEncoder(GgmlType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination);
+
+/// <summary>
+/// The exporter's choice for 2-D weights: <see cref="TypeFor"/> picks a type per GGUF tensor name
+/// and source view (float types are converted directly; block types go through <see cref="Encoder"/>),
+/// <see cref="FileType"/> is llama.cpp's general.file_type for the whole file.
+/// </summary>
+public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType);
