@@ -13,6 +13,9 @@ namespace QuantSharp.Core.Kernels;
 /// </summary>
 public static class MatMul
 {
+    /// <summary>Whether <see cref="Multiply"/> accepts weights of <paramref name="type"/>.</summary>
+    public static bool SupportsWeights(DType type) => DTypeInfo.IsFloat(type) || (DTypeInfo.IsBlockQuantized(type) && Quantized.QuantizedMatMul.Supports(type));
+
     /// <summary>C[m, n] = Σ_k A[m, k] · W[n, k]. Multi-threaded; M = 1 takes the GEMV path.</summary>
     /// <param name="a">Activations, at least <paramref name="m"/>×K elements, row-major.</param>
     /// <param name="m">Number of activation rows (tokens).</param>
@@ -21,7 +24,7 @@ public static class MatMul
     public static unsafe void Multiply(ReadOnlySpan<float> a, int m, TensorView w, Span<float> c)
     {
         bool quantized = DTypeInfo.IsBlockQuantized(w.DType);
-        if (!DTypeInfo.IsFloat(w.DType) && !(quantized && Quantized.QuantizedMatMul.Supports(w.DType)))
+        if (!SupportsWeights(w.DType))
             throw new NotSupportedException($"tensor '{w.Name}': MatMul on {w.DType} weights");
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         int n = checked((int)w.Rows), k = checked((int)w.Columns);
