@@ -1,4 +1,5 @@
 // A loaded Llama-family model: hyperparameters, weight views, tokenizer.
+using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats;
 using QuantSharp.Formats.HuggingFace;
@@ -137,8 +138,9 @@ public sealed class LlamaModel : IDisposable
         var t = _source.Get(name);
         if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{rows}, {cols}]");
-        if (!DTypeInfo.IsFloat(t.DType))
-            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' is {t.DType}; expected F32, F16 or BF16");
+        // Block-quantized weights are fine wherever MatMul (and, for embeddings, BlockDequantizer) takes them.
+        if (!MatMul.SupportsWeights(t.DType))
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' is {t.DType}; expected F32, F16, BF16 or a supported block-quantized type");
         long bad = FiniteCheck.FirstNonFinite(t);
         if (bad >= 0)
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' holds NaN or Inf (element {bad}, row {bad / cols}); the model is broken");

@@ -1,0 +1,90 @@
+// Q6_K weights · Q8_K activations: 256-weight super-blocks, sixteen 16-weight sub-blocks with int8 scales.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// Weights are rebuilt as unsigned 6-bit values (0..63, low nibble from ql, two high bits from qh);
+/// the −32 offset becomes −32·Σ_s sc_s·Σa_s from the activations' 16-value sums, seeded into the
+/// integer accumulator, so a super-block's dot is exact before its single multiply by d·d_a.
+/// </summary>
+internal unsafe struct DotQ6_K : IQuantDot
+{
+    private const int BlockBytes = 210;
+
+    public static bool SuperBlocks => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
+    {
+        var acc = stackalloc Vector256<float>[IntDot.TileRows];
+        var q = stackalloc Vector256<byte>[8];
+        var scale = stackalloc Vector256<short>[8];
+        for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
+        var low = Vector256.Create((byte)0x0F);
+        var high = Vector256.Create((byte)0x30);
+        for (int b = 0; b < nb; b++, w += BlockBytes)
+        {
+            float d = IntDot.Half(w + 208);
+            sbyte* sc = (sbyte*)(w + 192);
+            // Vector v covers weights 32v..32v+31, i.e. sub-blocks 2v and 2v+1 (one per 128-bit lane).
+            for (int h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(w + 64 * h);
+                var ql1 = Vector256.Load(w + 64 * h + 32);
+                var qh = Vector256.Load(w + 128 + 32 * h).AsUInt16();
+                q[4 * h] = (ql0 & low) | (Vector256.ShiftLeft(qh, 4).AsByte() & high);
+                q[4 * h + 1] = (ql1 & low) | (Vector256.ShiftLeft(qh, 2).AsByte() & high);
+                q[4 * h + 2] = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high);
+                q[4 * h + 3] = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & high);
+            }
+            for (int v = 0; v < 8; v++)
+                scale[v] = Vector256.Create(Vector128.Create((short)sc[2 * v]), Vector128.Create((short)sc[2 * v + 1]));
+            for (int j = 0; j < mt; j++)
+            {
+                sbyte* aq = a.Q(j) + b * 256;
+                int* bs = a.S(j) + b * 16;
+                int corr = 0;
+                for (int s = 0; s < 16; s++) corr += sc[s] * bs[s];
+                var sumi = Vector256.CreateScalar(-32 * corr);
+                for (int v = 0; v < 8; v++)
+                    sumi = IntDot.Pairs<TF>(sumi, IntDot.PairsU8S8(q[v], Vector256.Load(aq + 32 * v)), scale[v]);
+                acc[j] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * a.D(j)[b]), acc[j]);
+            }
+        }
+        for (int j = 0; j < mt; j++) results[j] = Vector256.Sum(acc[j]);
+    }
+
+    public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
+    {
+        for (int j = 0; j < mt; j++)
+        {
+            float acc = 0;
+            byte* wb = w;
+            for (int b = 0; b < nb; b++, wb += BlockBytes)
+            {
+                sbyte* aq = a.Q(j) + b * 256;
+                sbyte* sc = (sbyte*)(wb + 192);
+                int sumi = 0;
+                for (int h = 0; h < 2; h++)
+                {
+                    byte* ql = wb + 64 * h, qh = wb + 128 + 32 * h;
+                    sbyte* y = aq + 128 * h;
+                    int s0 = 8 * h;
+                    for (int l = 0; l < 32; l++)
+                    {
+                        int s = s0 + l / 16;
+                        sumi += sc[s] * (((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32) * y[l];
+                        sumi += sc[s + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * y[l + 32];
+                        sumi += sc[s + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * y[l + 64];
+                        sumi += sc[s + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * y[l + 96];
+                    }
+                }
+                acc += IntDot.Half(wb + 208) * a.D(j)[b] * sumi;
+            }
+            results[j] = acc;
+        }
+    }
+}

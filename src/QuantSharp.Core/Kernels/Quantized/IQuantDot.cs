@@ -1,0 +1,74 @@
+// Contract of a per-type integer dot kernel: one weight row against a tile of quantized activations.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// A weight format with integer dot kernels. Implementations read each weight block once and use it
+/// for all <c>mt</c> (≤ <see cref="IntDot.TileRows"/>) activation rows; every output is reduced in a
+/// fixed order that does not depend on the tile or thread it runs in.
+/// </summary>
+internal unsafe interface IQuantDot
+{
+    /// <summary>Whether activations use 256-value blocks with 16-value sums (Q8_K) rather than Q8_0's 32.</summary>
+    static abstract bool SuperBlocks { get; }
+
+    /// <summary>results[j] = row · activation row j, 256-bit SIMD (VNNI when <typeparamref name="TF"/> says so).</summary>
+    static abstract void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor;
+
+    /// <summary>The same in plain scalar integer arithmetic.</summary>
+    static abstract void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results);
+}
+
+/// <summary>Compile-time choice between VNNI dot instructions and the AVX2 maddubs sequence.</summary>
+internal interface IDotFlavor
+{
+    /// <summary>Whether to emit vpdpbusd / vpdpwssd.</summary>
+    static abstract bool Vnni { get; }
+}
+
+/// <summary>AVX-VNNI (VEX vpdpbusd/vpdpwssd; present on Zen 4 with AVX-512 VNNI).</summary>
+internal struct VnniFlavor : IDotFlavor { public static bool Vnni => true; }
+
+/// <summary>AVX2 vpmaddubsw + vpmaddwd.</summary>
+internal struct Avx2Flavor : IDotFlavor { public static bool Vnni => false; }
+
+/// <summary>Integer building blocks shared by the kernels.</summary>
+internal static class IntDot
+{
+    /// <summary>Activation rows processed per weight-row pass.</summary>
+    public const int TileRows = 4;
+
+    /// <summary>
+    /// acc + Σ of groups of four u8×s8 products. Without VNNI the pairwise sums go through int16:
+    /// safe because callers keep u·s pairs ≤ 2·127·127 &lt; 32767.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> U8S8<TF>(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) where TF : struct, IDotFlavor
+        => TF.Vnni ? AvxVnni.MultiplyWideningAndAdd(acc, u, s)
+                   : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256<short>.One));
+
+    /// <summary>acc + pairwise int16 products (scales applied to maddubs partial sums).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Pairs<TF>(Vector256<int> acc, Vector256<short> p, Vector256<short> scale) where TF : struct, IDotFlavor
+        => TF.Vnni ? AvxVnni.MultiplyWideningAndAdd(acc, p, scale) : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(p, scale));
+
+    /// <summary>u8×s8 products summed in adjacent pairs to int16 (vpmaddubsw).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> PairsU8S8(Vector256<byte> u, Vector256<sbyte> s) => Avx2.MultiplyAddAdjacent(u, s);
+
+    /// <summary>32 nibbles of 16 bytes in ggml's order: low nibbles first (lower lane), then high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<byte> Nibbles32(byte* p)
+    {
+        var v = Vector128.Load(p);
+        var m = Vector128.Create((byte)0x0F);
+        return Vector256.Create(v & m, Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m);
+    }
+
+    /// <summary>fp16 at <paramref name="p"/> as fp32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float Half(byte* p) => (float)Unsafe.ReadUnaligned<System.Half>(p);
+}

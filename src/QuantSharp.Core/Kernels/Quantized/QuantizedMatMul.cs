@@ -1,0 +1,134 @@
+// C = A · Wᵀ for block-quantized W without dequantizing W: int8 activations, integer block dots.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// The quantized path of <see cref="MatMul"/>. As ggml does, the activation rows are quantized once
+/// per call to int8 (Q8_0-style 32-blocks or Q8_K-style 256-blocks, whichever the weight type pairs
+/// with) and each weight block meets them in integer dot products, scaled once per block.
+/// Q8_0, Q4_0, Q4_K and Q6_K have such kernels; the other block types fall back to dequantizing one
+/// weight row at a time and an fp32 dot with the unquantized activations (correct, not fast).
+/// Work is split over weight rows in chunks sized from the shape only, and each output is reduced
+/// the same way in any chunk, so results are bit-identical for any thread count.
+/// </summary>
+internal static unsafe class QuantizedMatMul
+{
+    private const int ChunkBytes = 32 * 1024;
+    private const long ParallelThresholdBytes = 128 * 1024;
+
+    [ThreadStatic] private static Job? t_job;
+
+    /// <summary>Whether <paramref name="t"/> has integer dot kernels (else the dequantizing fallback is used).</summary>
+    public static bool HasIntegerKernel(DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K;
+
+    /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
+    public static bool Supports(DType t) => BlockDequantizer.Supports(t) && t != DType.Q8_K;
+
+    /// <summary>Whether the activations are quantized in 256-value blocks for <paramref name="t"/> (null: not quantized).</summary>
+    public static bool? SuperBlockActivations(DType t) => t switch
+    {
+        DType.Q8_0 or DType.Q4_0 => false,
+        DType.Q4_K or DType.Q6_K => true,
+        _ => null,
+    };
+
+    public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
+    {
+        nint rowBytes = (nint)DTypeInfo.RowBytes(w.DType, k);
+        int rowsPerChunk = (int)Math.Clamp(ChunkBytes / rowBytes, 1, 4096);
+        int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
+        var job = t_job ??= new Job();
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, KernelOptions.EffectiveIsa);
+        if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
+            job.RunRows(0, n);
+        else
+            Parallel.For(0, chunks, KernelOptions.Parallel, job.Body);
+    }
+
+    /// <summary>One call's arguments, reused per calling thread so calls do not allocate.</summary>
+    private sealed class Job
+    {
+        private readonly Q8Activations _acts = new();
+        private float* _a, _c;
+        private byte* _w;
+        private nint _rowBytes;
+        private DType _type;
+        private int _m, _n, _k, _rowsPerChunk;
+        private KernelIsa _isa;
+        public readonly Action<int> Body;
+
+        public Job() => Body = RunChunk;
+
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa)
+        {
+            _a = a; _m = m; _w = w; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa;
+            if (SuperBlockActivations(type) is bool super) _acts.Quantize(a, m, k, super);
+        }
+
+        private void RunChunk(int chunk)
+        {
+            int r0 = chunk * _rowsPerChunk;
+            RunRows(r0, Math.Min(_n, r0 + _rowsPerChunk));
+        }
+
+        public void RunRows(int r0, int r1)
+        {
+            switch (_type)
+            {
+                case DType.Q8_0: Rows<DotQ8_0>(r0, r1); break;
+                case DType.Q4_0: Rows<DotQ4_0>(r0, r1); break;
+                case DType.Q4_K: Rows<DotQ4_K>(r0, r1); break;
+                case DType.Q6_K: Rows<DotQ6_K>(r0, r1); break;
+                default: DequantizingRows(r0, r1); break;
+            }
+        }
+
+        /// <summary>
+        /// Activation tiles outer, weight rows inner: a tile's int8 rows stay in L1 while the chunk's
+        /// weight rows (≈ <see cref="ChunkBytes"/>) stay in L2, and each weight block is unpacked once per tile.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Rows<TD>(int r0, int r1) where TD : struct, IQuantDot
+        {
+            int nb = _k / (TD.SuperBlocks ? 256 : 32);
+            bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
+            bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
+            float* res = stackalloc float[IntDot.TileRows];
+            for (int m0 = 0; m0 < _m; m0 += IntDot.TileRows)
+            {
+                int mt = Math.Min(IntDot.TileRows, _m - m0);
+                var tile = _acts.Tile(m0);
+                for (int r = r0; r < r1; r++)
+                {
+                    byte* wr = _w + r * _rowBytes;
+                    if (vnni) TD.Dot256<VnniFlavor>(wr, nb, tile, mt, res);
+                    else if (simd) TD.Dot256<Avx2Flavor>(wr, nb, tile, mt, res);
+                    else TD.DotScalar(wr, nb, tile, mt, res);
+                    for (int j = 0; j < mt; j++) _c[(nint)(m0 + j) * _n + r] = res[j];
+                }
+            }
+        }
+
+        [ThreadStatic] private static float[]? t_row;
+
+        /// <summary>Fallback for types without integer kernels: dequantize a row, fp32 dot with every activation row.</summary>
+        private void DequantizingRows(int r0, int r1)
+        {
+            if (t_row is null || t_row.Length < _k) t_row = GC.AllocateUninitializedArray<float>(_k, pinned: true);
+            var row = t_row.AsSpan(0, _k);
+            int blocks = _k / DTypeInfo.BlockSize(_type);
+            fixed (float* pr = row)
+            {
+                for (int r = r0; r < r1; r++)
+                {
+                    BlockDequantizer.DequantizeBlocks(_type, _w + r * _rowBytes, pr, blocks);
+                    for (int i = 0; i < _m; i++)
+                        _c[(nint)i * _n + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, new ReadOnlySpan<float>(_a + (nint)i * _k, _k));
+                }
+            }
+        }
+    }
+}

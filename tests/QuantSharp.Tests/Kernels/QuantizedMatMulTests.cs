@@ -1,0 +1,165 @@
+// MatMul on ggml-quantized weights, every block type and ISA path, against double-precision references.
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Kernels.Quantized;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Tests.LlamaCpp;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Kernels;
+
+[Collection(KernelOptionsCollection.Name)]
+[Trait("Category", "Oracle")]
+public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
+{
+    private static readonly (int M, int N, int K)[] Shapes = [(1, 67, 256), (1, 1100, 1024), (3, 33, 512), (7, 129, 768), (17, 64, 256)];
+
+    public static TheoryData<KernelIsa, DType> IsaAndType()
+    {
+        var data = new TheoryData<KernelIsa, DType>();
+        foreach (var isa in new[] { KernelIsa.Avx512, KernelIsa.Avx2, KernelIsa.Vector128, KernelIsa.Scalar })
+            foreach (var t in BlockTypes.All)
+                if (t != DType.Q8_K) data.Add(isa, t);
+        return data;
+    }
+
+    /// <summary>
+    /// (a) against ggml-dequantized weights × the activations exactly as the kernel quantized them
+    /// (only fp32 rounding differs: 1e-5 of Σ|w·a|), and (b) against the unquantized activations,
+    /// where the bound is the activation rounding itself: Σ|w|·(block max|a|)/254.
+    /// </summary>
+    [OracleTheory]
+    [MemberData(nameof(IsaAndType))]
+    public void MatchesDequantizedReference(KernelIsa isa, DType type)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        using var scope = new KernelScope(isa, 0);
+        double worstA = 0, worstB = 0;
+        foreach (var (m, n, k) in Shapes)
+        {
+            var rng = new Random(m * 1000 + n + k + (int)type);
+            using var w = QuantizedTensor.Create(type, n, k, rng);
+            float[] a = BlockTypes.RandomWeights(rng, m * k);
+            for (int i = 0; i < a.Length; i++) a[i] *= 20;
+            var c = new float[m * n];
+            MatMul.Multiply(a, m, w.View, c);
+
+            float[] aq = QuantizedActivationValues(type, a, m, k);
+            for (int i = 0; i < m; i++)
+            {
+                for (int r = 0; r < n; r++)
+                {
+                    double exact = 0, exactQ = 0, mag = 0, actBound = 0;
+                    for (int x = 0; x < k; x++)
+                    {
+                        double wv = w.Values[(long)r * k + x];
+                        exact += wv * a[i * k + x];
+                        exactQ += wv * aq[i * k + x];
+                        mag += Math.Abs(wv * a[i * k + x]);
+                        actBound += Math.Abs(wv) * BlockMax(a, i * k, x, type) / 254;
+                    }
+                    double got = c[i * n + r];
+                    double errA = Math.Abs(got - exactQ), errB = Math.Abs(got - exact);
+                    Assert.True(errA <= 1e-5 * mag + 1e-30, $"{isa} {type} M={m} N={n} K={k} [{i},{r}]: {got} vs {exactQ} (Σ|w·a| {mag})");
+                    Assert.True(errB <= actBound * 1.001 + 1e-5 * mag, $"{isa} {type} M={m} N={n} K={k} [{i},{r}]: {got} vs fp32 {exact} (bound {actBound})");
+                    if (mag > 0) { worstA = Math.Max(worstA, errA / mag); worstB = Math.Max(worstB, errB / mag); }
+                }
+            }
+        }
+        output.WriteLine($"{isa} {type} ({(QuantizedMatMul.HasIntegerKernel(type) ? "integer kernel" : "dequantizing fallback")}): max |Δ|/Σ|w·a| vs Q8 activations {worstA:E2}, vs fp32 activations {worstB:E2}");
+    }
+
+    /// <summary>Same inputs on 1, 2, 3 and default threads give identical bytes, and each row of an M-row product equals its M = 1 product.</summary>
+    [OracleTheory]
+    [MemberData(nameof(IsaAndType))]
+    public void ResultsDoNotDependOnThreadsOrTiles(KernelIsa isa, DType type)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        const int m = 6, n = 700, k = 1024;
+        var rng = new Random((int)type);
+        using var w = QuantizedTensor.Create(type, n, k, rng);
+        float[] a = BlockTypes.RandomWeights(rng, m * k);
+        byte[]? first = null;
+        float[] c = new float[m * n];
+        foreach (int threads in new[] { 1, 2, 3, 0 })
+        {
+            using var scope = new KernelScope(isa, threads);
+            MatMul.Multiply(a, m, w.View, c);
+            byte[] bytes = MemoryMarshal.AsBytes(c.AsSpan()).ToArray();
+            if (first is null) first = bytes;
+            else Assert.True(first.AsSpan().SequenceEqual(bytes), $"{isa} {type}: {threads} threads differ from 1 thread");
+        }
+        using (new KernelScope(isa, 0))
+        {
+            var one = new float[n];
+            for (int i = 0; i < m; i++)
+            {
+                MatMul.Multiply(a.AsSpan(i * k, k), 1, w.View, one);
+                Assert.Equal(c.AsSpan(i * n, n).ToArray(), one);
+            }
+        }
+    }
+
+    [Fact]
+    public void RejectsActivationOnlyType()
+    {
+        var bytes = new byte[292];
+        fixed (byte* p = bytes)
+        {
+            var q8k = new TensorView("w", DType.Q8_K, [1, 256], p, bytes.Length);
+            Assert.Throws<NotSupportedException>(() => MatMul.Multiply(new float[256], 1, q8k, new float[1]));
+        }
+    }
+
+    /// <summary>The activations as the kernel sees them (q·d), or the fp32 values for the fallback types.</summary>
+    private static float[] QuantizedActivationValues(DType type, float[] a, int m, int k)
+    {
+        if (QuantizedMatMul.SuperBlockActivations(type) is not bool super) return a;
+        var acts = new Q8Activations();
+        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
+        var result = new float[m * k];
+        int bs = super ? 256 : 32;
+        for (int i = 0; i < m; i++)
+        {
+            var tile = acts.Tile(i);
+            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
+        }
+        return result;
+    }
+
+    /// <summary>max|a| over the activation block holding column <paramref name="x"/> (0 for the fp32 fallback).</summary>
+    private static double BlockMax(float[] a, int rowStart, int x, DType type)
+    {
+        if (QuantizedMatMul.SuperBlockActivations(type) is not bool super) return 0;
+        int bs = super ? 256 : 32, b0 = rowStart + x / bs * bs;
+        double mx = 0;
+        for (int i = 0; i < bs; i++) mx = Math.Max(mx, Math.Abs(a[b0 + i]));
+        return mx;
+    }
+}
+
+/// <summary>ggml-quantized weights in native memory, with their ggml-exact dequantized values.</summary>
+internal sealed unsafe class QuantizedTensor : IDisposable
+{
+    private byte* _p;
+
+    private QuantizedTensor(DType type, int rows, int cols, byte[] data)
+    {
+        _p = (byte*)NativeMemory.AlignedAlloc((nuint)data.Length, 64);
+        data.CopyTo(new Span<byte>(_p, data.Length));
+        View = new TensorView("w", type, [rows, cols], _p, data.Length);
+        Values = new float[(long)rows * cols];
+        BlockDequantizer.DequantizeRow(type, data, Values);
+    }
+
+    public static QuantizedTensor Create(DType type, int rows, int cols, Random rng)
+        => new(type, rows, cols, BlockTypes.Quantize(type, BlockTypes.RandomWeights(rng, rows * cols), rows, cols));
+
+    public TensorView View { get; }
+    public float[] Values { get; }
+
+    public void Dispose()
+    {
+        if (_p != null) { NativeMemory.AlignedFree(_p); _p = null; }
+    }
+}
