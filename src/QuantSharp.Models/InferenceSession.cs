@@ -109,13 +109,9 @@ public sealed class InferenceSession
         int n = tokens.Length, dim = _hp.Dim;
         var x = _x.AsSpan(0, n * dim);
         var emb = _model.TokenEmbedding;
-        bool blocks = DTypeInfo.IsBlockQuantized(emb.DType);
+        // One row per token; quantized embeddings (llama.cpp's Q6_K/Q4_K token_embd) are dequantized by the same call.
         for (int i = 0; i < n; i++)
-        {
-            // Quantized embeddings (tied or llama.cpp's Q6_K/Q4_K token_embd) are expanded one row per token.
-            if (blocks) BlockDequantizer.DequantizeRow(emb.DType, emb.RowBytes(tokens[i]), x.Slice(i * dim, dim));
-            else FloatConversion.ToFloat32(emb.DType, emb.RowBytes(tokens[i]), x.Slice(i * dim, dim));
-        }
+            FloatConversion.ToFloat32(emb.DType, emb.RowBytes(tokens[i]), x.Slice(i * dim, dim));
 
         for (int l = 0; l < _hp.NumLayers; l++)
         {
