@@ -7,12 +7,25 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// IQ4_NL (block_iq4_nl: fp16 d, 16 bytes of nibbles, weight j low and j + 16 high; x ≈ d·grid[q]).
 /// What ggml_quantize_chunk does (quantize_iq4_nl, scale search with ntry = 7), with or without importance.
 /// </summary>
-public sealed class Iq4NlFormat : BlockFormatBase
+public sealed class Iq4NlFormat : BlockFormatBase, IBlockGrid
 {
     private const int Qk = NonLinear4Bit.BlockSize;
 
     /// <inheritdoc/>
     public override DType Type => DType.IQ4_NL;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeRowUnchecked(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        var values = NonLinear4Bit.Values;
+        float d = (float)BitConverter.UInt16BitsToHalf((ushort)(block[0] | (block[1] << 8)));
+        int l = GridRounding.NearestInTable(value, d, values);
+        ref byte b = ref block[2 + (index & 15)];
+        b = index < 16 ? (byte)((b & 0xF0) | l) : (byte)((b & 0x0F) | (l << 4));
+        return d * values[l];
+    }
 
     internal override void QuantizeRowUnchecked(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance)
     {

@@ -70,6 +70,10 @@ internal abstract class KQuantFormat : IBlockFormat
         return (float)h;
     }
 
+    /// <summary>The little-endian fp16 at <paramref name="offset"/> as fp32 (what the dequantizer reads).</summary>
+    protected static float ReadHalf(ReadOnlySpan<byte> block, int offset) =>
+        (float)BinaryPrimitives.ReadHalfLittleEndian(block.Slice(offset, 2));
+
     private static int FirstNonFinite(ReadOnlySpan<float> values)
     {
         for (int i = 0; i < values.Length; i++)

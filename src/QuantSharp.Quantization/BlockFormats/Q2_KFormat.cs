@@ -7,12 +7,27 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q2_K (84 bytes per 256 weights: scales[16] low nibble scale / high nibble min, qs[64], d, dmin).
 /// Without importance this is quantize_row_q2_K_ref; with it, quantize_row_q2_K_impl.
 /// </summary>
-internal sealed class Q2_KFormat : KQuantFormat
+internal sealed class Q2_KFormat : KQuantFormat, IBlockGrid
 {
     private const int ScalesOffset = 0, QsOffset = 16, DOffset = 80, DminOffset = 82;
 
     /// <inheritdoc/>
     public override DType Type => DType.Q2_K;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeBlock(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float d = ReadHalf(block, DOffset), min = ReadHalf(block, DminOffset);
+        int sc = block[ScalesOffset + index / 16];
+        float dl = d * (sc & 0xF), ml = min * (sc >> 4);
+        int l = GridRounding.NearestAffine(value, dl, ml, 0, 3);
+        int p = index % 128, shift = 2 * (p / 32);
+        ref byte b = ref block[QsOffset + 32 * (index / 128) + (p & 31)];
+        b = (byte)((b & ~(3 << shift)) | (l << shift));
+        return dl * l - ml;
+    }
 
     /// <inheritdoc/>
     protected override void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance)

@@ -8,12 +8,34 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// quantize_row_q3_K_ref (make_q3_quants per sub-block); with it, quantize_row_q3_K_impl
 /// (make_qx_quants under qw·sqrt(2σ² + x²), and again for the 16 scales).
 /// </summary>
-internal sealed class Q3_KFormat : KQuantFormat
+internal sealed class Q3_KFormat : KQuantFormat, IBlockGrid
 {
     private const int HmaskOffset = 0, QsOffset = 32, ScalesOffset = 96, DOffset = 108;
 
     /// <inheritdoc/>
     public override DType Type => DType.Q3_K;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeBlock(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float dAll = ReadHalf(block, DOffset);
+        var packed = block.Slice(ScalesOffset, 12);
+        int j = index / 16;
+        int sc = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+        sc = (sc | (((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+        float dl = dAll * sc;
+        // Level l (0…7) dequantizes to dl·(l − 4): low two bits in qs, l ≥ 4 marked in hmask.
+        int l = GridRounding.NearestScaled(value, dl, -4, 0, 7);
+        int p = index % 128, shift = 2 * (p / 32);
+        ref byte b = ref block[QsOffset + 32 * (index / 128) + (p & 31)];
+        b = (byte)((b & ~(3 << shift)) | ((l & 3) << shift));
+        int bit = 1 << (index / 32);
+        ref byte h = ref block[HmaskOffset + (index & 31)];
+        h = l > 3 ? (byte)(h | bit) : (byte)(h & ~bit);
+        return dl * (l - 4);
+    }
 
     /// <inheritdoc/>
     protected override void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance)

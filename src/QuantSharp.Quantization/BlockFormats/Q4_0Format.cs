@@ -7,7 +7,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q4_0 (block_q4_0: fp16 d, 16 bytes of nibbles; byte j holds weight j low and weight j + 16 high).
 /// Without importance: quantize_row_q4_0_ref. With importance: quantize_row_q4_0_impl.
 /// </summary>
-public sealed class Q4_0Format : BlockFormatBase
+public sealed class Q4_0Format : BlockFormatBase, IBlockGrid
 {
     private const int Qk = 32;
 
@@ -18,6 +18,18 @@ public sealed class Q4_0Format : BlockFormatBase
     {
         if (importance.IsEmpty) QuantizeReference(row, destination);
         else QuantizeWeighted(row, destination, importance);
+    }
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeRowUnchecked(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float d = (float)BitConverter.UInt16BitsToHalf((ushort)(block[0] | (block[1] << 8)));
+        int l = GridRounding.NearestScaled(value, d, -8, 0, 15);
+        ref byte b = ref block[2 + (index & 15)];
+        b = index < 16 ? (byte)((b & 0xF0) | l) : (byte)((b & 0x0F) | (l << 4));
+        return (l - 8) * d;
     }
 
     private static void QuantizeReference(ReadOnlySpan<float> row, Span<byte> destination)

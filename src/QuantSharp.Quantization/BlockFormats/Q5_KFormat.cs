@@ -7,7 +7,7 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q5_K (176 bytes per 256 weights: d, dmin, scales[12], qh[32], qs[128]). Low nibbles as in Q4_K;
 /// bit 2k (2k+1) of qh[j] is the high bit of weight 64k + j (64k + 32 + j).
 /// </summary>
-internal sealed class Q5_KFormat : ScaleMinKQuantFormat
+internal sealed class Q5_KFormat : ScaleMinKQuantFormat, IBlockGrid
 {
     private const int QhOffset = 16, QsOffset = 48;
 
@@ -22,6 +22,25 @@ internal sealed class Q5_KFormat : ScaleMinKQuantFormat
 
     /// <inheritdoc/>
     protected override bool ClampImatrixScaleLevels => true;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeBlock(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float d = ReadHalf(block, 0), min = ReadHalf(block, 2);
+        KQuantScaleMinPacking.Unpack(block.Slice(4, 12), index / 32, out byte sc, out byte m);
+        float dl = d * sc, ml = min * m;
+        int l = GridRounding.NearestAffine(value, dl, ml, 0, 31);
+        int chunk = index / 64, p = index % 64;
+        ref byte b = ref block[QsOffset + 32 * chunk + (p & 31)];
+        int low = l & 15;
+        b = p < 32 ? (byte)((b & 0xF0) | low) : (byte)((b & 0x0F) | (low << 4));
+        int bit = 1 << (2 * chunk + (p < 32 ? 0 : 1));
+        ref byte h = ref block[QhOffset + (p & 31)];
+        h = l > 15 ? (byte)(h | bit) : (byte)(h & ~bit);
+        return dl * l - ml;
+    }
 
     /// <inheritdoc/>
     protected override void PackLevels(ReadOnlySpan<byte> levels, Span<byte> block)

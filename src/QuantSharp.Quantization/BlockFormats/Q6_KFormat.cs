@@ -8,12 +8,28 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// make_qx_quants with nmax 32, under x² weights (reference) or the raw importance weights (imatrix:
 /// unlike the other k-quants, quantize_row_q6_K_impl passes qw through unchanged).
 /// </summary>
-internal sealed class Q6_KFormat : KQuantFormat
+internal sealed class Q6_KFormat : KQuantFormat, IBlockGrid
 {
     private const int QlOffset = 0, QhOffset = 128, ScalesOffset = 192, DOffset = 208;
 
     /// <inheritdoc/>
     public override DType Type => DType.Q6_K;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeBlock(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float scale = ReadHalf(block, DOffset) * (sbyte)block[ScalesOffset + index / 16];
+        int l = GridRounding.NearestScaled(value, scale, -32, 0, 63);
+        int n = index / 128, p = index % 128, quarter = p / 32, i = p & 31;
+        ref byte b = ref block[QlOffset + 64 * n + i + 32 * (quarter & 1)];
+        b = quarter < 2 ? (byte)((b & 0xF0) | (l & 15)) : (byte)((b & 0x0F) | ((l & 15) << 4));
+        int shift = 2 * quarter;
+        ref byte h = ref block[QhOffset + 32 * n + i];
+        h = (byte)((h & ~(3 << shift)) | ((l >> 4) << shift));
+        return (l - 32) * scale;
+    }
 
     /// <inheritdoc/>
     protected override void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance)

@@ -7,12 +7,23 @@ namespace QuantSharp.Quantization.BlockFormats;
 /// Q8_0 (block_q8_0: fp16 d, 32 int8). quantize_row_q8_0_ref; ggml ignores an importance
 /// matrix for this type (quantize_q8_0), and so do we, so files match llama-quantize either way.
 /// </summary>
-public sealed class Q8_0Format : BlockFormatBase
+public sealed class Q8_0Format : BlockFormatBase, IBlockGrid
 {
     private const int Qk = 32;
 
     /// <inheritdoc/>
     public override DType Type => DType.Q8_0;
+
+    void IBlockGrid.QuantizeBlock(ReadOnlySpan<float> x, Span<byte> block, ReadOnlySpan<float> importance) =>
+        QuantizeRowUnchecked(x, block, importance);
+
+    float IBlockGrid.RoundElement(Span<byte> block, int index, float value)
+    {
+        float d = (float)BitConverter.UInt16BitsToHalf((ushort)(block[0] | (block[1] << 8)));
+        int l = GridRounding.NearestScaled(value, d, 0, -128, 127);
+        block[2 + index] = (byte)(sbyte)l;
+        return l * d;
+    }
 
     internal override void QuantizeRowUnchecked(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance)
     {
