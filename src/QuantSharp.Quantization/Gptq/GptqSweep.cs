@@ -14,7 +14,7 @@ namespace QuantSharp.Quantization.Gptq;
 internal static unsafe class GptqSweep
 {
     /// <summary>Rows per parallel work item.</summary>
-    private const int TileRows = 16;
+    private const int TileRows = 64;
 
     /// <summary>
     /// Sweeps <paramref name="weights"/> (rows × cols, sweep order; overwritten with the partially
