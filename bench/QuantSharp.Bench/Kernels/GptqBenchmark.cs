@@ -49,6 +49,9 @@ public static unsafe class GptqBenchmark
                 double factorFlops = 2.0 * cols * (double)cols * cols / 3;
                 double sweepFlops = (double)rows * cols * cols;
                 double factor = Median(runs, () => CholeskyFactorization.UpperCholeskyOfInverse(h, cols, 0.01));
+                var lower = new double[h.Length];
+                double chol = Median(runs, () => { Array.Copy(h, lower, h.Length); CholeskyFactorization.FactorLower(lower, cols); });
+                double inv = Median(runs, () => CholeskyFactorization.InvertLower(lower, cols));
                 var u = CholeskyFactorization.UpperCholeskyOfInverse(h, cols, 0.01)!;
                 var grid = new IntegerGrid(rows, cols, 4, false, false, 1, new int[cols], 0);
                 for (int r = 0; r < rows; r++) grid.SetParameters(0, r, Array.ConvertAll(weight.AsSpan(r * cols, cols).ToArray(), v => (double)v));
@@ -60,7 +63,7 @@ public static unsafe class GptqBenchmark
                     GptqSweep.Run(work, rows, cols, u, 128, grid, rounded);
                 });
                 double total = Median(runs, () => GptqQuantizer.Quantize(weight, rows, cols, h, new GptqOptions { Bits = 4, GroupSize = 128 }));
-                Console.WriteLine($"  {name,-15} {rows + "×" + cols,10} {Ms(factor),9} {factorFlops / factor / 1e9,7:F1} {Ms(sweep),9} {sweepFlops / sweep / 1e9,7:F1} {Ms(total),9}");
+                Console.WriteLine($"  {name,-15} {rows + "×" + cols,10} {Ms(factor),9} {factorFlops / factor / 1e9,7:F1} {Ms(sweep),9} {sweepFlops / sweep / 1e9,7:F1} {Ms(total),9}   (Cholesky {Ms(chol)}, {factorFlops / 2 / chol / 1e9:F1} GFLOP/s; inverse {Ms(inv)}, {factorFlops / 2 / inv / 1e9:F1} GFLOP/s)");
             }
         }
         KernelOptions.Threads = 0;
