@@ -75,6 +75,10 @@ public static class ImatrixFile
         if (chunkCount > int.MaxValue || chunkSize > int.MaxValue)
             throw Bad($"chunk count {chunkCount} or chunk size {chunkSize} exceeds {int.MaxValue}");
         if (file.Tensors.Count == 0) throw Bad("no tensors: an imatrix GGUF holds <weight>.in_sum2 and <weight>.counts pairs");
+        // ggml reads the data section as whole aligned blocks, so a file cut inside the last padding is truncated too.
+        long dataEnd = file.Tensors.Max(t => t.FileOffset + (t.ByteSize + file.Alignment - 1) / file.Alignment * file.Alignment);
+        long length = new FileInfo(path).Length;
+        if (length < dataEnd) throw Bad($"the file has {length} bytes but its tensor data ends at {dataEnd} (truncated?)");
 
         // llama-quantize pairs tensors by suffix and ignores any other tensor.
         var sums = new SortedDictionary<string, GgufTensorInfo>(StringComparer.Ordinal);
@@ -84,7 +88,7 @@ public static class ImatrixFile
             if (t.Name.EndsWith(SumOfSquaresSuffix, StringComparison.Ordinal)) sums[t.Name[..^SumOfSquaresSuffix.Length]] = t;
             else if (t.Name.EndsWith(CountsSuffix, StringComparison.Ordinal)) counts[t.Name[..^CountsSuffix.Length]] = t;
         }
-        if (sums.Count == 0) throw Bad($"no '*{SumOfSquaresSuffix}' tensor among its {file.Tensors.Count} tensors");
+        if (sums.Count == 0 && counts.Count == 0) throw Bad($"no '*{SumOfSquaresSuffix}' or '*{CountsSuffix}' tensor among its {file.Tensors.Count} tensors");
 
         var entries = new List<ImportanceMatrixEntry>(sums.Count);
         foreach (var name in sums.Keys.Union(counts.Keys, StringComparer.Ordinal))
