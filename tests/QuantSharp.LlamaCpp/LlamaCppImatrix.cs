@@ -15,13 +15,18 @@ namespace QuantSharp.LlamaCpp;
 /// </summary>
 public static unsafe class LlamaCppImatrix
 {
-    /// <summary>Per-weight statistics as llama-imatrix keeps them (Stats.values, Stats.counts).</summary>
-    public sealed record Collected(IReadOnlyDictionary<string, (float[] Sums, long[] Counts)> Entries, int ChunkCount, int ChunkSize, double Seconds);
+    /// <summary>
+    /// Per-weight statistics as llama-imatrix keeps them (Stats.values in float, Stats.counts), plus
+    /// the same sums of the same activations added in double (to measure what float summation alone changes).
+    /// </summary>
+    public sealed record Collected(IReadOnlyDictionary<string, (float[] Sums, long[] Counts)> Entries, IReadOnlyDictionary<string, double[]> DoubleSums,
+        int ChunkCount, int ChunkSize, double Seconds);
 
     private sealed class State(bool processOutput)
     {
         public readonly bool ProcessOutput = processOutput;
         public readonly Dictionary<string, (float[] Sums, long[] Counts)> Stats = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, double[]> DoubleSums = new(StringComparer.Ordinal);
         public Exception? Failure;
     }
 
@@ -34,7 +39,9 @@ public static unsafe class LlamaCppImatrix
     /// <param name="maxChunks">At most this many chunks.</param>
     /// <param name="processOutput">Also collect output.weight.</param>
     /// <param name="threads">Threads for llama.cpp.</param>
-    public static Collected Collect(LlamaCppModel model, ReadOnlySpan<int> tokens, int nCtx, int? maxChunks, bool processOutput, int threads)
+    /// <param name="exactAttention">F32 KV cache and no flash attention, instead of llama-imatrix's defaults
+    /// (F16 cache, flash attention chosen automatically), which round the attention output to fp16 precision.</param>
+    public static Collected Collect(LlamaCppModel model, ReadOnlySpan<int> tokens, int nCtx, int? maxChunks, bool processOutput, int threads, bool exactAttention = false)
     {
         if (tokens.Length < 2 * nCtx) throw new ArgumentException($"{tokens.Length} tokens; llama-imatrix needs at least {2 * nCtx}");
         int chunks = Math.Min(maxChunks ?? int.MaxValue, tokens.Length / nCtx);
@@ -50,6 +57,12 @@ public static unsafe class LlamaCppImatrix
         p.NSeqMax = 1;
         p.NThreads = threads;
         p.NThreadsBatch = threads;
+        if (exactAttention)
+        {
+            p.TypeK = 0;
+            p.TypeV = 0;
+            p.FlashAttnType = 0;
+        }
         p.CbEval = (IntPtr)(delegate* unmanaged[Cdecl]<GgmlTensorStruct*, byte, IntPtr, byte>)&Callback;
         p.CbEvalUserData = GCHandle.ToIntPtr(handle);
         IntPtr ctx = LlamaNative.llama_init_from_model(model.Handle, p);
@@ -82,7 +95,7 @@ public static unsafe class LlamaCppImatrix
             }
             double seconds = clock.Elapsed.TotalSeconds;
             long maxCount = state.Stats.Values.Count == 0 ? 0 : state.Stats.Values.Max(s => s.Counts.Max());
-            return new Collected(state.Stats, (int)(maxCount / nCtx), nCtx, seconds);
+            return new Collected(state.Stats, state.DoubleSums, (int)(maxCount / nCtx), nCtx, seconds);
         }
         finally
         {
@@ -114,9 +127,13 @@ public static unsafe class LlamaCppImatrix
             long nMat = src0->Ne[2] * src0->Ne[3];
             long cols = src1->Ne[0];
             if (!state.Stats.TryGetValue(name, out var e))
+            {
                 state.Stats[name] = e = (new float[cols * nMat], new long[1]);
+                state.DoubleSums[name] = new double[cols * nMat];
+            }
             else if (e.Sums.Length != cols * nMat)
                 throw new InvalidOperationException($"inconsistent size for {name}");
+            var d = state.DoubleSums[name];
             if (src1->Nb[0] != 4) throw new NotSupportedException("non-contiguous rows");
             byte* data = (byte*)src1->Data;
             for (long i3 = 0; i3 < src1->Ne[3]; i3++)
@@ -127,7 +144,11 @@ public static unsafe class LlamaCppImatrix
                     for (long row = 0; row < src1->Ne[1]; row++)
                     {
                         float* x = (float*)(data + row * (long)src1->Nb[1] + i2 * (long)src1->Nb[2] + i3 * (long)src1->Nb[3]);
-                        for (long j = 0; j < cols; j++) e.Sums[start + j] += x[j] * x[j];
+                        for (long j = 0; j < cols; j++)
+                        {
+                            e.Sums[start + j] += x[j] * x[j];
+                            d[start + j] += (double)x[j] * x[j];
+                        }
                     }
                 }
             e.Counts[0] += src1->Ne[1] * src1->Ne[2] * src1->Ne[3] / nMat;
@@ -230,6 +251,8 @@ public static unsafe class LlamaCppImatrix
             var tensors = new List<(string, int, long[], float[])>();
             for (var t = GgufNative.FirstTensor(ctx); t != null; t = GgufNative.NextTensor(ctx, t))
             {
+                // With no_alloc false ggml first creates one I8 tensor holding the whole data section.
+                if (t->NameString == "GGUF tensor data binary blob") continue;
                 long[] ne = [t->Ne[0], t->Ne[1], t->Ne[2], t->Ne[3]];
                 long count = ne[0] * ne[1] * ne[2] * ne[3];
                 float[] data = t->Type == GgmlTensorStruct.TypeF32 ? new ReadOnlySpan<float>((void*)t->Data, (int)count).ToArray() : [];
