@@ -167,6 +167,30 @@ public sealed unsafe class ImatrixOracleTests(ConvertedModels models, ITestOutpu
         Assert.True(sameOurs >= 0.97 * blocks, $"only {sameOurs}/{blocks} identical Q4_K blocks");
     }
 
+    // stories260K's vocabulary adds BOS: llama-imatrix writes it over every chunk's first token, and so must we.
+    [OracleFact]
+    [Trait("Category", "RealModel")]
+    public void CollectionOnStoriesWithBosPerChunkAgreesWithLlamaImatrix()
+    {
+        const int nCtx = 256, chunks = 6;
+        string text = File.ReadAllText(SharedData.DataFile("tinystories", "valid-sample.txt"));
+        using var ours = LlamaModel.Load(models.StoriesGguf);
+        using var cpp = LlamaCppModel.Load(models.StoriesGguf);
+        var (tokens, bos) = ImatrixCalibration.Tokenize(ours, text);
+        Assert.Equal(cpp.BosToken, bos);
+        Assert.Equal(cpp.Tokenize(text.EndsWith('\n') ? text[..^1] : text, addSpecial: true, parseSpecial: false), tokens);
+        var mine = ImatrixCalibration.Collect(ours, tokens, bos, new ImatrixOptions { ContextLength = nCtx, MaxChunks = chunks });
+        var collected = LlamaCppImatrix.Collect(cpp, tokens, nCtx, chunks, processOutput: false, threads: 2, exactAttention: true);
+        string path = _dir.File("stories.gguf");
+        LlamaCppImatrix.WriteGguf(path, collected.Entries, collected.ChunkCount, collected.ChunkSize, []);
+        var theirs = ImatrixFile.Read(path);
+        Assert.Equal(5 * 7, theirs.Entries.Count);
+        Assert.Equal(theirs.Entries.Select(e => e.Name), mine.Entries.Select(e => e.Name));
+        var (mean, worst, at) = RelativeDifference(mine, theirs);
+        output.WriteLine($"stories260K, {chunks} chunks of {nCtx}, BOS {bos}: per-column relative difference mean {mean:E2}, max {worst:E2} at {at}");
+        Assert.True(worst <= 2e-5, $"max relative difference {worst:E2} at {at}");
+    }
+
     private static (double Mean, double Max, string At) RelativeDifference(ImportanceMatrix mine, ImportanceMatrix theirs)
     {
         // Per column, |ours − theirs| relative to theirs; columns below 1e-3 of the entry's mean are judged against that floor.
