@@ -131,7 +131,8 @@ public static class ImatrixFile
     /// Reads a legacy .dat imatrix. Each entry's stored values v (already Σx²/count × ncall) become
     /// Σx² = v × <paramref name="chunkSize"/> over count = ncall × <paramref name="chunkSize"/> tokens,
     /// the state llama-imatrix rebuilds when it loads such a file; the importance is then v / ncall,
-    /// what llama-quantize computes. ncall must be ≥ 1 (llama-imatrix never writes less).
+    /// what llama-quantize computes (bit for bit when the chunk size is a power of two, as the default
+    /// 512 is: both factors scale exactly). ncall must be ≥ 1 (llama-imatrix never writes less).
     /// </summary>
     /// <param name="path">The .dat file.</param>
     /// <param name="chunkSize">Tokens per chunk to assume (the file does not say; llama-imatrix assumes its n_ctx, 512 by default).</param>
