@@ -2,6 +2,7 @@
 using System.Runtime.InteropServices;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gguf;
 using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Models;
@@ -74,6 +75,9 @@ public sealed class InferenceSession
     /// <summary>Largest batch one call accepts.</summary>
     public int MaxBatch => _maxBatch;
 
+    /// <summary>Optional observer of every weight multiplication's input (imatrix calibration); null for none.</summary>
+    public IMatMulObserver? MatMulObserver { get; set; }
+
     /// <summary>Forgets all cached tokens.</summary>
     public void Reset() => Position = 0;
 
@@ -117,6 +121,12 @@ public sealed class InferenceSession
         {
             var w = _model.Layers[l];
             RmsNormRows(x, w.AttentionNorm, _xn, n);
+            if (MatMulObserver is { } o1)
+            {
+                o1.OnMatMulInput(LlamaGgufNames.AttentionQ(l), _xn.AsSpan(0, n * dim), n, dim);
+                o1.OnMatMulInput(LlamaGgufNames.AttentionK(l), _xn.AsSpan(0, n * dim), n, dim);
+                o1.OnMatMulInput(LlamaGgufNames.AttentionV(l), _xn.AsSpan(0, n * dim), n, dim);
+            }
             MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wq, _q);
             MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wk, _k);
             MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wv, _v);
@@ -126,13 +136,20 @@ public sealed class InferenceSession
             _k.AsSpan(0, n * kv).CopyTo(_keyCache[l].AsSpan(Position * kv));
             _v.AsSpan(0, n * kv).CopyTo(_valueCache[l].AsSpan(Position * kv));
             Attention(l, n);
+            MatMulObserver?.OnMatMulInput(LlamaGgufNames.AttentionOutput(l), _attn.AsSpan(0, n * _hp.QDim), n, _hp.QDim);
             MatMul.Multiply(_attn.AsSpan(0, n * _hp.QDim), n, w.Wo, _proj);
             Add(x, _proj.AsSpan(0, n * dim));
 
             RmsNormRows(x, w.FfnNorm, _xn, n);
+            if (MatMulObserver is { } o2)
+            {
+                o2.OnMatMulInput(LlamaGgufNames.FfnGate(l), _xn.AsSpan(0, n * dim), n, dim);
+                o2.OnMatMulInput(LlamaGgufNames.FfnUp(l), _xn.AsSpan(0, n * dim), n, dim);
+            }
             MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WGate, _gate);
             MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WUp, _up);
             SiluMul(_gate.AsSpan(0, n * _hp.HiddenDim), _up.AsSpan(0, n * _hp.HiddenDim));
+            MatMulObserver?.OnMatMulInput(LlamaGgufNames.FfnDown(l), _gate.AsSpan(0, n * _hp.HiddenDim), n, _hp.HiddenDim);
             MatMul.Multiply(_gate.AsSpan(0, n * _hp.HiddenDim), n, w.WDown, _proj);
             Add(x, _proj.AsSpan(0, n * dim));
         }
@@ -147,6 +164,9 @@ public sealed class InferenceSession
         if (firstRow + rows > _lastBatch) throw new InvalidOperationException("logits requested for rows outside the last batch");
         int dim = _hp.Dim;
         RmsNormRows(_x.AsSpan(firstRow * dim, rows * dim), _model.OutputNorm, _xn, rows);
+        // A classifier tied to the embedding is the tensor token_embd.weight, as in llama.cpp's graph.
+        MatMulObserver?.OnMatMulInput(_model.Output.Name == _model.TokenEmbedding.Name ? LlamaGgufNames.TokenEmbedding : LlamaGgufNames.Output,
+            _xn.AsSpan(0, rows * dim), rows, dim);
         MatMul.Multiply(_xn.AsSpan(0, rows * dim), rows, _model.Output, dst);
     }
 
