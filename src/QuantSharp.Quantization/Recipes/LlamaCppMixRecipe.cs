@@ -34,9 +34,11 @@ public static class LlamaCppMixRecipe
     {
         if (importance != null) TensorImportance.Validate(importance);
         var plan = Plan(model, fileType, importance != null, pure);
-        if (importance is null)
-            foreach (var (name, type) in plan)
-                TensorImportance.For(null, name, type, 0, fileType); // throws where llama.cpp requires an imatrix
+        // Every entry is checked against its tensor before anything is written: a wrong length is an error even for a
+        // tensor that falls back to F16 (llama.cpp looks the entry up for every tensor it converts), and a Q2_K_S
+        // tensor without one is refused up front.
+        foreach (var (name, _, columns) in GgufLlamaExporter.Matrices(model))
+            TensorImportance.For(importance, name, plan[name], checked((int)columns), fileType);
         return new GgufTensorEncoding(
             (name, _) => plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{fileType}: no type planned for tensor {name}"),
             (name, type, rows, rowLength, dst) =>
