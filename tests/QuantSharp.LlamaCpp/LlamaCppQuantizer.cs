@@ -22,9 +22,12 @@ public enum LlamaFileType
     MostlyQ5_1 = 9,
     /// <summary>Mostly Q2_K.</summary>
     MostlyQ2_K = 10,
-    /// <summary>Q3_K medium.</summary>
+    /// <summary>Q3_K small.</summary>
     MostlyQ3_K_S = 11,
+    /// <summary>Q3_K medium.</summary>
     MostlyQ3_K_M = 12,
+    /// <summary>Q3_K large.</summary>
+    MostlyQ3_K_L = 13,
     /// <summary>Q4_K small.</summary>
     MostlyQ4_K_S = 14,
     /// <summary>Q4_K medium.</summary>
@@ -35,9 +38,13 @@ public enum LlamaFileType
     MostlyQ5_K_M = 17,
     /// <summary>Mostly Q6_K.</summary>
     MostlyQ6_K = 18,
-    /// <summary>Mostly BF16.</summary>
+    /// <summary>Q2_K small (llama.cpp requires an importance matrix).</summary>
+    MostlyQ2_K_S = 21,
+    /// <summary>Mostly IQ4_NL.</summary>
     MostlyIQ4_NL = 25,
+    /// <summary>Mostly IQ4_XS.</summary>
     MostlyIQ4_XS = 30,
+    /// <summary>Mostly BF16.</summary>
     MostlyBF16 = 32,
 }
 

@@ -1,6 +1,5 @@
-// quantsharp quantize: a model to a GGUF of one block type (round-to-nearest, llama.cpp's reference quantizers).
+// quantsharp quantize: a model to a GGUF of one of llama.cpp's named mixes (Q4_K_M, …) or one block type (--pure).
 using System.CommandLine;
-using QuantSharp.Core.Tensors;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Recipes;
 
@@ -12,20 +11,30 @@ internal static class QuantizeCommand
     {
         var model = CommonOptions.Model();
         var output = new Option<string>("--output", "-o") { Description = "Output .gguf (temporary file, renamed when complete)", Required = true };
-        var type = new Option<string>("--type") { Description = "Block type for every 2-D weight (llama-quantize --pure): " + string.Join(", ", PureGgufRecipe.SupportedTypes), Required = true };
+        var type = new Option<string>("--type")
+        {
+            Description = "llama-quantize type: the mix of block types chosen per tensor as llama.cpp does: " + string.Join(", ", LlamaCppFileTypeNames.Names),
+            Required = true,
+        };
+        var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model to GGUF (round-to-nearest into one block type; named mixes, imatrix and GPTQ are coming)") { model, output, type, threads, tokenizer };
+        var cmd = new Command("quantize", "Quantize a model to GGUF with llama.cpp's named mixes (round-to-nearest; byte-identical to llama-quantize)")
+            { model, output, type, pure, threads, tokenizer };
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             CommandRunner.SetThreads(r.GetValue(threads));
-            string name = r.GetValue(type)!;
-            if (!Enum.TryParse<DType>(name, ignoreCase: true, out var dtype) || Array.IndexOf(PureGgufRecipe.SupportedTypes, dtype) < 0)
-                throw new ArgumentException($"--type '{name}' is not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
+            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type));
+            bool isPure = r.GetValue(pure);
             string outPath = Path.GetFullPath(r.GetValue(output)!);
             using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
-            CommandRunner.WithProgress("quantize", p => { PureGgufRecipe.Quantize(m, outPath, dtype, progress: p, cancellationToken: CommandRunner.Cancellation); return 0; });
-            Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes, {dtype})");
+            CommandRunner.WithProgress("quantize", p =>
+            {
+                LlamaCppMixRecipe.Quantize(m, outPath, fileType, pure: isPure, progress: p, cancellationToken: CommandRunner.Cancellation);
+                return 0;
+            });
+            string what = isPure ? $"{fileType}, pure {LlamaCppFileTypeNames.DefaultType(fileType)}" : fileType.ToString();
+            Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes, {what})");
             return 0;
         }));
         return cmd;

@@ -117,6 +117,32 @@ public static class GgufLlamaExporter
         finally { _progressHook = null; }
     }
 
+    /// <summary>
+    /// The 2-D weights <see cref="Export(LlamaModel, string, GgufTensorEncoding, string?, IEnumerable{string}?, IProgress{ValueTuple{int, int}}?, CancellationToken)"/>
+    /// writes for <paramref name="model"/>, by GGUF name with their (rows, columns): the tensors a quantization recipe
+    /// chooses types for.
+    /// </summary>
+    public static IReadOnlyList<(string Name, long Rows, long Columns)> Matrices(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var list = new List<(string, long, long)>();
+        void Add(string name, TensorView t) => list.Add((name, t.Rows, t.Columns));
+        Add(LlamaGgufNames.TokenEmbedding, model.TokenEmbedding);
+        for (int i = 0; i < model.Parameters.NumLayers; i++)
+        {
+            var l = model.Layers[i];
+            Add(LlamaGgufNames.AttentionQ(i), l.Wq);
+            Add(LlamaGgufNames.AttentionK(i), l.Wk);
+            Add(LlamaGgufNames.AttentionV(i), l.Wv);
+            Add(LlamaGgufNames.AttentionOutput(i), l.Wo);
+            Add(LlamaGgufNames.FfnGate(i), l.WGate);
+            Add(LlamaGgufNames.FfnUp(i), l.WUp);
+            Add(LlamaGgufNames.FfnDown(i), l.WDown);
+        }
+        if (!model.Parameters.TiedEmbeddings) Add(LlamaGgufNames.Output, model.Output);
+        return list;
+    }
+
     [ThreadStatic] private static Action? _progressHook;
 
     private static void AddVector(GgufWriter w, string name, float[] values)
@@ -156,7 +182,7 @@ public static class GgufLlamaExporter
             if (block)
             {
                 var bytes = new byte[GgmlTypeInfo.Of(type).TensorByteSize([cols, rows])];
-                enc.Encoder!(type, f, cols, bytes);
+                enc.Encoder!(name, type, f, cols, bytes);
                 s.Write(bytes);
             }
             _progressHook?.Invoke();

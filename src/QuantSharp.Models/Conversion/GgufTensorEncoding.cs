@@ -4,11 +4,13 @@ using QuantSharp.Formats.Gguf;
 namespace QuantSharp.Models.Conversion;
 
 /// <summary>Encodes whole rows of fp32 values into a block-quantized type (ggml layout).</summary>
+/// <param name="tensorName">GGUF name of the tensor being encoded (e.g. "blk.0.attn_q.weight"), so that per-tensor
+/// data such as an importance-matrix entry can be looked up.</param>
 /// <param name="type">Target type.</param>
 /// <param name="rows">Row-major values, a whole number of rows.</param>
 /// <param name="rowLength">Values per row.</param>
 /// <param name="destination">Encoded bytes of all rows.</param>
-public delegate void BlockRowEncoder(GgmlType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination);
+public delegate void BlockRowEncoder(string tensorName, GgmlType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination);
 
 /// <summary>
 /// The exporter's choice for 2-D weights: <see cref="TypeFor"/> picks a type per GGUF tensor name

@@ -104,4 +104,31 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("error: ", lines[0]);
         Assert.DoesNotContain("   at ", r.Err);
     }
+
+    [Fact]
+    public void QuantizeMakesANamedMixOrAPureFile()
+    {
+        string mix = Path.Combine(_dir, "stories-q4km.gguf"), pure = Path.Combine(_dir, "stories-q4k-pure.gguf");
+        var m = Run("quantize", Stories, "-o", mix, "--type", "q4_k_m");
+        Assert.True(m.Code == 0, m.Err);
+        Assert.Contains("Q4_K_M", m.Out);
+        var p = Run("quantize", Stories, "-o", pure, "--type", "Q4_K", "--pure");
+        Assert.True(p.Code == 0, p.Err);
+        Assert.Contains("pure Q4_K", p.Out);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp-*"));
+        var i = Run("inspect", mix);
+        Assert.True(i.Code == 0, i.Err);
+    }
+
+    [Fact]
+    public void QuantizeWithAnUnknownTypeListsTheValidOnes()
+    {
+        var r = Run("quantize", Stories, "-o", Path.Combine(_dir, "x.gguf"), "--type", "Q7_K");
+        Assert.Equal(2, r.Code);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.Contains("Q7_K", lines[0]);
+        Assert.Contains("Q4_K_M", lines[0]);
+        Assert.False(File.Exists(Path.Combine(_dir, "x.gguf")));
+    }
 }

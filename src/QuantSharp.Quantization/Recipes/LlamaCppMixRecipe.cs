@@ -1,0 +1,67 @@
+// llama-quantize MODEL OUT TYPE: a named mix (Q4_K_M, …) or --pure, round-to-nearest, optionally importance-weighted.
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.BlockFormats;
+
+namespace QuantSharp.Quantization.Recipes;
+
+/// <summary>
+/// Quantizes a Llama model into a GGUF of one of llama.cpp's named file types, choosing every
+/// tensor's type as llama_model_quantize does (<see cref="LlamaCppMix"/>) and quantizing with the
+/// same block quantizers: without an importance matrix the files are byte-identical to llama.cpp's.
+/// </summary>
+public static class LlamaCppMixRecipe
+{
+    /// <summary>The hyperparameters the mix rules read, from a loaded model.</summary>
+    public static MixModelShape ShapeOf(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var hp = model.Parameters;
+        return new MixModelShape(hp.NumLayers, hp.NumHeads, hp.NumKvHeads);
+    }
+
+    /// <summary>The type of every 2-D weight of <paramref name="model"/> for <paramref name="fileType"/>.</summary>
+    public static IReadOnlyDictionary<string, GgmlType> Plan(LlamaModel model, LlamaCppFileType fileType, bool hasImportance = false, bool pure = false) =>
+        LlamaCppMix.Plan(fileType, ShapeOf(model), GgufLlamaExporter.Matrices(model).Select(m => new MixTensor(m.Name, m.Columns)), hasImportance, pure);
+
+    /// <summary>
+    /// The exporter encoding for <paramref name="fileType"/>: the planned type per tensor, block rows
+    /// quantized with the tensor's importance entry when <paramref name="importance"/> has one.
+    /// Checks up front what llama.cpp checks before writing (non-finite importance, a Q2_K_S file without one).
+    /// </summary>
+    public static GgufTensorEncoding Encoding(LlamaModel model, LlamaCppFileType fileType, IReadOnlyDictionary<string, float[]>? importance = null, bool pure = false)
+    {
+        if (importance != null) TensorImportance.Validate(importance);
+        var plan = Plan(model, fileType, importance != null, pure);
+        // Every entry is checked against its tensor before anything is written: a wrong length is an error even for a
+        // tensor that falls back to F16 (llama.cpp looks the entry up for every tensor it converts), and a Q2_K_S
+        // tensor without one is refused up front.
+        foreach (var (name, _, columns) in GgufLlamaExporter.Matrices(model))
+            TensorImportance.For(importance, name, plan[name], checked((int)columns), fileType);
+        return new GgufTensorEncoding(
+            (name, _) => plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{fileType}: no type planned for tensor {name}"),
+            (name, type, rows, rowLength, dst) =>
+            {
+                var weights = TensorImportance.For(importance, name, type, rowLength, fileType);
+                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, weights);
+            },
+            (uint)fileType);
+    }
+
+    /// <summary>Quantizes <paramref name="model"/> into a GGUF at <paramref name="outputPath"/> (temporary file, renamed when complete).</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="outputPath">Destination .gguf (never one of the model's files).</param>
+    /// <param name="fileType">The named mix; its id becomes general.file_type.</param>
+    /// <param name="importance">Per-column importance by GGUF tensor name (an imatrix), or null for plain round-to-nearest.</param>
+    /// <param name="pure">Every weight in the file type's default block type (llama-quantize --pure).</param>
+    /// <param name="protectedPaths">Further files that must not be overwritten.</param>
+    /// <param name="progress">Reports (tensors written, total).</param>
+    /// <param name="cancellationToken">Cancels; the partial file is removed.</param>
+    public static void Quantize(LlamaModel model, string outputPath, LlamaCppFileType fileType, IReadOnlyDictionary<string, float[]>? importance = null,
+        bool pure = false, IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (!Enum.IsDefined(fileType)) throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "not a file type QuantSharp writes");
+        GgufLlamaExporter.Export(model, outputPath, Encoding(model, fileType, importance, pure), protectedPaths: protectedPaths, progress: progress, cancellationToken: cancellationToken);
+    }
+}
