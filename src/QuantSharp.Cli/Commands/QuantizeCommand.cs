@@ -1,5 +1,6 @@
 // quantsharp quantize: a model to a GGUF of one of llama.cpp's named mixes (Q4_K_M, …) or one block type (--pure).
 using System.CommandLine;
+using QuantSharp.Formats.Imatrix;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Recipes;
 
@@ -17,23 +18,27 @@ internal static class QuantizeCommand
             Required = true,
         };
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
+        var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
         var cmd = new Command("quantize", "Quantize a model to GGUF with llama.cpp's named mixes (round-to-nearest; byte-identical to llama-quantize)")
-            { model, output, type, pure, threads, tokenizer };
+            { model, output, type, pure, imatrix, threads, tokenizer };
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             CommandRunner.SetThreads(r.GetValue(threads));
             var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type));
             bool isPure = r.GetValue(pure);
             string outPath = Path.GetFullPath(r.GetValue(output)!);
+            string? imatrixPath = r.GetValue(imatrix);
+            var importance = imatrixPath is null ? null : ImatrixFile.Read(Path.GetFullPath(imatrixPath)).ToQuantizerImportance();
             using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
             CommandRunner.WithProgress("quantize", p =>
             {
-                LlamaCppMixRecipe.Quantize(m, outPath, fileType, pure: isPure, progress: p, cancellationToken: CommandRunner.Cancellation);
+                LlamaCppMixRecipe.Quantize(m, outPath, fileType, importance, pure: isPure, protectedPaths: imatrixPath is null ? null : [Path.GetFullPath(imatrixPath)], progress: p, cancellationToken: CommandRunner.Cancellation);
                 return 0;
             });
-            string what = isPure ? $"{fileType}, pure {LlamaCppFileTypeNames.DefaultType(fileType)}" : fileType.ToString();
+            string what = (isPure ? $"{fileType}, pure {LlamaCppFileTypeNames.DefaultType(fileType)}" : fileType.ToString())
+                + (importance is null ? "" : $", imatrix {importance.Count} tensors");
             Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes, {what})");
             return 0;
         }));

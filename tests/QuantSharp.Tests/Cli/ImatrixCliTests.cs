@@ -56,6 +56,36 @@ public sealed class ImatrixCliTests : IDisposable
     }
 
     [Fact]
+    public void QuantizeWithImatrixEqualsTheRecipeGivenTheSameImportance()
+    {
+        string imx = Path.Combine(_dir, "stories.imatrix.gguf"), weighted = Path.Combine(_dir, "q4km-imx.gguf");
+        string plain = Path.Combine(_dir, "q4km.gguf"), library = Path.Combine(_dir, "q4km-lib.gguf");
+        var a = Run("imatrix", Stories, "-f", StoriesText, "--ctx", "128", "--chunks", "3", "-o", imx);
+        Assert.True(a.Code == 0, a.Err);
+        var q = Run("quantize", Stories, "-o", weighted, "--type", "Q4_K_M", "--imatrix", imx);
+        Assert.True(q.Code == 0, q.Err);
+        Assert.Contains("imatrix 35 tensors", q.Out);
+        var p = Run("quantize", Stories, "-o", plain, "--type", "Q4_K_M");
+        Assert.True(p.Code == 0, p.Err);
+
+        using (var model = QuantSharp.Models.Llama.LlamaModel.Load(Stories))
+            QuantSharp.Quantization.Recipes.LlamaCppMixRecipe.Quantize(model, library, QuantSharp.Quantization.Recipes.LlamaCppFileType.Q4_K_M,
+                ImatrixFile.Read(imx).ToQuantizerImportance());
+        Assert.Equal(File.ReadAllBytes(library), File.ReadAllBytes(weighted));
+        Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(weighted));
+    }
+
+    [Fact]
+    public void QuantizeWithAMissingImatrixFileIsOneErrorLine()
+    {
+        var r = Run("quantize", Stories, "-o", Path.Combine(_dir, "x.gguf"), "--type", "Q4_K_M", "--imatrix", Path.Combine(_dir, "nope.gguf"));
+        Assert.Equal(2, r.Code);
+        Assert.Single(r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("nope.gguf", r.Err);
+        Assert.False(File.Exists(Path.Combine(_dir, "x.gguf")));
+    }
+
+    [Fact]
     public void ImatrixRefusesToOverwriteTheCalibrationText()
     {
         string text = Path.Combine(_dir, "calib.txt");
