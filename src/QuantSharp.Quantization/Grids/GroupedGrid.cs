@@ -60,16 +60,24 @@ public abstract class GroupedGrid : IQuantizationGrid
                 float[] data = values.ToArray();
                 int perRow = Grouping.GroupsPerRow(columns);
                 int size = Grouping.Granularity == GridGranularity.PerChannel ? columns : Grouping.GroupSize;
-                Parallel.For(0, rows, r =>
+                try
                 {
-                    for (int k = 0; k < perRow; k++)
+                    Parallel.For(0, rows, r =>
                     {
-                        int start = r * columns + k * size, length = Math.Min(size, columns - k * size);
-                        int g = r * perRow + k;
-                        scales[g] = QuantizeGroup(data.AsSpan(start, length), codes.AsSpan(start, length), out byte z);
-                        if (zeros is not null) zeros[g] = z;
-                    }
-                });
+                        for (int k = 0; k < perRow; k++)
+                        {
+                            int start = r * columns + k * size, length = Math.Min(size, columns - k * size);
+                            int g = r * perRow + k;
+                            scales[g] = QuantizeGroup(data.AsSpan(start, length), codes.AsSpan(start, length), out byte z);
+                            if (zeros is not null) zeros[g] = z;
+                        }
+                    });
+                }
+                catch (AggregateException e)
+                {
+                    // Surface a group's own exception (e.g. an fp32 range overflow) rather than the wrapper.
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+                }
             }
         }
         return new GridTensor
