@@ -52,6 +52,7 @@ public sealed class MseClippingSearch
         }
         if (xmin == 0 && xmax == 0) { xmin = -1; xmax = 1; }
         double bestError = double.PositiveInfinity;
+        float norm = (float)Norm;
         int steps = (int)(MaxShrink * Grid);
         for (int i = 0; i < steps; i++)
         {
@@ -62,8 +63,9 @@ public sealed class MseClippingSearch
             double error = 0;
             foreach (float v in values)
             {
-                float y = IntegerGrid.Value(IntegerGrid.Code(v, scale, zero, maxq), scale, zero);
-                error += Math.Pow(Math.Abs(y - v), Norm);
+                float e = MathF.Abs(IntegerGrid.Value(IntegerGrid.Code(v, scale, zero, maxq), scale, zero) - v);
+                // fp32 power (as torch's pow_ on fp32 tensors), summed in double; exact zeros skip the call.
+                if (e != 0) error += MathF.Pow(e, norm);
             }
             if (error < bestError)
             {

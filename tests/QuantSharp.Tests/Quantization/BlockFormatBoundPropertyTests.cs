@@ -137,7 +137,7 @@ public sealed class BlockFormatBoundPropertyTests(ITestOutputHelper output)
                 {
                     double bound = ValueBound(type, t.Values[i], amax, min, max, q, i) + 1e-5 * amax;
                     double err = Math.Abs((double)t.Values[i] - y[i]);
-                    Assert.True(err <= bound, $"{type} on {t}: value {i} = {t.Values[i]:R} → {y[i]:R}, error {err:G6} > bound {bound:G6} (block absmax {amax:G6})");
+                    if (!(err <= bound)) Assert.Fail($"{type} on {t}: value {i} = {t.Values[i]:R} → {y[i]:R}, error {err:G6} > bound {bound:G6} (block absmax {amax:G6})");
                 }
             }
             return (err2, 0);
@@ -199,7 +199,7 @@ public sealed class BlockFormatBoundPropertyTests(ITestOutputHelper output)
                 if (amax >= Math.ScaleB(1.0, -125))
                 {
                     int k = (int)Math.Floor(Math.Log2(amax)) - 2;
-                    Assert.True(e - 127 == k || e - 127 == k + 1, $"MXFP4 block absmax {amax:R}: exponent {e - 127}, expected {k} (or {k + 1} from log2f rounding)");
+                    if (!(e - 127 == k || e - 127 == k + 1)) Assert.Fail($"MXFP4 block absmax {amax:R}: exponent {e - 127}, expected {k} (or {k + 1} from log2f rounding)");
                 }
                 return Math.Max(unit / 4, Math.Abs((double)x) / 4);
             }
