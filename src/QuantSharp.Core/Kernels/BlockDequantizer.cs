@@ -14,7 +14,7 @@ public static class BlockDequantizer
 {
     /// <summary>Whether <see cref="DequantizeRow"/> handles <paramref name="type"/>.</summary>
     public static bool Supports(DType type) => type is DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.Q8_0
-        or DType.Q2_K or DType.Q3_K or DType.Q4_K or DType.Q5_K or DType.Q6_K or DType.Q8_K or DType.IQ4_NL or DType.IQ4_XS;
+        or DType.Q2_K or DType.Q3_K or DType.Q4_K or DType.Q5_K or DType.Q6_K or DType.Q8_K or DType.IQ4_NL or DType.IQ4_XS or DType.MXFP4;
 
     /// <summary>Dequantizes one row (or several whole rows) of <paramref name="type"/>.</summary>
     /// <param name="type">A block-quantized type.</param>
@@ -51,6 +51,7 @@ public static class BlockDequantizer
             case DType.Q6_K: KQuantDequant.Q6_K(x, y, blocks); break;
             case DType.Q8_K: KQuantDequant.Q8_K(x, y, blocks); break;
             case DType.IQ4_XS: KQuantDequant.IQ4_XS(x, y, blocks); break;
+            case DType.MXFP4: Mxfp4Dequant.Dequantize(x, y, blocks); break;
             default: throw new NotSupportedException($"dequantization of {type}");
         }
     }

@@ -52,6 +52,8 @@ public enum DType
     IQ4_NL,
     /// <summary>ggml IQ4_XS: 256-weight super-block of IQ4_NL-style values with 6-bit sub-scales.</summary>
     IQ4_XS,
+    /// <summary>ggml MXFP4 (OCP microscaling FP4): 32 E2M1 weights sharing one E8M0 power-of-two scale.</summary>
+    MXFP4,
 }
 
 /// <summary>Facts about <see cref="DType"/> values.</summary>
@@ -73,7 +75,7 @@ public static class DTypeInfo
     /// <summary>Weights per block (1 for dense types).</summary>
     public static int BlockSize(DType t) => t switch
     {
-        DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.Q8_0 or DType.IQ4_NL => 32,
+        DType.Q4_0 or DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.Q8_0 or DType.IQ4_NL or DType.MXFP4 => 32,
         DType.Q2_K or DType.Q3_K or DType.Q4_K or DType.Q5_K or DType.Q6_K or DType.Q8_K or DType.IQ4_XS => 256,
         _ => 1,
     };
@@ -94,6 +96,7 @@ public static class DTypeInfo
         DType.Q8_K => 292,
         DType.IQ4_NL => 18,
         DType.IQ4_XS => 136,
+        DType.MXFP4 => 17,
         _ => SizeOf(t),
     };
 

@@ -105,6 +105,7 @@ public readonly record struct GgmlTypeInfo(GgmlType Type, string Name, int Block
         GgmlType.Q8_K => DType.Q8_K,
         GgmlType.IQ4_NL => DType.IQ4_NL,
         GgmlType.IQ4_XS => DType.IQ4_XS,
+        GgmlType.MXFP4 => DType.MXFP4,
 
         GgmlType.F32 => DType.F32,
         GgmlType.F16 => DType.F16,
@@ -141,6 +142,7 @@ public readonly record struct GgmlTypeInfo(GgmlType Type, string Name, int Block
         DType.Q8_K => GgmlType.Q8_K,
         DType.IQ4_NL => GgmlType.IQ4_NL,
         DType.IQ4_XS => GgmlType.IQ4_XS,
+        DType.MXFP4 => GgmlType.MXFP4,
         _ => null,
     };
 }

@@ -27,6 +27,7 @@ public static class BlockFormatRegistry
         Add(new Q8_0Format());
         Add(new Iq4NlFormat());
         Add(new Iq4XsFormat());
+        Add(new Mxfp4Format());
     }
 
     /// <summary>The implementation for <paramref name="type"/>.</summary>

@@ -10,7 +10,7 @@ internal static unsafe class BlockTypes
 {
     /// <summary>Every block type the kernels support.</summary>
     public static readonly DType[] All =
-        [DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q8_K, DType.IQ4_NL, DType.IQ4_XS];
+        [DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.Q8_K, DType.IQ4_NL, DType.IQ4_XS, DType.MXFP4];
 
     public static GgmlType Ggml(DType t) => Enum.Parse<GgmlType>(t.ToString());
 

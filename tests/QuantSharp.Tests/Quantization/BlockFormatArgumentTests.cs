@@ -6,7 +6,7 @@ namespace QuantSharp.Tests.Quantization;
 
 public sealed class BlockFormatArgumentTests
 {
-    public static TheoryData<DType> Types => new() { DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.IQ4_NL, DType.IQ4_XS };
+    public static TheoryData<DType> Types => new() { DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q8_0, DType.IQ4_NL, DType.IQ4_XS, DType.MXFP4 };
 
     [Theory, MemberData(nameof(Types))]
     public void Registry_has_the_type_with_ggml_block_geometry(DType type)

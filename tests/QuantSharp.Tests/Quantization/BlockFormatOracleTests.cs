@@ -23,6 +23,7 @@ public sealed class BlockFormatOracleTests(ITestOutputHelper output)
     [OracleFact] public void Q8_0_matches_ggml() => CheckType(DType.Q8_0);
     [OracleFact] public void IQ4_NL_matches_ggml() => CheckType(DType.IQ4_NL);
     [OracleFact] public void IQ4_XS_matches_ggml() => CheckType(DType.IQ4_XS);
+    [OracleFact] public void MXFP4_matches_ggml() => CheckType(DType.MXFP4);
 
     private void CheckType(DType type)
     {

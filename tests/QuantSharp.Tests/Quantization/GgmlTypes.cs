@@ -16,6 +16,7 @@ public static class GgmlTypes
         DType.Q8_0 => 8,
         DType.IQ4_NL => 20,
         DType.IQ4_XS => 23,
+        DType.MXFP4 => 39,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no ggml id mapped"),
     };
 
@@ -29,6 +30,7 @@ public static class GgmlTypes
         DType.Q8_0 => "q8_0",
         DType.IQ4_NL => "iq4_nl",
         DType.IQ4_XS => "iq4_xs",
+        DType.MXFP4 => "mxfp4",
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "no ggml name mapped"),
     };
 }
