@@ -11,9 +11,11 @@ switch (args.FirstOrDefault())
         return 0;
     case "gflops":
         return GflopsRunner.Run(rest);
+    case "qgemv":
+        return QuantGemvRunner.Run(rest);
     case "e2e":
         return QuantSharp.Bench.EndToEnd.EndToEndBenchmark.Run(rest);
     default:
-        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128]");
+        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  qgemv     GEMV per GGUF block type: ours vs dequantizing path vs ggml vec_dot [--types Q4_1,Q2_K] [--k 2048] [--n 2048]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128]");
         return 2;
 }

@@ -37,6 +37,20 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
             Assert.Equal(t != DType.Q8_K, QuantizedMatMul.HasIntegerKernel(t));
     }
 
+    /// <summary>The kernels' inlined fp16 → fp32 equals (float)Half on all 65536 bit patterns (NaN as NaN).</summary>
+    [Fact]
+    public void Fp16ConversionMatchesHalfForEveryBitPattern()
+    {
+        ushort* p = stackalloc ushort[1];
+        for (int h = 0; h <= ushort.MaxValue; h++)
+        {
+            *p = (ushort)h;
+            float want = (float)BitConverter.UInt16BitsToHalf((ushort)h), got = WeightBits.Fp16((byte*)p);
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(got), $"0x{h:X4}: {got} is not NaN");
+            else Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got), $"0x{h:X4}: {got:R} vs {want:R}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(TypeAndSource))]
     public void IsaPathsAgreeBitForBitAndMatchDequantizedDot(DType type, string source)

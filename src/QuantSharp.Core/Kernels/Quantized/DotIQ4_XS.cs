@@ -35,7 +35,7 @@ internal unsafe struct DotIQ4_XS : IQuantDot
         for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
-            float d = IntDot.Half(w);
+            float d = WeightBits.Fp16(w);
             for (int s = 0; s < 8; s++)
             {
                 v[s] = WeightBits.Iq4Values(IntDot.Nibbles32(w + 8 + 16 * s));
@@ -78,7 +78,7 @@ internal unsafe struct DotIQ4_XS : IQuantDot
                         lanes[(i + 16) >> 2] += sc * kv[qs[i] >> 4] * y[i + 16];
                     }
                 }
-                LaneSums.Accumulate(acc, lanes, IntDot.Half(wb) * a.D(j)[b]);
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb) * a.D(j)[b]);
             }
             results[j] = LaneSums.Sum(acc);
         }

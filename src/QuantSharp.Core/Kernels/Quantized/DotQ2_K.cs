@@ -29,7 +29,7 @@ internal unsafe struct DotQ2_K : IQuantDot
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
             byte* sc = w;
-            float d = IntDot.Half(w + 80), dmin = IntDot.Half(w + 82);
+            float d = WeightBits.Fp16(w + 80), dmin = WeightBits.Fp16(w + 82);
             for (int n = 0; n < 2; n++)
             {
                 var raw = Vector256.Load(w + 16 + 32 * n).AsUInt16();
@@ -82,8 +82,8 @@ internal unsafe struct DotQ2_K : IQuantDot
                 for (int s = 0; s < 16; s++) mins[s] = wb[s] >> 4;
                 LaneSums.AddProducts16(minLanes, mins, a.S(j) + b * 16, 1);
                 float da = a.D(j)[b];
-                LaneSums.Accumulate(acc, lanes, IntDot.Half(wb + 80) * da);
-                LaneSums.Accumulate(accMin, minLanes, IntDot.Half(wb + 82) * da);
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb + 80) * da);
+                LaneSums.Accumulate(accMin, minLanes, WeightBits.Fp16(wb + 82) * da);
             }
             results[j] = LaneSums.Sum(acc) - LaneSums.Sum(accMin);
         }

@@ -31,7 +31,7 @@ internal unsafe struct DotQ3_K : IQuantDot
         var bias = Vector256.Create(32);
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
-            float d = IntDot.Half(w + 108);
+            float d = WeightBits.Fp16(w + 108);
             var hm = Vector256.Load(w).AsUInt16();
             for (int n = 0; n < 2; n++)
             {
@@ -85,7 +85,7 @@ internal unsafe struct DotQ3_K : IQuantDot
                     int high = (wb[l] >> v) & 1;
                     lanes[l >> 2] += scales[e >> 4] * (low | high << 2) * aq[e];
                 }
-                LaneSums.Accumulate(acc, lanes, IntDot.Half(wb + 108) * a.D(j)[b]);
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb + 108) * a.D(j)[b]);
             }
             results[j] = LaneSums.Sum(acc);
         }

@@ -19,11 +19,12 @@ internal unsafe struct DotQ5_0 : IQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
+        if (mt == 1) { Dot256Row<TF>(w, nb, a.Q(0), a.D(0), a.S(0), results); return; }
         var acc = stackalloc Vector256<float>[IntDot.TileRows];
         for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
-            float d = IntDot.Half(w);
+            float d = WeightBits.Fp16(w);
             var u = IntDot.Nibbles32(w + 6) | WeightBits.FifthBits(Unsafe.ReadUnaligned<uint>(w + 2));
             for (int j = 0; j < mt; j++)
             {
@@ -33,6 +34,20 @@ internal unsafe struct DotQ5_0 : IQuantDot
             }
         }
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]);
+    }
+
+    /// <summary>One activation row (GEMV) with a register accumulator; see DotQ4_1.Dot256Row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot256Row<TF>(byte* w, int nb, sbyte* q, float* da, int* sa, float* result) where TF : struct, IDotFlavor
+    {
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < nb; b++, w += BlockBytes, q += 32)
+        {
+            var u = IntDot.Nibbles32(w + 6) | WeightBits.FifthBits(Unsafe.ReadUnaligned<uint>(w + 2));
+            var dot = IntDot.U8S8<TF>(Vector256.CreateScalar(-16 * sa[b]), u, Vector256.Load(q));
+            acc = LaneSums.Accumulate(acc, dot, WeightBits.Fp16(w) * da[b]);
+        }
+        *result = LaneSums.Sum(acc);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
@@ -55,7 +70,7 @@ internal unsafe struct DotQ5_0 : IQuantDot
                     lanes[i >> 2] += ((qs[i] & 0xF) | (int)((qh >> i) & 1) << 4) * q[i];
                     lanes[(i + 16) >> 2] += ((qs[i] >> 4) | (int)((qh >> (i + 16)) & 1) << 4) * q[i + 16];
                 }
-                LaneSums.Accumulate(acc, lanes, IntDot.Half(wb) * a.D(j)[b]);
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb) * a.D(j)[b]);
             }
             results[j] = LaneSums.Sum(acc);
         }

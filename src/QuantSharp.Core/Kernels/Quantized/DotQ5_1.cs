@@ -18,12 +18,13 @@ internal unsafe struct DotQ5_1 : IQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
+        if (mt == 1) { Dot256Row<TF>(w, nb, a.Q(0), a.D(0), a.S(0), results); return; }
         var acc = stackalloc Vector256<float>[IntDot.TileRows];
         var accMin = stackalloc float[IntDot.TileRows];
         for (int j = 0; j < mt; j++) { acc[j] = Vector256<float>.Zero; accMin[j] = 0; }
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
-            float d = IntDot.Half(w), m = IntDot.Half(w + 2);
+            float d = WeightBits.Fp16(w), m = WeightBits.Fp16(w + 2);
             var u = IntDot.Nibbles32(w + 8) | WeightBits.FifthBits(Unsafe.ReadUnaligned<uint>(w + 4));
             for (int j = 0; j < mt; j++)
             {
@@ -34,6 +35,22 @@ internal unsafe struct DotQ5_1 : IQuantDot
             }
         }
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]) + accMin[j];
+    }
+
+    /// <summary>One activation row (GEMV) with register accumulators; see DotQ4_1.Dot256Row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot256Row<TF>(byte* w, int nb, sbyte* q, float* da, int* sa, float* result) where TF : struct, IDotFlavor
+    {
+        var acc = Vector256<float>.Zero;
+        float accMin = 0;
+        for (int b = 0; b < nb; b++, w += BlockBytes, q += 32)
+        {
+            var u = IntDot.Nibbles32(w + 8) | WeightBits.FifthBits(Unsafe.ReadUnaligned<uint>(w + 4));
+            var dot = IntDot.U8S8<TF>(Vector256<int>.Zero, u, Vector256.Load(q));
+            acc = LaneSums.Accumulate(acc, dot, WeightBits.Fp16(w) * da[b]);
+            accMin += WeightBits.Fp16(w + 2) * da[b] * sa[b];
+        }
+        *result = LaneSums.Sum(acc) + accMin;
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
@@ -48,7 +65,7 @@ internal unsafe struct DotQ5_1 : IQuantDot
             sbyte* q = a.Q(j);
             for (int b = 0; b < nb; b++, wb += BlockBytes, q += 32)
             {
-                float d = IntDot.Half(wb), m = IntDot.Half(wb + 2), da = a.D(j)[b];
+                float d = WeightBits.Fp16(wb), m = WeightBits.Fp16(wb + 2), da = a.D(j)[b];
                 uint qh = Unsafe.ReadUnaligned<uint>(wb + 4);
                 byte* qs = wb + 8;
                 LaneSums.Clear(lanes);

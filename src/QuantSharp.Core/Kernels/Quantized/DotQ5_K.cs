@@ -30,7 +30,7 @@ internal unsafe struct DotQ5_K : IQuantDot
         var fifth = Vector256.Create((byte)0x10);
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
-            float d = IntDot.Half(w), dmin = IntDot.Half(w + 2);
+            float d = WeightBits.Fp16(w), dmin = WeightBits.Fp16(w + 2);
             for (int s = 0; s < 8; s++)
             {
                 KQuantDequant.ScaleMinK4(s, w + 4, out int sc, out int mn);
@@ -95,8 +95,8 @@ internal unsafe struct DotQ5_K : IQuantDot
                 }
                 LaneSums.AddProducts16(minLanes, mins, a.S(j) + b * 16, 1);
                 float da = a.D(j)[b];
-                LaneSums.Accumulate(acc, lanes, IntDot.Half(wb) * da);
-                LaneSums.Accumulate(accMin, minLanes, IntDot.Half(wb + 2) * da);
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb) * da);
+                LaneSums.Accumulate(accMin, minLanes, WeightBits.Fp16(wb + 2) * da);
             }
             results[j] = LaneSums.Sum(acc) - LaneSums.Sum(accMin);
         }
