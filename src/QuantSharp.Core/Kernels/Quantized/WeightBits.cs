@@ -8,7 +8,9 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// <summary>Vector unpacking of weight bits that are not plain nibbles.</summary>
 internal static unsafe class WeightBits
 {
-    private static readonly float TwoPow112 = BitConverter.UInt32BitsToSingle(0x77800000);
+    // 2¹¹² exactly (bits 0x77800000); a constant, because a static readonly field puts a class-init
+    // check with a helper call in the loop, which again makes the JIT spill the accumulators.
+    private const float TwoPow112 = 5.192296858534828E+33f;
 
     /// <summary>
     /// fp16 at <paramref name="p"/> as fp32, bit-identical to (float)Half for every input but
