@@ -13,6 +13,8 @@ switch (args.FirstOrDefault())
         return GflopsRunner.Run(rest);
     case "gptq":
         return GptqBenchmark.Run(rest);
+    case "qgemv":
+        return QuantGemvRunner.Run(rest);
     case "e2e":
         return QuantSharp.Bench.EndToEnd.EndToEndBenchmark.Run(rest);
     case "imatrix":
@@ -20,6 +22,6 @@ switch (args.FirstOrDefault())
     case "quantize-time":
         return QuantSharp.Bench.Quantization.QuantizeTimeBenchmark.Run(rest);
     default:
-        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  gptq      GPTQ timing: Cholesky of H⁻¹ vs column sweep, GFLOP/s vs GEMM [--model DIR] [--threads 1,2]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128]\n  imatrix   imatrix collection time vs llama.cpp's eval callback [--model DIR|GGUF] [--type f32|f16] [--threads 1,2] [--runs 3] [--chunks 10] [--ctx 512]\n  quantize-time  whole-model quantization time vs llama_model_quantize [--runs 3] [--threads 2]");
+        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  gptq      GPTQ timing: Cholesky of H⁻¹ vs column sweep, GFLOP/s vs GEMM [--model DIR] [--threads 1,2]\n  qgemv     GEMV per GGUF block type: ours vs dequantizing path vs ggml vec_dot [--types Q4_1,Q2_K] [--k 2048] [--n 2048]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128]\n  imatrix   imatrix collection time vs llama.cpp's eval callback [--model DIR|GGUF] [--type f32|f16] [--threads 1,2] [--runs 3] [--chunks 10] [--ctx 512]\n  quantize-time  whole-model quantization time vs llama_model_quantize [--runs 3] [--threads 2]");
         return 2;
 }

@@ -1,4 +1,4 @@
-// Our engine on llama.cpp-quantized GGUF files (Q8_0, Q4_0, Q4_K_M, Q6_K, Q2_K) against llama.cpp itself.
+// Our engine on llama.cpp-quantized GGUF files (llama.cpp's mixes and --pure files of every block type) against llama.cpp itself.
 using QuantSharp.Evaluation;
 using QuantSharp.LlamaCpp;
 using QuantSharp.Models;
@@ -19,18 +19,28 @@ namespace QuantSharp.Tests.Oracle;
 [Trait("Category", "RealModel")]
 public sealed class QuantizedModelTests(ConvertedModels models, ITestOutputHelper output)
 {
-    public static TheoryData<LlamaFileType> FileTypes() => new(
-        LlamaFileType.MostlyQ8_0, LlamaFileType.MostlyQ4_0, LlamaFileType.MostlyQ4_K_M, LlamaFileType.MostlyQ6_K, LlamaFileType.MostlyQ2_K);
+    /// <summary>
+    /// llama.cpp's default mixes, and --pure files (every tensor, token embedding included, in the
+    /// one type) for the types whose integer kernels the mixes would leave mostly unexercised.
+    /// </summary>
+    public static TheoryData<LlamaFileType, bool> FileTypes() => new()
+    {
+        { LlamaFileType.MostlyQ8_0, false }, { LlamaFileType.MostlyQ4_0, false }, { LlamaFileType.MostlyQ4_K_M, false },
+        { LlamaFileType.MostlyQ6_K, false }, { LlamaFileType.MostlyQ2_K, false },
+        { LlamaFileType.MostlyQ4_1, true }, { LlamaFileType.MostlyQ5_0, true }, { LlamaFileType.MostlyQ5_1, true },
+        { LlamaFileType.MostlyIQ4_NL, true }, { LlamaFileType.MostlyQ2_K, true }, { LlamaFileType.MostlyQ3_K_M, true },
+        { LlamaFileType.MostlyQ5_K_M, true }, { LlamaFileType.MostlyIQ4_XS, true },
+    };
 
     [OracleTheory]
     [MemberData(nameof(FileTypes))]
-    public void LogitsAndPerplexityAgreeWithLlamaCpp(LlamaFileType fileType)
+    public void LogitsAndPerplexityAgreeWithLlamaCpp(LlamaFileType fileType, bool pure)
     {
         string dir = Directory.CreateTempSubdirectory("qs-quant-").FullName;
         try
         {
-            string path = Path.Combine(dir, $"sotu-{fileType}.gguf");
-            LlamaCppQuantizer.Quantize(models.SotuGguf, path, fileType, threads: 2);
+            string path = Path.Combine(dir, $"sotu-{fileType}{(pure ? "-pure" : "")}.gguf");
+            LlamaCppQuantizer.Quantize(models.SotuGguf, path, fileType, threads: 2, pure);
             if (Environment.GetEnvironmentVariable("QUANTSHARP_KEEP_QUANTIZED") is { Length: > 0 } keep)
             {
                 Directory.CreateDirectory(keep);
@@ -57,7 +67,7 @@ public sealed class QuantizedModelTests(ConvertedModels models, ITestOutputHelpe
             var a = new PerplexityEvaluator(new SessionLogitsProvider(ours, 512)).Evaluate(all, 512, PerplexityStyle.LlamaCpp, bos, maxWindows: 20);
             var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx)).Evaluate(all, 512, PerplexityStyle.LlamaCpp, bos, maxWindows: 20);
             double rel = a.Perplexity / b.Perplexity - 1;
-            output.WriteLine($"{fileType}: {new FileInfo(path).Length / 1024} KiB, max |Δlogit| {worst:G4} / range {range:G4} = {worst / range:E2}; PPL(20 windows) ours {a.Perplexity:F4} llama.cpp {b.Perplexity:F4} ({rel:+0.000%;-0.000%})");
+            output.WriteLine($"{fileType}{(pure ? " pure" : "")}: {new FileInfo(path).Length / 1024} KiB, max |Δlogit| {worst:G4} / range {range:G4} = {worst / range:E2}; PPL(20 windows) ours {a.Perplexity:F4} llama.cpp {b.Perplexity:F4} ({rel:+0.000%;-0.000%})");
             Assert.Equal(20, a.Windows);
             Assert.True(worst <= 2e-2f * range, $"{fileType}: max |Δ| {worst} vs logit range {range}");
             Assert.True(Math.Abs(rel) < 2e-3, $"{fileType}: ours {a} vs llama.cpp {b}");

@@ -9,8 +9,8 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// The quantized path of <see cref="MatMul"/>. As ggml does, the activation rows are quantized once
 /// per call to int8 (Q8_0-style 32-blocks or Q8_K-style 256-blocks, whichever the weight type pairs
 /// with) and each weight block meets them in integer dot products, scaled once per block.
-/// Q8_0, Q4_0, Q4_K and Q6_K have such kernels; the other block types fall back to dequantizing one
-/// weight row at a time and an fp32 dot with the unquantized activations (correct, not fast).
+/// Every block weight type has such kernels (DotQ4_0.cs …); the dequantizing fallback (one weight
+/// row to fp32, fp32 dot with the unquantized activations) remains for any type without one.
 /// Work is split over weight rows in chunks sized from the shape only, and each output is reduced
 /// the same way in any chunk, so results are bit-identical for any thread count.
 /// </summary>
@@ -22,7 +22,7 @@ internal static unsafe class QuantizedMatMul
     [ThreadStatic] private static Job? t_job;
 
     /// <summary>Whether <paramref name="t"/> has integer dot kernels (else the dequantizing fallback is used).</summary>
-    public static bool HasIntegerKernel(DType t) => t is DType.Q8_0 or DType.Q4_0 or DType.Q4_K or DType.Q6_K;
+    public static bool HasIntegerKernel(DType t) => SuperBlockActivations(t) is not null;
 
     /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
     public static bool Supports(DType t) => BlockDequantizer.Supports(t) && t != DType.Q8_K;
@@ -32,6 +32,8 @@ internal static unsafe class QuantizedMatMul
     {
         DType.Q8_0 or DType.Q4_0 => false,
         DType.Q4_K or DType.Q6_K => true,
+        DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.IQ4_NL => false,
+        DType.Q2_K or DType.Q3_K or DType.Q5_K or DType.IQ4_XS => true,
         _ => null,
     };
 
@@ -82,6 +84,14 @@ internal static unsafe class QuantizedMatMul
                 case DType.Q4_0: Rows<DotQ4_0>(r0, r1); break;
                 case DType.Q4_K: Rows<DotQ4_K>(r0, r1); break;
                 case DType.Q6_K: Rows<DotQ6_K>(r0, r1); break;
+                case DType.Q4_1: Rows<DotQ4_1>(r0, r1); break;
+                case DType.Q5_0: Rows<DotQ5_0>(r0, r1); break;
+                case DType.Q5_1: Rows<DotQ5_1>(r0, r1); break;
+                case DType.IQ4_NL: Rows<DotIQ4_NL>(r0, r1); break;
+                case DType.Q2_K: Rows<DotQ2_K>(r0, r1); break;
+                case DType.Q3_K: Rows<DotQ3_K>(r0, r1); break;
+                case DType.Q5_K: Rows<DotQ5_K>(r0, r1); break;
+                case DType.IQ4_XS: Rows<DotIQ4_XS>(r0, r1); break;
                 default: DequantizingRows(r0, r1); break;
             }
         }

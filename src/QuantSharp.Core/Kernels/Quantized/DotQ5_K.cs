@@ -1,0 +1,104 @@
+// Q5_K weights · Q8_K activations: 256-weight super-blocks, eight 32-weight sub-blocks of 5-bit values with 6-bit scale and min.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using QuantSharp.Core.Kernels.Dequant;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// Q4_K with a fifth bit: sub-block s takes nibbles from qs vector s/2 (low nibbles for even s,
+/// high for odd) and its fifth bit from bit s of the 32 qh bytes, giving an unsigned 0..31.
+/// Σ w·a = d·Σ_s sc_s·Σ(q·a) − dmin·Σ_s m_s·Σa_s, the min term from Q8_K's 16-value sums.
+/// </summary>
+internal unsafe struct DotQ5_K : IQuantDot
+{
+    private const int BlockBytes = 176;
+
+    public static bool SuperBlocks => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
+    {
+        var acc = stackalloc Vector256<float>[IntDot.TileRows];
+        var accMin = stackalloc Vector256<float>[IntDot.TileRows];
+        var q = stackalloc Vector256<byte>[8];
+        var scale = stackalloc Vector256<short>[8];
+        int* mins = stackalloc int[16];
+        for (int j = 0; j < mt; j++) { acc[j] = Vector256<float>.Zero; accMin[j] = Vector256<float>.Zero; }
+        var low = Vector256.Create((byte)0x0F);
+        var fifth = Vector256.Create((byte)0x10);
+        for (int b = 0; b < nb; b++, w += BlockBytes)
+        {
+            float d = WeightBits.Fp16(w), dmin = WeightBits.Fp16(w + 2);
+            for (int s = 0; s < 8; s++)
+            {
+                KQuantDequant.ScaleMinK4(s, w + 4, out int sc, out int mn);
+                scale[s] = Vector256.Create((short)sc);
+                mins[2 * s] = mins[2 * s + 1] = mn;
+            }
+            var qh = Vector256.Load(w + 16).AsUInt16();
+            for (int c = 0; c < 4; c++)
+            {
+                var raw = Vector256.Load(w + 48 + 32 * c);
+                // Bit s of each qh byte moved to bit 4; bits shifted in from the neighbour byte are masked off.
+                var h0 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2 * c), 4).AsByte() & fifth;
+                var h1 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2 * c + 1), 4).AsByte() & fifth;
+                q[2 * c] = (raw & low) | h0;
+                q[2 * c + 1] = (Vector256.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & low) | h1;
+            }
+            var min0 = Vector256.Load(mins);
+            var min1 = Vector256.Load(mins + 8);
+            for (int j = 0; j < mt; j++)
+            {
+                sbyte* aq = a.Q(j) + b * 256;
+                var sumi = Vector256<int>.Zero;
+                for (int s = 0; s < 8; s++)
+                    sumi = IntDot.Pairs<TF>(sumi, IntDot.PairsU8S8(q[s], Vector256.Load(aq + 32 * s)), scale[s]);
+                float da = a.D(j)[b];
+                acc[j] = LaneSums.Accumulate(acc[j], sumi, d * da);
+                accMin[j] = LaneSums.Accumulate(accMin[j], LaneSums.Products16(min0, min1, a.S(j) + b * 16), dmin * da);
+            }
+        }
+        for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]) - LaneSums.Sum(accMin[j]);
+    }
+
+    public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
+    {
+        float* acc = stackalloc float[8];
+        float* accMin = stackalloc float[8];
+        int* lanes = stackalloc int[8];
+        int* minLanes = stackalloc int[8];
+        int* scales = stackalloc int[8];
+        int* mins = stackalloc int[16];
+        for (int j = 0; j < mt; j++)
+        {
+            new Span<float>(acc, 8).Clear();
+            new Span<float>(accMin, 8).Clear();
+            byte* wb = w;
+            for (int b = 0; b < nb; b++, wb += BlockBytes)
+            {
+                sbyte* aq = a.Q(j) + b * 256;
+                for (int s = 0; s < 8; s++)
+                {
+                    KQuantDequant.ScaleMinK4(s, wb + 4, out scales[s], out int mn);
+                    mins[2 * s] = mins[2 * s + 1] = mn;
+                }
+                LaneSums.Clear(lanes);
+                LaneSums.Clear(minLanes);
+                for (int e = 0; e < 256; e++)
+                {
+                    int s = e >> 5, l = e & 31;
+                    int nibble = (wb[48 + 32 * (s >> 1) + l] >> (4 * (s & 1))) & 0xF;
+                    int qv = nibble | ((wb[16 + l] >> s) & 1) << 4;
+                    lanes[l >> 2] += scales[s] * qv * aq[e];
+                }
+                LaneSums.AddProducts16(minLanes, mins, a.S(j) + b * 16, 1);
+                float da = a.D(j)[b];
+                LaneSums.Accumulate(acc, lanes, WeightBits.Fp16(wb) * da);
+                LaneSums.Accumulate(accMin, minLanes, WeightBits.Fp16(wb + 2) * da);
+            }
+            results[j] = LaneSums.Sum(acc) - LaneSums.Sum(accMin);
+        }
+    }
+}

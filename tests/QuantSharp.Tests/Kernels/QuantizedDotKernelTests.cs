@@ -1,0 +1,143 @@
+// The integer dot kernels of Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS on weights from our own quantizers.
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Kernels.Quantized;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Safetensors;
+using QuantSharp.Quantization.BlockFormats;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Kernels;
+
+/// <summary>
+/// For each type, weights quantized by our BlockFormats (random rows and real sotu-llama-30m rows),
+/// odd activation row counts (tiles of 4 with remainders) and several weight rows: (a) the scalar,
+/// AVX2 and VNNI kernels give bit-identical outputs, and (b) each output is the exact dot of the
+/// dequantized weight row with the dequantized int8 activations up to fp32 accumulation rounding.
+/// </summary>
+[Collection(KernelOptionsCollection.Name)]
+public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
+{
+    /// <summary>The types whose kernels reduce in <see cref="LaneSums"/>' fixed order.</summary>
+    private static readonly DType[] LaneExactTypes =
+        [DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL, DType.Q2_K, DType.Q3_K, DType.Q5_K, DType.IQ4_XS];
+
+    public static TheoryData<DType, string> TypeAndSource()
+    {
+        var data = new TheoryData<DType, string>();
+        foreach (var t in LaneExactTypes)
+            foreach (var source in new[] { "random", "sotu gate_proj", "sotu down_proj" })
+                data.Add(t, source);
+        return data;
+    }
+
+    [Fact]
+    public void EveryWeightTypeHasAnIntegerKernel()
+    {
+        foreach (var t in BlockTypes.All)
+            Assert.Equal(t != DType.Q8_K, QuantizedMatMul.HasIntegerKernel(t));
+    }
+
+    /// <summary>The kernels' inlined fp16 → fp32 equals (float)Half on all 65536 bit patterns (NaN as NaN).</summary>
+    [Fact]
+    public void Fp16ConversionMatchesHalfForEveryBitPattern()
+    {
+        ushort* p = stackalloc ushort[1];
+        for (int h = 0; h <= ushort.MaxValue; h++)
+        {
+            *p = (ushort)h;
+            float want = (float)BitConverter.UInt16BitsToHalf((ushort)h), got = WeightBits.Fp16((byte*)p);
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(got), $"0x{h:X4}: {got} is not NaN");
+            else Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got), $"0x{h:X4}: {got:R} vs {want:R}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TypeAndSource))]
+    public void IsaPathsAgreeBitForBitAndMatchDequantizedDot(DType type, string source)
+    {
+        var (weights, n, k) = Weights(source);
+        var packed = new byte[DTypeInfo.RowBytes(type, (long)n * k)];
+        BlockQuantizer.QuantizeRows(type, weights, k, packed);
+        var wq = new float[(long)n * k];
+        BlockDequantizer.DequantizeRow(type, packed, wq);
+        var rng = new Random(k + n + (int)type);
+        double worst = 0;
+        fixed (byte* pw = packed)
+        {
+            var view = new TensorView("w", type, [n, k], pw, packed.Length);
+            foreach (int m in new[] { 1, 3, 5, 7 })
+            {
+                float[] a = Activations(rng, m, k);
+                float[] aq = DequantizedActivations(type, a, m, k);
+                float[]? first = null;
+                KernelIsa firstIsa = default;
+                foreach (var isa in new[] { KernelIsa.Scalar, KernelIsa.Avx2, KernelIsa.Avx512 })
+                {
+                    if (!KernelOptions.IsSupported(isa)) continue;
+                    var c = new float[m * n];
+                    using (new KernelScope(isa, 1)) MatMul.Multiply(a, m, view, c);
+                    if (first is null) { first = c; firstIsa = isa; continue; }
+                    for (int i = 0; i < c.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(c[i]) == BitConverter.SingleToInt32Bits(first[i]),
+                            $"{type} {source} M={m} [{i / n},{i % n}]: {isa} {c[i]:R} vs {firstIsa} {first[i]:R}");
+                }
+                for (int i = 0; i < m; i++)
+                {
+                    for (int r = 0; r < n; r++)
+                    {
+                        double exact = 0, mag = 0;
+                        for (int x = 0; x < k; x++)
+                        {
+                            double p = (double)wq[(long)r * k + x] * aq[i * k + x];
+                            exact += p;
+                            mag += Math.Abs(p);
+                        }
+                        double err = Math.Abs(first![i * n + r] - exact);
+                        Assert.True(err <= 2e-6 * mag + 1e-30, $"{type} {source} M={m} [{i},{r}]: {first[i * n + r]} vs {exact} (Σ|w·a| {mag})");
+                        if (mag > 0) worst = Math.Max(worst, err / mag);
+                    }
+                }
+            }
+        }
+        output.WriteLine($"{type} {source} ({n}x{k}), VNNI {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}: max |Δ|/Σ|w·a| vs exact dot of dequantized operands {worst:E2}");
+    }
+
+    /// <summary>Weight rows: seeded random (with outliers), or the first rows of a real sotu-llama-30m layer.</summary>
+    private static (float[] Values, int Rows, int Cols) Weights(string source)
+    {
+        if (source == "random") return (BlockTypes.RandomWeights(new Random(7), 19 * 1024), 19, 1024);
+        string name = source == "sotu gate_proj" ? "model.layers.3.mlp.gate_proj.weight" : "model.layers.5.mlp.down_proj.weight";
+        using var model = SafetensorsModel.Open(SharedData.Model("sotu-llama-30m"));
+        var t = model.Get(name);
+        int k = checked((int)t.Columns), n = 21;
+        return (t.ToFloat32().AsSpan(0, n * k).ToArray(), n, k);
+    }
+
+    /// <summary>Roughly Gaussian activations with a few large channels, as hidden states look.</summary>
+    private static float[] Activations(Random rng, int m, int k)
+    {
+        var a = new float[m * k];
+        for (int i = 0; i < a.Length; i++)
+        {
+            double u1 = 1 - rng.NextDouble(), u2 = rng.NextDouble();
+            a[i] = (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2)) * (i % k % 97 == 0 ? 30 : 1);
+        }
+        return a;
+    }
+
+    /// <summary>q·d of the activations exactly as the kernels quantize them.</summary>
+    private static float[] DequantizedActivations(DType type, float[] a, int m, int k)
+    {
+        bool super = QuantizedMatMul.SuperBlockActivations(type) ?? throw new InvalidOperationException($"{type} has no integer kernel");
+        var acts = new Q8Activations();
+        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
+        var result = new float[m * k];
+        int bs = super ? 256 : 32;
+        for (int i = 0; i < m; i++)
+        {
+            var tile = acts.Tile(i);
+            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
+        }
+        return result;
+    }
+}
