@@ -1,4 +1,4 @@
-// The integer dot kernels of Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q5_K and IQ4_XS on weights from our own quantizers.
+// The integer dot kernels of Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K, Q3_K, Q5_K and IQ4_XS on weights from our own quantizers.
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Kernels.Quantized;
 using QuantSharp.Core.Tensors;
@@ -19,7 +19,7 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
 {
     /// <summary>The types whose kernels reduce in <see cref="LaneSums"/>' fixed order.</summary>
     private static readonly DType[] LaneExactTypes =
-        [DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL, DType.Q2_K, DType.Q3_K, DType.Q5_K, DType.IQ4_XS];
+        [DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL, DType.MXFP4, DType.Q2_K, DType.Q3_K, DType.Q5_K, DType.IQ4_XS];
 
     public static TheoryData<DType, string> TypeAndSource()
     {

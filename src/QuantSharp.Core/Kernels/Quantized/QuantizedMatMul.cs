@@ -32,7 +32,7 @@ internal static unsafe class QuantizedMatMul
     {
         DType.Q8_0 or DType.Q4_0 => false,
         DType.Q4_K or DType.Q6_K => true,
-        DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.IQ4_NL => false,
+        DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.IQ4_NL or DType.MXFP4 => false,
         DType.Q2_K or DType.Q3_K or DType.Q5_K or DType.IQ4_XS => true,
         _ => null,
     };
@@ -88,6 +88,7 @@ internal static unsafe class QuantizedMatMul
                 case DType.Q5_0: Rows<DotQ5_0>(r0, r1); break;
                 case DType.Q5_1: Rows<DotQ5_1>(r0, r1); break;
                 case DType.IQ4_NL: Rows<DotIQ4_NL>(r0, r1); break;
+                case DType.MXFP4: Rows<DotMXFP4>(r0, r1); break;
                 case DType.Q2_K: Rows<DotQ2_K>(r0, r1); break;
                 case DType.Q3_K: Rows<DotQ3_K>(r0, r1); break;
                 case DType.Q5_K: Rows<DotQ5_K>(r0, r1); break;

@@ -58,4 +58,17 @@ internal static unsafe class WeightBits
             -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
         return Avx2.Shuffle(table, indices.AsSByte());
     }
+
+    /// <summary>
+    /// MXFP4 values of 32 indices 0..15 via vpshufb: twice the E2M1 value (ggml's kvalues_mxfp4, also
+    /// Mxfp4Dequant.DoubledValues), so the block scale is 2^(e − 128) rather than 2^(e − 127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Mxfp4Values(Vector256<byte> indices)
+    {
+        var table = Vector256.Create(
+            (sbyte)0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+            0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+        return Avx2.Shuffle(table, indices.AsSByte());
+    }
 }
