@@ -12,14 +12,21 @@ internal static class QuantizeCommand
     {
         var model = CommonOptions.Model();
         var output = new Option<string>("--output", "-o") { Description = "Output .gguf (temporary file, renamed when complete)", Required = true };
-        var type = new Option<string>("--type") { Description = "Block type for every 2-D weight (llama-quantize --pure): " + string.Join(", ", PureGgufRecipe.SupportedTypes), Required = true };
+        var type = new Option<string>("--type") { Description = "Block type for every 2-D weight (llama-quantize --pure): " + string.Join(", ", PureGgufRecipe.SupportedTypes) };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
         var cmd = new Command("quantize", "Quantize a model to GGUF (round-to-nearest into one block type; named mixes, imatrix and GPTQ are coming)") { model, output, type, threads, tokenizer };
+        var methodOptions = new QuantizeMethodOptions();
+        methodOptions.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             CommandRunner.SetThreads(r.GetValue(threads));
-            string name = r.GetValue(type)!;
+            if (r.GetValue(methodOptions.Method) != null)
+            {
+                if (r.GetValue(type) != null) throw new ArgumentException("--type and --method are alternatives: --method takes --format gguf:TYPE");
+                return methodOptions.Run(r, r.GetValue(model)!, r.GetValue(tokenizer), Path.GetFullPath(r.GetValue(output)!));
+            }
+            string name = r.GetValue(type) ?? throw new ArgumentException("quantize needs --type T (whole-model round-to-nearest) or --method rtn|gptq");
             if (!Enum.TryParse<DType>(name, ignoreCase: true, out var dtype) || Array.IndexOf(PureGgufRecipe.SupportedTypes, dtype) < 0)
                 throw new ArgumentException($"--type '{name}' is not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
             string outPath = Path.GetFullPath(r.GetValue(output)!);
