@@ -127,7 +127,7 @@ internal sealed class QuantizeMethodOptions
         var write = total - rep.Embedding - rep.Forward - rep.Statistics - rep.Quantization;
         Console.WriteLine($"wrote {outPath} ({(ggufType is { } gt ? gt.ToString() : $"hf-gptq {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")}, method {method}, {(calib == null ? "no calibration" : r.GetValue(OriginalActivations) ? "original activations" : "sequential")})");
         Console.WriteLine($"time: load {loadTime.TotalSeconds:F1} s, calibration text {tokenizeTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
-        Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB, peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "
+        Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB (run start {rep.BaselineAnonymousBytes / MiB:F1} MiB), peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "
             + $"whole model in fp32 {rep.ModelFp32Bytes / MiB:F1} MiB + calibration activations {rep.ActivationBytes / MiB:F1} MiB ({rep.CalibrationTokens:N0} tokens) = {(rep.ModelFp32Bytes + rep.ActivationBytes) / MiB:F1} MiB");
         return 0;
     }

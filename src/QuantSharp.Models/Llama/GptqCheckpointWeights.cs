@@ -94,7 +94,7 @@ public sealed class GptqCheckpointWeights : IWeightSource
                 if (!float.IsFinite(v)) throw new InvalidDataException($"{Origin}: '{module}' dequantizes to a non-finite value at [{o}, {c}] (scale {s[(long)g * rows + o]})");
                 w[(long)o * cols + c] = v;
             }
-        return new PinnedMatrix(name, w, rows, cols);
+        return new PinnedMatrix(name, w, rows, cols, pinInPlace: true);
     }
 
     private TensorView Require(string name) => _packed.Contains(name) ? _packed.Get(name)
@@ -104,5 +104,10 @@ public sealed class GptqCheckpointWeights : IWeightSource
         => new($"{Origin}: GPTQ tensor '{t.Name}' is {t.DType} [{string.Join(", ", t.Shape)}], expected {expected}");
 
     /// <inheritdoc/>
-    public void Dispose() => _packed.Dispose();
+    public void Dispose()
+    {
+        foreach (var m in _dequantized.Values) m.Dispose();
+        _dequantized.Clear();
+        _packed.Dispose();
+    }
 }

@@ -97,6 +97,8 @@ public sealed class LayerStreamingQuantizer
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             MemoryProbe.ResetKernelPeak();
             Report.Memory.Sample();
+            Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
+            Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
             if (_calibration != null)
             {
                 var sw = Stopwatch.StartNew();
@@ -170,30 +172,37 @@ public sealed class LayerStreamingQuantizer
             state.Stats[(int)GroupOf(kinds[^1])] = null;
         }
 
-        if (store == null)
+        try
         {
-            foreach (var k in LlamaLinearExtensions.All) Quantize(k);
+            if (store == null)
+            {
+                foreach (var k in LlamaLinearExtensions.All) Quantize(k);
+            }
+            else if (!Sequential)
+            {
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 6, writeAfter: 6, observeAll: true, ct);
+                Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
+                Quantize(LlamaLinear.O);
+                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                Quantize(LlamaLinear.Down);
+            }
+            else
+            {
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 1, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 2, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.O);
+                // The residual stream after the quantized attention replaces the layer input in the store.
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 4, writeAfter: 3, observeAll: false, ct);
+                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                Pass(l, store, b!, state, startAtMlp: true, lastStep: 5, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.Down);
+                Pass(l, store, b!, state, startAtMlp: true, lastStep: 6, writeAfter: 6, observeAll: false, ct);
+            }
         }
-        else if (!Sequential)
+        finally
         {
-            Pass(l, store, b!, state, startAtMlp: false, lastStep: 6, writeAfter: 6, observeAll: true, ct);
-            Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
-            Quantize(LlamaLinear.O);
-            Quantize(LlamaLinear.Gate, LlamaLinear.Up);
-            Quantize(LlamaLinear.Down);
-        }
-        else
-        {
-            Pass(l, store, b!, state, startAtMlp: false, lastStep: 1, writeAfter: 0, observeAll: false, ct);
-            Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
-            Pass(l, store, b!, state, startAtMlp: false, lastStep: 2, writeAfter: 0, observeAll: false, ct);
-            Quantize(LlamaLinear.O);
-            // The residual stream after the quantized attention replaces the layer input in the store.
-            Pass(l, store, b!, state, startAtMlp: false, lastStep: 4, writeAfter: 3, observeAll: false, ct);
-            Quantize(LlamaLinear.Gate, LlamaLinear.Up);
-            Pass(l, store, b!, state, startAtMlp: true, lastStep: 5, writeAfter: 0, observeAll: false, ct);
-            Quantize(LlamaLinear.Down);
-            Pass(l, store, b!, state, startAtMlp: true, lastStep: 6, writeAfter: 6, observeAll: false, ct);
+            foreach (var m in state.Dequantized) m?.Dispose();
         }
         GC.Collect();
         return new QuantizedDecoderLayer { Index = l, Linears = results };
@@ -213,7 +222,8 @@ public sealed class LayerStreamingQuantizer
         var r = _quantizer.Quantize(input);
         if (r.Dequantized.Length != (long)rows * cols)
             throw new InvalidOperationException($"{view.Name}: the {_quantizer.Name} quantizer returned {r.Dequantized.Length} weights, expected {rows}×{cols}");
-        state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, rows, cols);
+        // The forward continues with the quantizer's own array, pinned for MatMul until the layer is done.
+        state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, rows, cols, pinInPlace: true);
         state.Views[(int)k] = state.Dequantized[(int)k]!.View;
         Report.Quantization += sw.Elapsed;
         Report.Memory.Sample();

@@ -18,6 +18,10 @@ public sealed class StreamingRunReport
     public long ActivationBytes { get; internal set; }
     /// <summary>The whole model's parameters in fp32 (what loading it unquantized would take).</summary>
     public long ModelFp32Bytes { get; internal set; }
+    /// <summary>Anonymous RSS when the run started (model mapped, calibration tokenized, runtime loaded): what the run adds is measured above it.</summary>
+    public long BaselineAnonymousBytes { get; internal set; }
+    /// <summary>Managed heap when the run started.</summary>
+    public long BaselineManagedBytes { get; internal set; }
     /// <summary>Peak memory at the sample points (every forward chunk and every quantized layer).</summary>
     public MemoryProbe Memory { get; } = new();
 }
