@@ -90,7 +90,11 @@ public static class HfGptqExporter
             foreach (var f in Directory.GetFiles(source))
             {
                 string name = Path.GetFileName(f);
-                if (!Replaced(name)) File.Copy(f, Path.Combine(tmp, name));
+                if (Replaced(name)) continue;
+                string copy = Path.Combine(tmp, name);
+                File.Copy(f, copy);
+                // The source may be read-only (a shared model store); the export belongs to the user.
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (Directory.Exists(target)) Directory.Delete(target); // empty, checked above
