@@ -154,10 +154,12 @@ public sealed class LayerStreamingQuantizer
         var lw = _model.Layers[l];
         var state = new LayerState(lw);
         var results = new QuantizedLinear[LlamaLinearExtensions.All.Length];
-        if (store != null)
+        bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        // Statistics are created just before the pass that fills them, so that in sequential mode at
+        // most one group's Hessian (down_proj's is the largest) exists at a time.
+        void Collect(params LinearInputGroup[] groups)
         {
-            bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
-            for (int g = 0; g < 4; g++) state.Stats[g] = new LinearInputStatistics(GroupWidth((LinearInputGroup)g), hessian);
+            foreach (var g in groups) state.Stats[(int)g] = new LinearInputStatistics(GroupWidth(g), hessian);
         }
 
         void Quantize(params LlamaLinear[] kinds)
@@ -180,6 +182,7 @@ public sealed class LayerStreamingQuantizer
             }
             else if (!Sequential)
             {
+                Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
                 Pass(l, store, b!, state, startAtMlp: false, lastStep: 6, writeAfter: 6, observeAll: true, ct);
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Quantize(LlamaLinear.O);
@@ -188,13 +191,17 @@ public sealed class LayerStreamingQuantizer
             }
             else
             {
+                Collect(LinearInputGroup.AttentionInput);
                 Pass(l, store, b!, state, startAtMlp: false, lastStep: 1, writeAfter: 0, observeAll: false, ct);
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
+                Collect(LinearInputGroup.AttentionOutput);
                 Pass(l, store, b!, state, startAtMlp: false, lastStep: 2, writeAfter: 0, observeAll: false, ct);
                 Quantize(LlamaLinear.O);
                 // The residual stream after the quantized attention replaces the layer input in the store.
+                Collect(LinearInputGroup.MlpInput);
                 Pass(l, store, b!, state, startAtMlp: false, lastStep: 4, writeAfter: 3, observeAll: false, ct);
                 Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                Collect(LinearInputGroup.MlpHidden);
                 Pass(l, store, b!, state, startAtMlp: true, lastStep: 5, writeAfter: 0, observeAll: false, ct);
                 Quantize(LlamaLinear.Down);
                 Pass(l, store, b!, state, startAtMlp: true, lastStep: 6, writeAfter: 6, observeAll: false, ct);
@@ -311,6 +318,7 @@ public sealed class LayerStreamingQuantizer
             Report.Memory.Sample();
             Step();
         }
+        foreach (var st2 in st.Stats) st2?.ReleaseScratch();
         // One collection per pass keeps the heap near its live size (per-layer temporaries are large and short-lived).
         GC.Collect();
     }
