@@ -171,34 +171,10 @@ public sealed class InferenceSession
     }
 
     private void RmsNormRows(ReadOnlySpan<float> x, float[] weight, Span<float> dst, int rows)
-    {
-        int dim = _hp.Dim;
-        for (int r = 0; r < rows; r++)
-            VectorOps.RmsNorm(x.Slice(r * dim, dim), weight, _hp.RmsNormEps, dst.Slice(r * dim, dim));
-    }
+        => LlamaLayerOps.RmsNormRows(x, weight, _hp.RmsNormEps, dst, rows, _hp.Dim);
 
     private void ApplyRope(float[] buf, int n, int heads)
-    {
-        int hd = _hp.HeadDim, half = hd / 2, width = heads * hd;
-        bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
-        for (int t = 0; t < n; t++)
-        {
-            int pos = Position + t;
-            var cos = _cos.AsSpan(pos * half, half);
-            var sin = _sin.AsSpan(pos * half, half);
-            for (int h = 0; h < heads; h++)
-            {
-                var v = buf.AsSpan(t * width + h * hd, hd);
-                for (int i = 0; i < half; i++)
-                {
-                    int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-                    float x0 = v[a], x1 = v[b];
-                    v[a] = x0 * cos[i] - x1 * sin[i];
-                    v[b] = x0 * sin[i] + x1 * cos[i];
-                }
-            }
-        }
-    }
+        => LlamaLayerOps.ApplyRope(buf, n, heads, _hp.HeadDim, _hp.RopeLayout == RopeLayout.Interleaved, _cos, _sin, Position);
 
     private void Attention(int layer, int n)
     {

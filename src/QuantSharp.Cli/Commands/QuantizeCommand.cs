@@ -15,18 +15,25 @@ internal static class QuantizeCommand
         var type = new Option<string>("--type")
         {
             Description = "llama-quantize type: the mix of block types chosen per tensor as llama.cpp does: " + string.Join(", ", LlamaCppFileTypeNames.Names),
-            Required = true,
         };
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model to GGUF with llama.cpp's named mixes (round-to-nearest; byte-identical to llama-quantize)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq --format gguf:T|hf-gptq)")
             { model, output, type, pure, imatrix, threads, tokenizer };
+        var methodOptions = new QuantizeMethodOptions();
+        methodOptions.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             CommandRunner.SetThreads(r.GetValue(threads));
-            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type));
+            if (r.GetValue(methodOptions.Method) != null)
+            {
+                if (r.GetValue(type) != null || r.GetValue(pure) || r.GetValue(imatrix) != null)
+                    throw new ArgumentException("--type/--pure/--imatrix and --method are alternatives: --method takes --format gguf:TYPE");
+                return methodOptions.Run(r, r.GetValue(model)!, r.GetValue(tokenizer), Path.GetFullPath(r.GetValue(output)!));
+            }
+            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type) ?? throw new ArgumentException("quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq"));
             bool isPure = r.GetValue(pure);
             string outPath = Path.GetFullPath(r.GetValue(output)!);
             string? imatrixPath = r.GetValue(imatrix);

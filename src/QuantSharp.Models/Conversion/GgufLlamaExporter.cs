@@ -88,14 +88,14 @@ public static class GgufLlamaExporter
         {
             var l = model.Layers[i];
             AddVector(w, LlamaGgufNames.AttentionNorm(i), l.AttentionNorm);
-            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, permute, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, permute, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, permute, hp.HeadDim, i, LlamaLinear.Q);
+            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, permute, hp.HeadDim, i, LlamaLinear.K);
+            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, false, hp.HeadDim, i, LlamaLinear.V);
+            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, false, hp.HeadDim, i, LlamaLinear.O);
             AddVector(w, LlamaGgufNames.FfnNorm(i), l.FfnNorm);
-            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, false, hp.HeadDim);
-            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, false, hp.HeadDim);
+            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, false, hp.HeadDim, i, LlamaLinear.Gate);
+            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, false, hp.HeadDim, i, LlamaLinear.Up);
+            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, false, hp.HeadDim, i, LlamaLinear.Down);
         }
         AddVector(w, LlamaGgufNames.OutputNorm, model.OutputNorm);
         if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, enc, false, hp.HeadDim);
@@ -145,15 +145,34 @@ public static class GgufLlamaExporter
 
     [ThreadStatic] private static Action? _progressHook;
 
+    private static void WriteEncodedRows(Stream s, string name, GgmlType type, int rows, int cols, (GgmlType Type, ReadOnlyMemory<byte> Bytes) encoded, bool permute, int headDim)
+    {
+        if (encoded.Type != type)
+            throw new InvalidOperationException($"{name}: the quantizer produced {encoded.Type} but the file declares {type}");
+        long rowBytes = GgmlTypeInfo.Of(type).TensorByteSize([cols]);
+        if (encoded.Bytes.Length != rowBytes * rows)
+            throw new InvalidOperationException($"{name}: the quantizer produced {encoded.Bytes.Length} bytes, expected {rowBytes * rows}");
+        if (!permute) { s.Write(encoded.Bytes.Span); return; }
+        // Rows are independent in every ggml type, so the RoPE permutation applies to encoded rows as to floats.
+        for (int r = 0; r < rows; r++)
+            s.Write(encoded.Bytes.Span.Slice((int)(RopePermutation.SourceRow(r, headDim) * rowBytes), (int)rowBytes));
+    }
+
     private static void AddVector(GgufWriter w, string name, float[] values)
         => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
 
-    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, bool permute, int headDim)
+    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, bool permute, int headDim, int layer = -1, LlamaLinear linear = default)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
         var type = enc.TypeFor(name, [rows, cols]);
         w.AddTensor(name, type, [rows, cols], s =>
         {
+            if (layer >= 0 && enc.LayerTensors != null)
+            {
+                WriteEncodedRows(s, name, type, rows, cols, enc.LayerTensors(layer, linear), permute, headDim);
+                _progressHook?.Invoke();
+                return;
+            }
             bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
             if (block && enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
             // Float outputs stream row by row; block types are encoded a tensor at a time (one tensor in fp32 at most).

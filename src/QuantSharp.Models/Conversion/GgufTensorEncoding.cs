@@ -17,4 +17,13 @@ public delegate void BlockRowEncoder(string tensorName, GgmlType type, ReadOnlyS
 /// and source view (float types are converted directly; block types go through <see cref="Encoder"/>),
 /// <see cref="FileType"/> is llama.cpp's general.file_type for the whole file.
 /// </summary>
-public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType);
+/// <remarks>
+/// <see cref="LayerTensors"/>, when set, supplies the already encoded bytes of decoder layers'
+/// linear weights (in the source file's row order; the exporter applies the q/k RoPE row
+/// permutation) instead of encoding the model's weights: a layer-streaming quantizer produces
+/// them one layer at a time, in the order the file is written.
+/// </remarks>
+public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType, LayerTensorSource? LayerTensors = null);
+
+/// <summary>The encoded bytes (whole rows of <c>type</c>, source row order) of linear <paramref name="linear"/> in decoder layer <paramref name="layer"/>.</summary>
+public delegate (GgmlType Type, ReadOnlyMemory<byte> Bytes) LayerTensorSource(int layer, Llama.LlamaLinear linear);

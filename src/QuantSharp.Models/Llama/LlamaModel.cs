@@ -85,8 +85,11 @@ public sealed class LlamaModel : IDisposable
         var config = HfConfig.Load(folder);
         var hp = LlamaHyperParameters.FromHf(config);
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? folder);
-        var source = SafetensorsModel.Open(folder);
-        try { return new LlamaModel(source, hp, LlamaTensorNames.HuggingFace, tokenizer, "hf-safetensors"); }
+        // A GPTQ checkpoint (quantization_config in config.json): linear layers are dequantized at load.
+        var gptq = Formats.Gptq.GptqQuantizationConfig.TryLoad(folder);
+        IWeightSource source = SafetensorsModel.Open(folder);
+        if (gptq != null) source = new GptqCheckpointWeights(source, gptq);
+        try { return new LlamaModel(source, hp, LlamaTensorNames.HuggingFace, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
         catch { source.Dispose(); throw; }
     }
 

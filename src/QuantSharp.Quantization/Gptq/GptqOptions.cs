@@ -30,6 +30,12 @@ public sealed record GptqOptions
     /// <summary>Search a shrunken range per group that minimises the rounding error (GPTQ's "mse" option).</summary>
     public bool MseClip { get; init; }
 
+    /// <summary>
+    /// Round each scale to fp16 before its zero point and levels are chosen, as Hugging Face GPTQ
+    /// checkpoints store them, so the exported file dequantizes to exactly the weights the run used.
+    /// </summary>
+    public bool Fp16Scales { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

@@ -62,7 +62,7 @@ public static class GptqQuantizer
             for (int c = 0; c < cols; c++) groupIndex[c] = c / gs;
         }
         var grid = new IntegerGrid(rows, cols, bits, options.Symmetric, options.MseClip, groups, groupAt,
-            grouped && !options.StaticGroups ? gs : 0);
+            grouped && !options.StaticGroups ? gs : 0, options.Fp16Scales);
 
         if (!grouped)
         {

@@ -4,8 +4,9 @@ namespace QuantSharp.Quantization.Gptq;
 /// <summary>
 /// GPTQ's Quantizer (IST-DASLab/gptq quant.py, as AutoGPTQ uses it with perchannel=True): min/max
 /// range including 0, symmetric or asymmetric, optional shrink search for the range minimising
-/// Σ|q(x) − x|^2.4. Scales are rounded to fp32 when chosen, so the values the sweep feeds back
-/// are exactly scale·(q − zero) as stored. Rounding is half to even (torch.round).
+/// Σ|q(x) − x|^2.4. Scales are rounded to fp32 (or, for checkpoints that store them so, fp16) when
+/// chosen, before the zero point and levels, so the values the sweep feeds back are exactly
+/// scale·(q − zero) as stored. Rounding is half to even (torch.round).
 /// </summary>
 internal sealed class IntegerGrid : IColumnGrid
 {
@@ -17,14 +18,14 @@ internal sealed class IntegerGrid : IColumnGrid
     private const float SmallestNormal = 1.17549435e-38f;
 
     private readonly int _rows, _cols, _maxq;
-    private readonly bool _symmetric, _mse;
+    private readonly bool _symmetric, _mse, _fp16;
     private readonly int[] _groupAt;
 
     /// <summary>Creates a grid; <paramref name="groupAt"/> maps each sweep position to its group.</summary>
-    public IntegerGrid(int rows, int cols, int bits, bool symmetric, bool mse, int groups, int[] groupAt, int dynamicGroupSize)
+    public IntegerGrid(int rows, int cols, int bits, bool symmetric, bool mse, int groups, int[] groupAt, int dynamicGroupSize, bool fp16Scales = false)
     {
         _rows = rows; _cols = cols; _maxq = (1 << bits) - 1;
-        _symmetric = symmetric; _mse = mse;
+        _symmetric = symmetric; _mse = mse; _fp16 = fp16Scales;
         _groupAt = groupAt;
         GroupSize = dynamicGroupSize;
         Scales = new float[groups * rows];
@@ -47,7 +48,7 @@ internal sealed class IntegerGrid : IColumnGrid
     /// <summary>Fixes (group, row)'s parameters from <paramref name="values"/> (before the sweep).</summary>
     public void SetParameters(int group, int row, ReadOnlySpan<double> values)
     {
-        FindParameters(values, _maxq, _symmetric, _mse, out float scale, out int zero);
+        FindParameters(values, _maxq, _symmetric, _mse, out float scale, out int zero, _fp16);
         Scales[group * _rows + row] = scale;
         Zeros[group * _rows + row] = zero;
     }
@@ -75,7 +76,7 @@ internal sealed class IntegerGrid : IColumnGrid
     }
 
     /// <summary>Quantizer.find_params for one row of one group.</summary>
-    internal static void FindParameters(ReadOnlySpan<double> x, int maxq, bool symmetric, bool mse, out float scale, out int zero)
+    internal static void FindParameters(ReadOnlySpan<double> x, int maxq, bool symmetric, bool mse, out float scale, out int zero, bool fp16 = false)
     {
         double xmin = 0, xmax = 0;
         foreach (double v in x)
@@ -93,6 +94,7 @@ internal sealed class IntegerGrid : IColumnGrid
         scale = (float)((xmax - xmin) / maxq);
         // A range below fp32's normal range would give scale 0 and NaN levels; use the smallest normal scale.
         if (scale == 0) scale = SmallestNormal;
+        if (fp16) scale = RtnGridQuantizer.Fp16Scale(scale);
         zero = symmetric ? symZero : RoundEven(-xmin / scale);
         if (!mse) return;
 
@@ -104,6 +106,7 @@ internal sealed class IntegerGrid : IColumnGrid
             double lo = p * xmin, hi = p * xmax;
             float s = (float)((hi - lo) / maxq);
             if (s == 0) continue;
+            if (fp16) s = RtnGridQuantizer.Fp16Scale(s);
             int z = symmetric ? symZero : RoundEven(-lo / s);
             double err = 0;
             foreach (double v in x)

@@ -1,0 +1,101 @@
+// Statistics of the inputs one group of linear layers sees: GPTQ's Hessian and imatrix-style mean squares.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Quantization.Calibration;
+
+/// <summary>
+/// Accumulates, over all calibration tokens x (rows of width <see cref="Columns"/>) fed to a linear
+/// layer: Σ x xᵀ in fp64 (from fp32 GEMM batches of at most <see cref="BatchRows"/> rows) and Σ x²
+/// per column. <see cref="Hessian"/> = 2/n Σ x xᵀ (n = tokens; GPTQ's reference divides by the
+/// number of sequences instead, a constant factor its result does not depend on since dampening is
+/// relative to the mean diagonal); <see cref="MeanSquares"/> = Σ x²/n per column, what an
+/// importance matrix (llama.cpp imatrix) holds. Accumulation order is fixed, so results do not
+/// depend on the thread count.
+/// </summary>
+public sealed unsafe class LinearInputStatistics
+{
+    /// <summary>Rows per fp32 GEMM batch before adding into the fp64 sum.</summary>
+    public const int BatchRows = 512;
+
+    private readonly double[]? _xxT;
+    private readonly double[] _sumSq;
+    private float[]? _transposed; // pinned [Columns, BatchRows]
+    private float[]? _gram;       // [Columns, Columns]
+
+    /// <summary>Creates an empty accumulator.</summary>
+    /// <param name="columns">Input width of the linear layer.</param>
+    /// <param name="withHessian">Whether to accumulate Σ x xᵀ (columns² doubles) or only the mean squares.</param>
+    public LinearInputStatistics(int columns, bool withHessian)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        Columns = columns;
+        _sumSq = new double[columns];
+        if (withHessian) _xxT = new double[(long)columns * columns];
+    }
+
+    /// <summary>Input width.</summary>
+    public int Columns { get; }
+
+    /// <summary>Tokens seen.</summary>
+    public long Count { get; private set; }
+
+    /// <summary>Whether Σ x xᵀ is being accumulated.</summary>
+    public bool HasHessian => _xxT != null;
+
+    /// <summary>Adds <paramref name="rows"/> input rows (row-major, width <see cref="Columns"/>).</summary>
+    public void Add(ReadOnlySpan<float> x, int rows)
+    {
+        int k = Columns;
+        if (x.Length < (long)rows * k) throw new ArgumentException($"{x.Length} values hold fewer than {rows} rows of {k}");
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * k, k);
+            for (int c = 0; c < k; c++) _sumSq[c] += (double)row[c] * row[c];
+        }
+        Count += rows;
+        if (_xxT == null) return;
+        _transposed ??= GC.AllocateUninitializedArray<float>(k * BatchRows, pinned: true);
+        _gram ??= new float[(long)k * k];
+        for (int start = 0; start < rows; start += BatchRows)
+        {
+            int n = Math.Min(BatchRows, rows - start);
+            // Xᵀ [k, n] so that MatMul's C = A·Wᵀ with A = W = Xᵀ gives XᵀX.
+            var t = _transposed.AsSpan(0, k * n);
+            for (int r = 0; r < n; r++)
+            {
+                var row = x.Slice((start + r) * k, k);
+                for (int c = 0; c < k; c++) t[c * n + r] = row[c];
+            }
+            var view = new TensorView("calibration inputs", DType.F32, [k, n],
+                (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_transposed)), (long)k * n * sizeof(float));
+            MatMul.Multiply(t, k, view, _gram);
+            var acc = _xxT.AsSpan();
+            for (long i = 0; i < acc.Length; i++) acc[(int)i] += _gram[i];
+        }
+    }
+
+    /// <summary>Σ x²/n per column (zeros before any input).</summary>
+    public double[] MeanSquares()
+    {
+        var m = new double[Columns];
+        if (Count > 0) for (int c = 0; c < Columns; c++) m[c] = _sumSq[c] / Count;
+        return m;
+    }
+
+    /// <summary>H = 2/n Σ x xᵀ, [Columns × Columns] row-major fp64 (a new array).</summary>
+    public double[] Hessian()
+    {
+        if (_xxT == null) throw new InvalidOperationException("this accumulator was created without the Hessian");
+        if (Count == 0) throw new InvalidOperationException("no calibration inputs were added");
+        var h = new double[_xxT.Length];
+        double f = 2.0 / Count;
+        for (long i = 0; i < h.Length; i++) h[i] = _xxT[i] * f;
+        return h;
+    }
+
+    /// <summary>Drops the scratch buffers (the sums stay).</summary>
+    public void ReleaseScratch() { _transposed = null; _gram = null; }
+}

@@ -1,0 +1,39 @@
+// GGUF output of a layer-streaming run: llama.cpp's file layout with each layer's tensors written as the run produces them.
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Recipes;
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp.Quantization.Export;
+
+/// <summary>
+/// Writes the GGUF of a <see cref="LayerStreamingQuantizer"/> run whose quantizer produces GGUF
+/// rows (<see cref="QuantizedLinear.GgufBytes"/>). The tensor table comes first, from the type
+/// policy of <see cref="PureGgufRecipe"/> for the target type (types and sizes are known
+/// before any layer is quantized); token embedding and classifier are encoded from the model as the
+/// whole-model recipe does; each decoder layer's linear tensors are pulled from the run when the
+/// writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
+/// complete; removed on error or cancellation).
+/// </summary>
+public static class GgufStreamingExport
+{
+    /// <summary>Runs <paramref name="runner"/> and writes <paramref name="outputPath"/>.</summary>
+    public static void Export(LlamaModel model, LayerStreamingQuantizer runner, DType target, string outputPath,
+        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default)
+    {
+        using var cursor = new LayerCursor(runner.Run(cancellationToken));
+        var encoding = PureGgufRecipe.Encoding(model, target) with
+        {
+            LayerTensors = (layer, linear) =>
+            {
+                var q = cursor.Layer(layer)[linear];
+                if (q.GgufType is not { } t || q.GgufBytes is null)
+                    throw new InvalidOperationException($"layer {layer} {linear}: the quantizer did not produce GGUF rows (use a GGUF quantizer for --format gguf)");
+                return (GgmlTypeInfo.FromDType(t) ?? throw new NotSupportedException($"{t} has no GGUF type"), q.GgufBytes);
+            },
+        };
+        GgufLlamaExporter.Export(model, outputPath, encoding, protectedPaths: protectedPaths, cancellationToken: cancellationToken);
+    }
+}

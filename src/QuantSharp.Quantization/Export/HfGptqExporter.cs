@@ -1,0 +1,219 @@
+// Hugging Face GPTQ checkpoint output of a layer-streaming run (AutoGPTQ/GPTQModel layout, loadable by transformers).
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gptq;
+using QuantSharp.Formats.Safetensors;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Gptq;
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp.Quantization.Export;
+
+/// <summary>
+/// Writes a GPTQ-quantized Hugging Face model folder: model.safetensors with, per quantized
+/// linear module, qweight/qzeros/scales/g_idx packed as AutoGPTQ packs them (see
+/// <see cref="GptqPacking"/>; no bias), every other tensor (embeddings, norms, untied lm_head) in
+/// fp16; config.json = the source's with quantization_config added and dtype float16;
+/// quantize_config.json (AutoGPTQ); tokenizer and generation files copied. Linear layers are pulled
+/// from the streaming run as the safetensors data reaches them. The folder is assembled under a
+/// temporary name next to the destination and renamed when complete (removed on error or Ctrl-C).
+/// <para>fp16 scales: the quantizer must return scales that are exactly fp16 values (the RTN and
+/// GPTQ quantizers round each scale to fp16 before choosing the integers), so the stored checkpoint
+/// dequantizes to exactly <see cref="GptqLayerResult.Dequantized"/>; a scale that is not is an error
+/// here rather than a silent difference between the engine's weights and the export.</para>
+/// </summary>
+public static class HfGptqExporter
+{
+    /// <summary>Files of a Hugging Face folder that are not copied (replaced by the export).</summary>
+    private static bool Replaced(string fileName) =>
+        fileName.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)
+        || fileName is "config.json" or "model.safetensors.index.json" or "quantize_config.json" or "pytorch_model.bin.index.json";
+
+    /// <summary>Runs <paramref name="runner"/> and writes the folder <paramref name="outputFolder"/>.</summary>
+    /// <param name="model">The source model (a Hugging Face folder).</param>
+    /// <param name="runner">The run; its quantizer must produce integer-grid results (<see cref="QuantizedLinear.Grid"/>).</param>
+    /// <param name="options">Grid settings the run uses (bits, group size, act-order, symmetry...).</param>
+    /// <param name="outputFolder">Destination folder; must not exist or be empty.</param>
+    /// <param name="checkpointFormat">"gptq" (v1, zeros − 1, the default of AutoGPTQ and transformers) or "gptq_v2".</param>
+    /// <param name="trueSequential">Recorded as true_sequential.</param>
+    /// <param name="cancellationToken">Cancels; nothing is left at the destination.</param>
+    public static void Export(LlamaModel model, LayerStreamingQuantizer runner, GptqOptions options, string outputFolder,
+        string checkpointFormat = "gptq", bool trueSequential = true, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (!GptqPacking.SupportedBits(options.Bits)) throw new NotSupportedException($"the Hugging Face GPTQ format packs 2, 3, 4 or 8 bits, not {options.Bits}");
+        if (checkpointFormat is not ("gptq" or "gptq_v2")) throw new ArgumentException($"checkpoint format '{checkpointFormat}' is not one of gptq, gptq_v2");
+        string source = model.Origin;
+        if (!Directory.Exists(source) || !File.Exists(Path.Combine(source, "config.json")))
+            throw new NotSupportedException($"{source}: the Hugging Face GPTQ export needs a Hugging Face model folder (config.json, tokenizer files) as input");
+        var hp = model.Parameters;
+        string target = Path.GetFullPath(outputFolder);
+        string src = Path.GetFullPath(source);
+        if (string.Equals(Path.TrimEndingDirectorySeparator(target), Path.TrimEndingDirectorySeparator(src), StringComparison.Ordinal))
+            throw new IOException($"refusing to write {outputFolder}: it is the input model folder");
+        if (File.Exists(target)) throw new IOException($"{outputFolder} exists and is a file; the GPTQ export is a folder");
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+            throw new IOException($"{outputFolder} exists and is not empty; choose a new folder");
+        foreach (var (name, rows, cols) in Linears(hp, 0))
+        {
+            if (cols % 32 != 0 || rows % 32 != 0)
+                throw new NotSupportedException($"{name}: [{rows}, {cols}] cannot be GPTQ-packed (both dimensions must be multiples of 32)");
+        }
+
+        var config = new GptqQuantizationConfig
+        {
+            Bits = options.Bits,
+            GroupSize = options.GroupSize == 0 ? -1 : options.GroupSize,
+            DescAct = options.ActOrder,
+            Sym = options.Symmetric,
+            TrueSequential = trueSequential,
+            StaticGroups = options.StaticGroups,
+            DampPercent = options.Damping,
+            CheckpointFormat = checkpointFormat,
+        };
+
+        string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) ?? ".";
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(target))}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            using (var cursor = new LayerCursor(runner.Run(cancellationToken)))
+            {
+                var writer = BuildWriter(model, cursor, options, config.ZerosMinusOne);
+                writer.WriteFile(Path.Combine(tmp, "model.safetensors"), cancellationToken: cancellationToken);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            WriteConfig(source, tmp, config);
+            foreach (var f in Directory.GetFiles(source))
+            {
+                string name = Path.GetFileName(f);
+                if (Replaced(name)) continue;
+                string copy = Path.Combine(tmp, name);
+                File.Copy(f, copy);
+                // The source may be read-only (a shared model store); the export belongs to the user.
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (Directory.Exists(target)) Directory.Delete(target); // empty, checked above
+            Directory.Move(tmp, target);
+        }
+        catch
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    private static IEnumerable<(string Name, int Rows, int Cols)> Linears(LlamaHyperParameters hp, int layer)
+    {
+        foreach (var k in LlamaLinearExtensions.All)
+        {
+            var (rows, cols) = k switch
+            {
+                LlamaLinear.Q => (hp.QDim, hp.Dim),
+                LlamaLinear.K or LlamaLinear.V => (hp.KvDim, hp.Dim),
+                LlamaLinear.O => (hp.Dim, hp.QDim),
+                LlamaLinear.Gate or LlamaLinear.Up => (hp.HiddenDim, hp.Dim),
+                _ => (hp.Dim, hp.HiddenDim),
+            };
+            yield return (k.HfModule(layer), rows, cols);
+        }
+    }
+
+    private static SafetensorsWriter BuildWriter(LlamaModel model, LayerCursor cursor, GptqOptions options, bool zerosMinusOne)
+    {
+        var hp = model.Parameters;
+        var w = new SafetensorsWriter();
+        w.Metadata["format"] = "pt";
+        var names = LlamaTensorNames.HuggingFace;
+        AddF16(w, names.TokenEmbedding, model.TokenEmbedding);
+        for (int i = 0; i < hp.NumLayers; i++)
+        {
+            int layer = i;
+            AddF16(w, names.AttentionNorm(i), model.Layers[i].AttentionNorm);
+            foreach (var (k, (module, rows, cols)) in LlamaLinearExtensions.All.Zip(Linears(hp, i)))
+            {
+                if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), model.Layers[i].FfnNorm);
+                int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
+                int groups = (cols + gs - 1) / gs;
+                int bits = options.Bits;
+                GptqLayerResult Grid()
+                {
+                    var g = cursor.Layer(layer)[k].Grid
+                        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+                    if (g.Rows != rows || g.Cols != cols || g.Bits != bits || g.Groups != groups || g.GroupIndex.Length != cols)
+                        throw new InvalidOperationException($"{module}: quantizer returned [{g.Rows}, {g.Cols}] {g.Bits}-bit with {g.Groups} groups, expected [{rows}, {cols}] {bits}-bit with {groups}");
+                    return g;
+                }
+                w.AddTensor(module + ".qweight", DType.I32, [cols / 32 * bits, rows],
+                    s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackWeight(Grid().QuantizedValues, rows, cols, bits).AsSpan())));
+                w.AddTensor(module + ".qzeros", DType.I32, [groups, rows / 32 * bits],
+                    s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackZeros(Grid().Zeros, groups, rows, bits, zerosMinusOne, module).AsSpan())));
+                w.AddTensor(module + ".scales", DType.F16, [groups, rows], s =>
+                {
+                    var g = Grid();
+                    var half = new Half[g.Scales.Length];
+                    for (int j = 0; j < half.Length; j++)
+                    {
+                        half[j] = (Half)g.Scales[j];
+                        if ((float)half[j] != g.Scales[j] || !float.IsFinite(g.Scales[j]))
+                            throw new InvalidDataException($"{module}: scale {g.Scales[j]} (group {j / rows}, row {j % rows}) is not an fp16 value; the quantizer must round scales to fp16 before choosing the integers");
+                    }
+                    s.Write(MemoryMarshal.AsBytes(half.AsSpan()));
+                });
+                w.AddTensor(module + ".g_idx", DType.I32, [cols], s => s.Write(MemoryMarshal.AsBytes(Grid().GroupIndex.AsSpan())));
+            }
+        }
+        AddF16(w, names.OutputNorm, model.OutputNorm);
+        if (!hp.TiedEmbeddings) AddF16(w, names.Output, model.Output);
+        return w;
+    }
+
+    private static void AddF16(SafetensorsWriter w, string name, TensorView t)
+    {
+        int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
+        w.AddTensor(name, DType.F16, (long[])t.Shape.Clone(), s =>
+        {
+            var f = new float[cols];
+            var h = new Half[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                FloatConversion.ToFloat32(t.DType, t.RowBytes(r), f);
+                ToF16(name, f, h);
+                s.Write(MemoryMarshal.AsBytes(h.AsSpan()));
+            }
+        });
+    }
+
+    private static void AddF16(SafetensorsWriter w, string name, float[] v)
+        => w.AddTensor(name, DType.F16, [v.Length], s => { var h = new Half[v.Length]; ToF16(name, v, h); s.Write(MemoryMarshal.AsBytes(h.AsSpan())); });
+
+    private static void ToF16(string name, ReadOnlySpan<float> f, Span<Half> h)
+    {
+        foreach (var x in f)
+            if (!float.IsFinite(x) || Math.Abs(x) > 65504f) throw new InvalidDataException($"{name}: value {x} does not fit in fp16");
+        FloatConversion.Float32ToF16(f, h);
+    }
+
+    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config)
+    {
+        string path = Path.Combine(source, "config.json");
+        JsonObject root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object"); }
+        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
+        root["quantization_config"] = config.ToJson();
+        if (root.ContainsKey("dtype")) root["dtype"] = "float16";
+        root["torch_dtype"] = "float16";
+        var opts = new JsonSerializerOptions { WriteIndented = true };
+        File.WriteAllText(Path.Combine(folder, "config.json"), root.ToJsonString(opts) + "\n");
+        // AutoGPTQ reads its settings from quantize_config.json.
+        var qc = config.ToJson();
+        qc.Remove("quant_method");
+        qc["model_file_base_name"] = "model";
+        qc["quant_method"] = "gptq";
+        File.WriteAllText(Path.Combine(folder, "quantize_config.json"), qc.ToJsonString(opts) + "\n");
+    }
+}

@@ -1,0 +1,418 @@
+// Quantizes a Llama model one decoder layer at a time, running the calibration hidden states through each layer.
+using System.Diagnostics;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Calibration;
+
+namespace QuantSharp.Quantization.Streaming;
+
+/// <summary>
+/// The layer-streaming runner of data-aware quantization. For each decoder layer in turn it reads
+/// that layer's weights from the (memory-mapped) model, runs the calibration hidden states through
+/// it while collecting statistics of every linear layer's inputs, quantizes the linear layers with
+/// the pluggable <see cref="ILinearQuantizer"/>, and yields the quantized layer for the caller to
+/// write before the next layer starts. Memory holds one layer (its fp32 weights and their
+/// quantized replacements, one Hessian at a time), one chunk of calibration sequences and — with
+/// <see cref="ActivationStorage.Memory"/> — the hidden states; never the whole model.
+/// <para>Sequential mode (default, GPTQ's): inside a layer the order is AutoGPTQ's true_sequential —
+/// q, k, v share their input and are quantized together; then the attention output is recomputed
+/// with the quantized q/k/v before o_proj's statistics are collected; then gate/up from the
+/// residual stream after the quantized o_proj; then down_proj from silu(gate)·up of the quantized
+/// gate/up. The layer's output, computed with all its quantized weights, is the next layer's input.
+/// With <see cref="LayerStreamingOptions.OriginalActivations"/> every statistic comes from one
+/// forward of the original layer and the next layer receives the original layer's output.</para>
+/// <para>Each calibration sequence is evaluated on its own from position 0 (causal attention inside
+/// it), with the inference session's RMSNorm and RoPE code. Deterministic for any thread count.</para>
+/// </summary>
+public sealed class LayerStreamingQuantizer
+{
+    private readonly LlamaModel _model;
+    private readonly LlamaHyperParameters _hp;
+    private readonly ILinearQuantizer _quantizer;
+    private readonly CalibrationSet? _calibration;
+    private readonly LayerStreamingOptions _options;
+    private readonly List<(int First, int Count, int Tokens)> _chunks = [];
+    private int _progressDone, _progressTotal;
+
+    /// <summary>Prepares a run; nothing is computed until <see cref="Run"/> is enumerated.</summary>
+    /// <param name="model">The model (its weights stay mapped; layers are read one at a time).</param>
+    /// <param name="quantizer">Quantizes each linear layer.</param>
+    /// <param name="calibration">Calibration sequences; null when the quantizer needs no statistics.</param>
+    /// <param name="options">Mode, storage, chunking, progress.</param>
+    public LayerStreamingQuantizer(LlamaModel model, ILinearQuantizer quantizer, CalibrationSet? calibration, LayerStreamingOptions? options = null)
+    {
+        _model = model;
+        _hp = model.Parameters;
+        _quantizer = quantizer;
+        _calibration = calibration;
+        _options = options ?? new LayerStreamingOptions();
+        if (_options.ChunkTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "chunk size must be positive");
+        if (calibration == null && quantizer.Needs != StatisticsNeeds.None)
+            throw new ArgumentException($"the {quantizer.Name} quantizer with these settings needs calibration data (--calib)");
+        if (calibration != null)
+        {
+            if (calibration.MaxLength > _hp.ContextLength)
+                throw new ArgumentException($"calibration sequences of {calibration.MaxLength} tokens exceed the model's context of {_hp.ContextLength}");
+            foreach (var s in calibration.Sequences)
+                foreach (int t in s)
+                    if ((uint)t >= (uint)_hp.VocabSize) throw new ArgumentException($"calibration token id {t} is outside the vocabulary [0, {_hp.VocabSize})");
+            int cap = Math.Max(_options.ChunkTokens, calibration.MaxLength);
+            var seqs = calibration.Sequences;
+            int first = 0, tokens = 0;
+            for (int i = 0; i < seqs.Count; i++)
+            {
+                if (tokens + seqs[i].Length > cap) { _chunks.Add((first, i - first, tokens)); first = i; tokens = 0; }
+                tokens += seqs[i].Length;
+            }
+            _chunks.Add((first, seqs.Count - first, tokens));
+        }
+        Report.CalibrationTokens = calibration?.TotalTokens ?? 0;
+        Report.ActivationBytes = Report.CalibrationTokens * _hp.Dim * sizeof(float);
+        long p = (long)_hp.VocabSize * _hp.Dim * (_hp.TiedEmbeddings ? 1 : 2) + _hp.Dim;
+        p += (long)_hp.NumLayers * (2L * _hp.Dim + 2L * _hp.QDim * _hp.Dim + 2L * _hp.KvDim * _hp.Dim + 3L * _hp.HiddenDim * _hp.Dim);
+        Report.ModelFp32Bytes = p * sizeof(float);
+    }
+
+    /// <summary>Timings and memory of the run so far.</summary>
+    public StreamingRunReport Report { get; } = new();
+
+    private bool Sequential => !_options.OriginalActivations;
+
+    /// <summary>
+    /// Quantizes the layers in order, yielding each as soon as it is done; the temporary activation
+    /// storage is released when the enumeration ends or is disposed (also on cancellation).
+    /// </summary>
+    public IEnumerable<QuantizedDecoderLayer> Run(CancellationToken cancellationToken = default)
+    {
+        ActivationStore? store = null;
+        ChunkBuffers? buffers = null;
+        try
+        {
+            int passes = _calibration == null ? 0 : Sequential ? 5 : 1;
+            _progressTotal = _hp.NumLayers * (passes * _chunks.Count + LlamaLinearExtensions.All.Length);
+            _progressDone = 0;
+            _options.Progress?.Report((0, _progressTotal));
+            // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run.
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            MemoryProbe.ResetKernelPeak();
+            Report.Memory.Sample();
+            Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
+            Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
+            if (_calibration != null)
+            {
+                var sw = Stopwatch.StartNew();
+                store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
+                buffers = new ChunkBuffers(_hp, _chunks.Max(c => c.Tokens), _calibration.MaxLength);
+                Embed(store, buffers, cancellationToken);
+                Report.Embedding += sw.Elapsed;
+            }
+            for (int l = 0; l < _hp.NumLayers; l++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return ProcessLayer(l, store, buffers, cancellationToken);
+            }
+        }
+        finally
+        {
+            store?.Dispose();
+        }
+    }
+
+    private void Embed(ActivationStore store, ChunkBuffers b, CancellationToken ct)
+    {
+        var emb = _model.TokenEmbedding;
+        int dim = _hp.Dim;
+        var seqs = _calibration!.Sequences;
+        for (int s = 0; s < seqs.Count; s++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var x = b.X.AsSpan(0, seqs[s].Length * dim);
+            for (int i = 0; i < seqs[s].Length; i++)
+                FloatConversion.ToFloat32(emb.DType, emb.RowBytes(seqs[s][i]), x.Slice(i * dim, dim));
+            store.Write(s, x);
+        }
+    }
+
+    private static LinearInputGroup GroupOf(LlamaLinear k) => k switch
+    {
+        LlamaLinear.Q or LlamaLinear.K or LlamaLinear.V => LinearInputGroup.AttentionInput,
+        LlamaLinear.O => LinearInputGroup.AttentionOutput,
+        LlamaLinear.Gate or LlamaLinear.Up => LinearInputGroup.MlpInput,
+        _ => LinearInputGroup.MlpHidden,
+    };
+
+    private int GroupWidth(LinearInputGroup g) => g switch
+    {
+        LinearInputGroup.AttentionOutput => _hp.QDim,
+        LinearInputGroup.MlpHidden => _hp.HiddenDim,
+        _ => _hp.Dim,
+    };
+
+    private QuantizedDecoderLayer ProcessLayer(int l, ActivationStore? store, ChunkBuffers? b, CancellationToken ct)
+    {
+        var lw = _model.Layers[l];
+        var state = new LayerState(lw);
+        var results = new QuantizedLinear[LlamaLinearExtensions.All.Length];
+        bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        // Statistics are created just before the pass that fills them, so that in sequential mode at
+        // most one group's Hessian (down_proj's is the largest) exists at a time.
+        void Collect(params LinearInputGroup[] groups)
+        {
+            foreach (var g in groups) state.Stats[(int)g] = new LinearInputStatistics(GroupWidth(g), hessian);
+        }
+
+        void Quantize(params LlamaLinear[] kinds)
+        {
+            foreach (var k in kinds)
+            {
+                ct.ThrowIfCancellationRequested();
+                results[(int)k] = QuantizeOne(l, k, state, lw);
+                Step();
+            }
+            // A group's statistics (the big Hessian of down_proj included) are dropped as soon as its layers are done.
+            state.Stats[(int)GroupOf(kinds[^1])] = null;
+        }
+
+        try
+        {
+            if (store == null)
+            {
+                foreach (var k in LlamaLinearExtensions.All) Quantize(k);
+            }
+            else if (!Sequential)
+            {
+                Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 6, writeAfter: 6, observeAll: true, ct);
+                Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
+                Quantize(LlamaLinear.O);
+                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                Quantize(LlamaLinear.Down);
+            }
+            else
+            {
+                Collect(LinearInputGroup.AttentionInput);
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 1, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
+                Collect(LinearInputGroup.AttentionOutput);
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 2, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.O);
+                // The residual stream after the quantized attention replaces the layer input in the store.
+                Collect(LinearInputGroup.MlpInput);
+                Pass(l, store, b!, state, startAtMlp: false, lastStep: 4, writeAfter: 3, observeAll: false, ct);
+                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                Collect(LinearInputGroup.MlpHidden);
+                Pass(l, store, b!, state, startAtMlp: true, lastStep: 5, writeAfter: 0, observeAll: false, ct);
+                Quantize(LlamaLinear.Down);
+                Pass(l, store, b!, state, startAtMlp: true, lastStep: 6, writeAfter: 6, observeAll: false, ct);
+            }
+        }
+        finally
+        {
+            foreach (var m in state.Dequantized) m?.Dispose();
+        }
+        GC.Collect();
+        return new QuantizedDecoderLayer { Index = l, Linears = results };
+    }
+
+    private QuantizedLinear QuantizeOne(int l, LlamaLinear k, LayerState state, LlamaLayerWeights lw)
+    {
+        var sw = Stopwatch.StartNew();
+        var view = lw.Weight(k);
+        int rows = checked((int)view.Rows), cols = checked((int)view.Columns);
+        var stats = state.Stats[(int)GroupOf(k)];
+        var input = new LinearQuantizationInput
+        {
+            Layer = l, Kind = k, Name = view.Name, Rows = rows, Cols = cols, Weight = view.ToFloat32(),
+            Statistics = stats,
+        };
+        var r = _quantizer.Quantize(input);
+        if (r.Dequantized.Length != (long)rows * cols)
+            throw new InvalidOperationException($"{view.Name}: the {_quantizer.Name} quantizer returned {r.Dequantized.Length} weights, expected {rows}×{cols}");
+        // The forward continues with the quantizer's own array, pinned for MatMul until the layer is done.
+        state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, rows, cols, pinInPlace: true);
+        state.Views[(int)k] = state.Dequantized[(int)k]!.View;
+        Report.Quantization += sw.Elapsed;
+        Report.Memory.Sample();
+        return r;
+    }
+
+    private void Step()
+    {
+        _progressDone++;
+        _options.Progress?.Report((_progressDone, _progressTotal));
+    }
+
+    // Steps: 1 attention RMSNorm, 2 q/k/v + RoPE + attention, 3 o_proj + residual, 4 MLP RMSNorm,
+    // 5 gate/up + SiLU, 6 down_proj + residual. startAtMlp: the store holds the residual stream
+    // after attention (step 3's output). writeAfter: the step whose residual stream is stored back.
+    private void Pass(int l, ActivationStore store, ChunkBuffers b, LayerState st, bool startAtMlp, int lastStep, int writeAfter, bool observeAll, CancellationToken ct)
+    {
+        var lw = st.Weights;
+        int dim = _hp.Dim, qDim = _hp.QDim, kvDim = _hp.KvDim, hidden = _hp.HiddenDim;
+        var seqs = _calibration!.Sequences;
+        var views = st.Views;
+        foreach (var (first, count, n) in _chunks)
+        {
+            ct.ThrowIfCancellationRequested();
+            var fwd = Stopwatch.StartNew();
+            var x = b.X.AsSpan(0, n * dim);
+            b.Layout(seqs, first, count);
+            for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
+                store.Read(first + s, x.Slice(off * dim, seqs[first + s].Length * dim));
+            var xn = b.Xn.AsSpan(0, n * dim);
+            if (!startAtMlp)
+            {
+                LlamaLayerOps.RmsNormRows(x, lw.AttentionNorm, _hp.RmsNormEps, xn, n, dim);
+                if (observeAll || lastStep == 1) Observe(l, LinearInputGroup.AttentionInput, st, xn, n, dim, fwd);
+                if (lastStep >= 2)
+                {
+                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.Q], b.Q);
+                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.K], b.K);
+                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.V], b.V);
+                    bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
+                    for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
+                    {
+                        int len = seqs[first + s].Length;
+                        LlamaLayerOps.ApplyRope(b.Q.AsSpan(off * qDim, len * qDim), len, _hp.NumHeads, _hp.HeadDim, interleaved, b.Cos, b.Sin, 0);
+                        LlamaLayerOps.ApplyRope(b.K.AsSpan(off * kvDim, len * kvDim), len, _hp.NumKvHeads, _hp.HeadDim, interleaved, b.Cos, b.Sin, 0);
+                    }
+                    if (_options.Observer != null && (observeAll || lastStep == 2))
+                    {
+                        fwd.Stop();
+                        var sw = Stopwatch.StartNew();
+                        _options.Observer.ObserveKeyValue(l, b.K.AsSpan(0, n * kvDim), b.V.AsSpan(0, n * kvDim), n, kvDim);
+                        Report.Statistics += sw.Elapsed;
+                        fwd.Start();
+                    }
+                    Attention(b, n);
+                    if (observeAll || lastStep == 2) Observe(l, LinearInputGroup.AttentionOutput, st, b.Attn.AsSpan(0, n * qDim), n, qDim, fwd);
+                }
+                if (lastStep >= 3)
+                {
+                    MatMul.Multiply(b.Attn.AsSpan(0, n * qDim), n, views[(int)LlamaLinear.O], b.Proj);
+                    VectorOps.Add(x, b.Proj.AsSpan(0, n * dim), x);
+                }
+                if (writeAfter == 3) WriteBack(store, seqs, first, count, x, dim);
+            }
+            if (lastStep >= 4)
+            {
+                LlamaLayerOps.RmsNormRows(x, lw.FfnNorm, _hp.RmsNormEps, xn, n, dim);
+                if (observeAll || lastStep == 4) Observe(l, LinearInputGroup.MlpInput, st, xn, n, dim, fwd);
+            }
+            if (lastStep >= 5)
+            {
+                var gate = b.Gate.AsSpan(0, n * hidden);
+                MatMul.Multiply(xn, n, views[(int)LlamaLinear.Gate], gate);
+                MatMul.Multiply(xn, n, views[(int)LlamaLinear.Up], b.Up);
+                VectorOps.SiluMul(gate, b.Up.AsSpan(0, n * hidden), gate);
+                if (observeAll || lastStep == 5) Observe(l, LinearInputGroup.MlpHidden, st, gate, n, hidden, fwd);
+            }
+            if (lastStep >= 6)
+            {
+                MatMul.Multiply(b.Gate.AsSpan(0, n * hidden), n, views[(int)LlamaLinear.Down], b.Proj);
+                VectorOps.Add(x, b.Proj.AsSpan(0, n * dim), x);
+            }
+            if (writeAfter == 6) WriteBack(store, seqs, first, count, x, dim);
+            Report.Forward += fwd.Elapsed;
+            Report.Memory.Sample();
+            Step();
+        }
+        foreach (var st2 in st.Stats) st2?.ReleaseScratch();
+        // One collection per pass keeps the heap near its live size (per-layer temporaries are large and short-lived).
+        GC.Collect();
+    }
+
+    private static void WriteBack(ActivationStore store, IReadOnlyList<int[]> seqs, int first, int count, ReadOnlySpan<float> x, int dim)
+    {
+        for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
+            store.Write(first + s, x.Slice(off * dim, seqs[first + s].Length * dim));
+    }
+
+    private void Observe(int l, LinearInputGroup g, LayerState st, ReadOnlySpan<float> x, int rows, int width, Stopwatch forward)
+    {
+        forward.Stop();
+        var sw = Stopwatch.StartNew();
+        st.Stats[(int)g]?.Add(x, rows);
+        _options.Observer?.ObserveLinearInput(l, g, x, rows, width);
+        Report.Statistics += sw.Elapsed;
+        forward.Start();
+    }
+
+    // Causal attention inside each sequence of the chunk, the session's inner loops (one job per head and token).
+    private void Attention(ChunkBuffers b, int n)
+    {
+        int heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
+        int group = heads / _hp.NumKvHeads;
+        float scale = 1f / MathF.Sqrt(hd);
+        float[] q = b.Q, k = b.K, v = b.V, attn = b.Attn;
+        int[] seqStart = b.SeqStart;
+        int maxLen = b.MaxSequence;
+        Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[maxLen], (job, _, scores) =>
+        {
+            int h = job / n, t = job % n;
+            int kvh = h / group;
+            int start = seqStart[t];
+            int len = t - start + 1;
+            var s = scores.AsSpan(0, len);
+            var keys = new ReadOnlySpan<float>(k, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
+            AttentionOps.Scores(new ReadOnlySpan<float>(q, t * qDim + h * hd, hd), keys, kvDim, scale, s);
+            VectorOps.Softmax(s);
+            var values = new ReadOnlySpan<float>(v, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
+            AttentionOps.WeightedSum(s, values, kvDim, new Span<float>(attn, t * qDim + h * hd, hd));
+            return scores;
+        }, _ => { });
+    }
+
+    private sealed class LayerState(LlamaLayerWeights weights)
+    {
+        public LlamaLayerWeights Weights { get; } = weights;
+        public TensorView[] Views { get; } = LlamaLinearExtensions.All.Select(weights.Weight).ToArray();
+        public PinnedMatrix?[] Dequantized { get; } = new PinnedMatrix?[LlamaLinearExtensions.All.Length];
+        public LinearInputStatistics?[] Stats { get; } = new LinearInputStatistics?[4];
+    }
+
+    private sealed class ChunkBuffers
+    {
+        public ChunkBuffers(LlamaHyperParameters hp, int tokens, int maxSequence)
+        {
+            X = new float[tokens * hp.Dim];
+            Xn = new float[tokens * hp.Dim];
+            Q = new float[tokens * hp.QDim];
+            K = new float[tokens * hp.KvDim];
+            V = new float[tokens * hp.KvDim];
+            Attn = new float[tokens * hp.QDim];
+            Proj = new float[tokens * hp.Dim];
+            Gate = new float[tokens * hp.HiddenDim];
+            Up = new float[tokens * hp.HiddenDim];
+            SeqStart = new int[tokens];
+            MaxSequence = maxSequence;
+            (Cos, Sin) = LlamaLayerOps.RopeTables(hp, maxSequence);
+        }
+
+        public float[] X { get; }
+        public float[] Xn { get; }
+        public float[] Q { get; }
+        public float[] K { get; }
+        public float[] V { get; }
+        public float[] Attn { get; }
+        public float[] Proj { get; }
+        public float[] Gate { get; }
+        public float[] Up { get; }
+        public int[] SeqStart { get; }
+        public int MaxSequence { get; }
+        public float[] Cos { get; }
+        public float[] Sin { get; }
+
+        // SeqStart[t] = index (within the chunk) of the first token of t's sequence.
+        public void Layout(IReadOnlyList<int[]> seqs, int first, int count)
+        {
+            for (int s = 0, off = 0; s < count; s++)
+            {
+                int len = seqs[first + s].Length;
+                for (int i = 0; i < len; i++) SeqStart[off + i] = off;
+                off += len;
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+// Round-to-nearest into a GGUF block type (ggml's reference quantizers) as a pluggable per-linear-layer quantizer.
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gguf;
+using QuantSharp.Quantization.BlockFormats;
+using QuantSharp.Quantization.Recipes;
+
+namespace QuantSharp.Quantization.Streaming;
+
+/// <summary>
+/// Encodes each linear layer with <see cref="BlockQuantizer.QuantizeRows(DType, ReadOnlySpan{float}, int, Span{byte}, ReadOnlySpan{float})"/>
+/// into <see cref="Target"/> (with llama.cpp's fallback types of <see cref="LlamaCppMix.Fallback"/>,
+/// F16 where no block fits), the same bytes <see cref="PureGgufRecipe"/> writes for the whole model.
+/// The forward continues with the exact ggml dequantization of those bytes.
+/// </summary>
+public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
+{
+    /// <summary>Creates a quantizer into <paramref name="target"/> (one of <see cref="PureGgufRecipe.SupportedTypes"/>).</summary>
+    public RtnGgufLinearQuantizer(DType target)
+    {
+        if (Array.IndexOf(PureGgufRecipe.SupportedTypes, target) < 0)
+            throw new ArgumentException($"GGUF type {target} is not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
+        Target = target;
+    }
+
+    /// <summary>Target block type.</summary>
+    public DType Target { get; }
+
+    /// <inheritdoc/>
+    public string Name => "rtn";
+
+    /// <inheritdoc/>
+    public StatisticsNeeds Needs => StatisticsNeeds.None;
+
+    /// <inheritdoc/>
+    public QuantizedLinear Quantize(LinearQuantizationInput input)
+    {
+        int rows = input.Rows, cols = input.Cols;
+        var deq = new float[(long)rows * cols];
+        var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Target)!.Value, cols, input.Name);
+        if (ggml != GgmlType.F16)
+        {
+            var type = GgmlTypeInfo.Of(ggml).CoreType!.Value;
+            long rowBytes = DTypeInfo.RowBytes(type, cols);
+            var bytes = new byte[rowBytes * rows];
+            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes);
+            Parallel.For(0, rows, KernelOptions.Parallel, r =>
+                BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), deq.AsSpan(r * cols, cols)));
+            return new QuantizedLinear { Dequantized = deq, GgufType = type, GgufBytes = bytes };
+        }
+        var half = new Half[(long)rows * cols];
+        FloatConversion.Float32ToF16(input.Weight, half);
+        for (int i = 0; i < half.Length; i++) deq[i] = (float)half[i];
+        return new QuantizedLinear { Dequantized = deq, GgufType = DType.F16, GgufBytes = MemoryMarshal.AsBytes(half.AsSpan()).ToArray() };
+    }
+}

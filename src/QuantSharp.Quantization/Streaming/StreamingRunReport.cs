@@ -1,0 +1,27 @@
+// Timings and memory figures of one layer-streaming run.
+namespace QuantSharp.Quantization.Streaming;
+
+/// <summary>Where the time went and how much memory a <see cref="LayerStreamingQuantizer"/> run used.</summary>
+public sealed class StreamingRunReport
+{
+    /// <summary>Embedding lookup of the calibration tokens.</summary>
+    public TimeSpan Embedding { get; internal set; }
+    /// <summary>Calibration forward passes (excluding statistics accumulation).</summary>
+    public TimeSpan Forward { get; internal set; }
+    /// <summary>Statistics accumulation (Hessians, mean squares, observers).</summary>
+    public TimeSpan Statistics { get; internal set; }
+    /// <summary>The quantizer's own time (weights to fp32 included).</summary>
+    public TimeSpan Quantization { get; internal set; }
+    /// <summary>Calibration tokens.</summary>
+    public long CalibrationTokens { get; internal set; }
+    /// <summary>Size of one copy of the calibration hidden states in fp32 (tokens × dim × 4).</summary>
+    public long ActivationBytes { get; internal set; }
+    /// <summary>The whole model's parameters in fp32 (what loading it unquantized would take).</summary>
+    public long ModelFp32Bytes { get; internal set; }
+    /// <summary>Anonymous RSS when the run started (model mapped, calibration tokenized, runtime loaded): what the run adds is measured above it.</summary>
+    public long BaselineAnonymousBytes { get; internal set; }
+    /// <summary>Managed heap when the run started.</summary>
+    public long BaselineManagedBytes { get; internal set; }
+    /// <summary>Peak memory at the sample points (every forward chunk and every quantized layer).</summary>
+    public MemoryProbe Memory { get; } = new();
+}
