@@ -45,7 +45,7 @@ internal static unsafe class QuantizedMatMul
         if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
             job.RunRows(0, n);
         else
-            Parallel.For(0, chunks, KernelOptions.Parallel, job.Body);
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, job.Body);
     }
 
     /// <summary>One call's arguments, reused per calling thread so calls do not allocate.</summary>
