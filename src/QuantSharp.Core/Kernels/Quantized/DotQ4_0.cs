@@ -45,6 +45,30 @@ internal unsafe struct DotQ4_0 : IQuantDot
         if (mt > 3) results[3] = Vector256.Sum(acc3);
     }
 
+    public static bool PairRows => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
+    {
+        // Per row exactly Step's operations in Dot256 (mt = 1); only the activation side is shared.
+        Vector256<float> acc0 = default, acc1 = default;
+        sbyte* q = a.Q(0);
+        float* d = a.D(0);
+        int* s = a.S(0);
+        for (int b = 0; b < nb; b++, w0 += BlockBytes, w1 += BlockBytes)
+        {
+            var av = Vector256.Load(q + b * 32);
+            var seed = Vector256.CreateScalar(-8 * s[b]);
+            var da = Vector256.Create(d[b]);
+            var dot0 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w0 + 2), av);
+            var dot1 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w1 + 2), av);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(IntDot.Half(w0)) * da, acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(IntDot.Half(w1)) * da, acc1);
+        }
+        results[0] = Vector256.Sum(acc0);
+        results[1] = Vector256.Sum(acc1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte> u, float dw, sbyte* q, float* d, int* s, int b) where TF : struct, IDotFlavor
     {

@@ -20,6 +20,17 @@ internal unsafe interface IQuantDot
 
     /// <summary>The same in plain scalar integer arithmetic.</summary>
     static abstract void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results);
+
+    /// <summary>Whether the kernel implements <see cref="Dot256Rows2"/> (optional; default no).</summary>
+    static virtual bool PairRows => false;
+
+    /// <summary>
+    /// Decode (M = 1): weight rows <paramref name="w0"/> and <paramref name="w1"/> against activation
+    /// row 0, sharing its loads; results[i] must be bit-identical to <see cref="Dot256"/> with mt = 1
+    /// on row i. Only called when <see cref="PairRows"/> is true.
+    /// </summary>
+    static virtual void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
+        => throw new NotSupportedException("this kernel has no two-row decode path");
 }
 
 /// <summary>Compile-time choice between VNNI dot instructions and the AVX2 maddubs sequence.</summary>
