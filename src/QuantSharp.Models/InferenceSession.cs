@@ -176,27 +176,36 @@ public sealed class InferenceSession
     private void ApplyRope(float[] buf, int n, int heads)
         => LlamaLayerOps.ApplyRope(buf, n, heads, _hp.HeadDim, _hp.RopeLayout == RopeLayout.Interleaved, _cos, _sin, Position);
 
+    // Arguments of the attention call in progress, read by AttentionItem on the kernel workers.
+    private int _attnLayer, _attnTokens;
+    private Action<int>? _attentionItem;
+
+    [ThreadStatic] private static float[]? t_scores;
+
     private void Attention(int layer, int n)
     {
-        int heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
+        _attnLayer = layer;
+        _attnTokens = n;
+        WorkerPool.Run(_hp.NumHeads * n, KernelOptions.EffectiveThreads, _attentionItem ??= AttentionItem);
+    }
+
+    /// <summary>One (head, token) pair: scores over the cached keys, softmax, weighted sum of values.</summary>
+    private void AttentionItem(int job)
+    {
+        int n = _attnTokens, heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
         int group = heads / _hp.NumKvHeads;
         float scale = 1f / MathF.Sqrt(hd);
-        var keys = _keyCache[layer];
-        var values = _valueCache[layer];
-        int basePos = Position;
-        int ctx = ContextLength;
-        Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[ctx], (job, _, scores) =>
-        {
-            int h = job / n, t = job % n;
-            int kvh = h / group;
-            int len = basePos + t + 1;
-            var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, hd);
-            var s = scores.AsSpan(0, len);
-            AttentionOps.Scores(q, new ReadOnlySpan<float>(keys, kvh * hd, (len - 1) * kvDim + hd), kvDim, scale, s);
-            VectorOps.Softmax(s);
-            AttentionOps.WeightedSum(s, new ReadOnlySpan<float>(values, kvh * hd, (len - 1) * kvDim + hd), kvDim, new Span<float>(_attn, t * qDim + h * hd, hd));
-            return scores;
-        }, _ => { });
+        var keys = _keyCache[_attnLayer];
+        var values = _valueCache[_attnLayer];
+        int h = job / n, t = job % n;
+        int kvh = h / group;
+        int len = Position + t + 1;
+        if (t_scores is null || t_scores.Length < len) t_scores = new float[Math.Max(len, ContextLength)];
+        var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, hd);
+        var s = t_scores.AsSpan(0, len);
+        AttentionOps.Scores(q, new ReadOnlySpan<float>(keys, kvh * hd, (len - 1) * kvDim + hd), kvDim, scale, s);
+        VectorOps.Softmax(s);
+        AttentionOps.WeightedSum(s, new ReadOnlySpan<float>(values, kvh * hd, (len - 1) * kvDim + hd), kvDim, new Span<float>(_attn, t * qDim + h * hd, hd));
     }
 
     private static void Add(Span<float> x, ReadOnlySpan<float> y) => VectorOps.Add(x, y, x);

@@ -27,7 +27,9 @@ internal static class EndToEndBenchmark
         int gen = int.Parse(Arg(args, "--gen") ?? "128");
         string[] types = (Arg(args, "--types") ?? "f32,f16").Split(',');
 
-        var temp = Directory.CreateTempSubdirectory("qs-bench-");
+        // --files DIR keeps the converted GGUFs there and reuses them on later runs.
+        string? keep = Arg(args, "--files");
+        var temp = keep is null ? Directory.CreateTempSubdirectory("qs-bench-") : Directory.CreateDirectory(keep);
         try
         {
             var files = new List<(string Label, string Path)>();
@@ -35,20 +37,34 @@ internal static class EndToEndBenchmark
             else
             {
                 using var source = LlamaModel.Load(model);
+                string? f32 = null;
                 foreach (var t in types)
                 {
-                    var type = t switch { "f32" => GgmlType.F32, "f16" => GgmlType.F16, "bf16" => GgmlType.BF16, _ => throw new ArgumentException($"unknown type {t}") };
                     string path = Path.Combine(temp.FullName, $"model-{t}.gguf");
-                    GgufLlamaExporter.Export(source, path, type);
+                    if (keep is not null && File.Exists(path)) { files.Add((t.ToUpperInvariant(), path)); continue; }
+                    if (QuantizedFileType(t) is LlamaFileType ftype)
+                    {
+                        // Block-quantized files come from llama.cpp's own quantizer (its default mixes, e.g. Q4_K_M).
+                        if (f32 is null) GgufLlamaExporter.Export(source, f32 = Path.Combine(temp.FullName, "model-source-f32.gguf"), GgmlType.F32);
+                        LlamaCppQuantizer.Quantize(f32, path, ftype);
+                    }
+                    else
+                    {
+                        var type = t switch { "f32" => GgmlType.F32, "f16" => GgmlType.F16, "bf16" => GgmlType.BF16, _ => throw new ArgumentException($"unknown type {t}") };
+                        GgufLlamaExporter.Export(source, path, type);
+                    }
                     files.Add((t.ToUpperInvariant(), path));
                 }
             }
 
             Console.WriteLine($"# End-to-end: {Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}, prompt {promptLength}, generate {gen}, median of {runs} runs, llama.cpp {LlamaCppLibrary.Build}");
             Console.WriteLine($"# {Environment.ProcessorCount} cores, ISA {KernelOptions.EffectiveIsa}");
+            var bandwidth = threads.Distinct().ToDictionary(t => t, t => MemoryBandwidth.Measure(t));
+            Console.WriteLine($"# read bandwidth (512 MiB stream, best of 5): {string.Join(", ", bandwidth.Select(kv => $"{kv.Key} thread(s) {kv.Value:F1} GB/s"))}");
+            Console.WriteLine("# decode bound = bandwidth ÷ weight bytes read per token (all matmul weights + one embedding row); weights that fit in cache can beat it");
             Console.WriteLine();
-            Console.WriteLine("| weights | threads | prefill ours t/s | prefill llama.cpp t/s | ratio | decode ours t/s | decode llama.cpp t/s | ratio |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| weights | threads | prefill ours t/s | prefill llama.cpp t/s | ratio | decode ours t/s | decode llama.cpp t/s | ratio | MB/token | decode bound t/s |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
             foreach (var (label, path) in files)
             {
                 using var ours = LlamaModel.Load(path);
@@ -69,7 +85,8 @@ internal static class EndToEndBenchmark
                         oursPp.Add(pp); oursTg.Add(tg); cppPp.Add(cpp1); cppTg.Add(cpp2);
                     }
                     double a = Median(oursPp), b = Median(cppPp), c = Median(oursTg), d = Median(cppTg);
-                    Console.WriteLine($"| {label} | {t} | {a:F0} | {b:F0} | {a / b:F2} | {c:F1} | {d:F1} | {c / d:F2} |");
+                    double mb = WeightBytesPerToken(ours) / 1e6;
+                    Console.WriteLine($"| {label} | {t} | {a:F0} | {b:F0} | {a / b:F2} | {c:F1} | {d:F1} | {c / d:F2} | {mb:F1} | {bandwidth[t] * 1e3 / mb:F0} |");
                 }
             }
             return 0;
@@ -77,8 +94,34 @@ internal static class EndToEndBenchmark
         finally
         {
             KernelOptions.Threads = 0;
-            temp.Delete(recursive: true);
+            if (keep is null) temp.Delete(recursive: true);
+            else File.Delete(Path.Combine(temp.FullName, "model-source-f32.gguf"));
         }
+    }
+
+    /// <summary>llama-quantize targets the bench can build (llama.cpp's default mixes), or null for float types.</summary>
+    private static LlamaFileType? QuantizedFileType(string type) => type switch
+    {
+        "q4_0" => LlamaFileType.MostlyQ4_0,
+        "q4_1" => LlamaFileType.MostlyQ4_1,
+        "q5_0" => LlamaFileType.MostlyQ5_0,
+        "q5_1" => LlamaFileType.MostlyQ5_1,
+        "q8_0" => LlamaFileType.MostlyQ8_0,
+        "q2_k" => LlamaFileType.MostlyQ2_K,
+        "q3_k_m" => LlamaFileType.MostlyQ3_K_M,
+        "q4_k_m" => LlamaFileType.MostlyQ4_K_M,
+        "q5_k_m" => LlamaFileType.MostlyQ5_K_M,
+        "q6_k" => LlamaFileType.MostlyQ6_K,
+        _ => null,
+    };
+
+    /// <summary>Bytes of weights one decode step reads: every matmul weight once, plus one embedding row.</summary>
+    private static long WeightBytesPerToken(LlamaModel model)
+    {
+        long total = model.Output.ByteLength + model.TokenEmbedding.RowByteLength;
+        foreach (var l in model.Layers)
+            total += l.Wq.ByteLength + l.Wk.ByteLength + l.Wv.ByteLength + l.Wo.ByteLength + l.WGate.ByteLength + l.WUp.ByteLength + l.WDown.ByteLength;
+        return total;
     }
 
     private static (double Prefill, double Decode) TimeOurs(LlamaModel model, InferenceSession session, int[] prompt, int gen)

@@ -46,7 +46,7 @@ internal static unsafe class Gemm
         if (items == 1 || threads <= 1)
             for (int i = 0; i < items; i++) job.Body(i);
         else
-            Parallel.For(0, items, KernelOptions.Parallel, job.Body);
+            WorkerPool.Run(items, threads, job.Body);
     }
 
     /// <summary>Arguments of one call, reused per calling thread so no closure is allocated.</summary>
@@ -158,7 +158,12 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pack(byte* w, DType dtype, int k, int j0, int cols, int k0, int kc, int nr, float* dst, float* rowBuf)
     {
-        int esize = DTypeInfo.SizeOf(dtype);
+        // Dense types: one "block" per element. Block types: KC and K are whole numbers of blocks
+        // (K is checked by MatMul; KC = 256 is a multiple of every block size), so a segment is
+        // whole blocks and dequantizes exactly as ggml does.
+        bool blocks = DTypeInfo.IsBlockQuantized(dtype);
+        int bs = DTypeInfo.BlockSize(dtype), blockBytes = DTypeInfo.BlockBytes(dtype);
+        nint rowBytes = (nint)(k / bs) * blockBytes;
         int panels = (cols + nr - 1) / nr;
         for (int p = 0; p < panels; p++)
         {
@@ -172,16 +177,21 @@ internal static unsafe class Gemm
                     for (int kk = 0; kk < kc; kk++) d[(nint)kk * nr] = 0f;
                     continue;
                 }
-                byte* src = w + ((nint)(j0 + j) * k + k0) * esize;
+                byte* src = w + (nint)(j0 + j) * rowBytes + (nint)(k0 / bs) * blockBytes;
                 float* s;
                 if (dtype == DType.F32)
                 {
                     s = (float*)src;
                 }
+                else if (blocks)
+                {
+                    BlockDequantizer.DequantizeBlocks(dtype, src, rowBuf, kc / bs);
+                    s = rowBuf;
+                }
                 else
                 {
                     // Exact widening of the row segment, vectorised by FloatConversion.
-                    FloatConversion.ToFloat32(dtype, new ReadOnlySpan<byte>(src, kc * esize), new Span<float>(rowBuf, kc));
+                    FloatConversion.ToFloat32(dtype, new ReadOnlySpan<byte>(src, kc * blockBytes), new Span<float>(rowBuf, kc));
                     s = rowBuf;
                 }
                 // Transpose into the panel: the stride-nr stores stay within an L1-resident panel.

@@ -49,7 +49,7 @@ internal static unsafe class Gemv
         if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
             job.RunRows(0, n);
         else
-            Parallel.For(0, chunks, KernelOptions.Parallel, job.Body);
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, job.Body);
     }
 
     /// <summary>Arguments of one call, reused per calling thread so a call does not allocate a closure.</summary>

@@ -6,13 +6,24 @@ namespace QuantSharp.Core.Kernels;
 
 /// <summary>
 /// Dense products for linear layers. Weights are [N, K] row-major (PyTorch's Linear layout), in
-/// F32, F16 or BF16, or a ggml block-quantized type (multiplied block by block in integers after
-/// quantizing the activations to int8, never dequantized as a whole); activations and results are fp32, row-major: C[M, N] = A[M, K] · W[N, K]ᵀ.
+/// F32, F16 or BF16, or a ggml block-quantized type (never dequantized as a whole: for M below
+/// <see cref="QuantizedGemmMinRows"/> multiplied block by block in integers after quantizing the
+/// activations to int8; from there on, tile by tile in the fp32 GEMM); activations and results are
+/// fp32, row-major: C[M, N] = A[M, K] · W[N, K]ᵀ.
 /// The instruction set and thread count come from <see cref="KernelOptions"/>; for a given ISA
 /// the result is bit-identical whatever the thread count.
 /// </summary>
 public static class MatMul
 {
+    /// <summary>
+    /// From this many activation rows on, block-quantized weights go through the fp32 GEMM: each
+    /// weight tile is dequantized once (exactly, as ggml does) and reused for all rows, which beats
+    /// per-row integer dots once the dequantization is spread over enough rows (prefill).
+    /// Below it (decode, small batches), activations are quantized to int8 and meet the weight
+    /// blocks in integer dot products, as ggml's vec_dot does.
+    /// </summary>
+    public const int QuantizedGemmMinRows = 32;
+
     /// <summary>Whether <see cref="Multiply"/> accepts weights of <paramref name="type"/>.</summary>
     public static bool SupportsWeights(DType type) => DTypeInfo.IsFloat(type) || (DTypeInfo.IsBlockQuantized(type) && Quantized.QuantizedMatMul.Supports(type));
 
@@ -37,7 +48,7 @@ public static class MatMul
         fixed (float* pa = &MemoryMarshal.GetReference(a))
         fixed (float* pc = &MemoryMarshal.GetReference(c))
         {
-            if (quantized) Quantized.QuantizedMatMul.Run(pa, m, w, n, k, pc);
+            if (quantized && m < QuantizedGemmMinRows) Quantized.QuantizedMatMul.Run(pa, m, w, n, k, pc);
             else if (m == 1) Gemv.Run(pa, w, n, k, pc);
             else Gemm.Run(pa, m, w, n, k, pc);
         }

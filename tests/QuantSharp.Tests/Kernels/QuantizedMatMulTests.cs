@@ -69,6 +69,52 @@ public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
         output.WriteLine($"{isa} {type} ({(QuantizedMatMul.HasIntegerKernel(type) ? "integer kernel" : "dequantizing fallback")}): max |Δ|/Σ|w·a| vs Q8 activations {worstA:E2}, vs fp32 activations {worstB:E2}");
     }
 
+    /// <summary>
+    /// From <see cref="MatMul.QuantizedGemmMinRows"/> rows on, weights are dequantized tile by tile
+    /// into the fp32 GEMM: the result must match the ggml-dequantized weights × the unquantized
+    /// activations up to fp32 rounding, on shapes with ragged tiles and several K blocks, and be
+    /// byte-identical on 1, 2 and 3 threads.
+    /// </summary>
+    [OracleTheory]
+    [MemberData(nameof(IsaAndType))]
+    public void GemmPathMatchesDequantizedReference(KernelIsa isa, DType type)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        double worst = 0;
+        foreach (var (m, n, k) in new[] { (MatMul.QuantizedGemmMinRows, 67, 256), (45, 130, 768), (70, 300, 1024) })
+        {
+            var rng = new Random(m * 1000 + n + k + (int)type);
+            using var w = QuantizedTensor.Create(type, n, k, rng);
+            float[] a = BlockTypes.RandomWeights(rng, m * k);
+            for (int i = 0; i < a.Length; i++) a[i] *= 20;
+            byte[]? first = null;
+            var c = new float[m * n];
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var scope = new KernelScope(isa, threads);
+                MatMul.Multiply(a, m, w.View, c);
+                byte[] bytes = MemoryMarshal.AsBytes(c.AsSpan()).ToArray();
+                if (first is null) first = bytes;
+                else Assert.True(first.AsSpan().SequenceEqual(bytes), $"{isa} {type} M={m}: {threads} threads differ from 1 thread");
+            }
+            for (int i = 0; i < m; i++)
+                for (int r = 0; r < n; r++)
+                {
+                    double exact = 0, mag = 0;
+                    for (int x = 0; x < k; x++)
+                    {
+                        double p = w.Values[(long)r * k + x] * a[i * k + x];
+                        exact += p;
+                        mag += Math.Abs(p);
+                    }
+                    double err = Math.Abs(c[i * n + r] - exact);
+                    Assert.True(err <= 1e-5 * mag + 1e-30, $"{isa} {type} M={m} N={n} K={k} [{i},{r}]: {c[i * n + r]} vs {exact} (Σ|w·a| {mag})");
+                    if (mag > 0) worst = Math.Max(worst, err / mag);
+                }
+        }
+        output.WriteLine($"{isa} {type} GEMM path: max |Δ|/Σ|w·a| vs dequantized weights × fp32 activations {worst:E2}");
+    }
+
     /// <summary>Same inputs on 1, 2, 3 and default threads give identical bytes, and each row of an M-row product equals its M = 1 product.</summary>
     [OracleTheory]
     [MemberData(nameof(IsaAndType))]

@@ -1,5 +1,7 @@
 // Dequantization of ggml's 256-weight super-block types (Q2_K … Q8_K, IQ4_XS).
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Core.Kernels.Dequant;
 
@@ -98,6 +100,19 @@ internal static unsafe class KQuantDequant
                 ScaleMinK4(j, sc, out int s1, out int m1i);
                 ScaleMinK4(j + 1, sc, out int s2, out int m2i);
                 float d1 = d * s1, m1 = min * m1i, d2 = d * s2, m2 = min * m2i;
+                if (Avx2.IsSupported)
+                {
+                    // Same multiply-then-subtract per weight (no FMA contraction), eight at a time.
+                    Vector256<float> d1v = Vector256.Create(d1), m1v = Vector256.Create(m1), d2v = Vector256.Create(d2), m2v = Vector256.Create(m2);
+                    for (int l = 0; l < 32; l += 8)
+                    {
+                        var b = Avx2.ConvertToVector256Int32(q + l);
+                        Vector256.Store(d1v * Vector256.ConvertToSingle(b & Vector256.Create(0xF)) - m1v, y + l);
+                        Vector256.Store(d2v * Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4)) - m2v, y + 32 + l);
+                    }
+                    y += 64;
+                    continue;
+                }
                 for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0xF) - m1;
                 for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
             }
@@ -133,6 +148,29 @@ internal static unsafe class KQuantDequant
             sbyte* sc = (sbyte*)(x + 192);
             for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
             {
+                if (Avx2.IsSupported)
+                {
+                    // Same (d·sc)·q per weight, eight at a time; sc is constant over each 8 lanes.
+                    var m4 = Vector256.Create(0xF);
+                    var m2 = Vector256.Create(3);
+                    var off = Vector256.Create(32);
+                    for (int l = 0; l < 32; l += 8)
+                    {
+                        int s = l / 16;
+                        var lq = Avx2.ConvertToVector256Int32(ql + l);
+                        var hq = Avx2.ConvertToVector256Int32(ql + l + 32);
+                        var h = Avx2.ConvertToVector256Int32(qh + l);
+                        var q1 = ((lq & m4) | Vector256.ShiftLeft(h & m2, 4)) - off;
+                        var q2 = ((hq & m4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(h, 2) & m2, 4)) - off;
+                        var q3 = (Vector256.ShiftRightLogical(lq, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(h, 4) & m2, 4)) - off;
+                        var q4 = (Vector256.ShiftRightLogical(hq, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(h, 6) & m2, 4)) - off;
+                        Vector256.Store(Vector256.Create(d * sc[s]) * Vector256.ConvertToSingle(q1), y + l);
+                        Vector256.Store(Vector256.Create(d * sc[s + 2]) * Vector256.ConvertToSingle(q2), y + l + 32);
+                        Vector256.Store(Vector256.Create(d * sc[s + 4]) * Vector256.ConvertToSingle(q3), y + l + 64);
+                        Vector256.Store(Vector256.Create(d * sc[s + 6]) * Vector256.ConvertToSingle(q4), y + l + 96);
+                    }
+                    continue;
+                }
                 for (int l = 0; l < 32; l++)
                 {
                     int s = l / 16;

@@ -18,20 +18,62 @@ internal unsafe struct DotQ4_0 : IQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
-        var acc = stackalloc Vector256<float>[IntDot.TileRows];
-        for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
+        // Accumulators are locals, not an array, so they stay in registers; a row's arithmetic is
+        // the same whatever mt is, so an M-row product equals its M = 1 rows bit for bit.
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Q(0), q1 = a.Q(Math.Min(1, mt - 1)), q2 = a.Q(Math.Min(2, mt - 1)), q3 = a.Q(Math.Min(3, mt - 1));
+        float* d0 = a.D(0), d1 = a.D(Math.Min(1, mt - 1)), d2 = a.D(Math.Min(2, mt - 1)), d3 = a.D(Math.Min(3, mt - 1));
+        int* s0 = a.S(0), s1 = a.S(Math.Min(1, mt - 1)), s2 = a.S(Math.Min(2, mt - 1)), s3 = a.S(Math.Min(3, mt - 1));
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
             float dw = IntDot.Half(w);
             var u = IntDot.Nibbles32(w + 2);
-            for (int j = 0; j < mt; j++)
+            acc0 = Step<TF>(acc0, u, dw, q0, d0, s0, b);
+            if (mt > 1)
             {
-                var seed = Vector256.CreateScalar(-8 * a.S(j)[b]);
-                var dot = IntDot.U8S8<TF>(seed, u, Vector256.Load(a.Q(j) + b * 32));
-                acc[j] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(dw * a.D(j)[b]), acc[j]);
+                acc1 = Step<TF>(acc1, u, dw, q1, d1, s1, b);
+                if (mt > 2)
+                {
+                    acc2 = Step<TF>(acc2, u, dw, q2, d2, s2, b);
+                    if (mt > 3) acc3 = Step<TF>(acc3, u, dw, q3, d3, s3, b);
+                }
             }
         }
-        for (int j = 0; j < mt; j++) results[j] = Vector256.Sum(acc[j]);
+        results[0] = Vector256.Sum(acc0);
+        if (mt > 1) results[1] = Vector256.Sum(acc1);
+        if (mt > 2) results[2] = Vector256.Sum(acc2);
+        if (mt > 3) results[3] = Vector256.Sum(acc3);
+    }
+
+    public static bool PairRows => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
+    {
+        // Per row exactly Step's operations in Dot256 (mt = 1); only the activation side is shared.
+        Vector256<float> acc0 = default, acc1 = default;
+        sbyte* q = a.Q(0);
+        float* d = a.D(0);
+        int* s = a.S(0);
+        for (int b = 0; b < nb; b++, w0 += BlockBytes, w1 += BlockBytes)
+        {
+            var av = Vector256.Load(q + b * 32);
+            var seed = Vector256.CreateScalar(-8 * s[b]);
+            var da = Vector256.Create(d[b]);
+            var dot0 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w0 + 2), av);
+            var dot1 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w1 + 2), av);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(IntDot.Half(w0)) * da, acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(IntDot.Half(w1)) * da, acc1);
+        }
+        results[0] = Vector256.Sum(acc0);
+        results[1] = Vector256.Sum(acc1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte> u, float dw, sbyte* q, float* d, int* s, int b) where TF : struct, IDotFlavor
+    {
+        var dot = IntDot.U8S8<TF>(Vector256.CreateScalar(-8 * s[b]), u, Vector256.Load(q + b * 32));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(dw) * Vector256.Create(d[b]), acc);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)

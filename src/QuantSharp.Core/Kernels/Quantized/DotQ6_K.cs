@@ -19,10 +19,10 @@ internal unsafe struct DotQ6_K : IQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
-        var acc = stackalloc Vector256<float>[IntDot.TileRows];
+        // Register accumulators; a row's arithmetic does not depend on mt (see DotQ4_0).
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         var q = stackalloc Vector256<byte>[8];
         var scale = stackalloc Vector256<short>[8];
-        for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
         var low = Vector256.Create((byte)0x0F);
         var high = Vector256.Create((byte)0x30);
         for (int b = 0; b < nb; b++, w += BlockBytes)
@@ -42,19 +42,38 @@ internal unsafe struct DotQ6_K : IQuantDot
             }
             for (int v = 0; v < 8; v++)
                 scale[v] = Vector256.Create(Vector128.Create((short)sc[2 * v]), Vector128.Create((short)sc[2 * v + 1]));
-            for (int j = 0; j < mt; j++)
+            // The sixteen sub-block scales as int32, for the −32 offset term.
+            var sc0 = Avx2.ConvertToVector256Int32(sc);
+            var sc1 = Avx2.ConvertToVector256Int32(sc + 8);
+            acc0 = Step<TF>(acc0, q, scale, sc0, sc1, d, a, 0, b);
+            if (mt > 1)
             {
-                sbyte* aq = a.Q(j) + b * 256;
-                int* bs = a.S(j) + b * 16;
-                int corr = 0;
-                for (int s = 0; s < 16; s++) corr += sc[s] * bs[s];
-                var sumi = Vector256.CreateScalar(-32 * corr);
-                for (int v = 0; v < 8; v++)
-                    sumi = IntDot.Pairs<TF>(sumi, IntDot.PairsU8S8(q[v], Vector256.Load(aq + 32 * v)), scale[v]);
-                acc[j] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * a.D(j)[b]), acc[j]);
+                acc1 = Step<TF>(acc1, q, scale, sc0, sc1, d, a, 1, b);
+                if (mt > 2)
+                {
+                    acc2 = Step<TF>(acc2, q, scale, sc0, sc1, d, a, 2, b);
+                    if (mt > 3) acc3 = Step<TF>(acc3, q, scale, sc0, sc1, d, a, 3, b);
+                }
             }
         }
-        for (int j = 0; j < mt; j++) results[j] = Vector256.Sum(acc[j]);
+        results[0] = Vector256.Sum(acc0);
+        if (mt > 1) results[1] = Vector256.Sum(acc1);
+        if (mt > 2) results[2] = Vector256.Sum(acc2);
+        if (mt > 3) results[3] = Vector256.Sum(acc3);
+    }
+
+    /// <summary>One super-block against activation row j; the −32·Σ sc·Σa correction seeds every lane (exact integers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte>* q, Vector256<short>* scale, Vector256<int> sc0, Vector256<int> sc1,
+        float d, in ActTile a, int j, int b) where TF : struct, IDotFlavor
+    {
+        sbyte* aq = a.Q(j) + b * 256;
+        int* bs = a.S(j) + b * 16;
+        var corr = Avx2.MultiplyLow(sc0, Vector256.Load(bs)) + Avx2.MultiplyLow(sc1, Vector256.Load(bs + 8));
+        var sumi = Vector256<int>.Zero - Vector256.ShiftLeft(corr, 5);
+        for (int v = 0; v < 8; v++)
+            sumi = IntDot.Pairs<TF>(sumi, IntDot.PairsU8S8(q[v], Vector256.Load(aq + 32 * v)), scale[v]);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi), Vector256.Create(d * a.D(j)[b]), acc);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)

@@ -18,21 +18,62 @@ internal unsafe struct DotQ8_0 : IQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
-        var acc = stackalloc Vector256<float>[IntDot.TileRows];
-        for (int j = 0; j < mt; j++) acc[j] = Vector256<float>.Zero;
+        // Register accumulators; a row's arithmetic does not depend on mt (see DotQ4_0).
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Q(0), q1 = a.Q(Math.Min(1, mt - 1)), q2 = a.Q(Math.Min(2, mt - 1)), q3 = a.Q(Math.Min(3, mt - 1));
+        float* d0 = a.D(0), d1 = a.D(Math.Min(1, mt - 1)), d2 = a.D(Math.Min(2, mt - 1)), d3 = a.D(Math.Min(3, mt - 1));
         for (int b = 0; b < nb; b++, w += BlockBytes)
         {
             float dw = IntDot.Half(w);
             var wq = Vector256.Load((sbyte*)(w + 2));
             var u = Avx2.Abs(wq);
-            for (int j = 0; j < mt; j++)
+            acc0 = Step<TF>(acc0, u, wq, dw, q0, d0, b);
+            if (mt > 1)
             {
-                var s = Avx2.Sign(Vector256.Load(a.Q(j) + b * 32), wq);
-                var dot = IntDot.U8S8<TF>(Vector256<int>.Zero, u, s);
-                acc[j] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(dw * a.D(j)[b]), acc[j]);
+                acc1 = Step<TF>(acc1, u, wq, dw, q1, d1, b);
+                if (mt > 2)
+                {
+                    acc2 = Step<TF>(acc2, u, wq, dw, q2, d2, b);
+                    if (mt > 3) acc3 = Step<TF>(acc3, u, wq, dw, q3, d3, b);
+                }
             }
         }
-        for (int j = 0; j < mt; j++) results[j] = Vector256.Sum(acc[j]);
+        results[0] = Vector256.Sum(acc0);
+        if (mt > 1) results[1] = Vector256.Sum(acc1);
+        if (mt > 2) results[2] = Vector256.Sum(acc2);
+        if (mt > 3) results[3] = Vector256.Sum(acc3);
+    }
+
+    public static bool PairRows => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
+    {
+        // Per row exactly Step's operations in Dot256 (mt = 1); only the activation side is shared.
+        Vector256<float> acc0 = default, acc1 = default;
+        sbyte* q = a.Q(0);
+        float* d = a.D(0);
+        for (int b = 0; b < nb; b++, w0 += BlockBytes, w1 += BlockBytes)
+        {
+            var av = Vector256.Load(q + b * 32);
+            var da = Vector256.Create(d[b]);
+            var wq0 = Vector256.Load((sbyte*)(w0 + 2));
+            var wq1 = Vector256.Load((sbyte*)(w1 + 2));
+            var dot0 = IntDot.U8S8<TF>(Vector256<int>.Zero, Avx2.Abs(wq0), Avx2.Sign(av, wq0));
+            var dot1 = IntDot.U8S8<TF>(Vector256<int>.Zero, Avx2.Abs(wq1), Avx2.Sign(av, wq1));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(IntDot.Half(w0)) * da, acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(IntDot.Half(w1)) * da, acc1);
+        }
+        results[0] = Vector256.Sum(acc0);
+        results[1] = Vector256.Sum(acc1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte> u, Vector256<sbyte> wq, float dw, sbyte* q, float* d, int b) where TF : struct, IDotFlavor
+    {
+        var s = Avx2.Sign(Vector256.Load(q + b * 32), wq);
+        var dot = IntDot.U8S8<TF>(Vector256<int>.Zero, u, s);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(dw) * Vector256.Create(d[b]), acc);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)

@@ -20,6 +20,17 @@ internal unsafe interface IQuantDot
 
     /// <summary>The same in plain scalar integer arithmetic.</summary>
     static abstract void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results);
+
+    /// <summary>Whether the kernel implements <see cref="Dot256Rows2"/> (optional; default no).</summary>
+    static virtual bool PairRows => false;
+
+    /// <summary>
+    /// Decode (M = 1): weight rows <paramref name="w0"/> and <paramref name="w1"/> against activation
+    /// row 0, sharing its loads; results[i] must be bit-identical to <see cref="Dot256"/> with mt = 1
+    /// on row i. Only called when <see cref="PairRows"/> is true.
+    /// </summary>
+    static virtual void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
+        => throw new NotSupportedException("this kernel has no two-row decode path");
 }
 
 /// <summary>Compile-time choice between VNNI dot instructions and the AVX2 maddubs sequence.</summary>
@@ -68,7 +79,20 @@ internal static class IntDot
         return Vector256.Create(v & m, Vector128.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m);
     }
 
-    /// <summary>fp16 at <paramref name="p"/> as fp32.</summary>
+    private static readonly float Pow2_112 = BitConverter.Int32BitsToSingle((127 + 112) << 23);
+
+    /// <summary>
+    /// fp16 at <paramref name="p"/> as fp32, exactly. (float)Half is an out-of-line call of ~20
+    /// instructions and .NET has no F16C intrinsic; for finite values, placing the half's exponent
+    /// and mantissa 13 bits up gives a float 2^-112 times the value (subnormals included), so one
+    /// multiply by 2^112 and the sign bit finish it. Infinities and NaNs take the slow path.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe float Half(byte* p) => (float)Unsafe.ReadUnaligned<System.Half>(p);
+    public static unsafe float Half(byte* p)
+    {
+        int h = Unsafe.ReadUnaligned<ushort>(p);
+        if ((h & 0x7C00) == 0x7C00) return (float)BitConverter.UInt16BitsToHalf((ushort)h);
+        float magnitude = BitConverter.Int32BitsToSingle((h & 0x7FFF) << 13) * Pow2_112;
+        return BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(magnitude) | ((h & 0x8000) << 16));
+    }
 }

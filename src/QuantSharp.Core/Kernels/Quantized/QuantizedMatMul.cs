@@ -47,7 +47,7 @@ internal static unsafe class QuantizedMatMul
         if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
             job.RunRows(0, n);
         else
-            Parallel.For(0, chunks, KernelOptions.Parallel, job.Body);
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, job.Body);
     }
 
     /// <summary>One call's arguments, reused per calling thread so calls do not allocate.</summary>
@@ -108,6 +108,27 @@ internal static unsafe class QuantizedMatMul
             bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
             bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
             float* res = stackalloc float[IntDot.TileRows];
+            if (_m == 1 && simd && TD.PairRows)
+            {
+                // Decode: two weight rows per pass share the activation loads.
+                var one = _acts.Tile(0);
+                int r = r0;
+                for (; r + 2 <= r1; r += 2)
+                {
+                    byte* wr = _w + r * _rowBytes;
+                    if (vnni) TD.Dot256Rows2<VnniFlavor>(wr, wr + _rowBytes, nb, one, res);
+                    else TD.Dot256Rows2<Avx2Flavor>(wr, wr + _rowBytes, nb, one, res);
+                    _c[r] = res[0];
+                    _c[r + 1] = res[1];
+                }
+                for (; r < r1; r++)
+                {
+                    if (vnni) TD.Dot256<VnniFlavor>(_w + r * _rowBytes, nb, one, 1, res);
+                    else TD.Dot256<Avx2Flavor>(_w + r * _rowBytes, nb, one, 1, res);
+                    _c[r] = res[0];
+                }
+                return;
+            }
             for (int m0 = 0; m0 < _m; m0 += IntDot.TileRows)
             {
                 int mt = Math.Min(IntDot.TileRows, _m - m0);

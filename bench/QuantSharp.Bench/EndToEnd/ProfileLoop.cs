@@ -1,0 +1,53 @@
+// Runs only our engine's prefill or decode in a loop, for attaching a profiler (perf) to one phase.
+using System.Diagnostics;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Models;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Bench.EndToEnd;
+
+/// <summary>
+/// <c>profile --model FILE.gguf --phase decode|prefill [--threads 1] [--seconds 20] [--prompt 512]</c>:
+/// repeats one phase for the given time and prints tokens/s, so that a sampling profiler sees that
+/// phase alone (set DOTNET_PerfMapEnabled=1 for JIT symbols).
+/// </summary>
+internal static class ProfileLoop
+{
+    public static int Run(string[] args)
+    {
+        string model = Arg(args, "--model") ?? throw new ArgumentException("--model FILE.gguf is required");
+        string phase = Arg(args, "--phase") ?? "decode";
+        KernelOptions.Threads = int.Parse(Arg(args, "--threads") ?? "1");
+        double seconds = double.Parse(Arg(args, "--seconds") ?? "20");
+        int promptLength = int.Parse(Arg(args, "--prompt") ?? "512");
+        using var m = LlamaModel.Load(model);
+        var session = new InferenceSession(m, promptLength + 129, maxBatch: promptLength);
+        var logits = new float[m.Parameters.VocabSize];
+        var prompt = Enumerable.Range(0, promptLength).Select(i => (i * 7919) % m.Parameters.VocabSize).ToArray();
+        var sw = Stopwatch.StartNew();
+        long tokens = 0;
+        while (sw.Elapsed.TotalSeconds < seconds)
+        {
+            session.Reset();
+            if (phase == "prefill")
+            {
+                session.Forward(prompt, logits, allLogits: false);
+                tokens += promptLength;
+            }
+            else
+            {
+                session.Forward(prompt.AsSpan(0, 64), logits, allLogits: false);
+                for (int i = 0; i < 128; i++) session.Forward([TokenSampler.ArgMax(logits)], logits, allLogits: false);
+                tokens += 128;
+            }
+        }
+        Console.WriteLine($"{phase}: {tokens / sw.Elapsed.TotalSeconds:F1} tokens/s (decode figures include a 64-token prefill per 128 tokens)");
+        return 0;
+    }
+
+    private static string? Arg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -1,0 +1,61 @@
+// The persistent kernel worker pool: every item exactly once, errors surface, re-entrant and concurrent calls.
+using QuantSharp.Core.Kernels;
+
+namespace QuantSharp.Tests.Kernels;
+
+public sealed class WorkerPoolTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 4)]
+    [InlineData(7, 2)]
+    [InlineData(1000, 2)]
+    [InlineData(1000, 3)]
+    [InlineData(64, 16)]
+    public void RunsEveryItemExactlyOnce(int items, int threads)
+    {
+        for (int round = 0; round < 50; round++)
+        {
+            var hits = new int[items];
+            WorkerPool.Run(items, threads, i => Interlocked.Increment(ref hits[i]));
+            Assert.All(hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void UsesMoreThanOneThreadWhenAsked()
+    {
+        // Items that wait for each other can only finish if two threads run them at once.
+        using var both = new Barrier(2);
+        WorkerPool.Run(2, 2, _ => Assert.True(both.SignalAndWait(TimeSpan.FromSeconds(30)), "second worker never arrived"));
+    }
+
+    [Fact]
+    public void ItemExceptionIsRethrownAfterAllWorkersStop()
+    {
+        int done = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => WorkerPool.Run(100, 2, i =>
+        {
+            if (i == 37) throw new InvalidOperationException("item 37 failed");
+            Interlocked.Increment(ref done);
+        }));
+        Assert.Equal("item 37 failed", e.Message);
+        // The pool is usable afterwards.
+        var hits = new int[10];
+        WorkerPool.Run(10, 2, i => hits[i]++);
+        Assert.All(hits, h => Assert.Equal(1, h));
+    }
+
+    [Fact]
+    public async Task NestedAndConcurrentCallsComplete()
+    {
+        var total = new long[1];
+        var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (int r = 0; r < 20; r++)
+                WorkerPool.Run(8, 2, i => WorkerPool.Run(5, 2, j => Interlocked.Add(ref total[0], i * 5 + j)));
+        })).ToArray();
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(120));
+        Assert.Equal(4 * 20 * Enumerable.Range(0, 40).Sum(), total[0]);
+    }
+}
