@@ -20,7 +20,7 @@ public sealed unsafe class LinearInputStatistics
     /// <summary>Rows per fp32 GEMM batch before adding into the fp64 sum.</summary>
     public const int BatchRows = 512;
 
-    private readonly double[]? _xxT;
+    private double[]? _xxT;
     private readonly double[] _sumSq;
     private float[]? _transposed; // pinned [Columns, BatchRows]
     private float[]? _gram;       // [Columns, Columns]
@@ -93,6 +93,23 @@ public sealed unsafe class LinearInputStatistics
         var h = new double[_xxT.Length];
         double f = 2.0 / Count;
         for (long i = 0; i < h.Length; i++) h[i] = _xxT[i] * f;
+        return h;
+    }
+
+    /// <summary>
+    /// <see cref="Hessian"/> without a copy: Σ x xᵀ is scaled in place and handed over, and this
+    /// accumulator no longer has a Hessian (for the last layer that needs it).
+    /// </summary>
+    public double[] TakeHessian()
+    {
+        if (_xxT == null) throw new InvalidOperationException("this accumulator was created without the Hessian, or it was already taken");
+        if (Count == 0) throw new InvalidOperationException("no calibration inputs were added");
+        var h = _xxT;
+        double f = 2.0 / Count;
+        for (long i = 0; i < h.Length; i++) h[i] *= f;
+        _xxT = null;
+        _transposed = null;
+        _gram = null;
         return h;
     }
 

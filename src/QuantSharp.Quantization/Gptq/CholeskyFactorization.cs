@@ -20,31 +20,52 @@ internal static unsafe class CholeskyFactorization
     /// cholesky(cholesky_inverse(cholesky(H)), upper=True); here it comes from one Cholesky and one
     /// triangular inverse: with J the reversal permutation and JHJ = MMᵀ, H = (JMJ)(JMJ)ᵀ with JMJ
     /// upper, so H⁻¹ = (JM⁻¹J)ᵀ(JM⁻¹J) and U = JM⁻¹J (the factor is unique, diagonal positive).
+    /// <paramref name="h"/> is left unchanged (the work happens in one new n×n array).
     /// </summary>
     public static double[]? UpperCholeskyOfInverse(ReadOnlySpan<double> h, int n, double lambda)
     {
-        var a = new double[(long)n * n];
-        for (int i = 0; i < n; i++)
-        {
-            int si = n - 1 - i;
-            for (int j = 0; j <= i; j++) a[(long)i * n + j] = h[si * n + (n - 1 - j)];
-            a[(long)i * n + i] += lambda;
-        }
-        if (!FactorLower(a, n)) return null;
-        var x = InvertLower(a, n);
-        // Reuse a for U: U[i, j] = X[n−1−i, n−1−j], upper triangle only.
-        Array.Clear(a);
-        for (int i = 0; i < n; i++)
-        {
-            long xi = (long)(n - 1 - i) * n;
-            for (int j = i; j < n; j++) a[(long)i * n + j] = x[xi + (n - 1 - j)];
-        }
-        return a;
+        var a = h.Slice(0, n * n).ToArray();
+        return TryUpperCholeskyOfInverseInPlace(a, n, lambda) ? a : null;
     }
 
     /// <summary>
-    /// Lower Cholesky factor in place (reads and writes the lower triangle; the strict upper triangle
-    /// is used as scratch). False when a pivot is not positive (or not finite).
+    /// <see cref="UpperCholeskyOfInverse"/> in the storage of <paramref name="matrix"/> (symmetric
+    /// H, row-major n×n), as LAPACK's dpotrf/dtrtri work, so the factorisation needs no second n×n
+    /// array. True: <paramref name="matrix"/> holds U. False (not positive definite):
+    /// <paramref name="matrix"/> holds H again, bit for bit, ready for a retry with more dampening.
+    /// </summary>
+    public static bool TryUpperCholeskyOfInverseInPlace(double[] matrix, int n, double lambda)
+    {
+        // JHJ is H read backwards (a 180° turn of the array); it stays symmetric, so its strict upper
+        // triangle keeps a copy of the strict lower one while the factorisation overwrites the latter.
+        var a = matrix.AsSpan(0, n * n);
+        a.Reverse();
+        var diagonal = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            diagonal[i] = a[i * n + i];
+            a[i * n + i] += lambda;
+        }
+        if (!FactorLower(matrix, n))
+        {
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < i; j++) a[i * n + j] = a[j * n + i];
+                a[i * n + i] = diagonal[i];
+            }
+            a.Reverse();
+            return false;
+        }
+        for (int i = 0; i < n; i++) a.Slice(i * n + i + 1, n - 1 - i).Clear();
+        InvertLowerInPlace(matrix, n);
+        // U[i, j] = X[n−1−i, n−1−j]: the lower-triangular inverse read backwards is upper triangular.
+        a.Reverse();
+        return true;
+    }
+
+    /// <summary>
+    /// Lower Cholesky factor in place (reads and writes the lower triangle only; the strict upper
+    /// triangle is left as it was). False when a pivot is not positive (or not finite).
     /// </summary>
     public static bool FactorLower(double[] matrix, int n)
     {
@@ -86,11 +107,15 @@ internal static unsafe class CholeskyFactorization
                         for (int p = 0; p < nb; p++) Pt[(long)p * rest + (i - k1)] = ri[p];
                     }
                 });
-                // Trailing update A[k1:, k1:] −= P·Pᵀ, lower part (each slice up to its own last row).
+                // Trailing update A[k1:, k1:] −= P·Pᵀ, lower triangle only: the slice's rows left of its
+                // diagonal block in one product, then the block's lower part row by row (the kernel's
+                // result per element does not depend on the split).
                 Parallel.For(0, slices, QuantSharp.Core.Kernels.KernelOptions.Parallel, s =>
                 {
                     int r0 = k1 + s * SliceWidth, r1 = Math.Min(n, r0 + SliceWidth);
-                    Fp64Gemm.SubtractProduct(A + (long)r0 * n + k0, n, Pt, rest, A + (long)r0 * n + k1, n, r1 - r0, r1 - k1, nb);
+                    Fp64Gemm.SubtractProduct(A + (long)r0 * n + k0, n, Pt, rest, A + (long)r0 * n + k1, n, r1 - r0, r0 - k1, nb);
+                    for (int i = r0; i < r1; i++)
+                        Fp64Gemm.SubtractProduct(A + (long)i * n + k0, n, Pt + (r0 - k1), rest, A + (long)i * n + r0, n, 1, i + 1 - r0, nb);
                 });
             }
         }
@@ -101,13 +126,33 @@ internal static unsafe class CholeskyFactorization
     public static double[] InvertLower(double[] lower, int n)
     {
         var result = new double[(long)n * n];
-        fixed (double* l = lower)
-        fixed (double* x = result)
+        for (int i = 0; i < n; i++) Array.Copy(lower, (long)i * n, result, (long)i * n, i + 1);
+        InvertLowerInPlace(result, n);
+        return result;
+    }
+
+    /// <summary>
+    /// Overwrites a lower-triangular L (strict upper triangle zero) with X = L⁻¹, a block of rows at a
+    /// time: the block's rows of L are copied to a panel first, since they are the input of the rows
+    /// of X that replace them (the operations are the same as with separate storage).
+    /// </summary>
+    public static void InvertLowerInPlace(double[] matrix, int n)
+    {
+        var panel = new double[(long)PanelWidth * n];
+        fixed (double* l = panel)
+        fixed (double* x = matrix)
         {
-            double* L = l, X = x;
+            double* X = x, P = l;
             for (int i0 = 0; i0 < n; i0 += PanelWidth)
             {
                 int i1 = Math.Min(i0 + PanelWidth, n);
+                for (int i = i0; i < i1; i++)
+                {
+                    var row = new Span<double>(X + (long)i * n, i1);
+                    row.CopyTo(new Span<double>(P + (long)(i - i0) * n, i1));
+                    row.Clear();
+                }
+                double* L = P - (long)i0 * n; // L[i, c] = P[(i − i0)·n + c] for rows of this block
                 if (i0 > 0)
                 {
                     // X[I, :i0] = −L[I, :i0]·X[:i0, :i0]; X is lower triangular, so a strip of columns
@@ -130,6 +175,5 @@ internal static unsafe class CholeskyFactorization
                 }
             }
         }
-        return result;
     }
 }

@@ -33,6 +33,21 @@ public static class GptqBlockQuantizer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         HessianPreparation.Validate(weight, rows, cols, hessian);
+        return QuantizeInPlace(weight, rows, cols, hessian.ToArray(), options, warn);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize"/> with <paramref name="hessian"/> as its workspace: it is permuted and
+    /// factorised in place (LAPACK-style), so the layer needs one cols×cols array instead of several.
+    /// Same result bit for bit. <paramref name="hessian"/> is overwritten (its content afterwards is unspecified).
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes do not match (cols must be a multiple of the block size), a value is not finite, or H stays indefinite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static GptqBlockResult QuantizeInPlace(ReadOnlySpan<float> weight, int rows, int cols, double[] hessian, GptqBlockOptions options, Action<string>? warn = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        HessianPreparation.Validate(weight, rows, cols, hessian);
         var format = (IBlockGrid)BlockFormatRegistry.Get(options.Type);
         int bs = format.BlockSize;
         if (cols % bs != 0)
@@ -54,8 +69,8 @@ public static class GptqBlockQuantizer
             for (int c = 0; c < cols; c++) importance[c] = (float)hessian[c * cols + c];
         }
 
-        var hs = HessianPreparation.Permuted(hessian, cols, perm, dead);
-        var upper = HessianPreparation.InverseFactor(hs, cols, options.Damping, warn);
+        HessianPreparation.PermuteInPlace(hessian, cols, perm, dead);
+        var upper = HessianPreparation.InverseFactor(hessian, cols, options.Damping, warn);
         int rowBytes = cols / bs * format.BlockBytes;
         var data = new byte[(long)rows * rowBytes];
         var grid = new BlockFormatColumnGrid(format, data, cols, importance);

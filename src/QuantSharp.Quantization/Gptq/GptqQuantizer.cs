@@ -30,6 +30,27 @@ public static class GptqQuantizer
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         HessianPreparation.Validate(weight, rows, cols, hessian);
+        return QuantizeInPlace(weight, rows, cols, hessian.ToArray(), options, warn);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize"/> with <paramref name="hessian"/> as its workspace: it is permuted and
+    /// factorised in place (LAPACK-style), so the layer needs one cols×cols array instead of several.
+    /// Same result bit for bit. <paramref name="hessian"/> is overwritten (its content afterwards is unspecified).
+    /// </summary>
+    /// <param name="weight">W, row-major; left unchanged.</param>
+    /// <param name="rows">Output features.</param>
+    /// <param name="cols">Input features.</param>
+    /// <param name="hessian">H, row-major cols × cols; overwritten (used as workspace).</param>
+    /// <param name="options">Bits, groups, ordering, dampening.</param>
+    /// <param name="warn">Receives a line when dampening had to be raised.</param>
+    /// <exception cref="ArgumentException">Shapes do not match, a value is not finite, or H stays indefinite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static GptqLayerResult QuantizeInPlace(ReadOnlySpan<float> weight, int rows, int cols, double[] hessian, GptqOptions options, Action<string>? warn = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        HessianPreparation.Validate(weight, rows, cols, hessian);
 
         int bits = options.Bits;
         int gs = options.GroupSize;
@@ -91,8 +112,8 @@ public static class GptqQuantizer
             }
         }
 
-        var hs = HessianPreparation.Permuted(hessian, cols, perm, dead);
-        var upper = HessianPreparation.InverseFactor(hs, cols, options.Damping, warn);
+        HessianPreparation.PermuteInPlace(hessian, cols, perm, dead);
+        var upper = HessianPreparation.InverseFactor(hessian, cols, options.Damping, warn);
         var rounded = new double[(long)rows * cols];
         GptqSweep.Run(w, rows, cols, upper, options.BlockSize, grid, rounded);
 

@@ -60,7 +60,57 @@ internal static class HessianPreparation
         return hs;
     }
 
-    /// <summary>Upper U with UᵀU = (H + λI)⁻¹, λ = damping·mean(diag H), raised tenfold on failure.</summary>
+    /// <summary>
+    /// <see cref="Permuted"/> in the storage of <paramref name="hessian"/> (same values bit for bit:
+    /// symmetrised in place, then rows and columns permuted with one row of scratch).
+    /// </summary>
+    public static void PermuteInPlace(double[] hessian, int cols, int[] perm, bool[] dead)
+    {
+        var h = hessian.AsSpan(0, cols * cols);
+        for (int i = 0; i < cols; i++)
+            for (int j = i; j < cols; j++)
+            {
+                double v = 0.5 * (h[i * cols + j] + h[j * cols + i]);
+                h[i * cols + j] = v;
+                h[j * cols + i] = v;
+            }
+        bool identity = true;
+        for (int i = 0; i < cols; i++) identity &= perm[i] == i;
+        if (!identity)
+        {
+            var row = new double[cols];
+            // Rows: follow each cycle of the permutation (new row i = old row perm[i]).
+            var placed = new bool[cols];
+            for (int start = 0; start < cols; start++)
+            {
+                if (placed[start]) continue;
+                h.Slice(start * cols, cols).CopyTo(row);
+                int i = start;
+                while (true)
+                {
+                    placed[i] = true;
+                    int from = perm[i];
+                    if (from == start) { row.CopyTo(h.Slice(i * cols, cols)); break; }
+                    h.Slice(from * cols, cols).CopyTo(h.Slice(i * cols, cols));
+                    i = from;
+                }
+            }
+            // Columns, row by row.
+            for (int i = 0; i < cols; i++)
+            {
+                var r = h.Slice(i * cols, cols);
+                r.CopyTo(row);
+                for (int j = 0; j < cols; j++) r[j] = row[perm[j]];
+            }
+        }
+        for (int i = 0; i < cols; i++)
+            if (dead[perm[i]]) h[i * cols + i] = 1;
+    }
+
+    /// <summary>
+    /// Upper U with UᵀU = (H + λI)⁻¹, λ = damping·mean(diag H), raised tenfold on failure; computed in
+    /// the storage of <paramref name="hs"/>, which is returned holding U.
+    /// </summary>
     public static double[] InverseFactor(double[] hs, int cols, double damping, Action<string>? warn)
     {
         double mean = 0;
@@ -69,8 +119,7 @@ internal static class HessianPreparation
         double fraction = damping;
         for (int attempt = 0; ; attempt++)
         {
-            var u = CholeskyFactorization.UpperCholeskyOfInverse(hs, cols, fraction * mean);
-            if (u is not null) return u;
+            if (CholeskyFactorization.TryUpperCholeskyOfInverseInPlace(hs, cols, fraction * mean)) return hs;
             if (attempt == ExtraDampingAttempts)
                 throw new ArgumentException(
                     $"GPTQ: the {cols}×{cols} Hessian is not positive definite even with dampening {fraction:G3}·mean(diag H) = {fraction * mean:G3} " +

@@ -42,8 +42,10 @@ public sealed class GptqGgufLinearQuantizer : ILinearQuantizer
         var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Options.Type)!.Value, input.Cols, input.Name);
         var type = ggml == GgmlType.F16 ? DType.F16 : GgmlTypeInfo.Of(ggml).CoreType!.Value;
         if (!GptqBlockQuantizer.Supports(type)) return _fallback.Quantize(input);
-        var h = (input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)")).Hessian();
-        var result = GptqBlockQuantizer.Quantize(input.Weight, input.Rows, input.Cols, h, Options with { Type = type },
+        var stats = input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)");
+        // GPTQ works in the Hessian's storage; the last layer of a group takes the accumulator's array over.
+        var h = input.LastUseOfStatistics ? stats.TakeHessian() : stats.Hessian();
+        var result = GptqBlockQuantizer.QuantizeInPlace(input.Weight, input.Rows, input.Cols, h, Options with { Type = type },
             _warn is null ? null : m => _warn($"{input.Name}: {m}"));
         return new QuantizedLinear { Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data };
     }

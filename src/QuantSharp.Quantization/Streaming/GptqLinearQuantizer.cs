@@ -23,8 +23,10 @@ public sealed class GptqLinearQuantizer(GptqOptions options, Action<string>? war
     /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
-        var h = (input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)")).Hessian();
-        var result = GptqQuantizer.Quantize(input.Weight, input.Rows, input.Cols, h, Options, warn is null ? null : m => warn($"{input.Name}: {m}"));
+        var stats = input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)");
+        // GPTQ works in the Hessian's storage; the last layer of a group takes the accumulator's array over.
+        var h = input.LastUseOfStatistics ? stats.TakeHessian() : stats.Hessian();
+        var result = GptqQuantizer.QuantizeInPlace(input.Weight, input.Rows, input.Cols, h, Options, warn is null ? null : m => warn($"{input.Name}: {m}"));
         return new QuantizedLinear { Dequantized = result.Dequantized, Grid = result };
     }
 

@@ -34,6 +34,12 @@ public sealed class LinearQuantizationInput
     public required float[] Weight { get; init; }
     /// <summary>Statistics of this layer's inputs, when calibration ran and the quantizer asked for them.</summary>
     public LinearInputStatistics? Statistics { get; init; }
+
+    /// <summary>
+    /// True when no later layer reads <see cref="Statistics"/>: the quantizer may take them over
+    /// (<see cref="LinearInputStatistics.TakeHessian"/>) instead of copying.
+    /// </summary>
+    public bool LastUseOfStatistics { get; init; }
 }
 
 /// <summary>A quantized linear layer: the weights the forward continues with, plus the encoding an exporter writes.</summary>

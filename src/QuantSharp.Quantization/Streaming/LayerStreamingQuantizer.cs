@@ -167,7 +167,7 @@ public sealed class LayerStreamingQuantizer
             foreach (var k in kinds)
             {
                 ct.ThrowIfCancellationRequested();
-                results[(int)k] = QuantizeOne(l, k, state, lw);
+                results[(int)k] = QuantizeOne(l, k, state, lw, lastUse: k == kinds[^1]);
                 Step();
             }
             // A group's statistics (the big Hessian of down_proj included) are dropped as soon as its layers are done.
@@ -215,7 +215,7 @@ public sealed class LayerStreamingQuantizer
         return new QuantizedDecoderLayer { Index = l, Linears = results };
     }
 
-    private QuantizedLinear QuantizeOne(int l, LlamaLinear k, LayerState state, LlamaLayerWeights lw)
+    private QuantizedLinear QuantizeOne(int l, LlamaLinear k, LayerState state, LlamaLayerWeights lw, bool lastUse)
     {
         var sw = Stopwatch.StartNew();
         var view = lw.Weight(k);
@@ -224,7 +224,7 @@ public sealed class LayerStreamingQuantizer
         var input = new LinearQuantizationInput
         {
             Layer = l, Kind = k, Name = view.Name, Rows = rows, Cols = cols, Weight = view.ToFloat32(),
-            Statistics = stats,
+            Statistics = stats, LastUseOfStatistics = lastUse,
         };
         var r = _quantizer.Quantize(input);
         if (r.Dequantized.Length != (long)rows * cols)
@@ -234,6 +234,9 @@ public sealed class LayerStreamingQuantizer
         state.Views[(int)k] = state.Dequantized[(int)k]!.View;
         Report.Quantization += sw.Elapsed;
         Report.Memory.Sample();
+        // The quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit on
+        // the large-object heap, which only a full collection reclaims: collect before the next linear.
+        GC.Collect();
         return r;
     }
 
