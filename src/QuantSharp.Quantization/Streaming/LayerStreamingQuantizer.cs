@@ -83,39 +83,96 @@ public sealed class LayerStreamingQuantizer
     /// Quantizes the layers in order, yielding each as soon as it is done; the temporary activation
     /// storage is released when the enumeration ends or is disposed (also on cancellation).
     /// </summary>
-    public IEnumerable<QuantizedDecoderLayer> Run(CancellationToken cancellationToken = default)
+    public IEnumerable<QuantizedDecoderLayer> Run(CancellationToken cancellationToken = default) => new LayerSequence(this, cancellationToken);
+
+    // Sets up the run (statistics, activation store, embedding) before the first layer.
+    private (ActivationStore? Store, ChunkBuffers? Buffers) Start(CancellationToken cancellationToken)
     {
-        ActivationStore? store = null;
-        ChunkBuffers? buffers = null;
+        int passes = _calibration == null ? 0 : Sequential ? 5 : 1;
+        _progressTotal = _hp.NumLayers * (passes * _chunks.Count + LlamaLinearExtensions.All.Length);
+        _progressDone = 0;
+        _options.Progress?.Report((0, _progressTotal));
+        // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        MemoryProbe.ResetKernelPeak();
+        Report.Memory.Sample();
+        Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
+        Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
+        if (_calibration == null) return (null, null);
+        var sw = Stopwatch.StartNew();
+        var store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
         try
         {
-            int passes = _calibration == null ? 0 : Sequential ? 5 : 1;
-            _progressTotal = _hp.NumLayers * (passes * _chunks.Count + LlamaLinearExtensions.All.Length);
-            _progressDone = 0;
-            _options.Progress?.Report((0, _progressTotal));
-            // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run.
-            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            MemoryProbe.ResetKernelPeak();
-            Report.Memory.Sample();
-            Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
-            Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
-            if (_calibration != null)
+            var buffers = new ChunkBuffers(_hp, _chunks.Max(c => c.Tokens), _calibration.MaxLength);
+            Embed(store, buffers, cancellationToken);
+            Report.Embedding += sw.Elapsed;
+            return (store, buffers);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The run as a sequence. Not a C# iterator: an iterator keeps the layer it yielded last in its
+    /// Current until the next yield, so the previous layer's results (levels and weights, tens of MB)
+    /// would stay alive while the next layer is computed; this enumerator lets go of it first.
+    /// </summary>
+    private sealed class LayerSequence(LayerStreamingQuantizer owner, CancellationToken ct) : IEnumerable<QuantizedDecoderLayer>
+    {
+        public IEnumerator<QuantizedDecoderLayer> GetEnumerator() => new LayerRun(owner, ct);
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    private sealed class LayerRun(LayerStreamingQuantizer owner, CancellationToken ct) : IEnumerator<QuantizedDecoderLayer>
+    {
+        private ActivationStore? _store;
+        private ChunkBuffers? _buffers;
+        private int _next = -1; // -1: not started; NumLayers: done
+        private QuantizedDecoderLayer? _current;
+
+        public QuantizedDecoderLayer Current => _current ?? throw new InvalidOperationException("the enumeration has not started or has ended");
+
+        object System.Collections.IEnumerator.Current => Current;
+
+        public bool MoveNext()
+        {
+            _current = null; // let the previous layer go before computing the next
+            try
             {
-                var sw = Stopwatch.StartNew();
-                store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
-                buffers = new ChunkBuffers(_hp, _chunks.Max(c => c.Tokens), _calibration.MaxLength);
-                Embed(store, buffers, cancellationToken);
-                Report.Embedding += sw.Elapsed;
+                if (_next < 0)
+                {
+                    (_store, _buffers) = owner.Start(ct);
+                    _next = 0;
+                }
+                if (_next >= owner._hp.NumLayers)
+                {
+                    Dispose();
+                    return false;
+                }
+                ct.ThrowIfCancellationRequested();
+                _current = owner.ProcessLayer(_next, _store, _buffers, ct);
+                _next++;
+                return true;
             }
-            for (int l = 0; l < _hp.NumLayers; l++)
+            catch
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return ProcessLayer(l, store, buffers, cancellationToken);
+                _next = owner._hp.NumLayers;
+                Dispose();
+                throw;
             }
         }
-        finally
+
+        public void Reset() => throw new NotSupportedException("a quantization run cannot be restarted; call Run again");
+
+        public void Dispose()
         {
-            store?.Dispose();
+            _store?.Dispose();
+            _store = null;
+            _buffers = null;
         }
     }
 
@@ -236,7 +293,7 @@ public sealed class LayerStreamingQuantizer
         Report.Memory.Sample();
         // The quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit on
         // the large-object heap, which only a full collection reclaims: collect before the next linear.
-        GC.Collect();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return r;
     }
 
@@ -323,7 +380,7 @@ public sealed class LayerStreamingQuantizer
         }
         foreach (var st2 in st.Stats) st2?.ReleaseScratch();
         // One collection per pass keeps the heap near its live size (per-layer temporaries are large and short-lived).
-        GC.Collect();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     private static void WriteBack(ActivationStore store, IReadOnlyList<int[]> seqs, int first, int count, ReadOnlySpan<float> x, int dim)
