@@ -72,17 +72,22 @@ public sealed class HfGptqExportTests
     [InlineData(4, true, 16)]
     [InlineData(8, true, 0)]
     [InlineData(4, false, 0)]
-    public void ReferenceUnpackerAndLoaderGiveBackExactlyTheEngineWeights(int bits, bool actOrder, int groupSize)
+    [InlineData(4, false, 32, "gptq")]
+    [InlineData(3, true, 32, "gptq")]
+    [InlineData(8, true, 16, "gptq")]
+    [InlineData(2, false, 0, "gptq")]
+    public void ReferenceUnpackerAndLoaderGiveBackExactlyTheEngineWeights(int bits, bool actOrder, int groupSize, string method = "rtn")
     {
         using var dir = new TempDirectory();
         string src = SyntheticHfModel.Write(dir.File("src"));
         string outDir = dir.File("gptq");
         var options = new GptqOptions { Bits = bits, GroupSize = groupSize, ActOrder = actOrder };
-        var rec = new RecordingQuantizer(new RtnLinearQuantizer(options));
+        bool gptq = method == "gptq";
+        var rec = new RecordingQuantizer(gptq ? new GptqLinearQuantizer(options) : new RtnLinearQuantizer(options));
         using (var model = LlamaModel.Load(src))
         {
             var rng = new Random(3);
-            var calib = actOrder ? new CalibrationSet([.. Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, 40).Select(_ => rng.Next(SyntheticHfModel.Vocab)).ToArray())], "random") : null;
+            var calib = actOrder || gptq ? new CalibrationSet([.. Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, 40).Select(_ => rng.Next(SyntheticHfModel.Vocab)).ToArray())], "random") : null;
             var runner = new LayerStreamingQuantizer(model, rec, calib, new LayerStreamingOptions { TemporaryDirectory = dir.Path });
             HfGptqExporter.Export(model, runner, options, outDir);
         }

@@ -84,7 +84,10 @@ public sealed class QuantizeMethodCliTests
         string model = SharedData.Model("sotu-llama-30m");
         var gptq = Run("quantize", model, "--method", "gptq", "--format", "hf-gptq", "-o", dir.File("x"));
         Assert.Equal(2, gptq.Code);
-        Assert.Contains("not available in this build", gptq.Err);
+        Assert.Contains("--calib", gptq.Err);
+        var gptqType = Run("quantize", model, "--method", "gptq", "--format", "gguf:IQ4_XS", "-o", dir.File("x.gguf"));
+        Assert.Equal(2, gptqType.Code);
+        Assert.Contains("GPTQ onto GGUF blocks supports", gptqType.Err);
         var noFormat = Run("quantize", model, "--method", "rtn", "-o", dir.File("x"));
         Assert.Equal(2, noFormat.Code);
         Assert.Contains("--format", noFormat.Err);
