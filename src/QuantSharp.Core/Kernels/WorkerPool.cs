@@ -136,7 +136,10 @@ public static class WorkerPool
                 if (++spins < 64) { Thread.SpinWait(8); continue; }
                 spins = 0;
                 if (Stopwatch.GetTimestamp() < deadline) { Thread.Yield(); continue; }
-                Volatile.Write(ref _sleeping, 1);
+                // A full fence (not Volatile.Write): x86 may let a plain store pass the following load, so
+                // the caller could bump the generation, read _sleeping as 0 and skip the release while
+                // this thread still read the old generation and then blocked for ever (seen as a hang).
+                Interlocked.Exchange(ref _sleeping, 1);
                 g = Volatile.Read(ref _generation);
                 if (g != seen)
                 {

@@ -58,4 +58,27 @@ public sealed class WorkerPoolTests
         await Task.WhenAll(callers).WaitAsync(TimeSpan.FromSeconds(120));
         Assert.Equal(4 * 20 * Enumerable.Range(0, 40).Sum(), total[0]);
     }
+
+    /// <summary>
+    /// Calls separated by gaps around the workers' spin window (100 µs), so they keep going to sleep
+    /// just as the next call arrives: a lost wake-up there hung a whole perplexity run once.
+    /// </summary>
+    [Fact]
+    public async Task CallsAtTheSpinWindowEdgeNeverLoseAWakeUp()
+    {
+        var run = Task.Run(() =>
+        {
+            long total = 0;
+            for (int call = 0; call < 3000; call++)
+            {
+                long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency * (60 + call % 90) / 1_000_000;
+                while (System.Diagnostics.Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(10);
+                WorkerPool.Run(4, 2, i => Interlocked.Add(ref total, i + 1));
+            }
+            return total;
+        });
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.True(finished == run, "a WorkerPool call did not return (lost wake-up)");
+        Assert.Equal(3000L * 10, await run);
+    }
 }
