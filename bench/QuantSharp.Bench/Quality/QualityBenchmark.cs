@@ -39,7 +39,7 @@ internal static class QualityBenchmark
         string model = Arg(args, "--model") ?? Path.Combine(shared, "models", "sotu-llama-30m");
         string textPath = Arg(args, "--text") ?? Path.Combine(shared, "data", "sotu", "test-2010-on.txt");
         string calibrationPath = Arg(args, "--calibration") ?? Path.Combine(shared, "data", "sotu", "train-1790-2009.txt");
-        int chunks = int.Parse(Arg(args, "--chunks") ?? "16", CultureInfo.InvariantCulture);
+        int chunks = int.Parse(Arg(args, "--chunks") ?? "8", CultureInfo.InvariantCulture);
         int imatrixChunks = int.Parse(Arg(args, "--imatrix-chunks") ?? "100", CultureInfo.InvariantCulture);
         int ctx = int.Parse(Arg(args, "--ctx") ?? "512", CultureInfo.InvariantCulture);
         int threads = int.Parse(Arg(args, "--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
@@ -47,6 +47,8 @@ internal static class QualityBenchmark
         string? outPath = Arg(args, "--out");
         string? keep = Arg(args, "--keep");
         bool cppF16Cache = args.Contains("--cpp-f16-cache");
+        // --pure: every 2-D weight in the mix's default type for all three files, so that the imatrix cannot change the mix.
+        bool pure = args.Contains("--pure");
         if (chunks < 1 || imatrixChunks < 1 || threads < 1) throw new ArgumentException("--chunks, --imatrix-chunks and --threads must be at least 1");
 
         var total = Stopwatch.StartNew();
@@ -125,15 +127,15 @@ internal static class QualityBenchmark
             double quantizeTotal = 0;
             foreach (var type in types)
             {
-                string name = type.ToString();
-                string cppPath = Path.Combine(work, $"{name}-llamacpp.gguf"), oursPath = Path.Combine(work, $"{name}-ours.gguf"), imPath = Path.Combine(work, $"{name}-ours-imatrix.gguf");
+                string name = pure ? $"{type} pure" : type.ToString();
+                string cppPath = Path.Combine(work, $"{name.Replace(' ', '-')}-llamacpp.gguf"), oursPath = Path.Combine(work, $"{name.Replace(' ', '-')}-ours.gguf"), imPath = Path.Combine(work, $"{name.Replace(' ', '-')}-ours-imatrix.gguf");
                 var q = Stopwatch.StartNew();
                 string? cppRefusal = null, oursRefusal = null;
-                try { LlamaCppQuantizer.Quantize(f32, cppPath, (LlamaFileType)(int)type, threads); }
+                try { LlamaCppQuantizer.Quantize(f32, cppPath, (LlamaFileType)(int)type, threads, pure); }
                 catch (InvalidOperationException e) { cppRefusal = e.Message; }
-                try { LlamaCppMixRecipe.Quantize(baseModel, oursPath, type); }
+                try { LlamaCppMixRecipe.Quantize(baseModel, oursPath, type, pure: pure); }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException) { oursRefusal = e.Message; }
-                LlamaCppMixRecipe.Quantize(baseModel, imPath, type, importance);
+                LlamaCppMixRecipe.Quantize(baseModel, imPath, type, importance, pure);
                 quantizeTotal += Lap(q);
 
                 FileRow? plain = null, oursDifferent = null;
@@ -165,7 +167,7 @@ internal static class QualityBenchmark
             string header = $"quality run: model `{Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}`, evaluation `{Path.GetFileName(textPath)}` " +
                 $"first {windows} of {tokens.Length / ctx} llama.cpp-style windows of {ctx} tokens ({basePpl.ScoredTokens} scored predictions), " +
                 $"imatrix {imatrixChunksDone} × {ctx} tokens of `{Path.GetFileName(calibrationPath)}`; llama.cpp {LlamaCppLibrary.Build} with {(cppF16Cache ? "F16" : "F32")} KV cache; " +
-                $"{threads} threads, ISA {KernelOptions.EffectiveIsa}; total {total.Elapsed.TotalMinutes:F1} min";
+                $"{(pure ? "--pure (one block type for every 2-D weight); " : "")}{threads} threads, ISA {KernelOptions.EffectiveIsa}; total {total.Elapsed.TotalMinutes:F1} min";
             string markdown = Render(header, basePpl, f32Row, f16Row, outcomes, timings);
             Console.WriteLine(markdown);
             if (outPath != null)
