@@ -10,24 +10,8 @@ public sealed class CliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", BuildConfiguration, "net10.0", "quantsharp.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedData.RepoRoot };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => QuantSharpProcess.Run(args);
 
-#if DEBUG
-    private const string BuildConfiguration = "Debug";
-#else
-    private const string BuildConfiguration = "Release";
-#endif
 
     private static string Stories => SharedData.Model("stories260K", "stories260K.bin");
 
@@ -72,7 +56,7 @@ public sealed class CliTests : IDisposable
     public async Task CtrlCLeavesNoOutputFileBehind()
     {
         string output = Path.Combine(_dir, "base.qslogits");
-        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", BuildConfiguration, "net10.0", "quantsharp.dll");
+        string dll = QuantSharpProcess.DllPath;
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { dll, "perplexity", SharedData.Model("sotu-llama-30m"), "--text", SharedData.DataFile("sotu", "test-2010-on.txt"), "--style", "llamacpp", "--save-logits", output })
             psi.ArgumentList.Add(a);

@@ -1,5 +1,4 @@
 // quantsharp imatrix end to end: both output formats from a real model, and bad input giving one error line.
-using System.Diagnostics;
 using QuantSharp.Formats.Imatrix;
 
 namespace QuantSharp.Tests.Cli;
@@ -11,24 +10,8 @@ public sealed class ImatrixCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-#if DEBUG
-    private const string BuildConfiguration = "Debug";
-#else
-    private const string BuildConfiguration = "Release";
-#endif
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", BuildConfiguration, "net10.0", "quantsharp.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedData.RepoRoot };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => QuantSharpProcess.Run(args);
 
     private static string Stories => SharedData.Model("stories260K", "stories260K.bin");
     private static string StoriesText => SharedData.DataFile("tinystories", "valid-sample.txt");

@@ -1,7 +1,7 @@
 // quantsharp quantize --method on the real model: peak memory of the layer-streaming run, clear errors.
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using QuantSharp.Tests.Cli;
 using QuantSharp.Tests.Gguf;
 
 namespace QuantSharp.Tests.Streaming;
@@ -9,23 +9,7 @@ namespace QuantSharp.Tests.Streaming;
 [Trait("Category", "RealModel")]
 public sealed class QuantizeMethodCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        string dll = Path.Combine(SharedData.RepoRoot, "src", "QuantSharp.Cli", "bin", configuration, "net10.0", "quantsharp.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedData.RepoRoot };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => QuantSharpProcess.Run(args);
 
     private static double MiB(string text, string pattern)
     {
