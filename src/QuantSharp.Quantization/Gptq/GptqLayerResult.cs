@@ -40,4 +40,10 @@ public sealed class GptqLayerResult
 
     /// <summary>[Rows·Cols] the fp32 weights the quantized layer stands for: Scales·(q − Zeros).</summary>
     public required float[] Dequantized { get; init; }
+
+    /// <summary>Wall time GPTQ spent preparing and factorising H (dampening, Cholesky, triangular inverse); zero for RTN.</summary>
+    public TimeSpan FactorTime { get; init; }
+
+    /// <summary>Wall time of GPTQ's column sweep (rounding, error feedback, lazy block updates); zero for RTN.</summary>
+    public TimeSpan SweepTime { get; init; }
 }

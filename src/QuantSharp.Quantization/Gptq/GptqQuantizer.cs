@@ -1,4 +1,6 @@
 // GPTQ onto integer grids: one linear layer from its weight and input Hessian to levels, scales and zeros.
+using System.Diagnostics;
+
 namespace QuantSharp.Quantization.Gptq;
 
 /// <summary>
@@ -112,10 +114,13 @@ public static class GptqQuantizer
             }
         }
 
+        long t0 = Stopwatch.GetTimestamp();
         HessianPreparation.PermuteInPlace(hessian, cols, perm, dead);
         var upper = HessianPreparation.InverseFactor(hessian, cols, options.Damping, warn);
+        long t1 = Stopwatch.GetTimestamp();
         var rounded = new double[(long)rows * cols];
         GptqSweep.Run(w, rows, cols, upper, options.BlockSize, grid, rounded);
+        long t2 = Stopwatch.GetTimestamp();
 
         var levels = new int[(long)rows * cols];
         var dequantized = new float[(long)rows * cols];
@@ -139,6 +144,8 @@ public static class GptqQuantizer
             Zeros = grid.Zeros,
             GroupIndex = groupIndex,
             Dequantized = dequantized,
+            FactorTime = Stopwatch.GetElapsedTime(t0, t1),
+            SweepTime = Stopwatch.GetElapsedTime(t1, t2),
         };
     }
 }
