@@ -18,7 +18,7 @@ namespace QuantSharp.Bench.Calibration;
 /// (dampening + Cholesky + inverse) and sweep, write+other. FLOPs are counted from the shapes as the
 /// runner performs them: linear layers 2·n·in·out for every pass that recomputes them (sequential mode
 /// recomputes q/k/v and attention once and gate/up once per layer), causal attention 2·qDim·L(L+1) per
-/// sequence and pass, Hessians 2·n·d² (a full Gram product per 512-token batch), factorisation 2d³/3
+/// sequence and pass, Hessians ≈ n·d² (block rows of the lower triangle of the Gram product), factorisation 2d³/3
 /// and sweep rows·cols² per linear. The peak is the best of our fp32 GEMM on a calibration-shaped
 /// product (512 × 512 × 1536) with the same thread count.
 /// </summary>
@@ -60,7 +60,14 @@ internal static class GptqRunBenchmark
         double attention = 0;
         foreach (var s in calib.Sequences) attention += 2.0 * hp.QDim * s.Length * (s.Length + 1.0);
         double forwardFlops = hp.NumLayers * (tokens * (2 * qkv + o + 2 * gateUp + down) + 2 * attention);
-        double statsFlops = hp.NumLayers * tokens * 2.0 * (3.0 * hp.Dim * hp.Dim + (double)hp.HiddenDim * hp.HiddenDim);
+        // Hessians: block rows of 128 of the lower triangle of XᵀX (LinearInputStatistics), per input group.
+        static double GramFlops(int d)
+        {
+            double f = 0;
+            for (int r0 = 0; r0 < d; r0 += 128) { int tr = Math.Min(128, d - r0); f += 2.0 * tr * (r0 + tr); }
+            return f;
+        }
+        double statsFlops = hp.NumLayers * tokens * (GramFlops(hp.Dim) * 2 + GramFlops(hp.QDim) + GramFlops(hp.HiddenDim));
         var linears = new (int Rows, int Cols)[] { (hp.QDim, hp.Dim), (hp.KvDim, hp.Dim), (hp.KvDim, hp.Dim), (hp.Dim, hp.QDim), (hp.HiddenDim, hp.Dim), (hp.HiddenDim, hp.Dim), (hp.Dim, hp.HiddenDim) };
         double factorFlops = 0, sweepFlops = 0;
         foreach (var (rows, cols) in linears)

@@ -1,4 +1,5 @@
 // Statistics of the inputs one group of linear layers sees: GPTQ's Hessian and imatrix-style mean squares.
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using QuantSharp.Core.Kernels;
@@ -53,11 +54,7 @@ public sealed unsafe class LinearInputStatistics
     {
         int k = Columns;
         if (x.Length < (long)rows * k) throw new ArgumentException($"{x.Length} values hold fewer than {rows} rows of {k}");
-        for (int r = 0; r < rows; r++)
-        {
-            var row = x.Slice(r * k, k);
-            for (int c = 0; c < k; c++) _sumSq[c] += (double)row[c] * row[c];
-        }
+        for (int r = 0; r < rows; r++) AddSquares(x.Slice(r * k, k), _sumSq);
         Count += rows;
         if (_xxT == null) return;
         _transposed ??= GC.AllocateUninitializedArray<float>(k * BatchRows, pinned: true);
@@ -68,11 +65,7 @@ public sealed unsafe class LinearInputStatistics
             int n = Math.Min(BatchRows, rows - start);
             // Xᵀ [k, n] so that MatMul's C = A·Wᵀ with A and W both row ranges of Xᵀ gives blocks of XᵀX.
             var t = _transposed.AsSpan(0, k * n);
-            for (int r = 0; r < n; r++)
-            {
-                var row = x.Slice((start + r) * k, k);
-                for (int c = 0; c < k; c++) t[c * n + r] = row[c];
-            }
+            Transpose(x.Slice(start * k, n * k), n, k, t);
             // XᵀX is symmetric: only block rows of the lower triangle are multiplied (rows r0…r0+tr
             // against columns 0…r0+tr), about half the FLOPs of the full product; the upper
             // triangle is mirrored when the Hessian is read.
@@ -86,9 +79,61 @@ public sealed unsafe class LinearInputStatistics
                 for (int i = 0; i < tr; i++)
                 {
                     int r = r0 + i;
-                    var src = block.Slice(i * width, r + 1);
-                    var dst = acc.Slice(r * k, r + 1);
-                    for (int c = 0; c <= r; c++) dst[c] += src[c];
+                    AddWidened(block.Slice(i * width, r + 1), acc.Slice(r * k, r + 1));
+                }
+            }
+        }
+    }
+
+    // Element-wise helpers: each output element keeps its own summation order (row after row), so
+    // the SIMD paths give exactly the scalar results.
+
+    /// <summary>sums[c] += row[c]², in fp64.</summary>
+    private static void AddSquares(ReadOnlySpan<float> row, Span<double> sums)
+    {
+        int c = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; c <= row.Length - Vector<float>.Count; c += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(row.Slice(c)), out var lo, out var hi);
+                var s0 = sums.Slice(c);
+                var s1 = sums.Slice(c + Vector<double>.Count);
+                (new Vector<double>(s0) + lo * lo).CopyTo(s0);
+                (new Vector<double>(s1) + hi * hi).CopyTo(s1);
+            }
+        for (; c < row.Length; c++) sums[c] += (double)row[c] * row[c];
+    }
+
+    /// <summary>dst[c] += src[c], widened to fp64.</summary>
+    private static void AddWidened(ReadOnlySpan<float> src, Span<double> dst)
+    {
+        int c = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; c <= src.Length - Vector<float>.Count; c += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(src.Slice(c)), out var lo, out var hi);
+                var d0 = dst.Slice(c);
+                var d1 = dst.Slice(c + Vector<double>.Count);
+                (new Vector<double>(d0) + lo).CopyTo(d0);
+                (new Vector<double>(d1) + hi).CopyTo(d1);
+            }
+        for (; c < src.Length; c++) dst[c] += src[c];
+    }
+
+    /// <summary>t [k, n] = xᵀ for x [n, k], in 16×16 tiles so that both sides stay in cache.</summary>
+    private static void Transpose(ReadOnlySpan<float> x, int n, int k, Span<float> t)
+    {
+        const int Tile = 16;
+        for (int r0 = 0; r0 < n; r0 += Tile)
+        {
+            int r1 = Math.Min(n, r0 + Tile);
+            for (int c0 = 0; c0 < k; c0 += Tile)
+            {
+                int c1 = Math.Min(k, c0 + Tile);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = x.Slice(r * k, k);
+                    for (int c = c0; c < c1; c++) t[c * n + r] = row[c];
                 }
             }
         }
