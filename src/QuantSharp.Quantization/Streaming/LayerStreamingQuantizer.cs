@@ -92,7 +92,8 @@ public sealed class LayerStreamingQuantizer
         _progressTotal = _hp.NumLayers * (passes * _chunks.Count + LlamaLinearExtensions.All.Length);
         _progressDone = 0;
         _options.Progress?.Report((0, _progressTotal));
-        // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run.
+        // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
+        // this once the memory also goes back to the OS (an aggressive collection, ~50 ms).
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         MemoryProbe.ResetKernelPeak();
         Report.Memory.Sample();
@@ -240,7 +241,7 @@ public sealed class LayerStreamingQuantizer
             else if (!Sequential)
             {
                 Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
-                Pass(l, store, b!, state, startAtMlp: false, lastStep: 6, writeAfter: 6, observeAll: true, ct);
+                Pass(l, store, b!, state, firstStep: 1, lastStep: 6, writeAfter: 6, observeAll: true, null, ct);
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Quantize(LlamaLinear.O);
                 Quantize(LlamaLinear.Gate, LlamaLinear.Up);
@@ -249,19 +250,24 @@ public sealed class LayerStreamingQuantizer
             else
             {
                 Collect(LinearInputGroup.AttentionInput);
-                Pass(l, store, b!, state, startAtMlp: false, lastStep: 1, writeAfter: 0, observeAll: false, ct);
+                Pass(l, store, b!, state, firstStep: 1, lastStep: 1, writeAfter: 0, observeAll: false, null, ct);
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Collect(LinearInputGroup.AttentionOutput);
-                Pass(l, store, b!, state, startAtMlp: false, lastStep: 2, writeAfter: 0, observeAll: false, ct);
-                Quantize(LlamaLinear.O);
-                // The residual stream after the quantized attention replaces the layer input in the store.
-                Collect(LinearInputGroup.MlpInput);
-                Pass(l, store, b!, state, startAtMlp: false, lastStep: 4, writeAfter: 3, observeAll: false, ct);
+                // The attention output of the quantized q/k/v is kept (o_proj's input), so that the next
+                // pass does not recompute q/k/v and attention.
+                using (var attention = ActivationStore.Create(_options.Storage, _calibration!.Sequences, _hp.QDim, _options.TemporaryDirectory))
+                {
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 2, writeAfter: 0, observeAll: false, attention, ct);
+                    Quantize(LlamaLinear.O);
+                    // The residual stream after the quantized attention replaces the layer input in the store.
+                    Collect(LinearInputGroup.MlpInput);
+                    Pass(l, store, b!, state, firstStep: 3, lastStep: 4, writeAfter: 3, observeAll: false, attention, ct);
+                }
                 Quantize(LlamaLinear.Gate, LlamaLinear.Up);
                 Collect(LinearInputGroup.MlpHidden);
-                Pass(l, store, b!, state, startAtMlp: true, lastStep: 5, writeAfter: 0, observeAll: false, ct);
+                Pass(l, store, b!, state, firstStep: 4, lastStep: 5, writeAfter: 0, observeAll: false, null, ct);
                 Quantize(LlamaLinear.Down);
-                Pass(l, store, b!, state, startAtMlp: true, lastStep: 6, writeAfter: 6, observeAll: false, ct);
+                Pass(l, store, b!, state, firstStep: 4, lastStep: 6, writeAfter: 6, observeAll: false, null, ct);
             }
         }
         finally
@@ -293,7 +299,9 @@ public sealed class LayerStreamingQuantizer
         Report.Memory.Sample();
         // The quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit on
         // the large-object heap, which only a full collection reclaims: collect before the next linear.
-        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        // Not an aggressive collection: that one hands the memory back to the OS (~50 ms each) only for
+        // the next linear to fault it in again, which made up a fifth of a GPTQ run.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         return r;
     }
 
@@ -304,9 +312,11 @@ public sealed class LayerStreamingQuantizer
     }
 
     // Steps: 1 attention RMSNorm, 2 q/k/v + RoPE + attention, 3 o_proj + residual, 4 MLP RMSNorm,
-    // 5 gate/up + SiLU, 6 down_proj + residual. startAtMlp: the store holds the residual stream
-    // after attention (step 3's output). writeAfter: the step whose residual stream is stored back.
-    private void Pass(int l, ActivationStore store, ChunkBuffers b, LayerState st, bool startAtMlp, int lastStep, int writeAfter, bool observeAll, CancellationToken ct)
+    // 5 gate/up + SiLU, 6 down_proj + residual. firstStep 1: the store holds the layer input;
+    // 3: the layer input, and attention holds step 2's output; 4: the store holds the residual
+    // stream after attention (step 3's output). With firstStep 1 and a store in attention, step 2's
+    // output is written there. writeAfter: the step whose residual stream is stored back.
+    private void Pass(int l, ActivationStore store, ChunkBuffers b, LayerState st, int firstStep, int lastStep, int writeAfter, bool observeAll, ActivationStore? attention, CancellationToken ct)
     {
         var lw = st.Weights;
         int dim = _hp.Dim, qDim = _hp.QDim, kvDim = _hp.KvDim, hidden = _hp.HiddenDim;
@@ -321,11 +331,16 @@ public sealed class LayerStreamingQuantizer
             for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
                 store.Read(first + s, x.Slice(off * dim, seqs[first + s].Length * dim));
             var xn = b.Xn.AsSpan(0, n * dim);
-            if (!startAtMlp)
+            if (firstStep <= 3)
             {
-                LlamaLayerOps.RmsNormRows(x, lw.AttentionNorm, _hp.RmsNormEps, xn, n, dim);
-                if (observeAll || lastStep == 1) Observe(l, LinearInputGroup.AttentionInput, st, xn, n, dim, fwd);
-                if (lastStep >= 2)
+                if (firstStep == 1) LlamaLayerOps.RmsNormRows(x, lw.AttentionNorm, _hp.RmsNormEps, xn, n, dim);
+                if (firstStep == 1 && (observeAll || lastStep == 1)) Observe(l, LinearInputGroup.AttentionInput, st, xn, n, dim, fwd);
+                if (firstStep == 3)
+                {
+                    for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
+                        attention!.Read(first + s, b.Attn.AsSpan(off * qDim, seqs[first + s].Length * qDim));
+                }
+                else if (lastStep >= 2)
                 {
                     MatMul.Multiply(xn, n, views[(int)LlamaLinear.Q], b.Q);
                     MatMul.Multiply(xn, n, views[(int)LlamaLinear.K], b.K);
@@ -347,6 +362,7 @@ public sealed class LayerStreamingQuantizer
                     }
                     Attention(b, n);
                     if (observeAll || lastStep == 2) Observe(l, LinearInputGroup.AttentionOutput, st, b.Attn.AsSpan(0, n * qDim), n, qDim, fwd);
+                    if (attention != null) WriteBack(attention, seqs, first, count, b.Attn.AsSpan(0, n * qDim), qDim);
                 }
                 if (lastStep >= 3)
                 {
@@ -380,7 +396,7 @@ public sealed class LayerStreamingQuantizer
         }
         foreach (var st2 in st.Stats) st2?.ReleaseScratch();
         // One collection per pass keeps the heap near its live size (per-layer temporaries are large and short-lived).
-        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
     private static void WriteBack(ActivationStore store, IReadOnlyList<int[]> seqs, int first, int count, ReadOnlySpan<float> x, int dim)
