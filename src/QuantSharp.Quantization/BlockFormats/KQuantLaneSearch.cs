@@ -6,13 +6,13 @@ using System.Runtime.Intrinsics;
 namespace QuantSharp.Quantization.BlockFormats;
 
 /// <summary>
-/// make_qkx2_quants and make_qx_quants (reference weights) for eight sub-blocks at a time. The
+/// make_qkx2_quants, make_qx_quants and make_q3_quants (reference weights) for eight sub-blocks at a time. The
 /// searches cannot be vectorized along a sub-block without reordering their sums (and so changing
 /// the bytes ggml writes), but the sub-blocks of a super-block are searched independently: lane j of
 /// every vector here is sub-block j, and every lane performs the scalar search's single-precision
 /// operations in the scalar order, sums accumulated element by element, branches turned into
 /// per-lane selects. The results are therefore bit-identical to <see cref="KQuantScaleSearch"/>
-/// (the oracle tests check it); only the throughput changes. Inputs are transposed: element i of
+/// (KQuantLaneSearchTests checks it); only the throughput changes. Inputs are transposed: element i of
 /// sub-block j at [i·8 + j]. Callers use the scalar search when <see cref="IsSupported"/> is false.
 /// </summary>
 internal static class KQuantLaneSearch
@@ -229,6 +229,85 @@ internal static class KQuantLaneSearch
         for (int i = 0; i < n; i++)
         {
             best[i].CopyTo(laneLevels);
+            for (int j = 0; j < count; j++) levels[j * n + i] = laneFlat[j] != 0 ? (sbyte)0 : (sbyte)(laneLevels[j] + nmax);
+        }
+        for (int j = 0; j < count; j++) scales[j] = laneFlat[j] != 0 ? 0f : laneScale[j];
+    }
+    /// <summary>
+    /// <see cref="KQuantScaleSearch.MakeQ3Quants"/> for eight sub-blocks: <paramref name="xt"/> in lane
+    /// layout (n × 8), levels (offset by nmax) written sub-block after sub-block for the first
+    /// <paramref name="count"/> lanes, scales per lane. The refinement sweeps go on while any lane
+    /// changes; a sweep that changes nothing in a lane leaves that lane as it was, which is where the
+    /// scalar search stops, so running it anyway is the same.
+    /// </summary>
+    public static void MakeQ3Quants(int nmax, int n, ReadOnlySpan<float> xt, int count, Span<sbyte> levels, Span<float> scales)
+    {
+        if (n < 1 || n > MaxLength || xt.Length < n * Lanes) throw new ArgumentOutOfRangeException(nameof(n));
+        Span<Vector256<int>> level = stackalloc Vector256<int>[MaxLength];
+        var zero = Vector256<float>.Zero;
+        var low = Vector256.Create(-nmax);
+        var high = Vector256.Create(nmax - 1);
+
+        Vector256<float> max = zero, amax = zero;
+        for (int i = 0; i < n; i++)
+        {
+            var x = Load(xt, i);
+            var ax = Vector256.Abs(x);
+            var larger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(larger, ax, amax);
+            max = Vector256.ConditionalSelect(larger, x, max);
+        }
+        var flat = Vector256.LessThan(amax, Vector256.Create(KQuantScaleSearch.GroupMaxEps));
+
+        var iscale = Vector256.Create((float)-nmax) / max;
+        Vector256<float> sumlx = zero, suml2 = zero;
+        for (int i = 0; i < n; i++)
+        {
+            var x = Load(xt, i);
+            var l = Vector256.Min(high, Vector256.Max(low, NearestInt(iscale * x)));
+            level[i] = l;
+            var lf = Vector256.ConvertToSingle(l);
+            var w = x * x;
+            sumlx += w * x * lf;
+            suml2 += w * lf * lf;
+        }
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            var changed = Vector256<float>.Zero;
+            for (int i = 0; i < n; i++)
+            {
+                var x = Load(xt, i);
+                var w = x * x;
+                var l = level[i];
+                var lf = Vector256.ConvertToSingle(l);
+                var without = sumlx - w * x * lf;
+                var sl2 = suml2 - w * lf * lf;
+                var newL = Vector256.Min(high, Vector256.Max(low, NearestInt(x * sl2 / without)));
+                var newLf = Vector256.ConvertToSingle(newL);
+                var slx = without + w * x * newLf;
+                sl2 += w * newLf * newLf;
+                var accept = Vector256.GreaterThan(without, zero)
+                    & ~Vector256.Equals(newL, l).AsSingle()
+                    & Vector256.GreaterThan(sl2, zero)
+                    & Vector256.GreaterThan(slx * slx * suml2, sumlx * sumlx * sl2);
+                if (accept == Vector256<float>.Zero) continue;
+                level[i] = Vector256.ConditionalSelect(accept.AsInt32(), newL, l);
+                sumlx = Vector256.ConditionalSelect(accept, slx, sumlx);
+                suml2 = Vector256.ConditionalSelect(accept, sl2, suml2);
+                changed |= accept;
+            }
+            if (changed == Vector256<float>.Zero) break;
+        }
+        var scale = Vector256.ConditionalSelect(Vector256.GreaterThan(suml2, zero), sumlx / suml2, zero);
+
+        Span<float> laneScale = stackalloc float[Lanes];
+        Span<int> laneFlat = stackalloc int[Lanes];
+        Span<int> laneLevels = stackalloc int[Lanes];
+        scale.CopyTo(laneScale);
+        flat.AsInt32().CopyTo(laneFlat);
+        for (int i = 0; i < n; i++)
+        {
+            level[i].CopyTo(laneLevels);
             for (int j = 0; j < count; j++) levels[j * n + i] = laneFlat[j] != 0 ? (sbyte)0 : (sbyte)(laneLevels[j] + nmax);
         }
         for (int j = 0; j < count; j++) scales[j] = laneFlat[j] != 0 ? 0f : laneScale[j];

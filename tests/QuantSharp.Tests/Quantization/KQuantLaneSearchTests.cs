@@ -92,6 +92,31 @@ public sealed class KQuantLaneSearchTests
         }
     }
 
+    [Theory]
+    [InlineData(4, 16)] // Q3_K reference
+    [InlineData(32, 16)]
+    [InlineData(4, 7)]
+    public void Q3MatchesScalarSearch(int nmax, int n)
+    {
+        if (!KQuantLaneSearch.IsSupported) return;
+        const int lanes = KQuantLaneSearch.Lanes;
+        foreach (var x in Groups(n, nmax * 100 + n + 2))
+        {
+            var xt = new float[n * lanes];
+            KQuantLaneSearch.Transpose(x, n, lanes, xt);
+            var levels = new sbyte[n * lanes];
+            var scales = new float[lanes];
+            KQuantLaneSearch.MakeQ3Quants(nmax, n, xt, lanes, levels, scales);
+            var expectedLevels = new sbyte[n];
+            for (int j = 0; j < lanes; j++)
+            {
+                float scale = KQuantScaleSearch.MakeQ3Quants(nmax, x.AsSpan(j * n, n), expectedLevels);
+                Assert.Equal(BitConverter.SingleToInt32Bits(scale), BitConverter.SingleToInt32Bits(scales[j]));
+                Assert.Equal(expectedLevels, levels.AsSpan(j * n, n).ToArray());
+            }
+        }
+    }
+
     [Fact]
     public void FewerSubBlocksThanLanesLeaveTheRestUntouched()
     {
