@@ -23,6 +23,26 @@ public static class FiniteCheck
         };
     }
 
+    /// <summary>
+    /// Index of the first NaN/Inf in <paramref name="values"/>, or −1 when all are finite: the
+    /// exponent-bit test a vector at a time on the caller's thread (a tensor being exported or quantized).
+    /// </summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        var bits = MemoryMarshal.Cast<float, uint>(values);
+        const uint exponent = 0x7F800000u;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var mask = new Vector<uint>(exponent);
+            for (; i <= bits.Length - Vector<uint>.Count; i += Vector<uint>.Count)
+                if (Vector.EqualsAny(new Vector<uint>(bits.Slice(i)) & mask, mask)) break;
+        }
+        for (; i < bits.Length; i++)
+            if ((bits[i] & exponent) == exponent) return i;
+        return -1;
+    }
+
     private static unsafe long Scan<T>(TensorView t, T exponentMask) where T : unmanaged, IBinaryInteger<T>
     {
         long count = t.ElementCount;

@@ -83,22 +83,23 @@ public static class GgufLlamaExporter
         if (enc.Encoder != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
         bool permute = hp.RopeLayout == RopeLayout.HalfSplit;
-        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, enc, false, hp.HeadDim);
+        var scratch = new EncodeScratch();
+        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, enc, scratch, false, hp.HeadDim);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             var l = model.Layers[i];
             AddVector(w, LlamaGgufNames.AttentionNorm(i), l.AttentionNorm);
-            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, permute, hp.HeadDim, i, LlamaLinear.Q);
-            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, permute, hp.HeadDim, i, LlamaLinear.K);
-            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, false, hp.HeadDim, i, LlamaLinear.V);
-            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, false, hp.HeadDim, i, LlamaLinear.O);
+            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, scratch, permute, hp.HeadDim, i, LlamaLinear.Q);
+            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, scratch, permute, hp.HeadDim, i, LlamaLinear.K);
+            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, scratch, false, hp.HeadDim, i, LlamaLinear.V);
+            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, scratch, false, hp.HeadDim, i, LlamaLinear.O);
             AddVector(w, LlamaGgufNames.FfnNorm(i), l.FfnNorm);
-            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, false, hp.HeadDim, i, LlamaLinear.Gate);
-            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, false, hp.HeadDim, i, LlamaLinear.Up);
-            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, false, hp.HeadDim, i, LlamaLinear.Down);
+            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Gate);
+            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Up);
+            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Down);
         }
         AddVector(w, LlamaGgufNames.OutputNorm, model.OutputNorm);
-        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, enc, false, hp.HeadDim);
+        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, enc, scratch, false, hp.HeadDim);
         if (hp.RopeScaling is { Type: "llama3" } || hp.RopeFrequencyFactors != null)
         {
             var factors = new float[hp.HeadDim / 2];
@@ -161,7 +162,7 @@ public static class GgufLlamaExporter
     private static void AddVector(GgufWriter w, string name, float[] values)
         => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
 
-    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, bool permute, int headDim, int layer = -1, LlamaLinear linear = default)
+    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch, bool permute, int headDim, int layer = -1, LlamaLinear linear = default)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
         var type = enc.TypeFor(name, [rows, cols]);
@@ -174,14 +175,20 @@ public static class GgufLlamaExporter
                 return;
             }
             bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
-            if (block && enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
-            // Float outputs stream row by row; block types are encoded a tensor at a time (one tensor in fp32 at most).
-            var f = new float[block ? (long)rows * cols : cols];
-            var outRow = block ? [] : new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
+            if (block)
+            {
+                if (enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
+                WriteBlockEncoded(s, name, type, t, rows, cols, enc.Encoder, permute, headDim, scratch);
+                _progressHook?.Invoke();
+                return;
+            }
+            // Float outputs stream row by row.
+            var f = new float[cols];
+            var outRow = new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
             for (int r = 0; r < rows; r++)
             {
                 int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
-                var dst = block ? f.AsSpan(r * cols, cols) : f.AsSpan();
+                var dst = f.AsSpan();
                 FloatConversion.ToFloat32(t.DType, t.RowBytes(src), dst);
                 foreach (var x in dst)
                 {
@@ -189,7 +196,6 @@ public static class GgufLlamaExporter
                     if (type == GgmlType.F16 && Math.Abs(x) > 65504f)
                         throw new InvalidDataException($"{t.Name}: value {x} in row {src} overflows F16; export as BF16 or F32 instead");
                 }
-                if (block) continue;
                 switch (type)
                 {
                     case GgmlType.F32: MemoryMarshal.AsBytes(f.AsSpan()).CopyTo(outRow); break;
@@ -198,13 +204,58 @@ public static class GgufLlamaExporter
                 }
                 s.Write(outRow);
             }
-            if (block)
-            {
-                var bytes = new byte[GgmlTypeInfo.Of(type).TensorByteSize([cols, rows])];
-                enc.Encoder!(name, type, f, cols, bytes);
-                s.Write(bytes);
-            }
             _progressHook?.Invoke();
         });
+    }
+
+    /// <summary>
+    /// Buffers one export reuses from tensor to tensor (tensors are written one at a time): the fp32
+    /// copy of a block-encoded tensor and its encoding, so that large tensors are not allocated and
+    /// zeroed afresh each time.
+    /// </summary>
+    private sealed class EncodeScratch
+    {
+        private float[] _values = [];
+        private byte[] _bytes = [];
+
+        public Span<float> Values(long count) =>
+            (count <= _values.Length ? _values : _values = GC.AllocateUninitializedArray<float>(checked((int)count))).AsSpan(0, (int)count);
+
+        public Span<byte> Bytes(long count) =>
+            (count <= _bytes.Length ? _bytes : _bytes = GC.AllocateUninitializedArray<byte>(checked((int)count))).AsSpan(0, (int)count);
+    }
+
+    /// <summary>
+    /// Encodes a whole tensor with a block type (one tensor in fp32 at most). An F32 source in file
+    /// order is encoded straight from its mapping; anything else is converted (and permuted) first.
+    /// </summary>
+    private static unsafe void WriteBlockEncoded(Stream s, string name, GgmlType type, TensorView t, int rows, int cols, BlockRowEncoder encoder,
+        bool permute, int headDim, EncodeScratch scratch)
+    {
+        long count = (long)rows * cols;
+        ReadOnlySpan<float> values;
+        if (t.DType == DType.F32 && !permute)
+        {
+            values = new ReadOnlySpan<float>(t.Pointer, checked((int)count));
+        }
+        else
+        {
+            var f = scratch.Values(count);
+            for (int r = 0; r < rows; r++)
+            {
+                int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
+                FloatConversion.ToFloat32(t.DType, t.RowBytes(src), f.Slice(r * cols, cols));
+            }
+            values = f;
+        }
+        int bad = FiniteCheck.FirstNonFinite(values);
+        if (bad >= 0)
+        {
+            int r = bad / cols;
+            throw new InvalidDataException($"{t.Name}: row {(permute ? RopePermutation.SourceRow(r, headDim) : r)} contains NaN or Inf; refusing to export a broken model");
+        }
+        var bytes = scratch.Bytes(GgmlTypeInfo.Of(type).TensorByteSize([cols, rows]));
+        encoder(name, type, values, cols, bytes);
+        s.Write(bytes);
     }
 }

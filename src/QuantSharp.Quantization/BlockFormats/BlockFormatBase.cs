@@ -61,11 +61,9 @@ public abstract class BlockFormatBase : IBlockFormat
     /// <summary>Throws when <paramref name="values"/> holds a NaN or an infinity, naming its position.</summary>
     internal static void CheckFinite(ReadOnlySpan<float> values, string what, long offset)
     {
-        for (int i = 0; i < values.Length; i++)
-        {
-            if (!float.IsFinite(values[i]))
-                throw new ArgumentException($"{what} value {offset + i} is {values[i]}: block quantization needs finite inputs", what);
-        }
+        int i = FiniteCheck.FirstNonFinite(values);
+        if (i >= 0)
+            throw new ArgumentException($"{what} value {offset + i} is {values[i]}: block quantization needs finite inputs", what);
     }
 
     /// <summary>Throws when an importance weight is negative, NaN or infinite (imatrix entries are means of squares).</summary>

@@ -26,6 +26,10 @@ public sealed class Iq4XsFormat : BlockFormatBase
         Span<float> scales = stackalloc float[BlocksPerSuper];
         Span<byte> levels = stackalloc byte[SuperBlock];
         int supers = row.Length / SuperBlock;
+        bool lanes = NonLinear4BitLanes.IsSupported && BlocksPerSuper == NonLinear4BitLanes.Lanes;
+        Span<float> weights = lanes ? stackalloc float[SuperBlock] : default;
+        Span<float> xt = lanes ? stackalloc float[SuperBlock] : default;
+        Span<float> wt = lanes ? stackalloc float[SuperBlock] : default;
         for (int s = 0; s < supers; s++)
         {
             var x = row.Slice(s * SuperBlock, SuperBlock);
@@ -34,10 +38,19 @@ public sealed class Iq4XsFormat : BlockFormatBase
             float sigma2 = NonLinear4Bit.SigmaSquared(x);
 
             float maxScale = 0, amaxScale = 0;
+            if (lanes)
+            {
+                // All eight blocks in one search (same scales as the scalar one).
+                for (int ib = 0; ib < BlocksPerSuper; ib++)
+                    NonLinear4Bit.Weights(x.Slice(ib * Qk, Qk), qwSuper.IsEmpty ? default : qwSuper.Slice(ib * Qk, Qk), sigma2, weights.Slice(ib * Qk, Qk));
+                KQuantLaneSearch.Transpose(x, Qk, BlocksPerSuper, xt);
+                KQuantLaneSearch.Transpose(weights, Qk, BlocksPerSuper, wt);
+                NonLinear4BitLanes.BlockScales(xt, wt, BlocksPerSuper, scales);
+            }
             for (int ib = 0; ib < BlocksPerSuper; ib++)
             {
                 var qw = qwSuper.IsEmpty ? default : qwSuper.Slice(ib * Qk, Qk);
-                float d = NonLinear4Bit.BlockScale(x.Slice(ib * Qk, Qk), qw, sigma2, weight, levels.Slice(ib * Qk, Qk));
+                float d = lanes ? scales[ib] : NonLinear4Bit.BlockScale(x.Slice(ib * Qk, Qk), qw, sigma2, weight, levels.Slice(ib * Qk, Qk));
                 scales[ib] = d;
                 float absD = MathF.Abs(d);
                 if (absD > amaxScale) { amaxScale = absD; maxScale = d; }
@@ -55,7 +68,8 @@ public sealed class Iq4XsFormat : BlockFormatBase
                 float idl = dl != 0 ? 1 / dl : 0f;
                 var xb = x.Slice(ib * Qk, Qk);
                 var lb = levels.Slice(ib * Qk, Qk);
-                for (int j = 0; j < Qk; j++) lb[j] = (byte)GgmlScalar.BestIndex(values, idl * xb[j]);
+                if (lanes) NonLinear4BitLanes.PickLevels(xb, idl, lb);
+                else for (int j = 0; j < Qk; j++) lb[j] = (byte)GgmlScalar.BestIndex(values, idl * xb[j]);
                 l += 32;
                 int low = l & 0xF, high = l >> 4;
                 if (ib % 2 == 0) y[4 + ib / 2] = (byte)low;

@@ -26,6 +26,19 @@ internal static class NonLinear4Bit
         return sum * (2f / x.Length);
     }
 
+    /// <summary>The search weights of one block: x² without importance, importance·sqrt(σ² + x²) with it.</summary>
+    public static void Weights(ReadOnlySpan<float> xb, ReadOnlySpan<float> importance, float sigma2, Span<float> weight)
+    {
+        if (importance.IsEmpty)
+        {
+            for (int j = 0; j < BlockSize; j++) weight[j] = xb[j] * xb[j];
+        }
+        else
+        {
+            for (int j = 0; j < BlockSize; j++) weight[j] = importance[j] * MathF.Sqrt(sigma2 + xb[j] * xb[j]);
+        }
+    }
+
     /// <summary>
     /// Best scale for one 32-weight block: starts from max/−127, refines by weighted least squares,
     /// then tries 15 grid stretches keeping the best (Σwqx)²/Σwq². Fills <paramref name="levels"/>
@@ -35,14 +48,7 @@ internal static class NonLinear4Bit
     public static float BlockScale(ReadOnlySpan<float> xb, ReadOnlySpan<float> importance, float sigma2, Span<float> weight, Span<byte> levels)
     {
         var values = Values;
-        if (importance.IsEmpty)
-        {
-            for (int j = 0; j < BlockSize; j++) weight[j] = xb[j] * xb[j];
-        }
-        else
-        {
-            for (int j = 0; j < BlockSize; j++) weight[j] = importance[j] * MathF.Sqrt(sigma2 + xb[j] * xb[j]);
-        }
+        Weights(xb, importance, sigma2, weight);
         float amax = 0, max = 0;
         for (int j = 0; j < BlockSize; j++)
         {

@@ -44,11 +44,31 @@ internal sealed class Q2_KFormat : KQuantFormat, IBlockGrid
         {
             // Reference: |x| weights, absolute-error search, scales and mins scaled by their maxima.
             float maxScale = 0, maxMin = 0;
+            if (KQuantLaneSearch.IsSupported)
+            {
+                // Eight sub-blocks per search, bit-identical to the scalar one below.
+                const int Group = KQuantLaneSearch.Lanes * 16;
+                Span<float> xt = stackalloc float[Group];
+                Span<float> wt = stackalloc float[Group];
+                for (int g = 0; g < 2; g++)
+                {
+                    KQuantLaneSearch.Transpose(x.Slice(Group * g, Group), 16, KQuantLaneSearch.Lanes, xt);
+                    for (int i = 0; i < Group; i++) wt[i] = MathF.Abs(xt[i]);
+                    KQuantLaneSearch.MakeQkx2Quants(3, 16, xt, wt, KQuantLaneSearch.Lanes, levels.Slice(Group * g, Group),
+                        scales.Slice(8 * g, 8), mins.Slice(8 * g, 8), -0.5f, 0.1f, 15, true);
+                }
+            }
+            else
+            {
+                for (int j = 0; j < 16; j++)
+                {
+                    var xs = x.Slice(16 * j, 16);
+                    for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(xs[l]);
+                    scales[j] = KQuantScaleSearch.MakeQkx2Quants(3, xs, weights, levels.Slice(16 * j, 16), out mins[j], aux, -0.5f, 0.1f, 15, true);
+                }
+            }
             for (int j = 0; j < 16; j++)
             {
-                var xs = x.Slice(16 * j, 16);
-                for (int l = 0; l < 16; l++) weights[l] = MathF.Abs(xs[l]);
-                scales[j] = KQuantScaleSearch.MakeQkx2Quants(3, xs, weights, levels.Slice(16 * j, 16), out mins[j], aux, -0.5f, 0.1f, 15, true);
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }

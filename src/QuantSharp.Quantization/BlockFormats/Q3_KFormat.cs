@@ -49,9 +49,20 @@ internal sealed class Q3_KFormat : KQuantFormat, IBlockGrid
         if (importance.IsEmpty)
         {
             float maxScale = 0, amax = 0;
+            if (KQuantLaneSearch.IsSupported)
+            {
+                // Eight sub-blocks per search, bit-identical to the scalar one.
+                const int Group = KQuantLaneSearch.Lanes * 16;
+                Span<float> xt = stackalloc float[Group];
+                for (int g = 0; g < 2; g++)
+                {
+                    KQuantLaneSearch.Transpose(x.Slice(Group * g, Group), 16, KQuantLaneSearch.Lanes, xt);
+                    KQuantLaneSearch.MakeQ3Quants(4, 16, xt, KQuantLaneSearch.Lanes, levels.Slice(Group * g, Group), scales.Slice(8 * g, 8));
+                }
+            }
             for (int j = 0; j < 16; j++)
             {
-                scales[j] = KQuantScaleSearch.MakeQ3Quants(4, x.Slice(16 * j, 16), levels.Slice(16 * j, 16));
+                if (!KQuantLaneSearch.IsSupported) scales[j] = KQuantScaleSearch.MakeQ3Quants(4, x.Slice(16 * j, 16), levels.Slice(16 * j, 16));
                 float scale = MathF.Abs(scales[j]);
                 if (scale > amax) { amax = scale; maxScale = scales[j]; }
             }

@@ -44,14 +44,30 @@ internal abstract class ScaleMinKQuantFormat : KQuantFormat
         {
             var (rmin, rdelta, nstep) = ReferenceSearch;
             float maxScale = 0, maxMin = 0;
+            bool lanes = KQuantLaneSearch.IsSupported;
+            Span<float> allWeights = lanes ? stackalloc float[SuperBlockSize] : default;
             for (int j = 0; j < 8; j++)
             {
                 var xs = x.Slice(32 * j, 32);
                 float sumX2 = 0;
                 for (int l = 0; l < 32; l++) sumX2 += xs[l] * xs[l];
                 float avX = MathF.Sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xs[l]);
-                scales[j] = KQuantScaleSearch.MakeQkx2Quants(nmax, xs, weights, levels.Slice(32 * j, 32), out mins[j], aux, rmin, rdelta, nstep, false);
+                var ws = lanes ? allWeights.Slice(32 * j, 32) : weights;
+                for (int l = 0; l < 32; l++) ws[l] = avX + MathF.Abs(xs[l]);
+                if (!lanes)
+                    scales[j] = KQuantScaleSearch.MakeQkx2Quants(nmax, xs, weights, levels.Slice(32 * j, 32), out mins[j], aux, rmin, rdelta, nstep, false);
+            }
+            if (lanes)
+            {
+                // All eight sub-blocks in one search, bit-identical to the scalar one.
+                Span<float> xt = stackalloc float[SuperBlockSize];
+                Span<float> wt = stackalloc float[SuperBlockSize];
+                KQuantLaneSearch.Transpose(x, 32, 8, xt);
+                KQuantLaneSearch.Transpose(allWeights, 32, 8, wt);
+                KQuantLaneSearch.MakeQkx2Quants(nmax, 32, xt, wt, 8, levels, scales, mins, rmin, rdelta, nstep, false);
+            }
+            for (int j = 0; j < 8; j++)
+            {
                 if (scales[j] > maxScale) maxScale = scales[j];
                 if (mins[j] > maxMin) maxMin = mins[j];
             }
