@@ -3,6 +3,10 @@ using QuantSharp.Core.Kernels;
 
 namespace QuantSharp.Tests.Kernels;
 
+// Not in parallel with other tests: the pool serves one call at a time, and a call that finds it busy
+// (another test's MatMul) runs every item on the caller's thread, which UsesMoreThanOneThreadWhenAsked
+// would read as a missing worker (it failed so once in a full run).
+[Collection(KernelOptionsCollection.Name)]
 public sealed class WorkerPoolTests
 {
     [Theory]
