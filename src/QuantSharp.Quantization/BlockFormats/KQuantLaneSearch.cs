@@ -48,6 +48,43 @@ internal static class KQuantLaneSearch
     private static Vector256<float> Load(ReadOnlySpan<float> lanes, int element) =>
         Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(lanes), (nuint)(element * Lanes));
 
+    /// <summary>Per lane, the element of largest |x| (first one on ties) and that |x|.</summary>
+    private static Vector256<float> SignedAbsMax(ReadOnlySpan<float> xt, int n, out Vector256<float> amax)
+    {
+        Vector256<float> max = Vector256<float>.Zero;
+        amax = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
+        {
+            var x = Load(xt, i);
+            var ax = Vector256.Abs(x);
+            var larger = Vector256.GreaterThan(ax, amax);
+            amax = Vector256.ConditionalSelect(larger, ax, amax);
+            max = Vector256.ConditionalSelect(larger, x, max);
+        }
+        return max;
+    }
+
+    /// <summary>
+    /// Levels clamp(nearest(iscale·x), low, high) into <paramref name="levels"/>, and the x²-weighted
+    /// sums Σ w·x·l and Σ w·l² in the scalar search's order.
+    /// </summary>
+    private static (Vector256<float> SumLx, Vector256<float> SumL2) RoundWeighted(ReadOnlySpan<float> xt, int n, Vector256<float> iscale,
+        Vector256<int> low, Vector256<int> high, Span<Vector256<int>> levels)
+    {
+        Vector256<float> sumlx = Vector256<float>.Zero, suml2 = Vector256<float>.Zero;
+        for (int i = 0; i < n; i++)
+        {
+            var x = Load(xt, i);
+            var l = Vector256.Min(high, Vector256.Max(low, NearestInt(iscale * x)));
+            levels[i] = l;
+            var lf = Vector256.ConvertToSingle(l);
+            var w = x * x;
+            sumlx += w * x * lf;
+            suml2 += w * lf * lf;
+        }
+        return (sumlx, suml2);
+    }
+
     /// <summary>
     /// <see cref="KQuantScaleSearch.MakeQkx2Quants"/> for eight sub-blocks: <paramref name="xt"/> and
     /// <paramref name="wt"/> in lane layout (n × 8), levels written sub-block after sub-block
@@ -172,47 +209,17 @@ internal static class KQuantLaneSearch
         var low = Vector256.Create(-nmax);
         var high = Vector256.Create(nmax - 1);
 
-        Vector256<float> max = zero, amax = zero;
-        for (int i = 0; i < n; i++)
-        {
-            var x = Load(xt, i);
-            var ax = Vector256.Abs(x);
-            var larger = Vector256.GreaterThan(ax, amax);
-            amax = Vector256.ConditionalSelect(larger, ax, amax);
-            max = Vector256.ConditionalSelect(larger, x, max);
-        }
+        var max = SignedAbsMax(xt, n, out var amax);
         // An all-(near-)zero sub-block gets levels 0 and scale 0; its lane's arithmetic below is discarded.
         var flat = Vector256.LessThan(amax, Vector256.Create(KQuantScaleSearch.GroupMaxEps));
 
-        var iscale = Vector256.Create((float)-nmax) / max;
-        Vector256<float> sumlx = zero, suml2 = zero;
-        for (int i = 0; i < n; i++)
-        {
-            var x = Load(xt, i);
-            var l = Vector256.Min(high, Vector256.Max(low, NearestInt(iscale * x)));
-            best[i] = l;
-            var lf = Vector256.ConvertToSingle(l);
-            var w = x * x;
-            sumlx += w * x * lf;
-            suml2 += w * lf * lf;
-        }
+        var (sumlx, suml2) = RoundWeighted(xt, n, Vector256.Create((float)-nmax) / max, low, high, best);
         var scale = Vector256.ConditionalSelect(Vector256.Equals(suml2, zero), zero, sumlx / suml2);
         var bestScore = scale * sumlx;
         for (int step = -9; step <= 9; step++)
         {
             if (step == 0) continue;
-            iscale = Vector256.Create(-(nmax + 0.1f * step)) / max;
-            sumlx = zero; suml2 = zero;
-            for (int i = 0; i < n; i++)
-            {
-                var x = Load(xt, i);
-                var l = Vector256.Min(high, Vector256.Max(low, NearestInt(iscale * x)));
-                aux[i] = l;
-                var lf = Vector256.ConvertToSingle(l);
-                var w = x * x;
-                sumlx += w * x * lf;
-                suml2 += w * lf * lf;
-            }
+            (sumlx, suml2) = RoundWeighted(xt, n, Vector256.Create(-(nmax + 0.1f * step)) / max, low, high, aux);
             var better = Vector256.GreaterThan(suml2, zero) & Vector256.GreaterThan(sumlx * sumlx, bestScore * suml2);
             if (better == Vector256<float>.Zero) continue;
             var betterInt = better.AsInt32();
@@ -248,29 +255,10 @@ internal static class KQuantLaneSearch
         var low = Vector256.Create(-nmax);
         var high = Vector256.Create(nmax - 1);
 
-        Vector256<float> max = zero, amax = zero;
-        for (int i = 0; i < n; i++)
-        {
-            var x = Load(xt, i);
-            var ax = Vector256.Abs(x);
-            var larger = Vector256.GreaterThan(ax, amax);
-            amax = Vector256.ConditionalSelect(larger, ax, amax);
-            max = Vector256.ConditionalSelect(larger, x, max);
-        }
+        var max = SignedAbsMax(xt, n, out var amax);
         var flat = Vector256.LessThan(amax, Vector256.Create(KQuantScaleSearch.GroupMaxEps));
 
-        var iscale = Vector256.Create((float)-nmax) / max;
-        Vector256<float> sumlx = zero, suml2 = zero;
-        for (int i = 0; i < n; i++)
-        {
-            var x = Load(xt, i);
-            var l = Vector256.Min(high, Vector256.Max(low, NearestInt(iscale * x)));
-            level[i] = l;
-            var lf = Vector256.ConvertToSingle(l);
-            var w = x * x;
-            sumlx += w * x * lf;
-            suml2 += w * lf * lf;
-        }
+        var (sumlx, suml2) = RoundWeighted(xt, n, Vector256.Create((float)-nmax) / max, low, high, level);
         for (int attempt = 0; attempt < 5; attempt++)
         {
             var changed = Vector256<float>.Zero;
