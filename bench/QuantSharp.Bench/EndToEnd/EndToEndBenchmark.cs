@@ -6,6 +6,7 @@ using QuantSharp.LlamaCpp;
 using QuantSharp.Models;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
+using static QuantSharp.Bench.BenchCommandLine;
 
 namespace QuantSharp.Bench.EndToEnd;
 
@@ -158,25 +159,6 @@ internal static class EndToEndBenchmark
         var tokens = model.Tokenizer!.Encode(text[..Math.Min(text.Length, 20 * length)]);
         if (tokens.Length < length) throw new InvalidOperationException("not enough text for the prompt");
         return tokens[..length];
-    }
-
-    private static double Median(List<double> v)
-    {
-        v.Sort();
-        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
-    }
-
-    private static string? Arg(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static string SharedRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "QuantSharp.slnx"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir?.FullName ?? ".", "..", "shared"));
     }
 
     private static string FindSotu() => Path.Combine(SharedRoot(), "models", "sotu-llama-30m");

@@ -6,6 +6,7 @@ using QuantSharp.LlamaCpp;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
+using static QuantSharp.Bench.BenchCommandLine;
 
 namespace QuantSharp.Bench.EndToEnd;
 
@@ -76,24 +77,5 @@ internal static class ImatrixBenchmark
             KernelOptions.Threads = 0;
             temp.Delete(recursive: true);
         }
-    }
-
-    private static double Median(List<double> v)
-    {
-        v.Sort();
-        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
-    }
-
-    private static string? Arg(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static string SharedRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "QuantSharp.slnx"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir?.FullName ?? ".", "..", "shared"));
     }
 }

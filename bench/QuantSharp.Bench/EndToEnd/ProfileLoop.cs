@@ -3,6 +3,7 @@ using System.Diagnostics;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Models;
 using QuantSharp.Models.Llama;
+using static QuantSharp.Bench.BenchCommandLine;
 
 namespace QuantSharp.Bench.EndToEnd;
 
@@ -43,11 +44,5 @@ internal static class ProfileLoop
         }
         Console.WriteLine($"{phase}: {tokens / sw.Elapsed.TotalSeconds:F1} tokens/s (decode figures include a 64-token prefill per 128 tokens)");
         return 0;
-    }
-
-    private static string? Arg(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 }

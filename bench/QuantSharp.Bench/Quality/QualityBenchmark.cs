@@ -11,6 +11,7 @@ using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Recipes;
+using static QuantSharp.Bench.BenchCommandLine;
 
 namespace QuantSharp.Bench.Quality;
 
@@ -263,17 +264,4 @@ internal static class QualityBenchmark
     }
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
-
-    private static string? Arg(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static string SharedRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "QuantSharp.slnx"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir?.FullName ?? ".", "..", "shared"));
-    }
 }
