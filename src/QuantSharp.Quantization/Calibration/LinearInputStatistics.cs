@@ -152,10 +152,8 @@ public sealed unsafe class LinearInputStatistics
     {
         if (_xxT == null) throw new InvalidOperationException("this accumulator was created without the Hessian");
         if (Count == 0) throw new InvalidOperationException("no calibration inputs were added");
-        var h = new double[_xxT.Length];
-        double f = 2.0 / Count;
-        for (long i = 0; i < h.Length; i++) h[i] = _xxT[i] * f;
-        MirrorLowerTriangle(h, Columns);
+        var h = (double[])_xxT.Clone();
+        ToHessian(h);
         return h;
     }
 
@@ -168,18 +166,19 @@ public sealed unsafe class LinearInputStatistics
         if (_xxT == null) throw new InvalidOperationException("this accumulator was created without the Hessian, or it was already taken");
         if (Count == 0) throw new InvalidOperationException("no calibration inputs were added");
         var h = _xxT;
-        double f = 2.0 / Count;
-        for (long i = 0; i < h.Length; i++) h[i] *= f;
-        MirrorLowerTriangle(h, Columns);
+        ToHessian(h);
         _xxT = null;
         _transposed = null;
         _gram = null;
         return h;
     }
 
-    /// <summary>Copies the accumulated lower triangle onto the upper one (exactly symmetric H).</summary>
-    private static void MirrorLowerTriangle(double[] h, int k)
+    /// <summary>Σ x xᵀ (lower triangle accumulated) → 2/n Σ x xᵀ, the lower triangle copied onto the upper one (exactly symmetric).</summary>
+    private void ToHessian(double[] h)
     {
+        double f = 2.0 / Count;
+        for (long i = 0; i < h.Length; i++) h[i] *= f;
+        int k = Columns;
         for (int r = 0; r < k; r++)
             for (int c = 0; c < r; c++) h[(long)c * k + r] = h[(long)r * k + c];
     }
