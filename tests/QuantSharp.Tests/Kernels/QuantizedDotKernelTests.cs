@@ -1,4 +1,5 @@
 // The integer dot kernels of Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4, Q2_K, Q3_K, Q5_K and IQ4_XS on weights from our own quantizers.
+using System.Runtime.Intrinsics;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Kernels.Quantized;
 using QuantSharp.Core.Tensors;
@@ -48,6 +49,25 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
             float want = (float)BitConverter.UInt16BitsToHalf((ushort)h), got = WeightBits.Fp16((byte*)p);
             if (float.IsNaN(want)) Assert.True(float.IsNaN(got), $"0x{h:X4}: {got} is not NaN");
             else Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got), $"0x{h:X4}: {got:R} vs {want:R}");
+        }
+    }
+
+    /// <summary>The row-quad kernels' four-at-once fp16 → fp32 equals the scalar one on all 65536 bit patterns, in every lane.</summary>
+    [Fact]
+    public void Fp16x4ConversionMatchesScalarForEveryBitPattern()
+    {
+        ushort* p = stackalloc ushort[1];
+        for (int h = 0; h <= ushort.MaxValue; h += 4)
+        {
+            // High halves of the lanes hold junk that must be ignored.
+            var raw = Vector128.Create(h | 0x5A5A0000, (h + 1) | unchecked((int)0xFFFF0000), h + 2, (h + 3) | 0x12340000);
+            var got = RowQuad.Fp16x4(raw);
+            for (int lane = 0; lane < 4; lane++)
+            {
+                *p = (ushort)(h + lane);
+                int want = BitConverter.SingleToInt32Bits(WeightBits.Fp16((byte*)p));
+                Assert.True(want == BitConverter.SingleToInt32Bits(got.GetElement(lane)), $"0x{h + lane:X4} in lane {lane}: {got.GetElement(lane):R} vs {BitConverter.Int32BitsToSingle(want):R}");
+            }
         }
     }
 

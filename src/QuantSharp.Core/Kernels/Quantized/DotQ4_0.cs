@@ -69,6 +69,33 @@ internal unsafe struct DotQ4_0 : IQuantDot
         results[1] = Vector256.Sum(acc1);
     }
 
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    {
+        // Row lane l sums weights 4l..4l+3 (low nibbles) and 16+4l..16+4l+3 (high nibbles); the −8
+        // offset is −8·Σa in lane 0 of each row, exact in integers before the one FMA per block.
+        sbyte* q = a.Q(j);
+        float* d = a.D(j);
+        int* s = a.S(j);
+        var low = Vector512.Create((byte)0x0F);
+        var firstLane = Vector512.Create(-1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0);
+        var acc = Vector512<float>.Zero;
+        nint off = 0;
+        for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
+        {
+            var packed = RowQuad.Load16(w0, w1, w2, w3, off + 2);
+            var lo = packed & low;
+            var hi = Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
+            var dot = RowQuad.U8S8Twice(lo, RowQuad.Broadcast16(q), hi, RowQuad.Broadcast16(q + 16))
+                      + (Vector512.Create(-8 * s[b]) & firstLane);
+            var scale = RowQuad.Fp16x4(RowQuad.Words(w0, w1, w2, w3, off)) * Vector128.Create(d[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte> u, float dw, sbyte* q, float* d, int* s, int b) where TF : struct, IDotFlavor
     {

@@ -64,6 +64,69 @@ internal unsafe struct DotQ4_K : IQuantDot
         if (mt > 3) results[3] = Vector256.Sum(acc3);
     }
 
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    {
+        sbyte* aq = a.Q(j);
+        float* ad = a.D(j);
+        int* asum = a.S(j);
+        var nibble = Vector512.Create((byte)0x0F);
+        // Per lane (row) the block's first 16 bytes are dwords [d|dmin, u0, u1, u2]; the packed 6-bit
+        // scales and mins become dwords [sc0..3, sc4..7, m0..3, m4..7] as in ScaleMinK4.
+        var pickLow = Vector512.Create(1, 3, 2, 3, 5, 7, 6, 7, 9, 11, 10, 11, 13, 15, 14, 15).AsUInt32();
+        var pickHigh = Vector512.Create(1, 1, 2, 2, 5, 5, 6, 6, 9, 9, 10, 10, 13, 13, 14, 14).AsUInt32();
+        var lowShift = Vector512.Create(0u, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
+        var lowMask = Vector512.Create(0x3F3F3F3Fu, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                       0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F);
+        var highMask = Vector512.Create(0u, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030,
+                                        0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030);
+        // Mins (bytes 8..15 of each lane) zero-extended to int16.
+        var minsPick = RowQuad.EveryLane(Vector128.Create(unchecked((short)0x8008), unchecked((short)0x8009), unchecked((short)0x800A), unchecked((short)0x800B),
+                                                          unchecked((short)0x800C), unchecked((short)0x800D), unchecked((short)0x800E), unchecked((short)0x800F))).AsSByte();
+        var acc = Vector512<float>.Zero;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        {
+            var head = RowQuad.Load16(w0, w1, w2, w3, ob).AsUInt32();
+            var sm = ((Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(head, pickLow), lowShift) & lowMask)
+                      | (Vector512.ShiftLeft(Vector512.ShiftRightLogical(Avx512F.PermuteVar16x32(head, pickHigh), 6), 4) & highMask)).AsSByte();
+
+            // Σ_s m_s·Σa_s with Σa over each 32-value sub-block, the eight sums as int16 in every lane.
+            var sums16 = Avx512F.ConvertToVector256Int16(Vector512.Load(asum + b * 16));
+            var pairSums = Avx2.MultiplyAddAdjacent(sums16, Vector256<short>.One);
+            var subSums = RowQuad.EveryLane(Vector128.Narrow(pairSums.GetLower(), pairSums.GetUpper()));
+            var minSum = Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(sm, minsPick).AsInt16(), subSums);
+
+            var isum = Vector512<int>.Zero;
+            for (int k = 0; k < 4; k++)
+            {
+                // Bytes 32k..32k+31 of qs: low nibbles are sub-block 2k, high nibbles 2k+1.
+                var v0 = RowQuad.Load16(w0, w1, w2, w3, ob + 16 + 32 * k);
+                var v1 = RowQuad.Load16(w0, w1, w2, w3, ob + 32 + 32 * k);
+                sbyte* y = aq + 64 * k;
+                var pLow = Avx512BW.MultiplyAddAdjacent(v0 & nibble, RowQuad.Broadcast16(y))
+                           + Avx512BW.MultiplyAddAdjacent(v1 & nibble, RowQuad.Broadcast16(y + 16));
+                var pHigh = Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble, RowQuad.Broadcast16(y + 32))
+                            + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble, RowQuad.Broadcast16(y + 48));
+                isum += Avx512BW.MultiplyAddAdjacent(pLow, Scale(sm, 2 * k)) + Avx512BW.MultiplyAddAdjacent(pHigh, Scale(sm, 2 * k + 1));
+            }
+            var dd = RowQuad.Words(w0, w1, w2, w3, ob);
+            var da = Vector128.Create(ad[b]);
+            var d = RowQuad.Fp16x4(dd) * da;
+            var dmin = RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16)) * -da;
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(minSum), RowQuad.Spread(dmin), acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>Scale byte <paramref name="s"/> of each lane (0..63) zero-extended into all eight int16 of the lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Scale(Vector512<sbyte> sm, int s)
+        => Avx512BW.Shuffle(sm, Vector512.Create((short)(s | 0x8000)).AsSByte()).AsInt16();
+
     /// <summary>One super-block against activation row j: d·da·Σ sc·(q·a) − dmin·da·Σ m·Σa, lane-wise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte>* q, Vector256<short>* scale, Vector256<int> minv,

@@ -31,6 +31,18 @@ internal unsafe interface IQuantDot
     /// </summary>
     static virtual void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
         => throw new NotSupportedException("this kernel has no two-row decode path");
+
+    /// <summary>Whether the kernel implements <see cref="Dot512Quad"/> (optional; default no).</summary>
+    static virtual bool RowQuads => false;
+
+    /// <summary>
+    /// AVX-512: weight rows <paramref name="w0"/>..<paramref name="w3"/> against activation row
+    /// <paramref name="j"/> of <paramref name="a"/>, one row per 128-bit lane (<see cref="RowQuad"/>).
+    /// results[i] depends only on row i and the activations, never on the other three rows, so any
+    /// grouping of rows into quads (and any M) gives the same bits. Used for every M on the AVX-512 path.
+    /// </summary>
+    static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+        => throw new NotSupportedException("this kernel has no row-quad path");
 }
 
 /// <summary>Compile-time choice between VNNI dot instructions and the AVX2 maddubs sequence.</summary>

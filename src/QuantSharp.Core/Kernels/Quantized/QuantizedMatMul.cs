@@ -108,6 +108,11 @@ internal static unsafe class QuantizedMatMul
             bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
             bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
             float* res = stackalloc float[IntDot.TileRows];
+            if (TD.RowQuads && _isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
+            {
+                QuadRows<TD>(r0, r1, nb, res);
+                return;
+            }
             if (_m == 1 && simd && TD.PairRows)
             {
                 // Decode: two weight rows per pass share the activation loads.
@@ -140,6 +145,31 @@ internal static unsafe class QuantizedMatMul
                     else if (simd) TD.Dot256<Avx2Flavor>(wr, nb, tile, mt, res);
                     else TD.DotScalar(wr, nb, tile, mt, res);
                     for (int j = 0; j < mt; j++) _c[(nint)(m0 + j) * _n + r] = res[j];
+                }
+            }
+        }
+
+        /// <summary>
+        /// AVX-512: four weight rows per pass (the last quad repeats its final row), each activation
+        /// row in turn, so every output is the same kernel arithmetic whatever M, chunk or thread.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void QuadRows<TD>(int r0, int r1, int nb, float* res) where TD : struct, IQuantDot
+        {
+            for (int j = 0; j < _m; j++)
+            {
+                var tile = _acts.Tile(j);
+                float* c = _c + (nint)j * _n;
+                for (int r = r0; r < r1; r += 4)
+                {
+                    int last = r1 - 1;
+                    byte* w0 = _w + r * _rowBytes;
+                    byte* w1 = _w + Math.Min(r + 1, last) * _rowBytes;
+                    byte* w2 = _w + Math.Min(r + 2, last) * _rowBytes;
+                    byte* w3 = _w + Math.Min(r + 3, last) * _rowBytes;
+                    TD.Dot512Quad(w0, w1, w2, w3, nb, tile, 0, res);
+                    int count = Math.Min(4, r1 - r);
+                    for (int i = 0; i < count; i++) c[r + i] = res[i];
                 }
             }
         }

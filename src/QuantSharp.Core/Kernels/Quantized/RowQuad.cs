@@ -1,0 +1,85 @@
+// Shared pieces of the 512-bit decode kernels that run four weight rows against one activation row.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// A row quad keeps weight row i (0..3) of four in 128-bit lane i of a 512-bit register, so one
+/// instruction unpacks, multiplies and scales a block of all four rows, and the per-block fp16
+/// scales of the four rows are converted together. Each row owns four int32 / fp32 lanes; a
+/// row's result is the same whichever quad slot or thread computes it.
+/// </summary>
+internal static unsafe class RowQuad
+{
+    // 2¹¹² exactly, as in WeightBits.Fp16 (a constant so no class-init check lands in the loops).
+    private const float TwoPow112 = 5.192296858534828E+33f;
+
+    /// <summary>
+    /// Four fp16 values (the low 16 bits of each int lane; the high bits are ignored) as fp32,
+    /// bit-identical to <see cref="WeightBits.Fp16"/> lane by lane, Inf and NaN included.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fp16x4(Vector128<int> raw)
+    {
+        var em = raw & Vector128.Create(0x7FFF);
+        var shifted = Vector128.ShiftLeft(em, 13);
+        var bits = (shifted.AsSingle() * Vector128.Create(TwoPow112)).AsInt32();
+        var special = Vector128.GreaterThan(em, Vector128.Create(0x7BFF));
+        bits = Vector128.ConditionalSelect(special, shifted | Vector128.Create(0x7F800000), bits);
+        return (bits | Vector128.ShiftLeft(raw & Vector128.Create(0x8000), 16)).AsSingle();
+    }
+
+    /// <summary>The 32-bit words at <paramref name="offset"/> of the four rows (their low halves: the blocks' fp16 scales).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> Words(byte* w0, byte* w1, byte* w2, byte* w3, nint offset)
+        => Vector128.Create(
+            Unsafe.ReadUnaligned<int>(w0 + offset), Unsafe.ReadUnaligned<int>(w1 + offset),
+            Unsafe.ReadUnaligned<int>(w2 + offset), Unsafe.ReadUnaligned<int>(w3 + offset));
+
+    /// <summary>The 16 bytes at <paramref name="offset"/> of each row, row i in 128-bit lane i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Load16(byte* w0, byte* w1, byte* w2, byte* w3, nint offset)
+        => Vector512.Create(
+            Vector256.Create(Vector128.Load(w0 + offset), Vector128.Load(w1 + offset)),
+            Vector256.Create(Vector128.Load(w2 + offset), Vector128.Load(w3 + offset)));
+
+    /// <summary>Row i's scale in lanes 4i..4i+3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Spread(Vector128<float> perRow)
+        => Avx512F.PermuteVar16x32(perRow.ToVector256Unsafe().ToVector512Unsafe(), Vector512.Create(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+
+    /// <summary><paramref name="v"/> in every 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> EveryLane<T>(Vector128<T> v)
+    {
+        var twice = Vector256.Create(v, v);
+        return Vector512.Create(twice, twice);
+    }
+
+    /// <summary>The 16 bytes at <paramref name="p"/> in every 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> Broadcast16(sbyte* p) => Avx512F.BroadcastVector128ToVector512((int*)p).AsSByte();
+
+    /// <summary>
+    /// Σ of u8×s8 products per group of four bytes (int32 lanes) of two operand pairs, through
+    /// int16 pair sums: callers keep |u·s| pair sums of both pairs together below 32768.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> U8S8Twice(Vector512<byte> u0, Vector512<sbyte> s0, Vector512<byte> u1, Vector512<sbyte> s1)
+        => Avx512BW.MultiplyAddAdjacent(
+            Avx512BW.MultiplyAddAdjacent(u0, s0) + Avx512BW.MultiplyAddAdjacent(u1, s1), Vector512<short>.One);
+
+    /// <summary>results[i] = ((l0 + l2) + (l1 + l3)) of row i's four lanes, in this fixed order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Sum(Vector512<float> acc, float* results)
+    {
+        var t = acc + Avx512F.Permute4x32(acc, 0b01_00_11_10);
+        t += Avx512F.Permute4x32(t, 0b10_11_00_01);
+        results[0] = t.ToScalar();
+        results[1] = t.GetElement(4);
+        results[2] = t.GetElement(8);
+        results[3] = t.GetElement(12);
+    }
+}
