@@ -72,7 +72,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
     public static bool RowQuads => true;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
     {
         // Row lane l sums weights 4l..4l+3 (low nibbles) and 16+4l..16+4l+3 (high nibbles); the −8
         // offset is −8·Σa in lane 0 of each row, exact in integers before the one FMA per block.
@@ -85,6 +85,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
         nint off = 0;
         for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
         {
+            RowQuad.PrefetchNext(next, off, BlockBytes);
             var packed = RowQuad.Load16(w0, w1, w2, w3, off + 2);
             var lo = packed & low;
             var hi = Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;

@@ -67,7 +67,7 @@ internal unsafe struct DotQ4_K : IQuantDot
     public static bool RowQuads => true;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
     {
         sbyte* aq = a.Q(j);
         float* ad = a.D(j);
@@ -89,6 +89,7 @@ internal unsafe struct DotQ4_K : IQuantDot
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
         {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
             var head = RowQuad.Load16(w0, w1, w2, w3, ob).AsUInt32();
             var sm = ((Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(head, pickLow), lowShift) & lowMask)
                       | (Vector512.ShiftLeft(Vector512.ShiftRightLogical(Avx512F.PermuteVar16x32(head, pickHigh), 6), 4) & highMask)).AsSByte();

@@ -65,7 +65,7 @@ internal unsafe struct DotQ6_K : IQuantDot
     public static bool RowQuads => true;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
     {
         // Per super-block: the −32 offset as −32·Σ_s sc_s·Σa_s (exact), then for each 16-byte slice
         // of ql/qh four 16-weight sub-blocks of all four rows, each weighted by its row's int8 scale
@@ -81,6 +81,7 @@ internal unsafe struct DotQ6_K : IQuantDot
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
         {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
             // Row i's sixteen int8 scales in lane i, sign-extended to int16: even ones and odd ones.
             var sc = RowQuad.Load16(w0, w1, w2, w3, ob + 192).AsInt16();
             var scEven = Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(sc, 8), 8);

@@ -18,7 +18,7 @@ internal unsafe struct DotQ8_0 : IQuantDot
     public static bool RowQuads => true;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
     {
         // Signed × signed without the sign trick: both sides widened to int16 and multiplied in
         // pairs (vpmaddwd), one row per register; the four rows' sixteen pair sums are then folded
@@ -33,6 +33,7 @@ internal unsafe struct DotQ8_0 : IQuantDot
         nint off = 0;
         for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
         {
+            RowQuad.PrefetchNext(next, off, BlockBytes);
             var av = Avx512BW.ConvertToVector512Int16(Vector256.Load(q));
             var p0 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(w0 + off + 2))), av);
             var p1 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)(w1 + off + 2))), av);

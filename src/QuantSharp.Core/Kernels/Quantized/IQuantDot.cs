@@ -40,8 +40,9 @@ internal unsafe interface IQuantDot
     /// <paramref name="j"/> of <paramref name="a"/>, one row per 128-bit lane (<see cref="RowQuad"/>).
     /// results[i] depends only on row i and the activations, never on the other three rows, so any
     /// grouping of rows into quads (and any M) gives the same bits. Used for every M on the AVX-512 path.
+    /// <paramref name="next"/>: where the next quad's rows start, for <see cref="RowQuad.PrefetchNext"/>.
     /// </summary>
-    static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, int nb, in ActTile a, int j, float* results)
+    static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
         => throw new NotSupportedException("this kernel has no row-quad path");
 }
 

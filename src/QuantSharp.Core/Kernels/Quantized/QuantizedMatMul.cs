@@ -151,25 +151,26 @@ internal static unsafe class QuantizedMatMul
 
         /// <summary>
         /// AVX-512: four weight rows per pass (the last quad repeats its final row), each activation
-        /// row in turn, so every output is the same kernel arithmetic whatever M, chunk or thread.
+        /// row in turn while the quad's weights are in L1, so every output is the same kernel
+        /// arithmetic whatever M, chunk or thread.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void QuadRows<TD>(int r0, int r1, int nb, float* res) where TD : struct, IQuantDot
         {
-            for (int j = 0; j < _m; j++)
+            int last = r1 - 1;
+            for (int r = r0; r < r1; r += 4)
             {
-                var tile = _acts.Tile(j);
-                float* c = _c + (nint)j * _n;
-                for (int r = r0; r < r1; r += 4)
+                byte* w0 = _w + r * _rowBytes;
+                byte* w1 = _w + Math.Min(r + 1, last) * _rowBytes;
+                byte* w2 = _w + Math.Min(r + 2, last) * _rowBytes;
+                byte* w3 = _w + Math.Min(r + 3, last) * _rowBytes;
+                byte* next = w0 + 4 * _rowBytes;
+                int count = Math.Min(4, r1 - r);
+                for (int j = 0; j < _m; j++)
                 {
-                    int last = r1 - 1;
-                    byte* w0 = _w + r * _rowBytes;
-                    byte* w1 = _w + Math.Min(r + 1, last) * _rowBytes;
-                    byte* w2 = _w + Math.Min(r + 2, last) * _rowBytes;
-                    byte* w3 = _w + Math.Min(r + 3, last) * _rowBytes;
-                    TD.Dot512Quad(w0, w1, w2, w3, nb, tile, 0, res);
-                    int count = Math.Min(4, r1 - r);
-                    for (int i = 0; i < count; i++) c[r + i] = res[i];
+                    TD.Dot512Quad(w0, w1, w2, w3, next, nb, _acts.Tile(j), 0, res);
+                    float* c = _c + (nint)j * _n + r;
+                    for (int i = 0; i < count; i++) c[i] = res[i];
                 }
             }
         }

@@ -71,6 +71,22 @@ internal static unsafe class RowQuad
         => Avx512BW.MultiplyAddAdjacent(
             Avx512BW.MultiplyAddAdjacent(u0, s0) + Avx512BW.MultiplyAddAdjacent(u1, s1), Vector512<short>.One);
 
+    /// <summary>
+    /// Software prefetch of the next quad: four consecutive rows are one contiguous region, and a
+    /// quad kernel that has reached byte <paramref name="offset"/> of each row has consumed the same
+    /// fraction of that region, so it prefetches the matching quarter-block-per-row slice
+    /// [4·offset, 4·(offset + blockBytes)) of the region at <paramref name="next"/>. Without it,
+    /// four short streams that each end after one row defeat the hardware prefetcher once the
+    /// weights come from DRAM (measured: 9–12 GB/s instead of 20+). Prefetches never fault, so
+    /// a <paramref name="next"/> past the tensor's end is harmless.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchNext(byte* next, nint offset, int blockBytes)
+    {
+        byte* end = next + 4 * (offset + blockBytes);
+        for (byte* p = (byte*)((nint)(next + 4 * offset) & ~63); p < end; p += 64) Sse.Prefetch0(p);
+    }
+
     /// <summary>results[i] = ((l0 + l2) + (l1 + l3)) of row i's four lanes, in this fixed order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Sum(Vector512<float> acc, float* results)
