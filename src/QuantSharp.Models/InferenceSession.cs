@@ -186,26 +186,31 @@ public sealed class InferenceSession
     {
         _attnLayer = layer;
         _attnTokens = n;
-        WorkerPool.Run(_hp.NumHeads * n, KernelOptions.EffectiveThreads, _attentionItem ??= AttentionItem);
+        int pairsPerGroup = (_hp.NumHeads / _hp.NumKvHeads + 1) / 2;
+        WorkerPool.Run(_hp.NumKvHeads * pairsPerGroup * n, KernelOptions.EffectiveThreads, _attentionItem ??= AttentionItem);
     }
 
-    /// <summary>One (head, token) pair: scores over the cached keys, softmax, weighted sum of values.</summary>
+    /// <summary>One (head pair, token): scores over the cached keys, softmax, weighted sum of values.</summary>
     private void AttentionItem(int job)
     {
-        int n = _attnTokens, heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
-        int group = heads / _hp.NumKvHeads;
+        // One job = up to two query heads of one KV group at one token: the pair reads each cached
+        // key and value row once (AttentionOps' two-query calls give each head the one-head bits).
+        int n = _attnTokens, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
+        int group = _hp.NumHeads / _hp.NumKvHeads, pairs = (group + 1) / 2;
         float scale = 1f / MathF.Sqrt(hd);
         var keys = _keyCache[_attnLayer];
         var values = _valueCache[_attnLayer];
-        int h = job / n, t = job % n;
-        int kvh = h / group;
+        int t = job % n, pair = job / n;
+        int kvh = pair / pairs, h = kvh * group + 2 * (pair % pairs);
+        int queries = Math.Min(2, kvh * group + group - h);
         int len = Position + t + 1;
-        if (t_scores is null || t_scores.Length < len) t_scores = new float[Math.Max(len, ContextLength)];
-        var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, hd);
-        var s = t_scores.AsSpan(0, len);
-        AttentionOps.Scores(q, new ReadOnlySpan<float>(keys, kvh * hd, (len - 1) * kvDim + hd), kvDim, scale, s);
-        VectorOps.Softmax(s);
-        AttentionOps.WeightedSum(s, new ReadOnlySpan<float>(values, kvh * hd, (len - 1) * kvDim + hd), kvDim, new Span<float>(_attn, t * qDim + h * hd, hd));
+        if (t_scores is null || t_scores.Length < 2 * len) t_scores = new float[2 * Math.Max(len, ContextLength)];
+        var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);
+        var s = t_scores.AsSpan(0, queries * len);
+        var kv = (len - 1) * kvDim + hd;
+        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(keys, kvh * hd, kv), kvDim, scale, s);
+        for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
+        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(values, kvh * hd, kv), kvDim, new Span<float>(_attn, t * qDim + h * hd, queries * hd));
     }
 
     private static void Add(Span<float> x, ReadOnlySpan<float> y) => VectorOps.Add(x, y, x);

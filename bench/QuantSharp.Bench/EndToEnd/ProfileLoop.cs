@@ -8,7 +8,7 @@ using static QuantSharp.Bench.BenchCommandLine;
 namespace QuantSharp.Bench.EndToEnd;
 
 /// <summary>
-/// <c>profile --model FILE.gguf --phase decode|prefill [--threads 1] [--seconds 20] [--prompt 512]</c>:
+/// <c>profile --model FILE.gguf --phase decode|prefill [--threads 1] [--seconds 20] [--prompt 512] [--context 64]</c>:
 /// repeats one phase for the given time and prints tokens/s, so that a sampling profiler sees that
 /// phase alone (set DOTNET_PerfMapEnabled=1 for JIT symbols).
 /// </summary>
@@ -21,6 +21,9 @@ internal static class ProfileLoop
         KernelOptions.Threads = int.Parse(Arg(args, "--threads") ?? "1");
         double seconds = double.Parse(Arg(args, "--seconds") ?? "20");
         int promptLength = int.Parse(Arg(args, "--prompt") ?? "512");
+        // Decode starts after this many prompt tokens (e2e decodes after 512; attention grows with it).
+        int context = int.Parse(Arg(args, "--context") ?? "64");
+        if (context > promptLength) promptLength = context;
         using var m = LlamaModel.Load(model);
         var session = new InferenceSession(m, promptLength + 129, maxBatch: promptLength);
         var logits = new float[m.Parameters.VocabSize];
@@ -37,12 +40,12 @@ internal static class ProfileLoop
             }
             else
             {
-                session.Forward(prompt.AsSpan(0, 64), logits, allLogits: false);
+                session.Forward(prompt.AsSpan(0, context), logits, allLogits: false);
                 for (int i = 0; i < 128; i++) session.Forward([TokenSampler.ArgMax(logits)], logits, allLogits: false);
                 tokens += 128;
             }
         }
-        Console.WriteLine($"{phase}: {tokens / sw.Elapsed.TotalSeconds:F1} tokens/s (decode figures include a 64-token prefill per 128 tokens)");
+        Console.WriteLine($"{phase}: {tokens / sw.Elapsed.TotalSeconds:F1} tokens/s (decode figures include a {context}-token prefill per 128 tokens)");
         return 0;
     }
 }

@@ -1,6 +1,7 @@
 // The two inner loops of attention over a KV cache: query·key scores and the value-weighted sum.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Core.Kernels;
 
@@ -21,13 +22,7 @@ public static unsafe class AttentionOps
         {
             if (Vector512.IsHardwareAccelerated && d % 16 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
             {
-                for (int j = 0; j < n; j++)
-                {
-                    float* r = rp + (long)j * stride;
-                    var acc = Vector512<float>.Zero;
-                    for (int c = 0; c < d; c += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(qp + c), Vector512.Load(r + c), acc);
-                    sp[j] = Vector512.Sum(acc) * scale;
-                }
+                ScoresAvx512(qp, null, rp, stride, d, n, scale, sp, null);
                 return;
             }
             if (Vector256.IsHardwareAccelerated && d % 8 == 0 && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
@@ -47,6 +42,148 @@ public static unsafe class AttentionOps
                 float acc = 0;
                 for (int c = 0; c < d; c++) acc = MathF.FusedMultiplyAdd(qp[c], r[c], acc);
                 sp[j] = acc * scale;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Scores(ReadOnlySpan{float}, ReadOnlySpan{float}, int, float, Span{float})"/> for
+    /// <paramref name="queries"/> (1 or 2) queries of one grouped-query head pair at once: query g is
+    /// q[g·d .. (g+1)·d) and its scores go to scores[g·n .. (g+1)·n) with n = scores.Length / queries.
+    /// Each key row is read once for both, which halves the cache traffic of GQA models; each
+    /// query's arithmetic is exactly that of the one-query call, so the bits are the same.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Scores(ReadOnlySpan<float> q, int queries, ReadOnlySpan<float> rows, int stride, float scale, Span<float> scores)
+    {
+        if (queries is < 1 or > 2) throw new ArgumentOutOfRangeException(nameof(queries), queries, "1 or 2 queries per call");
+        int d = q.Length / queries, n = scores.Length / queries;
+        if (queries == 1 || !(Vector512.IsHardwareAccelerated && d % 16 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512))
+        {
+            for (int g = 0; g < queries; g++) Scores(q.Slice(g * d, d), rows, stride, scale, scores.Slice(g * n, n));
+            return;
+        }
+        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
+        fixed (float* qp = q, rp = rows, sp = scores)
+            ScoresAvx512(qp, qp + d, rp, stride, d, n, scale, sp, sp + n);
+    }
+
+    /// <summary>
+    /// Eight key rows at a time against one query (<paramref name="q1"/> null) or two: per row and
+    /// query, 16-lane FMAs over the head then <see cref="Sum8"/>'s fixed tree, so a row's score does
+    /// not depend on its neighbours, on the block it falls in, or on the second query. A ragged
+    /// last block repeats its final row and keeps only the real scores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoresAvx512(float* q0, float* q1, float* rows, int stride, int d, int n, float scale, float* s0, float* s1)
+    {
+        var sc = Vector256.Create(scale);
+        float* tail = stackalloc float[16];
+        for (int j = 0; j < n; j += 8)
+        {
+            int last = n - 1;
+            float* r0 = rows + (long)j * stride, r1 = rows + (long)Math.Min(j + 1, last) * stride;
+            float* r2 = rows + (long)Math.Min(j + 2, last) * stride, r3 = rows + (long)Math.Min(j + 3, last) * stride;
+            float* r4 = rows + (long)Math.Min(j + 4, last) * stride, r5 = rows + (long)Math.Min(j + 5, last) * stride;
+            float* r6 = rows + (long)Math.Min(j + 6, last) * stride, r7 = rows + (long)Math.Min(j + 7, last) * stride;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+            for (int c = 0; c < d; c += 16)
+            {
+                var x = Vector512.Load(q0 + c);
+                Vector512<float> k0 = Vector512.Load(r0 + c), k1 = Vector512.Load(r1 + c), k2 = Vector512.Load(r2 + c), k3 = Vector512.Load(r3 + c);
+                Vector512<float> k4 = Vector512.Load(r4 + c), k5 = Vector512.Load(r5 + c), k6 = Vector512.Load(r6 + c), k7 = Vector512.Load(r7 + c);
+                a0 = Vector512.FusedMultiplyAdd(x, k0, a0); a1 = Vector512.FusedMultiplyAdd(x, k1, a1);
+                a2 = Vector512.FusedMultiplyAdd(x, k2, a2); a3 = Vector512.FusedMultiplyAdd(x, k3, a3);
+                a4 = Vector512.FusedMultiplyAdd(x, k4, a4); a5 = Vector512.FusedMultiplyAdd(x, k5, a5);
+                a6 = Vector512.FusedMultiplyAdd(x, k6, a6); a7 = Vector512.FusedMultiplyAdd(x, k7, a7);
+                if (q1 != null)
+                {
+                    var y = Vector512.Load(q1 + c);
+                    b0 = Vector512.FusedMultiplyAdd(y, k0, b0); b1 = Vector512.FusedMultiplyAdd(y, k1, b1);
+                    b2 = Vector512.FusedMultiplyAdd(y, k2, b2); b3 = Vector512.FusedMultiplyAdd(y, k3, b3);
+                    b4 = Vector512.FusedMultiplyAdd(y, k4, b4); b5 = Vector512.FusedMultiplyAdd(y, k5, b5);
+                    b6 = Vector512.FusedMultiplyAdd(y, k6, b6); b7 = Vector512.FusedMultiplyAdd(y, k7, b7);
+                }
+            }
+            int count = Math.Min(8, n - j);
+            var sa = Sum8(a0, a1, a2, a3, a4, a5, a6, a7) * sc;
+            if (count == 8) sa.Store(s0 + j);
+            else { sa.Store(tail); new Span<float>(tail, count).CopyTo(new Span<float>(s0 + j, count)); }
+            if (q1 != null)
+            {
+                var sb = Sum8(b0, b1, b2, b3, b4, b5, b6, b7) * sc;
+                if (count == 8) sb.Store(s1 + j);
+                else { sb.Store(tail + 8); new Span<float>(tail + 8, count).CopyTo(new Span<float>(s1 + j, count)); }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The 16-lane sums of eight vectors, in a fixed tree: 128-bit quarters pairwise (0+2, 1+3),
+    /// then the two remaining quarters, then within each quarter (0+2, 1+3) and the last pair.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Sum8(Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3,
+        Vector512<float> a4, Vector512<float> a5, Vector512<float> a6, Vector512<float> a7)
+    {
+        // t = [x.q0+x.q2, x.q1+x.q3, y.q0+y.q2, y.q1+y.q3] for pairs (x, y).
+        var t0 = Avx512F.Shuffle4x128(a0, a1, 0x44) + Avx512F.Shuffle4x128(a0, a1, 0xEE);
+        var t1 = Avx512F.Shuffle4x128(a2, a3, 0x44) + Avx512F.Shuffle4x128(a2, a3, 0xEE);
+        var t2 = Avx512F.Shuffle4x128(a4, a5, 0x44) + Avx512F.Shuffle4x128(a4, a5, 0xEE);
+        var t3 = Avx512F.Shuffle4x128(a6, a7, 0x44) + Avx512F.Shuffle4x128(a6, a7, 0xEE);
+        // u quarters: one four-float partial per vector, [a0, a1, a2, a3] and [a4, a5, a6, a7].
+        var u0 = Avx512F.Shuffle4x128(t0, t1, 0x88) + Avx512F.Shuffle4x128(t0, t1, 0xDD);
+        var u1 = Avx512F.Shuffle4x128(t2, t3, 0x88) + Avx512F.Shuffle4x128(t2, t3, 0xDD);
+        // Per quarter k: [u0.0+u0.2, u1.0+u1.2, u0.1+u0.3, u1.1+u1.3], then lanes 0 and 1 finish a_k and a_(4+k).
+        var w = Avx512F.UnpackLow(u0, u1) + Avx512F.UnpackHigh(u0, u1);
+        w += Avx512F.Permute4x32(w, 0b01_00_11_10);
+        return Avx512F.PermuteVar16x32(w, Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
+    }
+
+    /// <summary>
+    /// <see cref="WeightedSum(ReadOnlySpan{float}, ReadOnlySpan{float}, int, Span{float})"/> for 1 or
+    /// 2 queries sharing the value rows: weights of query g at weights[g·n ..), its output at
+    /// output[g·d ..) with d = output.Length / queries; the same bits as one call per query.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void WeightedSum(ReadOnlySpan<float> weights, int queries, ReadOnlySpan<float> rows, int stride, Span<float> output)
+    {
+        if (queries is < 1 or > 2) throw new ArgumentOutOfRangeException(nameof(queries), queries, "1 or 2 queries per call");
+        int d = output.Length / queries, n = weights.Length / queries;
+        if (queries == 1 || !(Vector512.IsHardwareAccelerated && d % 64 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512))
+        {
+            for (int g = 0; g < queries; g++) WeightedSum(weights.Slice(g * n, n), rows, stride, output.Slice(g * d, d));
+            return;
+        }
+        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
+        fixed (float* wp = weights, rp = rows, op = output)
+        {
+            float* w1 = wp + n, o1 = op + d;
+            for (int c = 0; c < d; c += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                for (int j = 0; j < n; j++)
+                {
+                    float* r = rp + (long)j * stride + c;
+                    var v0 = Vector512.Load(r);
+                    var v1 = Vector512.Load(r + 16);
+                    var v2 = Vector512.Load(r + 32);
+                    var v3 = Vector512.Load(r + 48);
+                    var s = Vector512.Create(wp[j]);
+                    a0 = Vector512.FusedMultiplyAdd(s, v0, a0);
+                    a1 = Vector512.FusedMultiplyAdd(s, v1, a1);
+                    a2 = Vector512.FusedMultiplyAdd(s, v2, a2);
+                    a3 = Vector512.FusedMultiplyAdd(s, v3, a3);
+                    var t = Vector512.Create(w1[j]);
+                    b0 = Vector512.FusedMultiplyAdd(t, v0, b0);
+                    b1 = Vector512.FusedMultiplyAdd(t, v1, b1);
+                    b2 = Vector512.FusedMultiplyAdd(t, v2, b2);
+                    b3 = Vector512.FusedMultiplyAdd(t, v3, b3);
+                }
+                a0.Store(op + c); a1.Store(op + c + 16); a2.Store(op + c + 32); a3.Store(op + c + 48);
+                b0.Store(o1 + c); b1.Store(o1 + c + 16); b2.Store(o1 + c + 32); b3.Store(o1 + c + 48);
             }
         }
     }

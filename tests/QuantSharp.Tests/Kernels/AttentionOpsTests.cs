@@ -39,4 +39,46 @@ public sealed class AttentionOpsTests
             }
         }
     }
+
+    /// <summary>
+    /// The two-query calls (a GQA head pair sharing its key/value rows) give each query exactly the
+    /// bits of a one-query call, and a position's score does not depend on how many positions
+    /// follow it (blocks of eight keys with a ragged tail).
+    /// </summary>
+    [Theory]
+    [InlineData(KernelIsa.Avx512)]
+    [InlineData(KernelIsa.Avx2)]
+    [InlineData(KernelIsa.Scalar)]
+    public void TwoQueryCallsEqualOneQueryCallsBitForBit(KernelIsa isa)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        using var scope = new KernelScope(isa, 0);
+        var rng = new Random(11);
+        foreach (var (d, stride, n) in new[] { (64, 256, 1), (64, 256, 7), (64, 256, 8), (64, 128, 13), (128, 512, 70), (40, 40, 9) })
+        {
+            var q = new float[2 * d];
+            var rows = new float[(n - 1) * stride + d];
+            for (int i = 0; i < q.Length; i++) q[i] = (float)(rng.NextDouble() - 0.5);
+            for (int i = 0; i < rows.Length; i++) rows[i] = (float)(rng.NextDouble() - 0.5);
+            var pair = new float[2 * n];
+            AttentionOps.Scores(q, 2, rows, stride, 0.125f, pair);
+            for (int g = 0; g < 2; g++)
+            {
+                var one = new float[n];
+                AttentionOps.Scores(q.AsSpan(g * d, d), rows, stride, 0.125f, one);
+                Assert.Equal(one, pair.AsSpan(g * n, n).ToArray());
+                var first = new float[1];
+                AttentionOps.Scores(q.AsSpan(g * d, d), rows.AsSpan(0, d), stride, 0.125f, first);
+                Assert.Equal(one[0], first[0]);
+            }
+            var outPair = new float[2 * d];
+            AttentionOps.WeightedSum(pair, 2, rows, stride, outPair);
+            for (int g = 0; g < 2; g++)
+            {
+                var one = new float[d];
+                AttentionOps.WeightedSum(pair.AsSpan(g * n, n), rows, stride, one);
+                Assert.Equal(one, outPair.AsSpan(g * d, d).ToArray());
+            }
+        }
+    }
 }
