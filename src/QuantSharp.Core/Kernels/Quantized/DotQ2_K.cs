@@ -56,6 +56,47 @@ internal unsafe struct DotQ2_K : IQuantDot
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]) - LaneSums.Sum(accMin[j]);
     }
 
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+    {
+        sbyte* aq = a.Q(j);
+        float* ad = a.D(j);
+        int* asum = a.S(j);
+        var three = Vector512.Create((byte)3);
+        var nibble = Vector512.Create((byte)0x0F);
+        var acc = Vector512<float>.Zero;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var packed = RowQuad.Load16(w0, w1, w2, w3, ob);
+            var scales = (packed & nibble).AsSByte();
+            var minSum = RowQuad.FactorSums(Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte().AsSByte() & nibble.AsSByte(), asum + b * 16);
+            var isum = Vector512<int>.Zero;
+            for (int k = 0; k < 4; k++)
+            {
+                // qs bytes 16k..16k+15: weights 128n + 32i + 16c + l at bit shift 2i (n = k/2, c = k%2), sub-block 8n + 2i + c.
+                int n = k >> 1, c = k & 1;
+                var raw = RowQuad.Load16(w0, w1, w2, w3, ob + 16 + 16 * k).AsUInt16();
+                sbyte* y = aq + 128 * n + 16 * c;
+                for (int i = 0; i < 4; i++)
+                {
+                    var q = Vector512.ShiftRightLogical(raw, 2 * i).AsByte() & three;
+                    int sub = 8 * n + 2 * i + c;
+                    var scale = Avx512BW.Shuffle(scales, Vector512.Create((short)(sub | 0x8000)).AsSByte()).AsInt16();
+                    isum += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, RowQuad.Broadcast16(y + 32 * i)), scale);
+                }
+            }
+            var dd = RowQuad.Words(w0, w1, w2, w3, ob + 80);
+            var da = Vector128.Create(ad[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(minSum), RowQuad.Spread(RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16)) * -da), acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(RowQuad.Fp16x4(dd) * da), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
     {
         float* acc = stackalloc float[8];

@@ -61,6 +61,59 @@ internal unsafe struct DotQ3_K : IQuantDot
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]);
     }
 
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+    {
+        sbyte* aq = a.Q(j);
+        float* ad = a.D(j);
+        int* asum = a.S(j);
+        var three = Vector512.Create((byte)3);
+        var four = Vector512.Create((byte)4);
+        // Q3KScales on dwords [u0, u1, u2] of each lane: out_k = ((u_(k%2) >> 4·(k/2)) & 0x0F) | (((u2 >> 2k) & 3) << 4).
+        var pickLow = Vector512.Create(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13).AsUInt32();
+        var pickTop = Vector512.Create(2, 2, 2, 2, 6, 6, 6, 6, 10, 10, 10, 10, 14, 14, 14, 14).AsUInt32();
+        var lowShift = Vector512.Create(0u, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4);
+        var topShift = Vector512.Create(0u, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
+        var acc = Vector512<float>.Zero;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            // Bytes 94..109 (in bounds), shifted down two bytes so the twelve scale bytes start each lane.
+            var packed = Avx512BW.ShiftRightLogical128BitLane(RowQuad.Load16(w0, w1, w2, w3, ob + 94), 2).AsUInt32();
+            var sc6 = (Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(packed, pickLow), lowShift) & Vector512.Create(0x0F0F0F0Fu))
+                      | (Vector512.ShiftLeft(Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(packed, pickTop), topShift) & Vector512.Create(0x03030303u), 4));
+            var scales = sc6.AsSByte() - Vector512.Create((sbyte)32);
+            var even = RowQuad.SignExtendEven(scales);
+            var odd = RowQuad.SignExtendOdd(scales);
+            var isum = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(scales, asum + b * 16), 2);
+            for (int c = 0; c < 2; c++)
+            {
+                var hm = RowQuad.Load16(w0, w1, w2, w3, ob + 16 * c).AsUInt16();
+                for (int n = 0; n < 2; n++)
+                {
+                    // qs bytes 32n + 16c + l: weights 128n + 32i + 16c + l at shift 2i, high bit v = 4n + i of hmask byte 16c + l.
+                    var raw = RowQuad.Load16(w0, w1, w2, w3, ob + 32 + 32 * n + 16 * c).AsUInt16();
+                    sbyte* y = aq + 128 * n + 16 * c;
+                    for (int i = 0; i < 4; i++)
+                    {
+                        int v = 4 * n + i;
+                        var high = Vector512.ShiftLeft(Vector512.ShiftRightLogical(hm, v), 2).AsByte() & four;
+                        var q = (Vector512.ShiftRightLogical(raw, 2 * i).AsByte() & three) | high;
+                        isum += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, RowQuad.Broadcast16(y + 32 * i)),
+                                                             RowQuad.ScaleOf(even, odd, 8 * n + 2 * i + c));
+                    }
+                }
+            }
+            // d is the fp16 at 108..109: read the word ending there.
+            var d = RowQuad.Fp16x4(Vector128.ShiftRightLogical(RowQuad.Words(w0, w1, w2, w3, ob + 106), 16)) * Vector128.Create(ad[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
     {
         float* acc = stackalloc float[8];

@@ -24,6 +24,31 @@ internal static unsafe class QuantizedMatMul
     /// <summary>Whether <paramref name="t"/> has integer dot kernels (else the dequantizing fallback is used).</summary>
     public static bool HasIntegerKernel(DType t) => SuperBlockActivations(t) is not null;
 
+    /// <summary>
+    /// Whether <paramref name="t"/> has AVX-512 row-quad kernels (<see cref="RowQuad"/>), which the
+    /// AVX-512 path uses for every M; they reduce in their own fixed order, so their results are
+    /// not bit-identical to the AVX2 and scalar kernels' (each path is deterministic on its own).
+    /// </summary>
+    public static bool HasRowQuadKernel(DType t) => t switch
+    {
+        DType.Q8_0 => Quads<DotQ8_0>(),
+        DType.Q4_0 => Quads<DotQ4_0>(),
+        DType.Q4_K => Quads<DotQ4_K>(),
+        DType.Q6_K => Quads<DotQ6_K>(),
+        DType.Q4_1 => Quads<DotQ4_1>(),
+        DType.Q5_0 => Quads<DotQ5_0>(),
+        DType.Q5_1 => Quads<DotQ5_1>(),
+        DType.IQ4_NL => Quads<DotIQ4_NL>(),
+        DType.MXFP4 => Quads<DotMXFP4>(),
+        DType.Q2_K => Quads<DotQ2_K>(),
+        DType.Q3_K => Quads<DotQ3_K>(),
+        DType.Q5_K => Quads<DotQ5_K>(),
+        DType.IQ4_XS => Quads<DotIQ4_XS>(),
+        _ => false,
+    };
+
+    private static bool Quads<TD>() where TD : struct, IQuantDot => TD.RowQuads;
+
     /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
     public static bool Supports(DType t) => BlockDequantizer.Supports(t) && t != DType.Q8_K;
 

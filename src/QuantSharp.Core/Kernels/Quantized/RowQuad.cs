@@ -58,6 +58,45 @@ internal static unsafe class RowQuad
         return Vector512.Create(twice, twice);
     }
 
+    /// <summary>
+    /// Int8 scale byte <paramref name="s"/> (0..15) of each lane, sign-extended into all eight int16 of
+    /// the lane. <paramref name="even"/>/<paramref name="odd"/>: the lanes' even and odd bytes already
+    /// sign-extended to int16 (<see cref="SignExtendEven"/>, <see cref="SignExtendOdd"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<short> ScaleOf(Vector512<short> even, Vector512<short> odd, int s)
+    {
+        int e = s >> 1;
+        var pick = Vector512.Create((short)(2 * e | (2 * e + 1) << 8)).AsSByte();
+        return Avx512BW.Shuffle(((s & 1) == 0 ? even : odd).AsSByte(), pick).AsInt16();
+    }
+
+    /// <summary>Bytes 0, 2, …, 14 of each lane as int16, sign-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<short> SignExtendEven(Vector512<sbyte> bytes)
+        => Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(bytes.AsInt16(), 8), 8);
+
+    /// <summary>Bytes 1, 3, …, 15 of each lane as int16, sign-extended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<short> SignExtendOdd(Vector512<sbyte> bytes) => Vector512.ShiftRightArithmetic(bytes.AsInt16(), 8);
+
+    /// <summary>
+    /// Σ_s f_s·S_s per row in four int32 lanes: f = sixteen int8 factors per lane (a k-quant's
+    /// sub-block mins or scales), S = the activations' sixteen 16-value sums of the super-block.
+    /// Lane l of a row gets f_{2l}S_{2l} + f_{2l+1}S_{2l+1} + f_{8+2l}S_{8+2l} + f_{9+2l}S_{9+2l}.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> FactorSums(Vector512<sbyte> factors, int* sums)
+    {
+        // Bytes 0..7 and 8..15 of each lane, sign-extended to int16 (byte in the high half, then >> 8).
+        var lowPick = EveryLane(Vector128.Create((byte)0x80, 0, 0x80, 1, 0x80, 2, 0x80, 3, 0x80, 4, 0x80, 5, 0x80, 6, 0x80, 7)).AsSByte();
+        var highPick = EveryLane(Vector128.Create((byte)0x80, 8, 0x80, 9, 0x80, 10, 0x80, 11, 0x80, 12, 0x80, 13, 0x80, 14, 0x80, 15)).AsSByte();
+        var f0 = Vector512.ShiftRightArithmetic(Avx512BW.Shuffle(factors, lowPick).AsInt16(), 8);
+        var f1 = Vector512.ShiftRightArithmetic(Avx512BW.Shuffle(factors, highPick).AsInt16(), 8);
+        var s16 = Avx512F.ConvertToVector256Int16(Vector512.Load(sums));
+        return Avx512BW.MultiplyAddAdjacent(f0, EveryLane(s16.GetLower())) + Avx512BW.MultiplyAddAdjacent(f1, EveryLane(s16.GetUpper()));
+    }
+
     /// <summary>The 16 bytes at <paramref name="p"/> in every 128-bit lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<sbyte> Broadcast16(sbyte* p) => Avx512F.BroadcastVector128ToVector512((int*)p).AsSByte();
