@@ -22,7 +22,7 @@ public static unsafe class AttentionOps
         {
             if (Vector512.IsHardwareAccelerated && d % 16 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
             {
-                ScoresAvx512(qp, null, rp, stride, d, n, scale, sp, null);
+                ScoresAvx512<OneQuery>(qp, null, rp, stride, d, n, scale, sp, null);
                 return;
             }
             if (Vector256.IsHardwareAccelerated && d % 8 == 0 && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
@@ -65,7 +65,7 @@ public static unsafe class AttentionOps
         }
         if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
         fixed (float* qp = q, rp = rows, sp = scores)
-            ScoresAvx512(qp, qp + d, rp, stride, d, n, scale, sp, sp + n);
+            ScoresAvx512<TwoQueries>(qp, qp + d, rp, stride, d, n, scale, sp, sp + n);
     }
 
     /// <summary>
@@ -75,7 +75,8 @@ public static unsafe class AttentionOps
     /// last block repeats its final row and keeps only the real scores.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresAvx512(float* q0, float* q1, float* rows, int stride, int d, int n, float scale, float* s0, float* s1)
+    private static void ScoresAvx512<TQ>(float* q0, float* q1, float* rows, int stride, int d, int n, float scale, float* s0, float* s1)
+        where TQ : struct, IQueryCount
     {
         var sc = Vector256.Create(scale);
         float* tail = stackalloc float[16];
@@ -97,7 +98,7 @@ public static unsafe class AttentionOps
                 a2 = Vector512.FusedMultiplyAdd(x, k2, a2); a3 = Vector512.FusedMultiplyAdd(x, k3, a3);
                 a4 = Vector512.FusedMultiplyAdd(x, k4, a4); a5 = Vector512.FusedMultiplyAdd(x, k5, a5);
                 a6 = Vector512.FusedMultiplyAdd(x, k6, a6); a7 = Vector512.FusedMultiplyAdd(x, k7, a7);
-                if (q1 != null)
+                if (TQ.Two)
                 {
                     var y = Vector512.Load(q1 + c);
                     b0 = Vector512.FusedMultiplyAdd(y, k0, b0); b1 = Vector512.FusedMultiplyAdd(y, k1, b1);
@@ -110,7 +111,7 @@ public static unsafe class AttentionOps
             var sa = Sum8(a0, a1, a2, a3, a4, a5, a6, a7) * sc;
             if (count == 8) sa.Store(s0 + j);
             else { sa.Store(tail); new Span<float>(tail, count).CopyTo(new Span<float>(s0 + j, count)); }
-            if (q1 != null)
+            if (TQ.Two)
             {
                 var sb = Sum8(b0, b1, b2, b3, b4, b5, b6, b7) * sc;
                 if (count == 8) sb.Store(s1 + j);
@@ -118,6 +119,11 @@ public static unsafe class AttentionOps
             }
         }
     }
+
+    /// <summary>Compile-time query count of <see cref="ScoresAvx512"/>: a runtime test in its loop makes the JIT spill the accumulators.</summary>
+    private interface IQueryCount { static abstract bool Two { get; } }
+    private struct OneQuery : IQueryCount { public static bool Two => false; }
+    private struct TwoQueries : IQueryCount { public static bool Two => true; }
 
     /// <summary>
     /// The 16-lane sums of eight vectors, in a fixed tree: 128-bit quarters pairwise (0+2, 1+3),
