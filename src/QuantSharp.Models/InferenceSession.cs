@@ -16,8 +16,11 @@ public sealed class InferenceSession
 {
     private readonly LlamaModel _model;
     private readonly LlamaHyperParameters _hp;
-    private readonly float[][] _keyCache;   // per layer [position, kvDim], RoPE applied
-    private readonly float[][] _valueCache; // per layer [position, kvDim]
+    // Per layer [kvHead, position, headDim] (keys with RoPE applied): one head's rows are contiguous,
+    // so attention streams exactly the bytes it uses (with [position, kvDim] rows it touched a
+    // quarter of every 1 KB row and the hardware prefetcher fetched the rest).
+    private readonly float[][] _keyCache;
+    private readonly float[][] _valueCache;
     private readonly float[] _invFreq;
     private readonly float[] _cos, _sin;     // [position, headDim/2]
     private readonly int _maxBatch;
@@ -133,8 +136,8 @@ public sealed class InferenceSession
             ApplyRope(_q, n, _hp.NumHeads);
             ApplyRope(_k, n, _hp.NumKvHeads);
             int kv = _hp.KvDim;
-            _k.AsSpan(0, n * kv).CopyTo(_keyCache[l].AsSpan(Position * kv));
-            _v.AsSpan(0, n * kv).CopyTo(_valueCache[l].AsSpan(Position * kv));
+            StoreInCache(_k, _keyCache[l], n);
+            StoreInCache(_v, _valueCache[l], n);
             Attention(l, n);
             MatMulObserver?.OnMatMulInput(LlamaGgufNames.AttentionOutput(l), _attn.AsSpan(0, n * _hp.QDim), n, _hp.QDim);
             MatMul.Multiply(_attn.AsSpan(0, n * _hp.QDim), n, w.Wo, _proj);
@@ -195,11 +198,9 @@ public sealed class InferenceSession
     {
         // One job = up to two query heads of one KV group at one token: the pair reads each cached
         // key and value row once (AttentionOps' two-query calls give each head the one-head bits).
-        int n = _attnTokens, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
+        int n = _attnTokens, hd = _hp.HeadDim, qDim = _hp.QDim;
         int group = _hp.NumHeads / _hp.NumKvHeads, pairs = (group + 1) / 2;
         float scale = 1f / MathF.Sqrt(hd);
-        var keys = _keyCache[_attnLayer];
-        var values = _valueCache[_attnLayer];
         int t = job % n, pair = job / n;
         int kvh = pair / pairs, h = kvh * group + 2 * (pair % pairs);
         int queries = Math.Min(2, kvh * group + group - h);
@@ -207,10 +208,22 @@ public sealed class InferenceSession
         if (t_scores is null || t_scores.Length < 2 * len) t_scores = new float[2 * Math.Max(len, ContextLength)];
         var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);
         var s = t_scores.AsSpan(0, queries * len);
-        var kv = (len - 1) * kvDim + hd;
-        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(keys, kvh * hd, kv), kvDim, scale, s);
+        int headBase = kvh * ContextLength * hd;
+        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(_keyCache[_attnLayer], headBase, len * hd), hd, scale, s);
         for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
-        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(values, kvh * hd, kv), kvDim, new Span<float>(_attn, t * qDim + h * hd, queries * hd));
+        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(_valueCache[_attnLayer], headBase, len * hd), hd, new Span<float>(_attn, t * qDim + h * hd, queries * hd));
+    }
+
+    /// <summary>Rows [n, kvDim] of new keys or values into the cache's per-head layout at the current position.</summary>
+    private void StoreInCache(float[] rows, float[] cache, int n)
+    {
+        int hd = _hp.HeadDim, kvDim = _hp.KvDim;
+        for (int kvh = 0; kvh < _hp.NumKvHeads; kvh++)
+        {
+            int dst = (kvh * ContextLength + Position) * hd;
+            for (int t = 0; t < n; t++)
+                rows.AsSpan(t * kvDim + kvh * hd, hd).CopyTo(cache.AsSpan(dst + t * hd, hd));
+        }
     }
 
     private static void Add(Span<float> x, ReadOnlySpan<float> y) => VectorOps.Add(x, y, x);
