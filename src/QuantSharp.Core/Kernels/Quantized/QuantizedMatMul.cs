@@ -146,6 +146,7 @@ internal static unsafe class QuantizedMatMul
                 for (; r + 2 <= r1; r += 2)
                 {
                     byte* wr = _w + r * _rowBytes;
+                    PrefetchRows(wr + 2 * _rowBytes, 2 * _rowBytes);
                     if (vnni) TD.Dot256Rows2<VnniFlavor>(wr, wr + _rowBytes, nb, one, res);
                     else TD.Dot256Rows2<Avx2Flavor>(wr, wr + _rowBytes, nb, one, res);
                     _c[r] = res[0];
@@ -166,6 +167,7 @@ internal static unsafe class QuantizedMatMul
                 for (int r = r0; r < r1; r++)
                 {
                     byte* wr = _w + r * _rowBytes;
+                    if (m0 == 0) PrefetchRows(wr + _rowBytes, _rowBytes);
                     if (vnni) TD.Dot256<VnniFlavor>(wr, nb, tile, mt, res);
                     else if (simd) TD.Dot256<Avx2Flavor>(wr, nb, tile, mt, res);
                     else TD.DotScalar(wr, nb, tile, mt, res);
@@ -198,6 +200,18 @@ internal static unsafe class QuantizedMatMul
                     for (int i = 0; i < count; i++) c[i] = res[i];
                 }
             }
+        }
+
+        /// <summary>
+        /// Prefetches the rows the 256-bit paths multiply next, one burst per call: the kernels read
+        /// one or two rows at a time, short streams that the hardware prefetcher does not follow
+        /// into DRAM-resident weights (the row-quad kernels prefetch as they go instead).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void PrefetchRows(byte* p, nint bytes)
+        {
+            if (!Sse.IsSupported) return;
+            for (nint o = 0; o < bytes; o += 64) Sse.Prefetch0(p + o);
         }
 
         [ThreadStatic] private static float[]? t_row;
