@@ -75,42 +75,32 @@ internal unsafe struct DotQ6_K : IQuantDot
         int* asum = a.S(j);
         var low = Vector512.Create((byte)0x0F);
         var high = Vector512.Create((byte)0x30);
-        var pickA = Vector512.Create(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        var pickB = Vector512.Create(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
         var acc = Vector512<float>.Zero;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
-            // Row i's sixteen int8 scales in lane i, sign-extended to int16: even ones and odd ones.
-            var sc = RowQuad.Load16(w0, w1, w2, w3, ob + 192).AsInt16();
-            var scEven = Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(sc, 8), 8);
-            var scOdd = Vector512.ShiftRightArithmetic(sc, 8);
-
-            var sums = Avx512F.ConvertToVector256Int16(Vector512.Load(asum + b * 16));
-            var sums2 = Vector512.Create(sums, sums);
-            var sc01 = Avx512BW.ConvertToVector512Int16(Vector256.Create(Vector128.Load((sbyte*)w0 + ob + 192), Vector128.Load((sbyte*)w1 + ob + 192)));
-            var sc23 = Avx512BW.ConvertToVector512Int16(Vector256.Create(Vector128.Load((sbyte*)w2 + ob + 192), Vector128.Load((sbyte*)w3 + ob + 192)));
-            var m01 = Avx512BW.MultiplyAddAdjacent(sc01, sums2);
-            var m23 = Avx512BW.MultiplyAddAdjacent(sc23, sums2);
-            var corr = Avx512F.PermuteVar16x32x2(m01, pickA, m23) + Avx512F.PermuteVar16x32x2(m01, pickB, m23);
-            var isum = Vector512<int>.Zero - Vector512.ShiftLeft(corr, 5);
+            // Row i's sixteen int8 scales in lane i: sign-extended to int16 (even and odd ones) and the −32 offset term.
+            var sc = RowQuad.Load16(w0, w1, w2, w3, ob + 192).AsSByte();
+            var scEven = RowQuad.SignExtendEven(sc);
+            var scOdd = RowQuad.SignExtendOdd(sc);
+            var isum = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, asum + b * 16), 5);
 
             for (int h = 0; h < 2; h++)
             {
                 for (int c = 0; c < 2; c++)
                 {
-                    // Weights 128h + 32t + 16c + (0..15) form sub-block 8h + 2t + c: scale index 4h + t of the even or odd set.
+                    // Weights 128h + 32t + 16c + (0..15) form sub-block 8h + 2t + c (t = 0..3 below).
                     nint o = ob + 64 * h + 16 * c;
                     var ql0 = RowQuad.Load16(w0, w1, w2, w3, o);
                     var ql1 = RowQuad.Load16(w0, w1, w2, w3, o + 32);
                     var qh = RowQuad.Load16(w0, w1, w2, w3, ob + 128 + 32 * h + 16 * c).AsUInt16();
-                    var scales = c == 0 ? scEven : scOdd;
                     sbyte* y = aq + 128 * h + 16 * c;
-                    isum += SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, scales, 4 * h);
-                    isum += SubBlock((ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high), y + 32, scales, 4 * h + 1);
-                    isum += SubBlock((Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high), y + 64, scales, 4 * h + 2);
-                    isum += SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, scales, 4 * h + 3);
+                    int s = 8 * h + c;
+                    isum += SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, RowQuad.ScaleOf(scEven, scOdd, s));
+                    isum += SubBlock((ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high), y + 32, RowQuad.ScaleOf(scEven, scOdd, s + 2));
+                    isum += SubBlock((Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high), y + 64, RowQuad.ScaleOf(scEven, scOdd, s + 4));
+                    isum += SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, RowQuad.ScaleOf(scEven, scOdd, s + 6));
                 }
             }
             // d is the fp16 at 208..209: read the word ending there so no byte past the block is touched.
@@ -120,14 +110,10 @@ internal unsafe struct DotQ6_K : IQuantDot
         RowQuad.Sum(acc, results);
     }
 
-    /// <summary>Σ q·a of one 16-weight sub-block per row (int16 pairs), times int16 scale <paramref name="e"/> of each lane, in int32 lanes.</summary>
+    /// <summary>Σ q·a of one 16-weight sub-block per row (int16 pairs) times the row's int16 sub-block scale, in int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlock(Vector512<byte> q, sbyte* y, Vector512<short> scales, int e)
-    {
-        var pick = Vector512.Create((short)(2 * e | (2 * e + 1) << 8)).AsSByte();
-        var scale = Avx512BW.Shuffle(scales.AsSByte(), pick).AsInt16();
-        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, RowQuad.Broadcast16(y)), scale);
-    }
+    private static Vector512<int> SubBlock(Vector512<byte> q, sbyte* y, Vector512<short> scale)
+        => Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q, RowQuad.Broadcast16(y)), scale);
 
     /// <summary>One super-block against activation row j; the −32·Σ sc·Σa correction seeds every lane (exact integers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
