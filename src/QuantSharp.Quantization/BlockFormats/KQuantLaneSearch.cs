@@ -228,17 +228,7 @@ internal static class KQuantLaneSearch
             bestScore = Vector256.ConditionalSelect(better, scale * sumlx, bestScore);
         }
 
-        Span<float> laneScale = stackalloc float[Lanes];
-        Span<int> laneFlat = stackalloc int[Lanes];
-        Span<int> laneLevels = stackalloc int[Lanes];
-        scale.CopyTo(laneScale);
-        flat.AsInt32().CopyTo(laneFlat);
-        for (int i = 0; i < n; i++)
-        {
-            best[i].CopyTo(laneLevels);
-            for (int j = 0; j < count; j++) levels[j * n + i] = laneFlat[j] != 0 ? (sbyte)0 : (sbyte)(laneLevels[j] + nmax);
-        }
-        for (int j = 0; j < count; j++) scales[j] = laneFlat[j] != 0 ? 0f : laneScale[j];
+        StoreSignedLanes(best, n, nmax, flat, scale, count, levels, scales);
     }
     /// <summary>
     /// <see cref="KQuantScaleSearch.MakeQ3Quants"/> for eight sub-blocks: <paramref name="xt"/> in lane
@@ -288,6 +278,16 @@ internal static class KQuantLaneSearch
         }
         var scale = Vector256.ConditionalSelect(Vector256.GreaterThan(suml2, zero), sumlx / suml2, zero);
 
+        StoreSignedLanes(level, n, nmax, flat, scale, count, levels, scales);
+    }
+
+    /// <summary>
+    /// Back to one value per sub-block for the first <paramref name="count"/> lanes: levels offset by
+    /// <paramref name="nmax"/>, written sub-block after sub-block, and scales; flat lanes get 0 for both.
+    /// </summary>
+    private static void StoreSignedLanes(ReadOnlySpan<Vector256<int>> lanes, int n, int nmax, Vector256<float> flat, Vector256<float> scale,
+        int count, Span<sbyte> levels, Span<float> scales)
+    {
         Span<float> laneScale = stackalloc float[Lanes];
         Span<int> laneFlat = stackalloc int[Lanes];
         Span<int> laneLevels = stackalloc int[Lanes];
@@ -295,7 +295,7 @@ internal static class KQuantLaneSearch
         flat.AsInt32().CopyTo(laneFlat);
         for (int i = 0; i < n; i++)
         {
-            level[i].CopyTo(laneLevels);
+            lanes[i].CopyTo(laneLevels);
             for (int j = 0; j < count; j++) levels[j * n + i] = laneFlat[j] != 0 ? (sbyte)0 : (sbyte)(laneLevels[j] + nmax);
         }
         for (int j = 0; j < count; j++) scales[j] = laneFlat[j] != 0 ? 0f : laneScale[j];

@@ -64,6 +64,22 @@ internal static class NonLinear4BitLanes
         Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).AsByte().CopyTo(levels);
     }
 
+    /// <summary>Σ w·q·x and Σ w·q² per lane, q the grid value nearest to id·x, in element order as the scalar search sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> SumQx, Vector256<float> SumQ2) WeightedSums(ref float xr, ref float wr, Vector256<float> id)
+    {
+        Vector256<float> sumqx = Vector256<float>.Zero, sumq2 = Vector256<float>.Zero;
+        for (int j = 0; j < Qk; j++)
+        {
+            var x = Vector256.LoadUnsafe(ref xr, (nuint)(j * Lanes));
+            NearestIndex(id * x, out var q);
+            var wq = Vector256.LoadUnsafe(ref wr, (nuint)(j * Lanes)) * q;
+            sumqx += wq * x;
+            sumq2 += wq * q;
+        }
+        return (sumqx, sumq2);
+    }
+
     /// <summary>
     /// <see cref="NonLinear4Bit.BlockScale"/>'s scale for eight blocks: <paramref name="xt"/> and the
     /// weights <paramref name="wt"/> in lane layout (32 × 8); scales of the first <paramref name="count"/>
@@ -91,30 +107,12 @@ internal static class NonLinear4BitLanes
 
         // -max / grid[0]; max is non-zero in every lane that is kept, so 0 − max is −max there.
         var d = (zero - max) / Vector256.Create((float)values[0]);
-        var id = Vector256<float>.One / d;
-        Vector256<float> sumqx = zero, sumq2 = zero;
-        for (int j = 0; j < Qk; j++)
-        {
-            var x = Vector256.LoadUnsafe(ref xr, (nuint)(j * Lanes));
-            NearestIndex(id * x, out var q);
-            var wq = Vector256.LoadUnsafe(ref wr, (nuint)(j * Lanes)) * q;
-            sumqx += wq * x;
-            sumq2 += wq * q;
-        }
+        var (sumqx, sumq2) = WeightedSums(ref xr, ref wr, Vector256<float>.One / d);
         d = Vector256.ConditionalSelect(Vector256.GreaterThan(sumq2, zero), sumqx / sumq2, zero);
         var best = d * sumqx;
         for (int step = -7; step <= 7; step++)
         {
-            id = Vector256.Create((float)(step + values[0])) / max;
-            sumqx = zero; sumq2 = zero;
-            for (int j = 0; j < Qk; j++)
-            {
-                var x = Vector256.LoadUnsafe(ref xr, (nuint)(j * Lanes));
-                NearestIndex(id * x, out var q);
-                var wq = Vector256.LoadUnsafe(ref wr, (nuint)(j * Lanes)) * q;
-                sumqx += wq * x;
-                sumq2 += wq * q;
-            }
+            (sumqx, sumq2) = WeightedSums(ref xr, ref wr, Vector256.Create((float)(step + values[0])) / max);
             var better = Vector256.GreaterThan(sumq2, zero) & Vector256.GreaterThan(sumqx * sumqx, best * sumq2);
             d = Vector256.ConditionalSelect(better, sumqx / sumq2, d);
             best = Vector256.ConditionalSelect(better, d * sumqx, best);

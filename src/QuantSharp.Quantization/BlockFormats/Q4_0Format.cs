@@ -1,5 +1,4 @@
 // ggml Q4_0: 32 weights per block, fp16 scale d, 4-bit levels q with x ≈ d·(q − 8).
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using QuantSharp.Core.Tensors;
 
@@ -77,14 +76,8 @@ public sealed class Q4_0Format : BlockFormatBase, IBlockGrid
     internal static void QuantizeBlockVector(ReadOnlySpan<float> x, Span<byte> y)
     {
         if (x.Length < Qk || y.Length < 18) throw new ArgumentException("a Q4_0 block is 32 values in 18 bytes");
-        ref float src = ref MemoryMarshal.GetReference(x);
-        var v0 = Vector256.LoadUnsafe(ref src, 0);
-        var v1 = Vector256.LoadUnsafe(ref src, 8);
-        var v2 = Vector256.LoadUnsafe(ref src, 16);
-        var v3 = Vector256.LoadUnsafe(ref src, 24);
-        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        var m128 = Vector128.Max(m.GetLower(), m.GetUpper());
-        float amax = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3]));
+        Block32Vectors.Load(x, out var v0, out var v1, out var v2, out var v3);
+        float amax = Block32Vectors.AbsMax(v0, v1, v2, v3);
         float max = 0;
         if (amax > 0)
         {

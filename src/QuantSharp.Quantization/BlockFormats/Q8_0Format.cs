@@ -1,6 +1,5 @@
 // ggml Q8_0: 32 weights per block, fp16 scale d = max|x|/127, int8 levels.
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using QuantSharp.Core.Tensors;
 
@@ -65,14 +64,8 @@ public sealed class Q8_0Format : BlockFormatBase, IBlockGrid
     internal static void QuantizeBlockVector(ReadOnlySpan<float> x, Span<byte> y)
     {
         if (x.Length < Qk || y.Length < 34) throw new ArgumentException("a Q8_0 block is 32 values in 34 bytes");
-        ref float src = ref MemoryMarshal.GetReference(x);
-        var v0 = Vector256.LoadUnsafe(ref src, 0);
-        var v1 = Vector256.LoadUnsafe(ref src, 8);
-        var v2 = Vector256.LoadUnsafe(ref src, 16);
-        var v3 = Vector256.LoadUnsafe(ref src, 24);
-        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        var m128 = Vector128.Max(m.GetLower(), m.GetUpper());
-        float amax = MathF.Max(MathF.Max(m128[0], m128[1]), MathF.Max(m128[2], m128[3]));
+        Block32Vectors.Load(x, out var v0, out var v1, out var v2, out var v3);
+        float amax = Block32Vectors.AbsMax(v0, v1, v2, v3);
         float d = amax / 127;
         float id = d != 0 ? 1.0f / d : 0.0f;
         GgmlScalar.WriteFp16(y, d);

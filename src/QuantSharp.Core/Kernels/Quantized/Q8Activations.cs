@@ -101,7 +101,7 @@ internal sealed unsafe class Q8Activations
     }
 }
 
-/// <summary>Pointers to up to four consecutive quantized activation rows.</summary>
+/// <summary>Pointers to consecutive quantized activation rows from a given one on (tile kernels use up to four).</summary>
 internal readonly unsafe struct ActTile(sbyte* q, nint qStride, float* d, int dStride, int* s, int sStride)
 {
     /// <summary>int8 values of row <paramref name="j"/>.</summary>

@@ -29,38 +29,56 @@ internal static unsafe class QuantizedMatMul
     /// AVX-512 path uses for every M; they reduce in their own fixed order, so their results are
     /// not bit-identical to the AVX2 and scalar kernels' (each path is deterministic on its own).
     /// </summary>
-    public static bool HasRowQuadKernel(DType t) => t switch
+    public static bool HasRowQuadKernel(DType t)
     {
-        DType.Q8_0 => Quads<DotQ8_0>(),
-        DType.Q4_0 => Quads<DotQ4_0>(),
-        DType.Q4_K => Quads<DotQ4_K>(),
-        DType.Q6_K => Quads<DotQ6_K>(),
-        DType.Q4_1 => Quads<DotQ4_1>(),
-        DType.Q5_0 => Quads<DotQ5_0>(),
-        DType.Q5_1 => Quads<DotQ5_1>(),
-        DType.IQ4_NL => Quads<DotIQ4_NL>(),
-        DType.MXFP4 => Quads<DotMXFP4>(),
-        DType.Q2_K => Quads<DotQ2_K>(),
-        DType.Q3_K => Quads<DotQ3_K>(),
-        DType.Q5_K => Quads<DotQ5_K>(),
-        DType.IQ4_XS => Quads<DotIQ4_XS>(),
-        _ => false,
-    };
-
-    private static bool Quads<TD>() where TD : struct, IQuantDot => TD.RowQuads;
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.Quads;
+    }
 
     /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
     public static bool Supports(DType t) => BlockDequantizer.Supports(t) && t != DType.Q8_K;
 
     /// <summary>Whether the activations are quantized in 256-value blocks for <paramref name="t"/> (null: not quantized).</summary>
-    public static bool? SuperBlockActivations(DType t) => t switch
+    public static bool? SuperBlockActivations(DType t)
     {
-        DType.Q8_0 or DType.Q4_0 => false,
-        DType.Q4_K or DType.Q6_K => true,
-        DType.Q4_1 or DType.Q5_0 or DType.Q5_1 or DType.IQ4_NL or DType.MXFP4 => false,
-        DType.Q2_K or DType.Q3_K or DType.Q5_K or DType.IQ4_XS => true,
-        _ => null,
-    };
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) ? traits.SuperBlocks : null;
+    }
+
+    /// <summary>Something done with the kernel of a weight type, chosen at compile time per type.</summary>
+    private interface IKernelCall
+    {
+        void Call<TD>() where TD : struct, IQuantDot;
+    }
+
+    /// <summary>The one type → kernel table: calls <paramref name="call"/> with the kernel of <paramref name="t"/>; false if it has none.</summary>
+    private static bool WithKernel<TC>(DType t, ref TC call) where TC : struct, IKernelCall
+    {
+        switch (t)
+        {
+            case DType.Q8_0: call.Call<DotQ8_0>(); return true;
+            case DType.Q4_0: call.Call<DotQ4_0>(); return true;
+            case DType.Q4_K: call.Call<DotQ4_K>(); return true;
+            case DType.Q6_K: call.Call<DotQ6_K>(); return true;
+            case DType.Q4_1: call.Call<DotQ4_1>(); return true;
+            case DType.Q5_0: call.Call<DotQ5_0>(); return true;
+            case DType.Q5_1: call.Call<DotQ5_1>(); return true;
+            case DType.IQ4_NL: call.Call<DotIQ4_NL>(); return true;
+            case DType.MXFP4: call.Call<DotMXFP4>(); return true;
+            case DType.Q2_K: call.Call<DotQ2_K>(); return true;
+            case DType.Q3_K: call.Call<DotQ3_K>(); return true;
+            case DType.Q5_K: call.Call<DotQ5_K>(); return true;
+            case DType.IQ4_XS: call.Call<DotIQ4_XS>(); return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>A kernel's static properties.</summary>
+    private struct KernelTraits : IKernelCall
+    {
+        public bool SuperBlocks, Quads;
+        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; }
+    }
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
@@ -103,23 +121,14 @@ internal static unsafe class QuantizedMatMul
 
         public void RunRows(int r0, int r1)
         {
-            switch (_type)
-            {
-                case DType.Q8_0: Rows<DotQ8_0>(r0, r1); break;
-                case DType.Q4_0: Rows<DotQ4_0>(r0, r1); break;
-                case DType.Q4_K: Rows<DotQ4_K>(r0, r1); break;
-                case DType.Q6_K: Rows<DotQ6_K>(r0, r1); break;
-                case DType.Q4_1: Rows<DotQ4_1>(r0, r1); break;
-                case DType.Q5_0: Rows<DotQ5_0>(r0, r1); break;
-                case DType.Q5_1: Rows<DotQ5_1>(r0, r1); break;
-                case DType.IQ4_NL: Rows<DotIQ4_NL>(r0, r1); break;
-                case DType.MXFP4: Rows<DotMXFP4>(r0, r1); break;
-                case DType.Q2_K: Rows<DotQ2_K>(r0, r1); break;
-                case DType.Q3_K: Rows<DotQ3_K>(r0, r1); break;
-                case DType.Q5_K: Rows<DotQ5_K>(r0, r1); break;
-                case DType.IQ4_XS: Rows<DotIQ4_XS>(r0, r1); break;
-                default: DequantizingRows(r0, r1); break;
-            }
+            var rows = new RowsCall(this, r0, r1);
+            if (!WithKernel(_type, ref rows)) DequantizingRows(r0, r1);
+        }
+
+        /// <summary>Rows r0..r1 through the type's integer kernel.</summary>
+        private readonly struct RowsCall(Job job, int r0, int r1) : IKernelCall
+        {
+            public void Call<TD>() where TD : struct, IQuantDot => job.Rows<TD>(r0, r1);
         }
 
         /// <summary>
@@ -185,6 +194,7 @@ internal static unsafe class QuantizedMatMul
         private void QuadRows<TD>(int r0, int r1, int nb, float* res) where TD : struct, IQuantDot
         {
             int last = r1 - 1;
+            var acts = _acts.Tile(0); // all M rows: the kernel picks row j
             for (int r = r0; r < r1; r += 4)
             {
                 byte* w0 = _w + r * _rowBytes;
@@ -195,7 +205,7 @@ internal static unsafe class QuantizedMatMul
                 int count = Math.Min(4, r1 - r);
                 for (int j = 0; j < _m; j++)
                 {
-                    TD.Dot512Quad(w0, w1, w2, w3, next, nb, _acts.Tile(j), 0, res);
+                    TD.Dot512Quad(w0, w1, w2, w3, next, nb, acts, j, res);
                     float* c = _c + (nint)j * _n + r;
                     for (int i = 0; i < count; i++) c[i] = res[i];
                 }

@@ -13,9 +13,6 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// </summary>
 internal static unsafe class RowQuad
 {
-    // 2¹¹² exactly, as in WeightBits.Fp16 (a constant so no class-init check lands in the loops).
-    private const float TwoPow112 = 5.192296858534828E+33f;
-
     /// <summary>
     /// Four fp16 values (the low 16 bits of each int lane; the high bits are ignored) as fp32,
     /// bit-identical to <see cref="WeightBits.Fp16"/> lane by lane, Inf and NaN included.
@@ -25,7 +22,7 @@ internal static unsafe class RowQuad
     {
         var em = raw & Vector128.Create(0x7FFF);
         var shifted = Vector128.ShiftLeft(em, 13);
-        var bits = (shifted.AsSingle() * Vector128.Create(TwoPow112)).AsInt32();
+        var bits = (shifted.AsSingle() * Vector128.Create(WeightBits.TwoPow112)).AsInt32();
         var special = Vector128.GreaterThan(em, Vector128.Create(0x7BFF));
         bits = Vector128.ConditionalSelect(special, shifted | Vector128.Create(0x7F800000), bits);
         return (bits | Vector128.ShiftLeft(raw & Vector128.Create(0x8000), 16)).AsSingle();

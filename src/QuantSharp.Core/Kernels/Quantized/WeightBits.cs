@@ -10,7 +10,7 @@ internal static unsafe class WeightBits
 {
     // 2¹¹² exactly (bits 0x77800000); a constant, because a static readonly field puts a class-init
     // check with a helper call in the loop, which again makes the JIT spill the accumulators.
-    private const float TwoPow112 = 5.192296858534828E+33f;
+    internal const float TwoPow112 = 5.192296858534828E+33f;
 
     /// <summary>
     /// fp16 at <paramref name="p"/> as fp32, bit-identical to (float)Half for every input but
