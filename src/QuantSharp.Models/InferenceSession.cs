@@ -1,8 +1,9 @@
-// Runs a Llama model on CPU: batched prefill and one-token decode over a KV cache.
+// Runs a decoder model on CPU: batched prefill and one-token decode over a KV cache.
 using System.Runtime.InteropServices;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gguf;
+using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Models;
@@ -21,8 +22,8 @@ public sealed class InferenceSession
     // quarter of every 1 KB row and the hardware prefetcher fetched the rest).
     private readonly float[][] _keyCache;
     private readonly float[][] _valueCache;
-    private readonly float[] _invFreq;
-    private readonly float[] _cos, _sin;     // [position, headDim/2]
+    private readonly DecoderLayerForward _layer;
+    private readonly int[] _positions;       // positions of the batch in progress
     private readonly int _maxBatch;
 
     // Scratch, sized for the largest batch.
@@ -46,18 +47,9 @@ public sealed class InferenceSession
             _keyCache[l] = new float[(long)ContextLength * _hp.KvDim];
             _valueCache[l] = new float[(long)ContextLength * _hp.KvDim];
         }
-        _invFreq = _hp.RopeInverseFrequencies();
-        int half = _hp.HeadDim / 2;
-        _cos = new float[ContextLength * half];
-        _sin = new float[ContextLength * half];
-        for (int p = 0; p < ContextLength; p++)
-            for (int i = 0; i < half; i++)
-            {
-                double theta = p * (double)_invFreq[i];
-                _cos[p * half + i] = (float)Math.Cos(theta);
-                _sin[p * half + i] = (float)Math.Sin(theta);
-            }
+        _layer = new DecoderLayerForward(_hp, ContextLength);
         int b = _maxBatch;
+        _positions = new int[b];
         _x = new float[b * _hp.Dim];
         _xn = new float[b * _hp.Dim];
         _q = new float[b * _hp.QDim];
@@ -120,41 +112,26 @@ public sealed class InferenceSession
         for (int i = 0; i < n; i++)
             FloatConversion.ToFloat32(emb.DType, emb.RowBytes(tokens[i]), x.Slice(i * dim, dim));
 
+        for (int i = 0; i < n; i++) _positions[i] = Position + i;
+        int qDim = _hp.QDim, hidden = _hp.HiddenDim;
+        var xn = _xn.AsSpan(0, n * dim);
         for (int l = 0; l < _hp.NumLayers; l++)
         {
             var w = _model.Layers[l];
-            RmsNormRows(x, w.AttentionNorm, _xn, n);
-            if (MatMulObserver is { } o1)
-            {
-                o1.OnMatMulInput(LlamaGgufNames.AttentionQ(l), _xn.AsSpan(0, n * dim), n, dim);
-                o1.OnMatMulInput(LlamaGgufNames.AttentionK(l), _xn.AsSpan(0, n * dim), n, dim);
-                o1.OnMatMulInput(LlamaGgufNames.AttentionV(l), _xn.AsSpan(0, n * dim), n, dim);
-            }
-            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wq, _q);
-            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wk, _k);
-            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.Wv, _v);
-            ApplyRope(_q, n, _hp.NumHeads);
-            ApplyRope(_k, n, _hp.NumKvHeads);
-            int kv = _hp.KvDim;
+            _layer.AttentionNorm(x, w, xn, n);
+            Observe(LinearInputGroup.AttentionInput, l, xn, n, dim);
+            _layer.QueryKeyValue(xn, n, w, w.Wq, w.Wk, w.Wv, _q, _k, _v, _positions.AsSpan(0, n));
             StoreInCache(_k, _keyCache[l], n);
             StoreInCache(_v, _valueCache[l], n);
             Attention(l, n);
-            MatMulObserver?.OnMatMulInput(LlamaGgufNames.AttentionOutput(l), _attn.AsSpan(0, n * _hp.QDim), n, _hp.QDim);
-            MatMul.Multiply(_attn.AsSpan(0, n * _hp.QDim), n, w.Wo, _proj);
-            Add(x, _proj.AsSpan(0, n * dim));
+            Observe(LinearInputGroup.AttentionOutput, l, _attn, n, qDim);
+            _layer.AttentionOutput(_attn, n, w.Wo, _proj, x);
 
-            RmsNormRows(x, w.FfnNorm, _xn, n);
-            if (MatMulObserver is { } o2)
-            {
-                o2.OnMatMulInput(LlamaGgufNames.FfnGate(l), _xn.AsSpan(0, n * dim), n, dim);
-                o2.OnMatMulInput(LlamaGgufNames.FfnUp(l), _xn.AsSpan(0, n * dim), n, dim);
-            }
-            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WGate, _gate);
-            MatMul.Multiply(_xn.AsSpan(0, n * dim), n, w.WUp, _up);
-            SiluMul(_gate.AsSpan(0, n * _hp.HiddenDim), _up.AsSpan(0, n * _hp.HiddenDim));
-            MatMulObserver?.OnMatMulInput(LlamaGgufNames.FfnDown(l), _gate.AsSpan(0, n * _hp.HiddenDim), n, _hp.HiddenDim);
-            MatMul.Multiply(_gate.AsSpan(0, n * _hp.HiddenDim), n, w.WDown, _proj);
-            Add(x, _proj.AsSpan(0, n * dim));
+            _layer.MlpNorm(x, w, xn, n);
+            Observe(LinearInputGroup.MlpInput, l, xn, n, dim);
+            _layer.MlpHidden(xn, n, w.WGate, w.WUp, _gate, _up);
+            Observe(LinearInputGroup.MlpHidden, l, _gate, n, hidden);
+            _layer.MlpOutput(_gate, n, w.WDown, _proj, x);
         }
         Position += n;
         _lastBatch = n;
@@ -175,9 +152,6 @@ public sealed class InferenceSession
 
     private void RmsNormRows(ReadOnlySpan<float> x, float[] weight, Span<float> dst, int rows)
         => LlamaLayerOps.RmsNormRows(x, weight, _hp.RmsNormEps, dst, rows, _hp.Dim);
-
-    private void ApplyRope(float[] buf, int n, int heads)
-        => LlamaLayerOps.ApplyRope(buf, n, heads, _hp.HeadDim, _hp.RopeLayout == RopeLayout.Interleaved, _cos, _sin, Position);
 
     // Arguments of the attention call in progress, read by AttentionItem on the kernel workers.
     private int _attnLayer, _attnTokens;
@@ -204,11 +178,14 @@ public sealed class InferenceSession
         int t = job % n, pair = job / n;
         int kvh = pair / pairs, h = kvh * group + 2 * (pair % pairs);
         int queries = Math.Min(2, kvh * group + group - h);
-        int len = Position + t + 1;
+        int end = Position + t + 1;
+        // With a sliding window the query sees only the last W positions, itself included.
+        int first = _hp.SlidingWindow is { } window ? Math.Max(0, end - window) : 0;
+        int len = end - first;
         if (t_scores is null || t_scores.Length < 2 * len) t_scores = new float[2 * Math.Max(len, ContextLength)];
         var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);
         var s = t_scores.AsSpan(0, queries * len);
-        int headBase = kvh * ContextLength * hd;
+        int headBase = (kvh * ContextLength + first) * hd;
         AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(_keyCache[_attnLayer], headBase, len * hd), hd, scale, s);
         for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
         AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(_valueCache[_attnLayer], headBase, len * hd), hd, new Span<float>(_attn, t * qDim + h * hd, queries * hd));
@@ -226,7 +203,10 @@ public sealed class InferenceSession
         }
     }
 
-    private static void Add(Span<float> x, ReadOnlySpan<float> y) => VectorOps.Add(x, y, x);
-
-    private static void SiluMul(Span<float> gate, ReadOnlySpan<float> up) => VectorOps.SiluMul(gate, up, gate);
+    /// <summary>Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as llama-imatrix names them).</summary>
+    private void Observe(LinearInputGroup group, int layer, ReadOnlySpan<float> input, int n, int width)
+    {
+        if (MatMulObserver is not { } o) return;
+        foreach (var linear in _hp.Architecture.LinearsReading(group)) o.OnMatMulInput(linear.GgufName(layer), input[..(n * width)], n, width);
+    }
 }

@@ -60,6 +60,19 @@ public sealed record HfConfig
     public string HiddenAct { get; init; } = "silu";
     /// <summary>dtype / torch_dtype.</summary>
     public string? DType { get; init; }
+    /// <summary>sliding_window (null when absent or null).</summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>use_sliding_window (Qwen2/Qwen3 configs; false when absent).</summary>
+    public bool UseSlidingWindow { get; init; }
+    /// <summary>layer_types (transformers ≥ 4.54: "full_attention" / "sliding_attention" per layer), or null.</summary>
+    public IReadOnlyList<string>? LayerTypes { get; init; }
+    /// <summary>
+    /// Every top-level key whose value is not null, so that a loader can refuse a key it does not
+    /// implement (soft-capping, experts, partial rotary …) instead of silently ignoring it.
+    /// </summary>
+    public IReadOnlySet<string> Keys { get; init; } = new HashSet<string>();
+    /// <summary>Top-level keys with a numeric value, and the value (keys absent, null or not numbers are not listed).</summary>
+    public IReadOnlyDictionary<string, double> Numbers { get; init; } = new Dictionary<string, double>();
 
     /// <summary>Reads config.json from a model folder or a file path.</summary>
     public static HfConfig Load(string folderOrFile)
@@ -136,7 +149,24 @@ public sealed record HfConfig
             MlpBias = r.Bool("mlp_bias") ?? false,
             HiddenAct = r.String("hidden_act") ?? "silu",
             DType = r.String("dtype") ?? r.String("torch_dtype"),
+            SlidingWindow = r.PositiveInt("sliding_window"),
+            UseSlidingWindow = r.Bool("use_sliding_window") ?? false,
+            LayerTypes = StringList(path, root, "layer_types"),
+            Keys = root.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => p.Name).ToHashSet(StringComparer.Ordinal),
+            Numbers = root.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out _))
+                .GroupBy(p => p.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value.GetDouble(), StringComparer.Ordinal),
         };
+    }
+
+    private static string[]? StringList(string path, JsonElement root, string key)
+    {
+        if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got {v.GetRawText()}");
+        var list = new string[v.GetArrayLength()];
+        int i = 0;
+        foreach (var e in v.EnumerateArray())
+            list[i++] = e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got element {e.GetRawText()}");
+        return list;
     }
 
     private static RopeScaling? ParseScaling(Reader r, JsonElement obj)

@@ -1,8 +1,9 @@
-// Writes a Llama-family model as a GGUF file that llama.cpp loads (arch "llama"), F32/F16/BF16 weights.
+// Writes a model of any supported architecture as a GGUF file that llama.cpp loads, F32/F16/BF16 or block-quantized weights.
 using System.Runtime.InteropServices;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Formats.Tokenizers;
+using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Models.Conversion;
@@ -53,7 +54,11 @@ public static class GgufLlamaExporter
         var hp = model.Parameters;
         var tok = model.Tokenizer ?? throw new InvalidDataException($"{model.Origin}: the model has no tokenizer; llama.cpp needs one in the GGUF");
         var enc = encoding;
-        const string arch = "llama";
+        string arch = hp.Architecture.GgufArchitecture;
+        // llama.cpp's graphs for these architectures attend to the whole context: a window would be dropped silently.
+        if (hp.SlidingWindow is { } window)
+            throw new NotSupportedException($"{model.Origin}: sliding_window {window} (shorter than the context of {hp.ContextLength}) cannot be written: llama.cpp's '{arch}' architecture has no sliding window and would compute a different model");
+        var naming = TensorNaming.Gguf;
         var w = new GgufWriter(new GgufMetadata(outputPath));
         var md = w.Metadata;
         md.SetString(LlamaGgufNames.Architecture, arch);
@@ -82,24 +87,34 @@ public static class GgufLlamaExporter
         GgufTokenizerMetadata.Write(md, tok.ToTokenizerData());
         if (enc.Encoder != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
-        bool permute = hp.RopeLayout == RopeLayout.HalfSplit;
+        // llama.cpp's "llama" pairs RoPE dimensions (2i, 2i+1), so Hugging Face's q/k rows are permuted as its
+        // converter does; NeoX-style families (Qwen) keep Hugging Face's row order.
+        var target = hp.Architecture.GgufRopeLayout;
+        if (hp.RopeLayout == RopeLayout.Interleaved && target == RopeLayout.HalfSplit)
+            throw new NotSupportedException($"{model.Origin}: {hp.Architecture.Name} weights in interleaved RoPE layout cannot be written as '{arch}' (NeoX layout)");
+        bool permute = hp.RopeLayout == RopeLayout.HalfSplit && target == RopeLayout.Interleaved;
         var scratch = new EncodeScratch();
-        AddMatrix(w, LlamaGgufNames.TokenEmbedding, model.TokenEmbedding, enc, scratch, false, hp.HeadDim);
+        AddMatrix(w, naming.TokenEmbedding, model.TokenEmbedding, enc, scratch, false, hp.HeadDim);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             var l = model.Layers[i];
-            AddVector(w, LlamaGgufNames.AttentionNorm(i), l.AttentionNorm);
-            AddMatrix(w, LlamaGgufNames.AttentionQ(i), l.Wq, enc, scratch, permute, hp.HeadDim, i, LlamaLinear.Q);
-            AddMatrix(w, LlamaGgufNames.AttentionK(i), l.Wk, enc, scratch, permute, hp.HeadDim, i, LlamaLinear.K);
-            AddMatrix(w, LlamaGgufNames.AttentionV(i), l.Wv, enc, scratch, false, hp.HeadDim, i, LlamaLinear.V);
-            AddMatrix(w, LlamaGgufNames.AttentionOutput(i), l.Wo, enc, scratch, false, hp.HeadDim, i, LlamaLinear.O);
-            AddVector(w, LlamaGgufNames.FfnNorm(i), l.FfnNorm);
-            AddMatrix(w, LlamaGgufNames.FfnGate(i), l.WGate, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Gate);
-            AddMatrix(w, LlamaGgufNames.FfnUp(i), l.WUp, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Up);
-            AddMatrix(w, LlamaGgufNames.FfnDown(i), l.WDown, enc, scratch, false, hp.HeadDim, i, LlamaLinear.Down);
+            AddVector(w, naming.AttentionNorm(i), l.AttentionNorm);
+            foreach (var linear in LlamaLinearExtensions.All)
+            {
+                if (linear == LlamaLinear.Gate) AddVector(w, naming.FfnNorm(i), l.FfnNorm);
+                bool rotated = linear is LlamaLinear.Q or LlamaLinear.K;
+                AddMatrix(w, naming.Name(linear.Role(), i), l.Weight(linear), enc, scratch, permute && rotated, hp.HeadDim, i, linear);
+            }
+            foreach (var role in hp.Architecture.OptionalLayerTensors)
+            {
+                // Biases of q/k would need the same row permutation; no permuted family has them.
+                if (permute && role is TensorRole.QBias or TensorRole.KBias)
+                    throw new NotSupportedException($"{model.Origin}: q/k biases with a RoPE row permutation are not supported");
+                AddVector(w, naming.Name(role, i), l.Vector(role)!);
+            }
         }
-        AddVector(w, LlamaGgufNames.OutputNorm, model.OutputNorm);
-        if (!hp.TiedEmbeddings) AddMatrix(w, LlamaGgufNames.Output, model.Output, enc, scratch, false, hp.HeadDim);
+        AddVector(w, naming.OutputNorm, model.OutputNorm);
+        if (!hp.TiedEmbeddings) AddMatrix(w, naming.Output, model.Output, enc, scratch, false, hp.HeadDim);
         if (hp.RopeScaling is { Type: "llama3" } || hp.RopeFrequencyFactors != null)
         {
             var factors = new float[hp.HeadDim / 2];
@@ -130,16 +145,8 @@ public static class GgufLlamaExporter
         void Add(string name, TensorView t) => list.Add((name, t.Rows, t.Columns));
         Add(LlamaGgufNames.TokenEmbedding, model.TokenEmbedding);
         for (int i = 0; i < model.Parameters.NumLayers; i++)
-        {
-            var l = model.Layers[i];
-            Add(LlamaGgufNames.AttentionQ(i), l.Wq);
-            Add(LlamaGgufNames.AttentionK(i), l.Wk);
-            Add(LlamaGgufNames.AttentionV(i), l.Wv);
-            Add(LlamaGgufNames.AttentionOutput(i), l.Wo);
-            Add(LlamaGgufNames.FfnGate(i), l.WGate);
-            Add(LlamaGgufNames.FfnUp(i), l.WUp);
-            Add(LlamaGgufNames.FfnDown(i), l.WDown);
-        }
+            foreach (var linear in LlamaLinearExtensions.All)
+                Add(linear.GgufName(i), model.Layers[i].Weight(linear));
         if (!model.Parameters.TiedEmbeddings) Add(LlamaGgufNames.Output, model.Output);
         return list;
     }

@@ -1,12 +1,13 @@
-// Builds a LlamaModel from a GGUF file written for llama.cpp's "llama" architecture.
+// Builds a LlamaModel from a GGUF file of one of llama.cpp's architectures that ModelArchitectures lists.
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Formats.HuggingFace;
 using QuantSharp.Formats.Tokenizers;
+using QuantSharp.Models.Architectures;
 
 namespace QuantSharp.Models.Llama;
 
-/// <summary>Reads llama.cpp's llama.* hyperparameters, tokenizer.ggml.* vocabulary and tensors.</summary>
+/// <summary>Reads llama.cpp's {arch}.* hyperparameters, tokenizer.ggml.* vocabulary and tensors.</summary>
 internal static class GgufModelLoader
 {
     public static LlamaModel Load(string path)
@@ -16,8 +17,11 @@ internal static class GgufModelLoader
         {
             var md = gguf.Metadata;
             string arch = md.TryGet<string>(LlamaGgufNames.Architecture, out var a) ? a : throw new InvalidDataException($"{path}: missing {LlamaGgufNames.Architecture}");
-            if (arch != "llama")
-                throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: llama)");
+            var description = ModelArchitectures.FromGguf(arch)
+                ?? throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: {ModelArchitectures.SupportedGguf})");
+            // Keys that change the function and that this engine does not implement are refused, never ignored.
+            foreach (var key in new[] { "attention.sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "expert_count" })
+                if (md.ContainsKey($"{arch}.{key}")) throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
             int Int(string key, int? fallback = null)
             {
                 if (md.TryGetInteger(key, out long v))
@@ -53,6 +57,7 @@ internal static class GgufModelLoader
             }
             var hp = new LlamaHyperParameters
             {
+                Architecture = description,
                 VocabSize = vocab,
                 Dim = dim,
                 HiddenDim = Int(LlamaGgufNames.FeedForwardLength(arch)),
@@ -65,11 +70,11 @@ internal static class GgufModelLoader
                 RopeScaling = scaling,
                 RopeFrequencyFactors = freqFactors,
                 ContextLength = Int(LlamaGgufNames.ContextLength(arch), 2048),
-                RopeLayout = RopeLayout.Interleaved,
+                RopeLayout = description.GgufRopeLayout,
                 TiedEmbeddings = !gguf.Contains(LlamaGgufNames.Output),
             };
             ITextTokenizer? tokenizer = tokData is null ? null : GgufTokenizerFactory.Create(tokData, path);
-            return new LlamaModel(gguf, hp, LlamaTensorNames.Gguf, tokenizer, "gguf");
+            return new LlamaModel(gguf, hp, TensorNaming.Gguf, tokenizer, "gguf");
         }
         catch
         {

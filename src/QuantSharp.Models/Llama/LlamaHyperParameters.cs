@@ -1,5 +1,6 @@
 // Architecture-neutral hyperparameters of a Llama-family decoder, whatever file they came from.
 using QuantSharp.Formats.HuggingFace;
+using QuantSharp.Models.Architectures;
 
 namespace QuantSharp.Models.Llama;
 
@@ -12,9 +13,16 @@ public enum RopeLayout
     HalfSplit,
 }
 
-/// <summary>Hyperparameters of a Llama-family decoder (Llama 1–3, Mistral, SmolLM, llama2.c models).</summary>
+/// <summary>
+/// Hyperparameters of a decoder-only model of one of the <see cref="ModelArchitectures"/> (Llama 1–3,
+/// Mistral, Qwen2/2.5, Qwen3, SmolLM, llama2.c models).
+/// </summary>
 public sealed record LlamaHyperParameters
 {
+    /// <summary>The architecture (which optional tensors a block has, names, RoPE layout in GGUF).</summary>
+    public ModelArchitecture Architecture { get; init; } = ModelArchitectures.Llama;
+    /// <summary>Sliding-window attention: each query sees at most this many positions (itself included); null = full causal attention.</summary>
+    public int? SlidingWindow { get; init; }
     /// <summary>Vocabulary size (rows of the embedding).</summary>
     public required int VocabSize { get; init; }
     /// <summary>Model width.</summary>
@@ -49,17 +57,45 @@ public sealed record LlamaHyperParameters
     /// <summary>Key/value width = kv heads × head_dim.</summary>
     public int KvDim => NumKvHeads * HeadDim;
 
-    /// <summary>From a Hugging Face config.</summary>
+    /// <summary>
+    /// From a Hugging Face config. Keys that change the model's function and that the engine does not
+    /// implement (soft-capping, experts, partial rotary, biases the architecture has not, per-layer
+    /// sliding windows) are refused with an error naming them, never ignored.
+    /// </summary>
     public static LlamaHyperParameters FromHf(HfConfig c)
     {
-        if (c.ModelType is not ("llama" or "mistral") && !c.Architecture.StartsWith("Llama", StringComparison.Ordinal) && !c.Architecture.StartsWith("Mistral", StringComparison.Ordinal))
-            throw new NotSupportedException($"{c.Path}: architecture '{c.Architecture}' (model_type '{c.ModelType}') is not supported; supported: LlamaForCausalLM, MistralForCausalLM");
-        if (c.AttentionBias || c.MlpBias) throw new NotSupportedException($"{c.Path}: attention_bias / mlp_bias are not supported yet");
-        if (c.HiddenAct != "silu") throw new NotSupportedException($"{c.Path}: hidden_act '{c.HiddenAct}' is not supported (expected silu)");
-        if (c.RopeScaling is { Type: not ("linear" or "llama3") } rs)
-            throw new NotSupportedException($"{c.Path}: rope scaling type '{rs.Type}' is not supported (default, linear, llama3)");
+        var arch = ModelArchitectures.FromHf(c.ModelType, c.Architecture)
+            ?? throw new NotSupportedException($"{c.Path}: architecture '{c.Architecture}' (model_type '{c.ModelType}') is not supported; supported: {ModelArchitectures.SupportedHf}");
+        string Refuse(string key, string why) => throw new NotSupportedException($"{c.Path}: '{key}' {why} is not supported for {arch.Name}");
+        if (c.AttentionBias) Refuse("attention_bias", "true (biases on q/k/v/o)");
+        if (c.MlpBias) Refuse("mlp_bias", "true");
+        if (c.HiddenAct != "silu") Refuse("hidden_act", $"'{c.HiddenAct}' (expected silu)");
+        if (c.RopeScaling is { Type: not ("linear" or "llama3") } rs) Refuse("rope_scaling", $"type '{rs.Type}' (supported: default, linear, llama3)");
+        foreach (var key in UnimplementedKeys)
+            if (c.Keys.Contains(key)) Refuse(key, "(a feature of another architecture)");
+        foreach (var key in new[] { "num_local_experts", "num_experts", "n_routed_experts" })
+            if (c.Numbers.TryGetValue(key, out var experts) && experts > 0) Refuse(key, $"= {experts} (mixture of experts)");
+        if (c.Numbers.TryGetValue("partial_rotary_factor", out var prf) && prf != 1) Refuse("partial_rotary_factor", $"= {prf}");
+        int? window = null;
+        switch (arch.SlidingWindow)
+        {
+            case SlidingWindowStyle.None:
+                if (c.SlidingWindow is { } w0) Refuse("sliding_window", $"= {w0}");
+                break;
+            case SlidingWindowStyle.EveryLayer:
+                window = c.SlidingWindow;
+                break;
+            case SlidingWindowStyle.Optional:
+                if (c.UseSlidingWindow) Refuse("use_sliding_window", "true (sliding windows on some layers)");
+                break;
+        }
+        if (c.LayerTypes is { } types && types.Any(t => t != "full_attention"))
+            Refuse("layer_types", $"[{string.Join(", ", types.Distinct())}] (only full_attention is implemented)");
+        if (window is { } w && w >= c.MaxPositionEmbeddings) window = null; // a window as long as the context changes nothing
         return new LlamaHyperParameters
         {
+            Architecture = arch,
+            SlidingWindow = window,
             VocabSize = c.VocabSize,
             Dim = c.HiddenSize,
             HiddenDim = c.IntermediateSize,
@@ -75,6 +111,10 @@ public sealed record LlamaHyperParameters
             TiedEmbeddings = c.TieWordEmbeddings,
         };
     }
+
+    // Config keys of other families that change the function; their presence means a model we would run wrongly.
+    private static readonly string[] UnimplementedKeys =
+        ["attn_logit_softcapping", "final_logit_softcapping", "query_pre_attn_scalar", "logits_scaling", "embedding_multiplier", "residual_multiplier", "attention_multiplier"];
 
     /// <summary>
     /// Inverse frequencies per rotary pair, in double precision then rounded once:

@@ -11,7 +11,7 @@ namespace QuantSharp.Models.Llama;
 public static class LlamaLayerOps
 {
     /// <summary>RMSNorm of each of <paramref name="rows"/> rows of width <paramref name="dim"/>.</summary>
-    public static void RmsNormRows(ReadOnlySpan<float> x, float[] weight, float eps, Span<float> dst, int rows, int dim)
+    public static void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst, int rows, int dim)
     {
         for (int r = 0; r < rows; r++)
             VectorOps.RmsNorm(x.Slice(r * dim, dim), weight, eps, dst.Slice(r * dim, dim));
@@ -36,15 +36,15 @@ public static class LlamaLayerOps
 
     /// <summary>
     /// Rotates <paramref name="tokens"/> rows of <paramref name="heads"/> heads in place, row t at
-    /// position <paramref name="firstPosition"/> + t.
+    /// position <paramref name="positions"/>[t].
     /// </summary>
     public static void ApplyRope(Span<float> buf, int tokens, int heads, int headDim, bool interleaved,
-        ReadOnlySpan<float> cosTable, ReadOnlySpan<float> sinTable, int firstPosition)
+        ReadOnlySpan<float> cosTable, ReadOnlySpan<float> sinTable, ReadOnlySpan<int> positions)
     {
         int half = headDim / 2, width = heads * headDim;
         for (int t = 0; t < tokens; t++)
         {
-            int pos = firstPosition + t;
+            int pos = positions[t];
             var cos = cosTable.Slice(pos * half, half);
             var sin = sinTable.Slice(pos * half, half);
             for (int h = 0; h < heads; h++)

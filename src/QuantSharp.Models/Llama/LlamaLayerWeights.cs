@@ -4,7 +4,7 @@ using QuantSharp.Core.Tensors;
 namespace QuantSharp.Models.Llama;
 
 /// <summary>
-/// One decoder layer. Linear weights are [out, in] views into the model file; the two norm vectors
+/// One decoder layer. Linear weights are [out, in] views into the model file; norm vectors and biases
 /// are small and kept as fp32 copies.
 /// </summary>
 public sealed class LlamaLayerWeights
@@ -27,4 +27,27 @@ public sealed class LlamaLayerWeights
     public required TensorView WUp { get; init; }
     /// <summary>MLP down [dim, hidden].</summary>
     public required TensorView WDown { get; init; }
+    /// <summary>Query bias [heads·head_dim] (Qwen2), or null.</summary>
+    public float[]? QBias { get; init; }
+    /// <summary>Key bias [kv_heads·head_dim] (Qwen2), or null.</summary>
+    public float[]? KBias { get; init; }
+    /// <summary>Value bias [kv_heads·head_dim] (Qwen2), or null.</summary>
+    public float[]? VBias { get; init; }
+    /// <summary>Per-head query RMSNorm weight [head_dim] applied before RoPE (Qwen3), or null.</summary>
+    public float[]? QNorm { get; init; }
+    /// <summary>Per-head key RMSNorm weight [head_dim] applied before RoPE (Qwen3), or null.</summary>
+    public float[]? KNorm { get; init; }
+
+    /// <summary>The small vector of optional role <paramref name="role"/> (bias or q/k norm), or null when the layer has none.</summary>
+    public float[]? Vector(Architectures.TensorRole role) => role switch
+    {
+        Architectures.TensorRole.QBias => QBias,
+        Architectures.TensorRole.KBias => KBias,
+        Architectures.TensorRole.VBias => VBias,
+        Architectures.TensorRole.QNorm => QNorm,
+        Architectures.TensorRole.KNorm => KNorm,
+        Architectures.TensorRole.AttentionNorm => AttentionNorm,
+        Architectures.TensorRole.FfnNorm => FfnNorm,
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a vector role"),
+    };
 }

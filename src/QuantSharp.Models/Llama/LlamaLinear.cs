@@ -1,4 +1,5 @@
 // Names the seven linear layers of a Llama decoder layer, in the order a true-sequential quantizer visits them.
+using QuantSharp.Models.Architectures;
 using QuantSharp.Core.Tensors;
 
 namespace QuantSharp.Models.Llama;
@@ -39,6 +40,21 @@ public static class LlamaLinearExtensions
         LlamaLinear.Up => layer.WUp,
         _ => layer.WDown,
     };
+
+    /// <summary>The tensor role of <paramref name="linear"/>.</summary>
+    public static Architectures.TensorRole Role(this LlamaLinear linear) => linear switch
+    {
+        LlamaLinear.Q => Architectures.TensorRole.Q,
+        LlamaLinear.K => Architectures.TensorRole.K,
+        LlamaLinear.V => Architectures.TensorRole.V,
+        LlamaLinear.O => Architectures.TensorRole.O,
+        LlamaLinear.Gate => Architectures.TensorRole.Gate,
+        LlamaLinear.Up => Architectures.TensorRole.Up,
+        _ => Architectures.TensorRole.Down,
+    };
+
+    /// <summary>llama.cpp's GGUF tensor name of <paramref name="linear"/> in layer <paramref name="i"/>.</summary>
+    public static string GgufName(this LlamaLinear linear, int i) => Architectures.TensorNaming.Gguf.Name(linear.Role(), i);
 
     /// <summary>Hugging Face module path of <paramref name="linear"/> in layer <paramref name="i"/> (without ".weight").</summary>
     public static string HfModule(this LlamaLinear linear, int i) => linear switch

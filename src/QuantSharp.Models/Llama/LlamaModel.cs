@@ -6,6 +6,7 @@ using QuantSharp.Formats.HuggingFace;
 using QuantSharp.Formats.Llama2c;
 using QuantSharp.Formats.Safetensors;
 using QuantSharp.Formats.Tokenizers;
+using QuantSharp.Models.Architectures;
 
 namespace QuantSharp.Models.Llama;
 
@@ -18,7 +19,7 @@ public sealed class LlamaModel : IDisposable
     private readonly IWeightSource _source;
 
     /// <summary>Builds a model from a weight source and its hyperparameters, checking every tensor's shape.</summary>
-    public LlamaModel(IWeightSource source, LlamaHyperParameters hp, LlamaTensorNames names, ITextTokenizer? tokenizer, string format)
+    public LlamaModel(IWeightSource source, LlamaHyperParameters hp, TensorNaming names, ITextTokenizer? tokenizer, string format)
     {
         _source = source;
         Parameters = hp;
@@ -30,20 +31,40 @@ public sealed class LlamaModel : IDisposable
         if (!hp.TiedEmbeddings && !source.Contains(names.Output))
             throw new InvalidDataException($"{source.Origin}: embeddings are not tied but '{names.Output}' is missing");
         Layers = new LlamaLayerWeights[hp.NumLayers];
+        var arch = hp.Architecture;
+        float[]? Optional(TensorRole role, int i, bool present, long length)
+        {
+            if (!present) return null;
+            if (!names.Has(role)) throw new NotSupportedException($"{source.Origin}: {arch.Name} needs {role} tensors, which {names.Family} files do not have");
+            return Vector(names.Name(role, i), length);
+        }
         for (int i = 0; i < hp.NumLayers; i++)
         {
+            string N(TensorRole role) => names.Name(role, i);
             Layers[i] = new LlamaLayerWeights
             {
-                AttentionNorm = Vector(names.AttentionNorm(i), hp.Dim),
-                Wq = Expect(names.Wq(i), hp.QDim, hp.Dim),
-                Wk = Expect(names.Wk(i), hp.KvDim, hp.Dim),
-                Wv = Expect(names.Wv(i), hp.KvDim, hp.Dim),
-                Wo = Expect(names.Wo(i), hp.Dim, hp.QDim),
-                FfnNorm = Vector(names.FfnNorm(i), hp.Dim),
-                WGate = Expect(names.WGate(i), hp.HiddenDim, hp.Dim),
-                WUp = Expect(names.WUp(i), hp.HiddenDim, hp.Dim),
-                WDown = Expect(names.WDown(i), hp.Dim, hp.HiddenDim),
+                AttentionNorm = Vector(N(TensorRole.AttentionNorm), hp.Dim),
+                Wq = Expect(N(TensorRole.Q), hp.QDim, hp.Dim),
+                Wk = Expect(N(TensorRole.K), hp.KvDim, hp.Dim),
+                Wv = Expect(N(TensorRole.V), hp.KvDim, hp.Dim),
+                Wo = Expect(N(TensorRole.O), hp.Dim, hp.QDim),
+                FfnNorm = Vector(N(TensorRole.FfnNorm), hp.Dim),
+                WGate = Expect(N(TensorRole.Gate), hp.HiddenDim, hp.Dim),
+                WUp = Expect(N(TensorRole.Up), hp.HiddenDim, hp.Dim),
+                WDown = Expect(N(TensorRole.Down), hp.Dim, hp.HiddenDim),
+                QBias = Optional(TensorRole.QBias, i, arch.QkvBias, hp.QDim),
+                KBias = Optional(TensorRole.KBias, i, arch.QkvBias, hp.KvDim),
+                VBias = Optional(TensorRole.VBias, i, arch.QkvBias, hp.KvDim),
+                QNorm = Optional(TensorRole.QNorm, i, arch.QkNorm, hp.HeadDim),
+                KNorm = Optional(TensorRole.KNorm, i, arch.QkNorm, hp.HeadDim),
             };
+        }
+        // A tensor of an optional role the architecture does not have would be silently ignored: refuse it.
+        foreach (TensorRole role in Enum.GetValues<TensorRole>())
+        {
+            if (!names.Has(role) || arch.OptionalLayerTensors.Contains(role) || role is not (TensorRole.QBias or TensorRole.KBias or TensorRole.VBias or TensorRole.QNorm or TensorRole.KNorm)) continue;
+            if (hp.NumLayers > 0 && source.Contains(names.Name(role, 0)))
+                throw new NotSupportedException($"{source.Origin}: tensor '{names.Name(role, 0)}' is not part of the {arch.Name} architecture (the config does not ask for it); refusing to ignore it");
         }
     }
 
@@ -89,7 +110,7 @@ public sealed class LlamaModel : IDisposable
         var gptq = Formats.Gptq.GptqQuantizationConfig.TryLoad(folder);
         IWeightSource source = SafetensorsModel.Open(folder);
         if (gptq != null) source = new GptqCheckpointWeights(source, gptq);
-        try { return new LlamaModel(source, hp, LlamaTensorNames.HuggingFace, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
+        try { return new LlamaModel(source, hp, TensorNaming.HuggingFace, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
         catch { source.Dispose(); throw; }
     }
 
@@ -118,7 +139,7 @@ public sealed class LlamaModel : IDisposable
             ITextTokenizer? tok = tokenizerPath is null ? null : TokenizerLoader.Load(tokenizerPath);
             if (tok != null && tok.VocabSize != hp.VocabSize)
                 throw new InvalidDataException($"{tokenizerPath}: tokenizer has {tok.VocabSize} tokens but {path} has vocab_size {hp.VocabSize}");
-            return new LlamaModel(ckpt, hp, LlamaTensorNames.Meta, tok, "llama2c");
+            return new LlamaModel(ckpt, hp, TensorNaming.Meta, tok, "llama2c");
         }
         catch
         {

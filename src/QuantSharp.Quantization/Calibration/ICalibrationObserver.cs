@@ -1,18 +1,7 @@
 // Hook through which calibration activations reach collectors beyond the quantizer's own statistics.
-namespace QuantSharp.Quantization.Calibration;
+using QuantSharp.Models.Architectures;
 
-/// <summary>Which activations a group of linear layers reads (layers of a group share their input).</summary>
-public enum LinearInputGroup
-{
-    /// <summary>RMSNorm output before attention: input of q_proj, k_proj, v_proj.</summary>
-    AttentionInput,
-    /// <summary>Attention result: input of o_proj.</summary>
-    AttentionOutput,
-    /// <summary>RMSNorm output before the MLP: input of gate_proj and up_proj.</summary>
-    MlpInput,
-    /// <summary>silu(gate)·up: input of down_proj.</summary>
-    MlpHidden,
-}
+namespace QuantSharp.Quantization.Calibration;
 
 /// <summary>
 /// Receives the activations of the calibration forward, chunk by chunk, in a fixed order (for later

@@ -1,4 +1,5 @@
 // Hugging Face GPTQ checkpoint output of a layer-streaming run (AutoGPTQ/GPTQModel layout, loadable by transformers).
+using QuantSharp.Models.Architectures;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -128,7 +129,7 @@ public static class HfGptqExporter
         var hp = model.Parameters;
         var w = new SafetensorsWriter();
         w.Metadata["format"] = "pt";
-        var names = LlamaTensorNames.HuggingFace;
+        var names = TensorNaming.HuggingFace;
         AddF16(w, names.TokenEmbedding, model.TokenEmbedding);
         for (int i = 0; i < hp.NumLayers; i++)
         {

@@ -2,6 +2,8 @@
 using System.Diagnostics;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Models;
+using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
 
@@ -192,13 +194,7 @@ public sealed class LayerStreamingQuantizer
         }
     }
 
-    private static LinearInputGroup GroupOf(LlamaLinear k) => k switch
-    {
-        LlamaLinear.Q or LlamaLinear.K or LlamaLinear.V => LinearInputGroup.AttentionInput,
-        LlamaLinear.O => LinearInputGroup.AttentionOutput,
-        LlamaLinear.Gate or LlamaLinear.Up => LinearInputGroup.MlpInput,
-        _ => LinearInputGroup.MlpHidden,
-    };
+    private LinearInputGroup GroupOf(LlamaLinear k) => _hp.Architecture.InputOf(k);
 
     private int GroupWidth(LinearInputGroup g) => g switch
     {
@@ -331,9 +327,10 @@ public sealed class LayerStreamingQuantizer
             for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
                 store.Read(first + s, x.Slice(off * dim, seqs[first + s].Length * dim));
             var xn = b.Xn.AsSpan(0, n * dim);
+            var layer = b.Layer;
             if (firstStep <= 3)
             {
-                if (firstStep == 1) LlamaLayerOps.RmsNormRows(x, lw.AttentionNorm, _hp.RmsNormEps, xn, n, dim);
+                if (firstStep == 1) layer.AttentionNorm(x, lw, xn, n);
                 if (firstStep == 1 && (observeAll || lastStep == 1)) Observe(l, LinearInputGroup.AttentionInput, st, xn, n, dim, fwd);
                 if (firstStep == 3)
                 {
@@ -342,16 +339,8 @@ public sealed class LayerStreamingQuantizer
                 }
                 else if (lastStep >= 2)
                 {
-                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.Q], b.Q);
-                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.K], b.K);
-                    MatMul.Multiply(xn, n, views[(int)LlamaLinear.V], b.V);
-                    bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
-                    for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
-                    {
-                        int len = seqs[first + s].Length;
-                        LlamaLayerOps.ApplyRope(b.Q.AsSpan(off * qDim, len * qDim), len, _hp.NumHeads, _hp.HeadDim, interleaved, b.Cos, b.Sin, 0);
-                        LlamaLayerOps.ApplyRope(b.K.AsSpan(off * kvDim, len * kvDim), len, _hp.NumKvHeads, _hp.HeadDim, interleaved, b.Cos, b.Sin, 0);
-                    }
+                    layer.QueryKeyValue(xn, n, lw, views[(int)LlamaLinear.Q], views[(int)LlamaLinear.K], views[(int)LlamaLinear.V],
+                        b.Q, b.K, b.V, b.Positions.AsSpan(0, n));
                     if (_options.Observer != null && (observeAll || lastStep == 2))
                     {
                         fwd.Stop();
@@ -364,31 +353,20 @@ public sealed class LayerStreamingQuantizer
                     if (observeAll || lastStep == 2) Observe(l, LinearInputGroup.AttentionOutput, st, b.Attn.AsSpan(0, n * qDim), n, qDim, fwd);
                     if (attention != null) WriteBack(attention, seqs, first, count, b.Attn.AsSpan(0, n * qDim), qDim);
                 }
-                if (lastStep >= 3)
-                {
-                    MatMul.Multiply(b.Attn.AsSpan(0, n * qDim), n, views[(int)LlamaLinear.O], b.Proj);
-                    VectorOps.Add(x, b.Proj.AsSpan(0, n * dim), x);
-                }
+                if (lastStep >= 3) layer.AttentionOutput(b.Attn, n, views[(int)LlamaLinear.O], b.Proj, x);
                 if (writeAfter == 3) WriteBack(store, seqs, first, count, x, dim);
             }
             if (lastStep >= 4)
             {
-                LlamaLayerOps.RmsNormRows(x, lw.FfnNorm, _hp.RmsNormEps, xn, n, dim);
+                layer.MlpNorm(x, lw, xn, n);
                 if (observeAll || lastStep == 4) Observe(l, LinearInputGroup.MlpInput, st, xn, n, dim, fwd);
             }
             if (lastStep >= 5)
             {
-                var gate = b.Gate.AsSpan(0, n * hidden);
-                MatMul.Multiply(xn, n, views[(int)LlamaLinear.Gate], gate);
-                MatMul.Multiply(xn, n, views[(int)LlamaLinear.Up], b.Up);
-                VectorOps.SiluMul(gate, b.Up.AsSpan(0, n * hidden), gate);
-                if (observeAll || lastStep == 5) Observe(l, LinearInputGroup.MlpHidden, st, gate, n, hidden, fwd);
+                layer.MlpHidden(xn, n, views[(int)LlamaLinear.Gate], views[(int)LlamaLinear.Up], b.Gate, b.Up);
+                if (observeAll || lastStep == 5) Observe(l, LinearInputGroup.MlpHidden, st, b.Gate.AsSpan(0, n * hidden), n, hidden, fwd);
             }
-            if (lastStep >= 6)
-            {
-                MatMul.Multiply(b.Gate.AsSpan(0, n * hidden), n, views[(int)LlamaLinear.Down], b.Proj);
-                VectorOps.Add(x, b.Proj.AsSpan(0, n * dim), x);
-            }
+            if (lastStep >= 6) layer.MlpOutput(b.Gate, n, views[(int)LlamaLinear.Down], b.Proj, x);
             if (writeAfter == 6) WriteBack(store, seqs, first, count, x, dim);
             Report.Forward += fwd.Elapsed;
             Report.Memory.Sample();
@@ -424,11 +402,13 @@ public sealed class LayerStreamingQuantizer
         float[] q = b.Q, k = b.K, v = b.V, attn = b.Attn;
         int[] seqStart = b.SeqStart;
         int maxLen = b.MaxSequence;
+        int window = _hp.SlidingWindow ?? 0;
         Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[maxLen], (job, _, scores) =>
         {
             int h = job / n, t = job % n;
             int kvh = h / group;
-            int start = seqStart[t];
+            // Causal inside the sequence, and with a sliding window only the last W positions (itself included).
+            int start = window > 0 ? Math.Max(seqStart[t], t - window + 1) : seqStart[t];
             int len = t - start + 1;
             var s = scores.AsSpan(0, len);
             var keys = new ReadOnlySpan<float>(k, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
@@ -462,8 +442,9 @@ public sealed class LayerStreamingQuantizer
             Gate = new float[tokens * hp.HiddenDim];
             Up = new float[tokens * hp.HiddenDim];
             SeqStart = new int[tokens];
+            Positions = new int[tokens];
             MaxSequence = maxSequence;
-            (Cos, Sin) = LlamaLayerOps.RopeTables(hp, maxSequence);
+            Layer = new DecoderLayerForward(hp, maxSequence);
         }
 
         public float[] X { get; }
@@ -477,8 +458,9 @@ public sealed class LayerStreamingQuantizer
         public float[] Up { get; }
         public int[] SeqStart { get; }
         public int MaxSequence { get; }
-        public float[] Cos { get; }
-        public float[] Sin { get; }
+        public int[] Positions { get; }
+        // The layer math shared with the inference session (RoPE tables for positions 0 … MaxSequence − 1).
+        public DecoderLayerForward Layer { get; }
 
         // SeqStart[t] = index (within the chunk) of the first token of t's sequence.
         public void Layout(IReadOnlyList<int[]> seqs, int first, int count)
@@ -486,7 +468,11 @@ public sealed class LayerStreamingQuantizer
             for (int s = 0, off = 0; s < count; s++)
             {
                 int len = seqs[first + s].Length;
-                for (int i = 0; i < len; i++) SeqStart[off + i] = off;
+                for (int i = 0; i < len; i++)
+                {
+                    SeqStart[off + i] = off;
+                    Positions[off + i] = i; // each calibration sequence starts at position 0
+                }
                 off += len;
             }
         }

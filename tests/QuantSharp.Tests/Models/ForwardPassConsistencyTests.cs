@@ -1,5 +1,6 @@
 // Self-consistency of the forward pass on the real sotu-llama-30m weights: batched prefill equals
 // one-token decode, and the GGUF (interleaved) RoPE layout after row permutation equals HF's layout.
+using QuantSharp.Models.Architectures;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats;
 using QuantSharp.Formats.HuggingFace;
@@ -19,7 +20,7 @@ public sealed class ForwardPassConsistencyTests
     private static LlamaModel LoadWithoutTokenizer(out LlamaHyperParameters hp)
     {
         hp = LlamaHyperParameters.FromHf(HfConfig.Load(Folder));
-        return new LlamaModel(SafetensorsModel.Open(Folder), hp, LlamaTensorNames.HuggingFace, null, "hf-safetensors");
+        return new LlamaModel(SafetensorsModel.Open(Folder), hp, TensorNaming.HuggingFace, null, "hf-safetensors");
     }
 
     private static float MaxAbsDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
@@ -63,7 +64,7 @@ public sealed class ForwardPassConsistencyTests
             }
             permuted.Add(name, t.DType, bytes, t.Shape);
         }
-        using var ggufLike = new LlamaModel(permuted, hp with { RopeLayout = RopeLayout.Interleaved }, LlamaTensorNames.HuggingFace, null, "test");
+        using var ggufLike = new LlamaModel(permuted, hp with { RopeLayout = RopeLayout.Interleaved }, TensorNaming.HuggingFace, null, "test");
         int v = hp.VocabSize;
         var a = new float[Tokens.Length * v];
         var b = new float[Tokens.Length * v];

@@ -1,4 +1,5 @@
 // The layer-streaming runner: same bytes as whole-model RTN, where the two activation modes differ, cancellation.
+using QuantSharp.Models.Architectures;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Models.Llama;

@@ -1,0 +1,93 @@
+// One decoder-only architecture described as data: its flags, tensor names and linear groups.
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Models.Architectures;
+
+/// <summary>The MLP's gate activation.</summary>
+public enum Activation
+{
+    /// <summary>SiLU (x·σ(x)): Llama, Mistral, Qwen.</summary>
+    Silu,
+}
+
+/// <summary>Whether and how a config declares sliding-window attention.</summary>
+public enum SlidingWindowStyle
+{
+    /// <summary>The architecture has none; a config asking for one is refused.</summary>
+    None,
+    /// <summary>Mistral: <c>sliding_window</c> applies to every layer (null = none).</summary>
+    EveryLayer,
+    /// <summary>Qwen2/Qwen3: only with <c>use_sliding_window</c> true (then refused: per-layer windows are not implemented).</summary>
+    Optional,
+}
+
+/// <summary>A group of linear layers that read the same activations, in the true-sequential order a quantizer visits them.</summary>
+/// <param name="Input">The activations they read.</param>
+/// <param name="Linears">The linears of the group.</param>
+public sealed record LinearGroup(LinearInputGroup Input, LlamaLinear[] Linears);
+
+/// <summary>
+/// A decoder-only architecture as data. Everything that differs between the supported families — which
+/// optional tensors a block has, how the files name them, how the GGUF pairs RoPE dimensions, which
+/// config keys select a variant — is a field here, so that adding a family that differs only in such
+/// flags is a table entry in <see cref="ModelArchitectures"/>. The forward, the loaders, the exporter and
+/// the quantizers read these fields and contain no per-family branches.
+/// </summary>
+public sealed record ModelArchitecture
+{
+    /// <summary>Hugging Face <c>model_type</c>, e.g. "qwen2".</summary>
+    public required string Name { get; init; }
+    /// <summary>Hugging Face <c>architectures[0]</c> values this entry accepts.</summary>
+    public required string[] HfArchitectures { get; init; }
+    /// <summary>llama.cpp's <c>general.architecture</c> for this family.</summary>
+    public required string GgufArchitecture { get; init; }
+    /// <summary>
+    /// How llama.cpp's GGUF of this family pairs RoPE dimensions: <see cref="RopeLayout.Interleaved"/> for
+    /// "llama" (the converter permutes q/k rows), <see cref="RopeLayout.HalfSplit"/> for NeoX-style families
+    /// (Qwen), whose rows are stored as in Hugging Face.
+    /// </summary>
+    public required RopeLayout GgufRopeLayout { get; init; }
+    /// <summary>q/k/v projections have biases (Qwen2).</summary>
+    public bool QkvBias { get; init; }
+    /// <summary>Per-head RMSNorm of queries and keys before RoPE (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>The MLP gate activation.</summary>
+    public Activation Activation { get; init; } = Activation.Silu;
+    /// <summary>How the config declares a sliding window.</summary>
+    public SlidingWindowStyle SlidingWindow { get; init; }
+
+    /// <summary>The optional per-layer tensors this family has (beyond norms and the seven linears).</summary>
+    public IEnumerable<TensorRole> OptionalLayerTensors
+    {
+        get
+        {
+            if (QkvBias) { yield return TensorRole.QBias; yield return TensorRole.KBias; yield return TensorRole.VBias; }
+            if (QkNorm) { yield return TensorRole.QNorm; yield return TensorRole.KNorm; }
+        }
+    }
+
+    /// <summary>The linears of a decoder layer grouped by shared input, in true-sequential order (AutoGPTQ's).</summary>
+    public IReadOnlyList<LinearGroup> LinearGroups { get; init; } =
+    [
+        new(LinearInputGroup.AttentionInput, [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V]),
+        new(LinearInputGroup.AttentionOutput, [LlamaLinear.O]),
+        new(LinearInputGroup.MlpInput, [LlamaLinear.Gate, LlamaLinear.Up]),
+        new(LinearInputGroup.MlpHidden, [LlamaLinear.Down]),
+    ];
+
+    /// <summary>The linears that read <paramref name="input"/>.</summary>
+    public LlamaLinear[] LinearsReading(LinearInputGroup input)
+    {
+        foreach (var g in LinearGroups)
+            if (g.Input == input) return g.Linears;
+        return [];
+    }
+
+    /// <summary>The group whose input <paramref name="linear"/> reads.</summary>
+    public LinearInputGroup InputOf(LlamaLinear linear)
+    {
+        foreach (var g in LinearGroups)
+            if (Array.IndexOf(g.Linears, linear) >= 0) return g.Input;
+        throw new ArgumentOutOfRangeException(nameof(linear), linear, $"{Name} has no linear {linear}");
+    }
+}

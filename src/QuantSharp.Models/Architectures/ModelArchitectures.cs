@@ -1,0 +1,53 @@
+// The registry of supported architectures: one table entry per family.
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Models.Architectures;
+
+/// <summary>
+/// Every supported architecture, looked up by Hugging Face <c>model_type</c>/<c>architectures</c> or by
+/// GGUF <c>general.architecture</c>. To add a family that differs from these only in flags, add an entry.
+/// </summary>
+public static class ModelArchitectures
+{
+    /// <summary>Llama 1–3.x, SmolLM, llama2.c checkpoints.</summary>
+    public static readonly ModelArchitecture Llama = new()
+    {
+        Name = "llama", HfArchitectures = ["LlamaForCausalLM"], GgufArchitecture = "llama", GgufRopeLayout = RopeLayout.Interleaved,
+    };
+
+    /// <summary>Mistral (Llama's block with an optional sliding window); llama.cpp stores it as "llama".</summary>
+    public static readonly ModelArchitecture Mistral = Llama with
+    {
+        Name = "mistral", HfArchitectures = ["MistralForCausalLM"], SlidingWindow = SlidingWindowStyle.EveryLayer,
+    };
+
+    /// <summary>Qwen2 / Qwen2.5: q/k/v biases, NeoX RoPE.</summary>
+    public static readonly ModelArchitecture Qwen2 = new()
+    {
+        Name = "qwen2", HfArchitectures = ["Qwen2ForCausalLM"], GgufArchitecture = "qwen2", GgufRopeLayout = RopeLayout.HalfSplit,
+        QkvBias = true, SlidingWindow = SlidingWindowStyle.Optional,
+    };
+
+    /// <summary>Qwen3 (dense): per-head q/k RMSNorm before RoPE, no biases, NeoX RoPE.</summary>
+    public static readonly ModelArchitecture Qwen3 = new()
+    {
+        Name = "qwen3", HfArchitectures = ["Qwen3ForCausalLM"], GgufArchitecture = "qwen3", GgufRopeLayout = RopeLayout.HalfSplit,
+        QkNorm = true, SlidingWindow = SlidingWindowStyle.Optional,
+    };
+
+    /// <summary>All supported architectures.</summary>
+    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3];
+
+    /// <summary>The entry for a Hugging Face config, or null.</summary>
+    public static ModelArchitecture? FromHf(string modelType, string architecture) =>
+        All.FirstOrDefault(a => a.Name == modelType) ?? All.FirstOrDefault(a => a.HfArchitectures.Contains(architecture));
+
+    /// <summary>The entry for a GGUF <c>general.architecture</c>, or null (Mistral's GGUF is "llama").</summary>
+    public static ModelArchitecture? FromGguf(string ggufArchitecture) => All.FirstOrDefault(a => a.GgufArchitecture == ggufArchitecture);
+
+    /// <summary>Names for error messages.</summary>
+    public static string SupportedHf => string.Join(", ", All.Select(a => $"{a.HfArchitectures[0]} ({a.Name})"));
+
+    /// <summary>GGUF architecture names for error messages.</summary>
+    public static string SupportedGguf => string.Join(", ", All.Select(a => a.GgufArchitecture).Distinct());
+}

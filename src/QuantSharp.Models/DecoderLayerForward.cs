@@ -1,0 +1,102 @@
+// The math of one decoder layer, written once: the inference session and the calibration runner both call it.
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Models;
+
+/// <summary>
+/// The steps of a decoder layer as the model's <see cref="Architectures.ModelArchitecture"/> defines them:
+/// norm → q/k/v (bias, per-head q/k norm, RoPE) → [attention, supplied by the caller] → output
+/// projection + residual → norm → gate/up + activation → down projection + residual. The inference
+/// session (KV-cache attention) and the calibration runner (causal attention inside each calibration
+/// sequence, with observers between the steps, and with quantized replacements of the linears) differ
+/// only in the attention between <see cref="QueryKeyValue"/> and <see cref="AttentionOutput"/>, in the
+/// weight views they pass and in what they observe — never in these operations, so both produce
+/// bit-identical values for the same inputs. Rows are tokens; every buffer is [tokens, width].
+/// </summary>
+public sealed class DecoderLayerForward
+{
+    private readonly LlamaHyperParameters _hp;
+    private readonly float[] _cos, _sin;     // [position, headDim/2]
+
+    /// <summary>Prepares the RoPE tables for positions 0 … <paramref name="positions"/> − 1.</summary>
+    public DecoderLayerForward(LlamaHyperParameters hp, int positions)
+    {
+        _hp = hp;
+        Positions = positions;
+        (_cos, _sin) = LlamaLayerOps.RopeTables(hp, positions);
+    }
+
+    /// <summary>How many positions the RoPE tables cover.</summary>
+    public int Positions { get; }
+
+    /// <summary>Norm before attention: <paramref name="xn"/> = norm(<paramref name="x"/>).</summary>
+    public void AttentionNorm(ReadOnlySpan<float> x, LlamaLayerWeights w, Span<float> xn, int n)
+        => LlamaLayerOps.RmsNormRows(x, w.AttentionNorm, _hp.RmsNormEps, xn, n, _hp.Dim);
+
+    /// <summary>
+    /// Queries, keys and values of <paramref name="n"/> tokens at <paramref name="positions"/>: the three
+    /// projections, their biases, per-head q/k norms and RoPE, as the architecture has them.
+    /// </summary>
+    public void QueryKeyValue(ReadOnlySpan<float> xn, int n, LlamaLayerWeights w, TensorView wq, TensorView wk, TensorView wv,
+        Span<float> q, Span<float> k, Span<float> v, ReadOnlySpan<int> positions)
+    {
+        int qDim = _hp.QDim, kvDim = _hp.KvDim;
+        q = q[..(n * qDim)];
+        k = k[..(n * kvDim)];
+        v = v[..(n * kvDim)];
+        MatMul.Multiply(xn, n, wq, q);
+        MatMul.Multiply(xn, n, wk, k);
+        MatMul.Multiply(xn, n, wv, v);
+        if (w.QBias is { } bq) AddRows(q, bq, n);
+        if (w.KBias is { } bk) AddRows(k, bk, n);
+        if (w.VBias is { } bv) AddRows(v, bv, n);
+        // Qwen3 normalises each head of q and k (over head_dim) before the rotation.
+        if (w.QNorm is { } nq) LlamaLayerOps.RmsNormRows(q, nq, _hp.RmsNormEps, q, n * _hp.NumHeads, _hp.HeadDim);
+        if (w.KNorm is { } nk) LlamaLayerOps.RmsNormRows(k, nk, _hp.RmsNormEps, k, n * _hp.NumKvHeads, _hp.HeadDim);
+        bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
+        LlamaLayerOps.ApplyRope(q, n, _hp.NumHeads, _hp.HeadDim, interleaved, _cos, _sin, positions);
+        LlamaLayerOps.ApplyRope(k, n, _hp.NumKvHeads, _hp.HeadDim, interleaved, _cos, _sin, positions);
+    }
+
+    /// <summary>Output projection of the attention result and the residual add: <paramref name="x"/> += attn·Woᵀ.</summary>
+    public void AttentionOutput(ReadOnlySpan<float> attention, int n, TensorView wo, Span<float> scratch, Span<float> x)
+        => ProjectAndAdd(attention[..(n * _hp.QDim)], n, wo, scratch, x);
+
+    /// <summary>Norm before the MLP: <paramref name="xn"/> = norm(<paramref name="x"/>).</summary>
+    public void MlpNorm(ReadOnlySpan<float> x, LlamaLayerWeights w, Span<float> xn, int n)
+        => LlamaLayerOps.RmsNormRows(x, w.FfnNorm, _hp.RmsNormEps, xn, n, _hp.Dim);
+
+    /// <summary>The MLP's hidden activations: <paramref name="gate"/> = act(xn·Wgateᵀ) · (xn·Wupᵀ).</summary>
+    public void MlpHidden(ReadOnlySpan<float> xn, int n, TensorView wGate, TensorView wUp, Span<float> gate, Span<float> up)
+    {
+        int h = _hp.HiddenDim;
+        gate = gate[..(n * h)];
+        up = up[..(n * h)];
+        MatMul.Multiply(xn[..(n * _hp.Dim)], n, wGate, gate);
+        MatMul.Multiply(xn[..(n * _hp.Dim)], n, wUp, up);
+        VectorOps.SiluMul(gate, up, gate);
+    }
+
+    /// <summary>Down projection and the residual add: <paramref name="x"/> += hidden·Wdownᵀ.</summary>
+    public void MlpOutput(ReadOnlySpan<float> hidden, int n, TensorView wDown, Span<float> scratch, Span<float> x)
+        => ProjectAndAdd(hidden[..(n * _hp.HiddenDim)], n, wDown, scratch, x);
+
+    private void ProjectAndAdd(ReadOnlySpan<float> input, int n, TensorView w, Span<float> scratch, Span<float> x)
+    {
+        int dim = _hp.Dim;
+        MatMul.Multiply(input, n, w, scratch[..(n * dim)]);
+        VectorOps.Add(x[..(n * dim)], scratch[..(n * dim)], x[..(n * dim)]);
+    }
+
+    private static void AddRows(Span<float> rows, ReadOnlySpan<float> bias, int n)
+    {
+        int width = bias.Length;
+        for (int t = 0; t < n; t++)
+        {
+            var r = rows.Slice(t * width, width);
+            VectorOps.Add(r, bias, r);
+        }
+    }
+}
