@@ -15,8 +15,8 @@ namespace QuantSharp.Quantization.Export;
 /// <summary>
 /// Writes a GPTQ-quantized Hugging Face model folder: model.safetensors with, per quantized
 /// linear module, qweight/qzeros/scales/g_idx packed as AutoGPTQ packs them (see
-/// <see cref="GptqPacking"/>; no bias), every other tensor (embeddings, norms, untied lm_head) in
-/// fp16; config.json = the source's with quantization_config added and dtype float16;
+/// <see cref="GptqPacking"/>), every other tensor (embeddings, norms, q/k/v biases, q/k norms, untied
+/// lm_head) in fp16; config.json = the source's with quantization_config added and dtype float16;
 /// quantize_config.json (AutoGPTQ); tokenizer and generation files copied. Linear layers are pulled
 /// from the streaming run as the safetensors data reaches them. The folder is assembled under a
 /// temporary name next to the destination and renamed when complete (removed on error or Ctrl-C).
@@ -167,6 +167,9 @@ public static class HfGptqExporter
                 });
                 w.AddTensor(module + ".g_idx", DType.I32, [cols], s => s.Write(MemoryMarshal.AsBytes(Grid().GroupIndex.AsSpan())));
             }
+            // Biases and q/k norms stay in fp16 beside the packed modules, as GPTQModel stores them.
+            foreach (var role in hp.Architecture.OptionalLayerTensors)
+                AddF16(w, names.Name(role, i), model.Layers[i].Vector(role)!);
         }
         AddF16(w, names.OutputNorm, model.OutputNorm);
         if (!hp.TiedEmbeddings) AddF16(w, names.Output, model.Output);

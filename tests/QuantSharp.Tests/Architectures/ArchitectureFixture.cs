@@ -1,0 +1,134 @@
+// Small Hugging Face checkpoints with deterministic random weights, one per supported architecture, written by the tests.
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Safetensors;
+
+namespace QuantSharp.Tests.Architectures;
+
+/// <summary>
+/// The shape and options of one fixture checkpoint. Dimensions exercise GQA (4 query heads on 2 KV
+/// heads), an explicit head_dim that differs from hidden/heads (Qwen3), biases and q/k norms, and are
+/// multiples of 256 so that every GGUF block type applies. The vocabulary is sotu-llama-30m's real
+/// byte-level BPE tokenizer (8192 tokens), copied into the folder.
+/// </summary>
+public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
+{
+    public int Hidden { get; init; } = 256;
+    public int Layers { get; init; } = 2;
+    public int Heads { get; init; } = 4;
+    public int KvHeads { get; init; } = 2;
+    public int HeadDim { get; init; } = 64;
+    public int Ffn { get; init; } = 512;
+    public int Vocab { get; init; } = 8192;
+    public int Context { get; init; } = 512;
+    public double RopeTheta { get; init; } = 10000;
+    public double RmsNormEps { get; init; } = 1e-6;
+    public bool Tied { get; init; }
+    public bool QkvBias { get; init; }
+    public bool QkNorm { get; init; }
+    public int? SlidingWindow { get; init; }
+    public int Seed { get; init; } = 1;
+
+    /// <summary>A name for folders and messages.</summary>
+    public string Name => SlidingWindow is { } w ? $"{ModelType}-swa{w}" : ModelType;
+
+    public override string ToString() => Name;
+
+    public static readonly ArchitectureSpec Llama = new("llama", "LlamaForCausalLM") { Tied = true, RmsNormEps = 1e-5 };
+    public static readonly ArchitectureSpec Mistral = new("mistral", "MistralForCausalLM") { Seed = 2, RopeTheta = 1e6 };
+    public static readonly ArchitectureSpec MistralWindow = Mistral with { SlidingWindow = 16 };
+    public static readonly ArchitectureSpec Qwen2 = new("qwen2", "Qwen2ForCausalLM") { Tied = true, QkvBias = true, Seed = 3, RopeTheta = 1e6 };
+    public static readonly ArchitectureSpec Qwen3 = new("qwen3", "Qwen3ForCausalLM") { QkNorm = true, Heads = 8, HeadDim = 64, Seed = 4, RopeTheta = 1e6 };
+
+    /// <summary>The fixtures llama.cpp can run (every architecture without a sliding window shorter than the context).</summary>
+    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3];
+}
+
+/// <summary>Writes an <see cref="ArchitectureSpec"/> as a Hugging Face folder (config.json, model.safetensors in fp32, tokenizer).</summary>
+public static class ArchitectureFixture
+{
+    /// <summary>Writes the folder <paramref name="folder"/> (created) and returns it.</summary>
+    public static string Write(ArchitectureSpec spec, string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var rng = new Random(spec.Seed);
+        var w = new SafetensorsWriter();
+        int d = spec.Hidden, q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim, f = spec.Ffn;
+        void Add(string name, long[] shape, Func<float> draw)
+        {
+            long n = shape.Aggregate(1L, (a, b) => a * b);
+            var values = new float[n];
+            for (long i = 0; i < n; i++) values[i] = draw();
+            w.AddTensor(name, DType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }
+        // Scales chosen so that attention scores, MLP activations and logits are of order one: a model
+        // with structure, whose greedy choices are not near-ties.
+        Func<float> Normal(double std) => () => (float)(std * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        Func<float> Around1 = () => (float)(1 + 0.4 * (rng.NextDouble() - 0.5));
+        Add("model.embed_tokens.weight", [spec.Vocab, d], Normal(0.1));
+        for (int i = 0; i < spec.Layers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            Add(p + "input_layernorm.weight", [d], Around1);
+            Add(p + "self_attn.q_proj.weight", [q, d], Normal(1.0 / 16));
+            Add(p + "self_attn.k_proj.weight", [kv, d], Normal(1.0 / 16));
+            Add(p + "self_attn.v_proj.weight", [kv, d], Normal(1.0 / 16));
+            Add(p + "self_attn.o_proj.weight", [d, q], Normal(1.0 / Math.Sqrt(q)));
+            if (spec.QkvBias)
+            {
+                Add(p + "self_attn.q_proj.bias", [q], Normal(0.3));
+                Add(p + "self_attn.k_proj.bias", [kv], Normal(0.3));
+                Add(p + "self_attn.v_proj.bias", [kv], Normal(0.3));
+            }
+            if (spec.QkNorm)
+            {
+                Add(p + "self_attn.q_norm.weight", [spec.HeadDim], Around1);
+                Add(p + "self_attn.k_norm.weight", [spec.HeadDim], Around1);
+            }
+            Add(p + "post_attention_layernorm.weight", [d], Around1);
+            Add(p + "mlp.gate_proj.weight", [f, d], Normal(1.0 / 16));
+            Add(p + "mlp.up_proj.weight", [f, d], Normal(1.0 / 16));
+            Add(p + "mlp.down_proj.weight", [d, f], Normal(1.0 / Math.Sqrt(f)));
+        }
+        Add("model.norm.weight", [d], Around1);
+        if (!spec.Tied) Add("lm_head.weight", [spec.Vocab, d], Normal(0.1));
+        w.WriteFile(Path.Combine(folder, "model.safetensors"));
+
+        var config = new JsonObject
+        {
+            ["architectures"] = new JsonArray(spec.HfArchitecture),
+            ["model_type"] = spec.ModelType,
+            ["hidden_size"] = d,
+            ["intermediate_size"] = f,
+            ["num_hidden_layers"] = spec.Layers,
+            ["num_attention_heads"] = spec.Heads,
+            ["num_key_value_heads"] = spec.KvHeads,
+            ["head_dim"] = spec.HeadDim,
+            ["vocab_size"] = spec.Vocab,
+            ["max_position_embeddings"] = spec.Context,
+            ["rms_norm_eps"] = spec.RmsNormEps,
+            ["rope_theta"] = spec.RopeTheta,
+            ["hidden_act"] = "silu",
+            ["tie_word_embeddings"] = spec.Tied,
+            ["bos_token_id"] = 0,
+            ["eos_token_id"] = 0,
+            ["torch_dtype"] = "float32",
+        };
+        switch (spec.ModelType)
+        {
+            case "mistral": config["sliding_window"] = spec.SlidingWindow; break;
+            case "qwen2" or "qwen3":
+                config["use_sliding_window"] = false;
+                config["sliding_window"] = spec.Context;
+                config["max_window_layers"] = spec.Layers;
+                if (spec.ModelType == "qwen3") config["attention_bias"] = false;
+                break;
+            case "llama": config["attention_bias"] = false; config["mlp_bias"] = false; break;
+        }
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(SharedData.Model("sotu-llama-30m", file), Path.Combine(folder, file));
+        return folder;
+    }
+}

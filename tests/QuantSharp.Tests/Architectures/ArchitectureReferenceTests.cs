@@ -1,0 +1,114 @@
+// Every supported architecture against an independent float64 forward written from transformers' code.
+using QuantSharp.Models;
+using QuantSharp.Models.Conversion;
+using QuantSharp.Models.Llama;
+using QuantSharp.Tests.Gguf;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Architectures;
+
+[Trait("Category", "RealModel")]
+public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
+{
+    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3" };
+
+    internal static ArchitectureSpec Spec(string name) => name switch
+    {
+        "llama" => ArchitectureSpec.Llama,
+        "mistral" => ArchitectureSpec.Mistral,
+        "mistral-swa16" => ArchitectureSpec.MistralWindow,
+        "qwen2" => ArchitectureSpec.Qwen2,
+        "qwen3" => ArchitectureSpec.Qwen3,
+        _ => throw new ArgumentException(name),
+    };
+
+    // 80 tokens of real text: longer than the sliding window of 16, so the window decides the result.
+    internal static int[] Tokens(int count)
+    {
+        using var sotu = LlamaModel.Load(SharedData.Model("sotu-llama-30m"));
+        return sotu.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt"))[..4000])[..count];
+    }
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void EngineLogitsFromTheHfFolderMatchTheFloat64Reference(string name)
+    {
+        var spec = Spec(name);
+        using var dir = new TempDirectory();
+        string folder = ArchitectureFixture.Write(spec, dir.File(spec.Name));
+        int[] tokens = Tokens(80);
+        var reference = new ReferenceDecoder(folder).Forward(tokens);
+        using var model = LlamaModel.Load(folder);
+        Assert.Equal(spec.ModelType, model.Parameters.Architecture.Name);
+        var ours = new float[reference.Length];
+        // Prefill of 48 then 32 one at a time: both the batched and the decode paths (and the KV cache) are checked.
+        var session = new InferenceSession(model, 128);
+        int v = spec.Vocab;
+        session.Forward(tokens.AsSpan(0, 48), ours.AsSpan(0, 48 * v), allLogits: true);
+        for (int t = 48; t < tokens.Length; t++) session.Forward(tokens.AsSpan(t, 1), ours.AsSpan(t * v, v), allLogits: false);
+        double min = reference.Min(), max = reference.Max(), worst = 0;
+        for (int i = 0; i < ours.Length; i++) worst = Math.Max(worst, Math.Abs(ours[i] - reference[i]));
+        output.WriteLine($"{name}: max |Δ| {worst:E3}, logit range {max - min:F3}");
+        Assert.True(max - min > 5, $"degenerate fixture: logit range {max - min}");
+        Assert.True(worst <= 1e-4 * (max - min), $"{name}: max |Δ| {worst} vs range {max - min}");
+    }
+
+    [Fact]
+    public void TheSlidingWindowChangesTheResultOncePastTheWindow()
+    {
+        using var dir = new TempDirectory();
+        int[] tokens = Tokens(40);
+        using var full = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Mistral, dir.File("full")));
+        using var windowed = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.MistralWindow, dir.File("window")));
+        Assert.Null(full.Parameters.SlidingWindow);
+        Assert.Equal(16, windowed.Parameters.SlidingWindow);
+        int v = ArchitectureSpec.Mistral.Vocab;
+        var a = new float[tokens.Length * v];
+        var b = new float[tokens.Length * v];
+        new InferenceSession(full, 64).Forward(tokens, a, allLogits: true);
+        new InferenceSession(windowed, 64).Forward(tokens, b, allLogits: true);
+        Assert.Equal(a.AsSpan(0, 16 * v).ToArray(), b.AsSpan(0, 16 * v).ToArray());
+        Assert.NotEqual(a.AsSpan(16 * v, v).ToArray(), b.AsSpan(16 * v, v).ToArray());
+    }
+
+    [Fact]
+    public void ASlidingWindowModelIsNotWrittenAsAGgufThatWouldIgnoreIt()
+    {
+        using var dir = new TempDirectory();
+        using var model = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.MistralWindow, dir.File("m")));
+        var ex = Assert.Throws<NotSupportedException>(() => GgufLlamaExporter.Export(model, dir.File("m.gguf"), QuantSharp.Formats.Gguf.GgmlType.F32));
+        Assert.Contains("sliding_window 16", ex.Message);
+        Assert.False(File.Exists(dir.File("m.gguf")));
+    }
+
+    [Theory]
+    [InlineData("qwen2", "use_sliding_window", "true")]
+    [InlineData("llama", "sliding_window", "16")]
+    [InlineData("llama", "final_logit_softcapping", "30.0")]
+    [InlineData("llama", "num_local_experts", "8")]
+    [InlineData("qwen3", "partial_rotary_factor", "0.5")]
+    [InlineData("llama", "attention_bias", "true")]
+    [InlineData("llama", "layer_types", "[\"sliding_attention\", \"full_attention\"]")]
+    public void AConfigKeyTheEngineDoesNotImplementIsRefusedByName(string arch, string key, string json)
+    {
+        using var dir = new TempDirectory();
+        string folder = ArchitectureFixture.Write(ArchitectureReferenceTests.Spec(arch), dir.File(arch));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
+        config[key] = System.Text.Json.Nodes.JsonNode.Parse(json);
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
+        var ex = Assert.Throws<NotSupportedException>(() => LlamaModel.Load(folder));
+        Assert.Contains(key, ex.Message);
+    }
+
+    [Fact]
+    public void ATensorTheArchitectureDoesNotHaveIsRefusedRatherThanIgnored()
+    {
+        // A Qwen2 checkpoint declared as Llama: its q/k/v biases would be dropped silently.
+        using var dir = new TempDirectory();
+        string folder = ArchitectureFixture.Write(ArchitectureSpec.Qwen2, dir.File("q"));
+        string path = Path.Combine(folder, "config.json");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"qwen2\"", "\"llama\"").Replace("Qwen2ForCausalLM", "LlamaForCausalLM").Replace("\"use_sliding_window\":false,", "").Replace("\"max_window_layers\":2,", "").Replace("\"sliding_window\":512,", ""));
+        var ex = Assert.Throws<NotSupportedException>(() => LlamaModel.Load(folder));
+        Assert.Contains("q_proj.bias", ex.Message);
+    }
+}

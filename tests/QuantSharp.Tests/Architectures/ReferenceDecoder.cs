@@ -1,0 +1,146 @@
+// An independent float64 forward of the supported architectures, written from transformers' modeling code.
+using System.Text.Json;
+using QuantSharp.Formats.Safetensors;
+
+namespace QuantSharp.Tests.Architectures;
+
+/// <summary>
+/// A plain, unoptimised float64 implementation of transformers' LlamaForCausalLM, MistralForCausalLM,
+/// Qwen2ForCausalLM and Qwen3ForCausalLM forward passes (modeling_llama/mistral/qwen2/qwen3.py), reading
+/// config.json itself and sharing no code with the engine (only the safetensors reader): RMSNorm as
+/// <c>weight · x · rsqrt(mean(x²) + eps)</c>, q/k/v projections with their biases, Qwen3's per-head
+/// q_norm/k_norm before RoPE, RoPE by <c>rotate_half</c> with <c>inv_freq = θ^(−2i/d)</c>, GQA by repeating
+/// KV heads, causal softmax attention (Mistral: only keys with <c>i − j &lt; sliding_window</c>),
+/// <c>down(silu(gate(x)) · up(x))</c>, residuals, final norm, and lm_head or the tied embedding.
+/// </summary>
+public sealed class ReferenceDecoder
+{
+    private readonly Dictionary<string, double[]> _w = new(StringComparer.Ordinal);
+    private readonly int _d, _layers, _heads, _kvHeads, _hd, _ffn, _vocab;
+    private readonly double _eps, _theta;
+    private readonly int? _window;
+    private readonly bool _tied;
+
+    public ReferenceDecoder(string folder)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
+        var c = doc.RootElement;
+        _d = c.GetProperty("hidden_size").GetInt32();
+        _layers = c.GetProperty("num_hidden_layers").GetInt32();
+        _heads = c.GetProperty("num_attention_heads").GetInt32();
+        _kvHeads = c.GetProperty("num_key_value_heads").GetInt32();
+        _hd = c.TryGetProperty("head_dim", out var hd) ? hd.GetInt32() : _d / _heads;
+        _ffn = c.GetProperty("intermediate_size").GetInt32();
+        _vocab = c.GetProperty("vocab_size").GetInt32();
+        _eps = c.GetProperty("rms_norm_eps").GetDouble();
+        _theta = c.GetProperty("rope_theta").GetDouble();
+        _tied = c.GetProperty("tie_word_embeddings").GetBoolean();
+        bool useWindow = c.GetProperty("model_type").GetString() == "mistral" || (c.TryGetProperty("use_sliding_window", out var u) && u.GetBoolean());
+        _window = useWindow && c.TryGetProperty("sliding_window", out var sw) && sw.ValueKind == JsonValueKind.Number ? sw.GetInt32() : null;
+        using var st = SafetensorsModel.Open(folder);
+        foreach (var name in st.TensorNames) _w[name] = Array.ConvertAll(st.Get(name).ToFloat32(), x => (double)x);
+    }
+
+    private double[]? Opt(string name) => _w.TryGetValue(name, out var v) ? v : null;
+
+    /// <summary>Logits [tokens, vocab] for <paramref name="tokens"/> from position 0.</summary>
+    public double[] Forward(int[] tokens)
+    {
+        int T = tokens.Length, d = _d;
+        var h = new double[T * d];
+        var emb = _w["model.embed_tokens.weight"];
+        for (int t = 0; t < T; t++) Array.Copy(emb, (long)tokens[t] * d, h, t * d, d);
+        for (int l = 0; l < _layers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            var x = RmsNorm(h, T, d, _w[p + "input_layernorm.weight"]);
+            var q = Linear(x, T, d, _w[p + "self_attn.q_proj.weight"], _heads * _hd, Opt(p + "self_attn.q_proj.bias"));
+            var k = Linear(x, T, d, _w[p + "self_attn.k_proj.weight"], _kvHeads * _hd, Opt(p + "self_attn.k_proj.bias"));
+            var v = Linear(x, T, d, _w[p + "self_attn.v_proj.weight"], _kvHeads * _hd, Opt(p + "self_attn.v_proj.bias"));
+            if (Opt(p + "self_attn.q_norm.weight") is { } qn) q = RmsNorm(q, T * _heads, _hd, qn);
+            if (Opt(p + "self_attn.k_norm.weight") is { } kn) k = RmsNorm(k, T * _kvHeads, _hd, kn);
+            Rope(q, T, _heads);
+            Rope(k, T, _kvHeads);
+            var attn = new double[T * _heads * _hd];
+            int group = _heads / _kvHeads;
+            double scale = 1 / Math.Sqrt(_hd);
+            for (int head = 0; head < _heads; head++)
+            {
+                int kvh = head / group;
+                for (int i = 0; i < T; i++)
+                {
+                    var scores = new double[i + 1];
+                    double max = double.NegativeInfinity;
+                    for (int j = 0; j <= i; j++)
+                    {
+                        if (_window is { } w && i - j >= w) { scores[j] = double.NegativeInfinity; continue; }
+                        double s = 0;
+                        for (int e = 0; e < _hd; e++) s += q[(i * _heads + head) * _hd + e] * k[(j * _kvHeads + kvh) * _hd + e];
+                        scores[j] = s * scale;
+                        max = Math.Max(max, scores[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j <= i; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                    for (int j = 0; j <= i; j++)
+                        for (int e = 0; e < _hd; e++)
+                            attn[(i * _heads + head) * _hd + e] += scores[j] / sum * v[(j * _kvHeads + kvh) * _hd + e];
+                }
+            }
+            var o = Linear(attn, T, _heads * _hd, _w[p + "self_attn.o_proj.weight"], d, null);
+            for (int i = 0; i < h.Length; i++) h[i] += o[i];
+            x = RmsNorm(h, T, d, _w[p + "post_attention_layernorm.weight"]);
+            var gate = Linear(x, T, d, _w[p + "mlp.gate_proj.weight"], _ffn, null);
+            var up = Linear(x, T, d, _w[p + "mlp.up_proj.weight"], _ffn, null);
+            for (int i = 0; i < gate.Length; i++) gate[i] = gate[i] / (1 + Math.Exp(-gate[i])) * up[i];
+            var down = Linear(gate, T, _ffn, _w[p + "mlp.down_proj.weight"], d, null);
+            for (int i = 0; i < h.Length; i++) h[i] += down[i];
+        }
+        var final = RmsNorm(h, T, d, _w["model.norm.weight"]);
+        return Linear(final, T, d, _tied ? _w["model.embed_tokens.weight"] : _w["lm_head.weight"], _vocab, null);
+    }
+
+    private double[] RmsNorm(double[] x, int rows, int width, double[] weight)
+    {
+        var y = new double[x.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            double ss = 0;
+            for (int i = 0; i < width; i++) ss += x[r * width + i] * x[r * width + i];
+            double inv = 1 / Math.Sqrt(ss / width + _eps);
+            for (int i = 0; i < width; i++) y[r * width + i] = weight[i] * (x[r * width + i] * inv);
+        }
+        return y;
+    }
+
+    private static double[] Linear(double[] x, int rows, int inDim, double[] w, int outDim, double[]? bias)
+    {
+        var y = new double[rows * outDim];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outDim; o++)
+            {
+                double s = bias?[o] ?? 0;
+                for (int i = 0; i < inDim; i++) s += x[r * inDim + i] * w[(long)o * inDim + i];
+                y[r * outDim + o] = s;
+            }
+        return y;
+    }
+
+    // transformers' apply_rotary_pos_emb: x·cos + rotate_half(x)·sin, cos/sin = cat(freqs, freqs), position = token index.
+    private void Rope(double[] x, int tokens, int heads)
+    {
+        int half = _hd / 2;
+        for (int t = 0; t < tokens; t++)
+            for (int h = 0; h < heads; h++)
+            {
+                int b = (t * heads + h) * _hd;
+                for (int i = 0; i < half; i++)
+                {
+                    double freq = t * Math.Pow(_theta, -2.0 * i / _hd);
+                    double c = Math.Cos(freq), s = Math.Sin(freq);
+                    double x1 = x[b + i], x2 = x[b + i + half];
+                    x[b + i] = x1 * c - x2 * s;
+                    x[b + i + half] = x2 * c + x1 * s;
+                }
+            }
+    }
+}
