@@ -26,7 +26,7 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
     internal static int[] Tokens(int count)
     {
         using var sotu = LlamaModel.Load(SharedData.Model("sotu-llama-30m"));
-        return sotu.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt"))[..4000])[..count];
+        return sotu.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt"))[..60000])[..count];
     }
 
     [Theory]
