@@ -1,0 +1,110 @@
+// Every quantization path on every architecture fixture: imatrix (vs llama.cpp), GPTQ into GGUF blocks and into HF GPTQ, RTN.
+using QuantSharp.Core.Tensors;
+using QuantSharp.Evaluation;
+using QuantSharp.Formats.Imatrix;
+using QuantSharp.LlamaCpp;
+using QuantSharp.Models.Architectures;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Calibration;
+using QuantSharp.Quantization.Export;
+using QuantSharp.Quantization.Gptq;
+using QuantSharp.Quantization.Streaming;
+using QuantSharp.Tests.LlamaCpp;
+using QuantSharp.Tests.Streaming;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Architectures;
+
+[Collection(ArchitectureCollection.Name)]
+[Trait("Category", "Oracle")]
+[Trait("Category", "RealModel")]
+public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputHelper output)
+{
+    public static TheoryData<string> Runnable() => ArchitectureOracleTests.Runnable();
+
+    private CalibrationSet Calibration() => CalibrationSet.FromTokens(fx.Tokens, 8, 128, seed: 0, "fixture tokens");
+
+    [OracleTheory]
+    [MemberData(nameof(Runnable))]
+    public void ImatrixCollectionAgreesWithLlamaImatrix(string name)
+    {
+        const int nCtx = 128, chunks = 4;
+        using var ours = LlamaModel.Load(fx.Ggufs[name]);
+        using var cpp = LlamaCppModel.Load(fx.Ggufs[name]);
+        int[] tokens = fx.Tokens[..(nCtx * chunks)];
+        var mine = ImatrixCalibration.Collect(ours, tokens, null, new ImatrixOptions { ContextLength = nCtx, MaxChunks = chunks });
+        var theirs = LlamaCppImatrix.Collect(cpp, tokens, nCtx, chunks, processOutput: false, threads: 2, exactAttention: true);
+        Assert.Equal(theirs.Entries.Keys.Order(StringComparer.Ordinal), mine.Entries.Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(ours.Parameters.NumLayers * 7, mine.Entries.Count);
+        double worst = 0;
+        foreach (var e in mine.Entries)
+        {
+            var (sums, counts) = theirs.Entries[e.Name];
+            Assert.Equal(counts, e.Counts);
+            for (int i = 0; i < sums.Length; i++)
+                worst = Math.Max(worst, Math.Abs(e.SumOfSquares[i] - sums[i]) / Math.Max(Math.Abs(sums[i]), 1e-30));
+        }
+        output.WriteLine($"{name}: {mine.Entries.Count} entries, max relative difference {worst:E2}");
+        Assert.True(worst <= 2e-5, $"{name}: max relative difference {worst:E2}");
+    }
+
+    [OracleTheory]
+    [MemberData(nameof(Runnable))]
+    public void GptqIntoQ4KBlocksRunsInLlamaCppAsInOurEngine(string name)
+    {
+        string file = fx.Scratch($"{name}-gptq-q4k.gguf");
+        try
+        {
+            using (var model = LlamaModel.Load(fx.Folders[name]))
+            {
+                var runner = new LayerStreamingQuantizer(model, new GptqGgufLinearQuantizer(new GptqBlockOptions { Type = DType.Q4_K }), Calibration());
+                GgufStreamingExport.Export(model, runner, DType.Q4_K, file);
+            }
+            using var ours = LlamaModel.Load(file);
+            using var cpp = LlamaCppModel.Load(file);
+            using var ctx = cpp.CreateContext(128, 128, threads: 2, f32Cache: true);
+            var a = new PerplexityEvaluator(new SessionLogitsProvider(ours, 128)).Evaluate(fx.Tokens[..2048], 128, PerplexityStyle.LlamaCpp, null);
+            var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx)).Evaluate(fx.Tokens[..2048], 128, PerplexityStyle.LlamaCpp, null);
+            output.WriteLine($"{name} GPTQ → Q4_K: ours {a}, llama.cpp {b}");
+            Assert.True(double.IsFinite(a.Perplexity));
+            Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 2.5e-3, $"ours {a} vs llama.cpp {b}");
+        }
+        finally { File.Delete(file); }
+    }
+
+    [Theory]
+    [MemberData(nameof(Runnable))]
+    public void HfGptqAndRtnExportsLoadBackAsTheWeightsTheRunUsed(string name)
+    {
+        foreach (bool gptq in new[] { true, false })
+        {
+            string folder = fx.Scratch($"{name}-{(gptq ? "gptq" : "rtn")}-hf");
+            var options = new GptqOptions { Bits = 4, GroupSize = 128, Fp16Scales = true };
+            ILinearQuantizer inner = gptq ? new GptqLinearQuantizer(options) : new RtnLinearQuantizer(options);
+            var rec = new HfGptqExportTests.RecordingQuantizer(inner);
+            try
+            {
+                using (var model = LlamaModel.Load(fx.Folders[name]))
+                    HfGptqExporter.Export(model, new LayerStreamingQuantizer(model, rec, gptq ? Calibration() : null), options, folder);
+                using var loaded = LlamaModel.Load(folder);
+                using var source = LlamaModel.Load(fx.Folders[name]);
+                Assert.Equal("hf-gptq", loaded.Format);
+                for (int l = 0; l < loaded.Parameters.NumLayers; l++)
+                {
+                    foreach (var k in LlamaLinearExtensions.All)
+                        Assert.Equal(rec.Results[k.HfModule(l)].Dequantized, loaded.Layers[l].Weight(k).ToFloat32());
+                    // Biases and q/k norms travel as fp16 beside the packed modules.
+                    foreach (var role in loaded.Parameters.Architecture.OptionalLayerTensors)
+                    {
+                        var want = source.Layers[l].Vector(role)!.Select(x => (float)(Half)x).ToArray();
+                        Assert.Equal(want, loaded.Layers[l].Vector(role));
+                    }
+                }
+                var ppl = new PerplexityEvaluator(new SessionLogitsProvider(loaded, 128)).Evaluate(fx.Tokens[..1024], 128, PerplexityStyle.LlamaCpp, null);
+                output.WriteLine($"{name} {(gptq ? "GPTQ" : "RTN")} 4-bit g128 HF folder: {ppl}");
+                Assert.True(double.IsFinite(ppl.Perplexity));
+            }
+            finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+        }
+    }
+}
