@@ -19,6 +19,7 @@ public sealed class DecoderLayerForward
 {
     private readonly LlamaHyperParameters _hp;
     private readonly float[] _cos, _sin;     // [position, headDim/2]
+    private readonly float[]? _localCos, _localSin; // the sliding-window layers' own RoPE (Gemma 3), or null
 
     /// <summary>Prepares the RoPE tables for positions 0 … <paramref name="positions"/> − 1.</summary>
     public DecoderLayerForward(LlamaHyperParameters hp, int positions)
@@ -26,6 +27,13 @@ public sealed class DecoderLayerForward
         _hp = hp;
         Positions = positions;
         (_cos, _sin) = LlamaLayerOps.RopeTables(hp, positions);
+        if (hp.RopeLocalTheta is not null) (_localCos, _localSin) = LlamaLayerOps.RopeTables(hp.LocalRope(), positions);
+    }
+
+    /// <summary>Scales embedding rows in place where the architecture does (Gemma: ×√hidden).</summary>
+    public void ScaleEmbeddings(Span<float> x)
+    {
+        if (_hp.EmbeddingScale is { } s) System.Numerics.Tensors.TensorPrimitives.Multiply(x, s, x);
     }
 
     /// <summary>How many positions the RoPE tables cover.</summary>
@@ -39,7 +47,7 @@ public sealed class DecoderLayerForward
     /// Queries, keys and values of <paramref name="n"/> tokens at <paramref name="positions"/>: the three
     /// projections, their biases, per-head q/k norms and RoPE, as the architecture has them.
     /// </summary>
-    public void QueryKeyValue(ReadOnlySpan<float> xn, int n, LlamaLayerWeights w, TensorView wq, TensorView wk, TensorView wv,
+    public void QueryKeyValue(int layer, ReadOnlySpan<float> xn, int n, LlamaLayerWeights w, TensorView wq, TensorView wk, TensorView wv,
         Span<float> q, Span<float> k, Span<float> v, ReadOnlySpan<int> positions)
     {
         int qDim = _hp.QDim, kvDim = _hp.KvDim;
@@ -56,13 +64,16 @@ public sealed class DecoderLayerForward
         if (w.QNorm is { } nq) LlamaLayerOps.RmsNormRows(q, nq, _hp.RmsNormEps, q, n * _hp.NumHeads, _hp.HeadDim);
         if (w.KNorm is { } nk) LlamaLayerOps.RmsNormRows(k, nk, _hp.RmsNormEps, k, n * _hp.NumKvHeads, _hp.HeadDim);
         bool interleaved = _hp.RopeLayout == RopeLayout.Interleaved;
-        LlamaLayerOps.ApplyRope(q, n, _hp.NumHeads, _hp.HeadDim, interleaved, _cos, _sin, positions);
-        LlamaLayerOps.ApplyRope(k, n, _hp.NumKvHeads, _hp.HeadDim, interleaved, _cos, _sin, positions);
+        bool local = _hp.UsesLocalRope(layer);
+        var cos = local ? _localCos : _cos;
+        var sin = local ? _localSin : _sin;
+        LlamaLayerOps.ApplyRope(q, n, _hp.NumHeads, _hp.HeadDim, interleaved, cos, sin, positions);
+        LlamaLayerOps.ApplyRope(k, n, _hp.NumKvHeads, _hp.HeadDim, interleaved, cos, sin, positions);
     }
 
-    /// <summary>Output projection of the attention result and the residual add: <paramref name="x"/> += attn·Woᵀ.</summary>
-    public void AttentionOutput(ReadOnlySpan<float> attention, int n, TensorView wo, Span<float> scratch, Span<float> x)
-        => ProjectAndAdd(attention[..(n * _hp.QDim)], n, wo, scratch, x);
+    /// <summary>Output projection of the attention result and the residual add: <paramref name="x"/> += [norm](attn·Woᵀ).</summary>
+    public void AttentionOutput(ReadOnlySpan<float> attention, int n, LlamaLayerWeights w, TensorView wo, Span<float> scratch, Span<float> x)
+        => ProjectAndAdd(attention[..(n * _hp.QDim)], n, wo, w.AttentionPostNorm, scratch, x);
 
     /// <summary>Norm before the MLP: <paramref name="xn"/> = norm(<paramref name="x"/>).</summary>
     public void MlpNorm(ReadOnlySpan<float> x, LlamaLayerWeights w, Span<float> xn, int n)
@@ -76,18 +87,32 @@ public sealed class DecoderLayerForward
         up = up[..(n * h)];
         MatMul.Multiply(xn[..(n * _hp.Dim)], n, wGate, gate);
         MatMul.Multiply(xn[..(n * _hp.Dim)], n, wUp, up);
-        VectorOps.SiluMul(gate, up, gate);
+        if (_hp.Architecture.Activation == Architectures.Activation.GeluTanh) GeluTanhMul(gate, up);
+        else VectorOps.SiluMul(gate, up, gate);
     }
 
-    /// <summary>Down projection and the residual add: <paramref name="x"/> += hidden·Wdownᵀ.</summary>
-    public void MlpOutput(ReadOnlySpan<float> hidden, int n, TensorView wDown, Span<float> scratch, Span<float> x)
-        => ProjectAndAdd(hidden[..(n * _hp.HiddenDim)], n, wDown, scratch, x);
+    /// <summary>Down projection and the residual add: <paramref name="x"/> += [norm](hidden·Wdownᵀ).</summary>
+    public void MlpOutput(ReadOnlySpan<float> hidden, int n, LlamaLayerWeights w, TensorView wDown, Span<float> scratch, Span<float> x)
+        => ProjectAndAdd(hidden[..(n * _hp.HiddenDim)], n, wDown, w.FfnPostNorm, scratch, x);
 
-    private void ProjectAndAdd(ReadOnlySpan<float> input, int n, TensorView w, Span<float> scratch, Span<float> x)
+    private void ProjectAndAdd(ReadOnlySpan<float> input, int n, TensorView w, float[]? postNorm, Span<float> scratch, Span<float> x)
     {
         int dim = _hp.Dim;
-        MatMul.Multiply(input, n, w, scratch[..(n * dim)]);
-        VectorOps.Add(x[..(n * dim)], scratch[..(n * dim)], x[..(n * dim)]);
+        var y = scratch[..(n * dim)];
+        MatMul.Multiply(input, n, w, y);
+        if (postNorm != null) LlamaLayerOps.RmsNormRows(y, postNorm, _hp.RmsNormEps, y, n, dim);
+        VectorOps.Add(x[..(n * dim)], y, x[..(n * dim)]);
+    }
+
+    // transformers' gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), times up.
+    private static void GeluTanhMul(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        const float c = 0.7978845608028654f; // √(2/π)
+        for (int i = 0; i < gate.Length; i++)
+        {
+            float x = gate[i];
+            gate[i] = 0.5f * x * (1f + MathF.Tanh(c * (x + 0.044715f * x * x * x))) * up[i];
+        }
     }
 
     private static void AddRows(Span<float> rows, ReadOnlySpan<float> bias, int n)

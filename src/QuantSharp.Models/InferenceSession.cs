@@ -111,6 +111,7 @@ public sealed class InferenceSession
         // One row per token; quantized embeddings (llama.cpp's Q6_K/Q4_K token_embd) are dequantized by the same call.
         for (int i = 0; i < n; i++)
             FloatConversion.ToFloat32(emb.DType, emb.RowBytes(tokens[i]), x.Slice(i * dim, dim));
+        _layer.ScaleEmbeddings(x);
 
         for (int i = 0; i < n; i++) _positions[i] = Position + i;
         int qDim = _hp.QDim, hidden = _hp.HiddenDim;
@@ -120,18 +121,18 @@ public sealed class InferenceSession
             var w = _model.Layers[l];
             _layer.AttentionNorm(x, w, xn, n);
             Observe(LinearInputGroup.AttentionInput, l, xn, n, dim);
-            _layer.QueryKeyValue(xn, n, w, w.Wq, w.Wk, w.Wv, _q, _k, _v, _positions.AsSpan(0, n));
+            _layer.QueryKeyValue(l, xn, n, w, w.Wq, w.Wk, w.Wv, _q, _k, _v, _positions.AsSpan(0, n));
             StoreInCache(_k, _keyCache[l], n);
             StoreInCache(_v, _valueCache[l], n);
             Attention(l, n);
             Observe(LinearInputGroup.AttentionOutput, l, _attn, n, qDim);
-            _layer.AttentionOutput(_attn, n, w.Wo, _proj, x);
+            _layer.AttentionOutput(_attn, n, w, w.Wo, _proj, x);
 
             _layer.MlpNorm(x, w, xn, n);
             Observe(LinearInputGroup.MlpInput, l, xn, n, dim);
             _layer.MlpHidden(xn, n, w.WGate, w.WUp, _gate, _up);
             Observe(LinearInputGroup.MlpHidden, l, _gate, n, hidden);
-            _layer.MlpOutput(_gate, n, w.WDown, _proj, x);
+            _layer.MlpOutput(_gate, n, w, w.WDown, _proj, x);
         }
         Position += n;
         _lastBatch = n;
@@ -174,13 +175,13 @@ public sealed class InferenceSession
         // key and value row once (AttentionOps' two-query calls give each head the one-head bits).
         int n = _attnTokens, hd = _hp.HeadDim, qDim = _hp.QDim;
         int group = _hp.NumHeads / _hp.NumKvHeads, pairs = (group + 1) / 2;
-        float scale = 1f / MathF.Sqrt(hd);
+        float scale = _hp.AttentionScale;
         int t = job % n, pair = job / n;
         int kvh = pair / pairs, h = kvh * group + 2 * (pair % pairs);
         int queries = Math.Min(2, kvh * group + group - h);
         int end = Position + t + 1;
         // With a sliding window the query sees only the last W positions, itself included.
-        int first = _hp.SlidingWindow is { } window ? Math.Max(0, end - window) : 0;
+        int first = _hp.WindowOf(_attnLayer) is { } window ? Math.Max(0, end - window) : 0;
         int len = end - first;
         if (t_scores is null || t_scores.Length < 2 * len) t_scores = new float[2 * Math.Max(len, ContextLength)];
         var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);

@@ -60,6 +60,12 @@ public sealed record HfConfig
     public string HiddenAct { get; init; } = "silu";
     /// <summary>dtype / torch_dtype.</summary>
     public string? DType { get; init; }
+    /// <summary>Gemma: RoPE base of the local (sliding-window) layers (rope_local_base_freq, or rope_parameters.sliding_attention.rope_theta).</summary>
+    public double? RopeLocalTheta { get; init; }
+    /// <summary>Gemma: query_pre_attn_scalar (attention scores are scaled by its inverse square root), or null.</summary>
+    public double? QueryPreAttentionScalar { get; init; }
+    /// <summary>Gemma 2/3: sliding_window_pattern (every n-th layer global) when layer_types is absent, or null.</summary>
+    public int? SlidingWindowPattern { get; init; }
     /// <summary>sliding_window (null when absent or null).</summary>
     public int? SlidingWindow { get; init; }
     /// <summary>use_sliding_window (Qwen2/Qwen3 configs; false when absent).</summary>
@@ -103,7 +109,25 @@ public sealed record HfConfig
         // transformers 5 moved RoPE settings into rope_parameters; older configs keep rope_theta/rope_scaling at top level.
         double theta = 10000.0;
         RopeScaling? scaling = null;
-        if (root.TryGetProperty("rope_parameters", out var rp) && rp.ValueKind == JsonValueKind.Object)
+        double? localTheta = r.Double("rope_local_base_freq");
+        if (root.TryGetProperty("rope_parameters", out var rp) && rp.ValueKind == JsonValueKind.Object
+            && (rp.TryGetProperty("full_attention", out _) || rp.TryGetProperty("sliding_attention", out _)))
+        {
+            // Per layer type (Gemma 3 in transformers 5): full_attention holds the global RoPE, sliding_attention the local one.
+            if (rp.TryGetProperty("full_attention", out var full) && full.ValueKind == JsonValueKind.Object)
+            {
+                var rr = new Reader(path + " rope_parameters.full_attention", full);
+                theta = rr.Double("rope_theta") ?? theta;
+                scaling = ParseScaling(rr, full);
+            }
+            if (rp.TryGetProperty("sliding_attention", out var local) && local.ValueKind == JsonValueKind.Object)
+            {
+                var rr = new Reader(path + " rope_parameters.sliding_attention", local);
+                localTheta = rr.Double("rope_theta") ?? localTheta;
+                if (ParseScaling(rr, local) is { } ls) throw new NotSupportedException($"{path}: rope scaling '{ls.Type}' on the sliding-window layers is not supported");
+            }
+        }
+        else if (root.TryGetProperty("rope_parameters", out rp) && rp.ValueKind == JsonValueKind.Object)
         {
             var rr = new Reader(path + " rope_parameters", rp);
             theta = rr.Double("rope_theta") ?? r.Double("rope_theta") ?? theta;
@@ -147,9 +171,12 @@ public sealed record HfConfig
             EosTokenId = eos,
             AttentionBias = r.Bool("attention_bias") ?? false,
             MlpBias = r.Bool("mlp_bias") ?? false,
-            HiddenAct = r.String("hidden_act") ?? "silu",
+            HiddenAct = r.String("hidden_activation") ?? r.String("hidden_act") ?? "silu",
             DType = r.String("dtype") ?? r.String("torch_dtype"),
             SlidingWindow = r.PositiveInt("sliding_window"),
+            SlidingWindowPattern = r.PositiveInt("sliding_window_pattern"),
+            QueryPreAttentionScalar = r.Double("query_pre_attn_scalar") is { } qpas ? (qpas > 0 ? qpas : throw new InvalidDataException($"{path}: query_pre_attn_scalar {qpas} must be positive")) : null,
+            RopeLocalTheta = localTheta is { } lt ? (lt > 0 ? lt : throw new InvalidDataException($"{path}: rope_local_base_freq {lt} must be positive")) : null,
             UseSlidingWindow = r.Bool("use_sliding_window") ?? false,
             LayerTypes = StringList(path, root, "layer_types"),
             Keys = root.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => p.Name).ToHashSet(StringComparer.Ordinal),

@@ -8,6 +8,8 @@ public enum Activation
 {
     /// <summary>SiLU (x·σ(x)): Llama, Mistral, Qwen.</summary>
     Silu,
+    /// <summary>GELU with the tanh approximation (transformers' gelu_pytorch_tanh): Gemma.</summary>
+    GeluTanh,
 }
 
 /// <summary>Whether and how a config declares sliding-window attention.</summary>
@@ -19,6 +21,12 @@ public enum SlidingWindowStyle
     EveryLayer,
     /// <summary>Qwen2/Qwen3: only with <c>use_sliding_window</c> true (then refused: per-layer windows are not implemented).</summary>
     Optional,
+    /// <summary>
+    /// Gemma 3: local (windowed) layers and global layers interleaved — <c>layer_types</c>, or every
+    /// <c>sliding_window_pattern</c>-th layer global — the local ones with their own RoPE base
+    /// (<c>rope_local_base_freq</c>, no scaling).
+    /// </summary>
+    Interleaved,
 }
 
 /// <summary>A group of linear layers that read the same activations, in the true-sequential order a quantizer visits them.</summary>
@@ -53,6 +61,24 @@ public sealed record ModelArchitecture
     public bool QkNorm { get; init; }
     /// <summary>The MLP gate activation.</summary>
     public Activation Activation { get; init; } = Activation.Silu;
+    /// <summary>Norms of the attention output and of the MLP output before each residual add (Gemma).</summary>
+    public bool PostNorms { get; init; }
+    /// <summary>
+    /// Hugging Face stores norm weights w of a norm that multiplies by 1 + w (Gemma); the model keeps 1 + w,
+    /// as llama.cpp's GGUF stores it, and Hugging Face writers subtract the 1 again.
+    /// </summary>
+    public bool NormPlusOne { get; init; }
+    /// <summary>The token embedding is multiplied by √hidden (Gemma).</summary>
+    public bool EmbeddingScaled { get; init; }
+    /// <summary>Tensor names in Hugging Face files.</summary>
+    public TensorNaming HfNaming { get; init; } = TensorNaming.HuggingFace;
+    /// <summary>Config keys this family implements that are refused for the others (e.g. Gemma's query_pre_attn_scalar).</summary>
+    public string[] ImplementedKeys { get; init; } = [];
+    /// <summary>
+    /// llama.cpp's fixed rules for this family in GGUF, when it has them: the sliding-window pattern
+    /// (every n-th layer global) and the RoPE base of the local layers (Gemma 3: 6 and 10,000).
+    /// </summary>
+    public (int Pattern, float LocalRopeTheta)? GgufSlidingWindowRule { get; init; }
     /// <summary>How the config declares a sliding window.</summary>
     public SlidingWindowStyle SlidingWindow { get; init; }
 
@@ -63,6 +89,7 @@ public sealed record ModelArchitecture
         {
             if (QkvBias) { yield return TensorRole.QBias; yield return TensorRole.KBias; yield return TensorRole.VBias; }
             if (QkNorm) { yield return TensorRole.QNorm; yield return TensorRole.KNorm; }
+            if (PostNorms) { yield return TensorRole.AttentionPostNorm; yield return TensorRole.FfnPostNorm; }
         }
     }
 

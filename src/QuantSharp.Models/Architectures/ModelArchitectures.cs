@@ -35,8 +35,21 @@ public static class ModelArchitectures
         QkNorm = true, SlidingWindow = SlidingWindowStyle.Optional,
     };
 
+    /// <summary>
+    /// Gemma 3 text models (Gemma3ForCausalLM; the language part of the larger multimodal checkpoints):
+    /// (1 + w) RMSNorms, four per block, per-head q/k norms, GELU-tanh, √hidden embedding scale, local
+    /// sliding-window layers with their own RoPE base between global layers, query_pre_attn_scalar.
+    /// </summary>
+    public static readonly ModelArchitecture Gemma3 = new()
+    {
+        Name = "gemma3_text", HfArchitectures = ["Gemma3ForCausalLM"], GgufArchitecture = "gemma3", GgufRopeLayout = RopeLayout.HalfSplit,
+        QkNorm = true, PostNorms = true, NormPlusOne = true, EmbeddingScaled = true, Activation = Activation.GeluTanh,
+        SlidingWindow = SlidingWindowStyle.Interleaved, HfNaming = TensorNaming.HuggingFaceGemma,
+        ImplementedKeys = ["query_pre_attn_scalar"], GgufSlidingWindowRule = (6, 10000f),
+    };
+
     /// <summary>All supported architectures.</summary>
-    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3];
+    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3, Gemma3];
 
     /// <summary>The entry for a Hugging Face config, or null.</summary>
     public static ModelArchitecture? FromHf(string modelType, string architecture) =>

@@ -66,7 +66,24 @@ public sealed class TensorNaming
             (TensorRole.Gate, "mlp.gate_proj.weight"), (TensorRole.Up, "mlp.up_proj.weight"), (TensorRole.Down, "mlp.down_proj.weight"),
         ]);
 
-    /// <summary>llama.cpp's GGUF names (llama, qwen2, qwen3 share them).</summary>
+    /// <summary>
+    /// Hugging Face Gemma 2/3: four norms per block, where <c>post_attention_layernorm</c> is the attention
+    /// output's norm (in Llama it is the MLP's input norm) and <c>pre_feedforward_layernorm</c> the MLP's.
+    /// </summary>
+    public static readonly TensorNaming HuggingFaceGemma = Build("hf", "model.layers.{0}.",
+        "model.embed_tokens.weight", "model.norm.weight", "lm_head.weight",
+        [
+            (TensorRole.AttentionNorm, "input_layernorm.weight"),
+            (TensorRole.Q, "self_attn.q_proj.weight"), (TensorRole.K, "self_attn.k_proj.weight"),
+            (TensorRole.V, "self_attn.v_proj.weight"), (TensorRole.O, "self_attn.o_proj.weight"),
+            (TensorRole.QNorm, "self_attn.q_norm.weight"), (TensorRole.KNorm, "self_attn.k_norm.weight"),
+            (TensorRole.AttentionPostNorm, "post_attention_layernorm.weight"),
+            (TensorRole.FfnNorm, "pre_feedforward_layernorm.weight"),
+            (TensorRole.FfnPostNorm, "post_feedforward_layernorm.weight"),
+            (TensorRole.Gate, "mlp.gate_proj.weight"), (TensorRole.Up, "mlp.up_proj.weight"), (TensorRole.Down, "mlp.down_proj.weight"),
+        ]);
+
+    /// <summary>llama.cpp's GGUF names (llama, qwen2, qwen3, gemma3 share them).</summary>
     public static readonly TensorNaming Gguf = Build("gguf", "blk.{0}.",
         "token_embd.weight", "output_norm.weight", "output.weight",
         [
@@ -75,7 +92,9 @@ public sealed class TensorNaming
             (TensorRole.O, "attn_output.weight"),
             (TensorRole.QBias, "attn_q.bias"), (TensorRole.KBias, "attn_k.bias"), (TensorRole.VBias, "attn_v.bias"),
             (TensorRole.QNorm, "attn_q_norm.weight"), (TensorRole.KNorm, "attn_k_norm.weight"),
+            (TensorRole.AttentionPostNorm, "post_attention_norm.weight"),
             (TensorRole.FfnNorm, "ffn_norm.weight"),
+            (TensorRole.FfnPostNorm, "post_ffw_norm.weight"),
             (TensorRole.Gate, "ffn_gate.weight"), (TensorRole.Up, "ffn_up.weight"), (TensorRole.Down, "ffn_down.weight"),
         ]);
 

@@ -34,8 +34,12 @@ public enum TensorRole
     QNorm,
     /// <summary>Per-head RMSNorm of keys before RoPE (Qwen3), [head_dim].</summary>
     KNorm,
+    /// <summary>Norm of the attention output before the residual add (Gemma's sandwich norms).</summary>
+    AttentionPostNorm,
     /// <summary>Norm before the MLP.</summary>
     FfnNorm,
+    /// <summary>Norm of the MLP output before the residual add (Gemma's sandwich norms).</summary>
+    FfnPostNorm,
     /// <summary>MLP gate projection.</summary>
     Gate,
     /// <summary>MLP up projection.</summary>

@@ -55,9 +55,7 @@ public static class GgufLlamaExporter
         var tok = model.Tokenizer ?? throw new InvalidDataException($"{model.Origin}: the model has no tokenizer; llama.cpp needs one in the GGUF");
         var enc = encoding;
         string arch = hp.Architecture.GgufArchitecture;
-        // llama.cpp's graphs for these architectures attend to the whole context: a window would be dropped silently.
-        if (hp.SlidingWindow is { } window)
-            throw new NotSupportedException($"{model.Origin}: sliding_window {window} (shorter than the context of {hp.ContextLength}) cannot be written: llama.cpp's '{arch}' architecture has no sliding window and would compute a different model");
+        CheckLlamaCppCanRun(model, arch);
         var naming = TensorNaming.Gguf;
         var w = new GgufWriter(new GgufMetadata(outputPath));
         var md = w.Metadata;
@@ -79,6 +77,7 @@ public static class GgufLlamaExporter
         md.SetFloat32(LlamaGgufNames.RmsNormEpsilon(arch), hp.RmsNormEps);
         md.SetFloat32(LlamaGgufNames.RopeFreqBase(arch), hp.RopeTheta);
         md.SetUInt32(LlamaGgufNames.VocabSize(arch), (uint)hp.VocabSize);
+        if (hp.SlidingWindow is { } sw) md.SetUInt32($"{arch}.attention.sliding_window", (uint)sw);
         if (hp.RopeScaling is { Type: "linear" } lin)
         {
             md.SetString($"{arch}.rope.scaling.type", "linear");
@@ -131,6 +130,33 @@ public static class GgufLlamaExporter
         _progressHook = () => progress?.Report((++done, total));
         try { w.WriteFile(outputPath, protect, cancellationToken); }
         finally { _progressHook = null; }
+    }
+
+    /// <summary>
+    /// Refuses a model that llama.cpp would run as a different function: a sliding window in a family whose
+    /// llama.cpp graph has none, or one whose layer pattern, local RoPE base or query scale differ from the
+    /// fixed rules llama.cpp applies to the family.
+    /// </summary>
+    private static void CheckLlamaCppCanRun(LlamaModel model, string arch)
+    {
+        var hp = model.Parameters;
+        var rule = hp.Architecture.GgufSlidingWindowRule;
+        string Why(string what) => $"{model.Origin}: {what} cannot be written: llama.cpp's '{arch}' architecture would compute a different model";
+        if (rule is not { } r)
+        {
+            if (hp.SlidingWindow is { } window)
+                throw new NotSupportedException(Why($"sliding_window {window} (shorter than the context of {hp.ContextLength})") + " (it has no sliding window)");
+            if (hp.QueryPreAttentionScalar is { } q0) throw new NotSupportedException(Why($"query_pre_attn_scalar {q0}"));
+            return;
+        }
+        for (int i = 0; i < hp.NumLayers; i++)
+            if ((hp.WindowOf(i) != null) != (i % r.Pattern < r.Pattern - 1))
+                throw new NotSupportedException(Why($"layer {i} {(hp.WindowOf(i) != null ? "with" : "without")} a sliding window") + $" (it makes every {r.Pattern}th layer global)");
+        if (hp.RopeLocalTheta is { } local && local != r.LocalRopeTheta)
+            throw new NotSupportedException(Why($"rope_local_base_freq {local}") + $" (it uses {r.LocalRopeTheta})");
+        float expected = hp.NumLayers == 62 ? (float)hp.Dim / hp.NumHeads : hp.HeadDim;
+        if ((hp.QueryPreAttentionScalar ?? hp.HeadDim) != expected)
+            throw new NotSupportedException(Why($"query_pre_attn_scalar {hp.QueryPreAttentionScalar}") + $" (it uses {expected} for {hp.NumLayers} layers)");
     }
 
     /// <summary>

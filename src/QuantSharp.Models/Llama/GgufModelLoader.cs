@@ -20,8 +20,10 @@ internal static class GgufModelLoader
             var description = ModelArchitectures.FromGguf(arch)
                 ?? throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: {ModelArchitectures.SupportedGguf})");
             // Keys that change the function and that this engine does not implement are refused, never ignored.
+            var rule = description.GgufSlidingWindowRule;
             foreach (var key in new[] { "attention.sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "expert_count" })
-                if (md.ContainsKey($"{arch}.{key}")) throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
+                if (md.ContainsKey($"{arch}.{key}") && !(key == "attention.sliding_window" && rule != null))
+                    throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
             int Int(string key, int? fallback = null)
             {
                 if (md.TryGetInteger(key, out long v))
@@ -55,13 +57,29 @@ internal static class GgufModelLoader
                 if (t.ElementCount != headDim / 2) throw new InvalidDataException($"{path}: '{GgufLlamaExporter.RopeFrequencyFactorsTensor}' has {t.ElementCount} values, expected {headDim / 2}");
                 freqFactors = t.ToFloat32();
             }
+            int layers = Int(LlamaGgufNames.BlockCount(arch));
+            int? window = null;
+            bool[]? slidingLayers = null;
+            float? queryScalar = null;
+            if (rule is { } r)
+            {
+                // llama.cpp's fixed rules for this family: every Pattern-th layer global, the others windowed
+                // with their own RoPE base; Gemma 3 27B (62 layers) scales queries by hidden/heads, the others by head_dim.
+                window = Int($"{arch}.attention.sliding_window");
+                slidingLayers = Enumerable.Range(0, layers).Select(i => i % r.Pattern < r.Pattern - 1).ToArray();
+                if (layers == 62) queryScalar = (float)dim / heads;
+            }
             var hp = new LlamaHyperParameters
             {
                 Architecture = description,
+                SlidingWindow = window,
+                SlidingLayers = slidingLayers,
+                RopeLocalTheta = rule?.LocalRopeTheta,
+                QueryPreAttentionScalar = queryScalar,
                 VocabSize = vocab,
                 Dim = dim,
                 HiddenDim = Int(LlamaGgufNames.FeedForwardLength(arch)),
-                NumLayers = Int(LlamaGgufNames.BlockCount(arch)),
+                NumLayers = layers,
                 NumHeads = heads,
                 NumKvHeads = kvHeads,
                 HeadDim = headDim,

@@ -23,6 +23,27 @@ public sealed record LlamaHyperParameters
     public ModelArchitecture Architecture { get; init; } = ModelArchitectures.Llama;
     /// <summary>Sliding-window attention: each query sees at most this many positions (itself included); null = full causal attention.</summary>
     public int? SlidingWindow { get; init; }
+    /// <summary>Which layers use <see cref="SlidingWindow"/> (null: all of them when it is set).</summary>
+    public bool[]? SlidingLayers { get; init; }
+    /// <summary>RoPE base of the sliding-window layers when it differs from <see cref="RopeTheta"/> (Gemma 3; no scaling there), or null.</summary>
+    public float? RopeLocalTheta { get; init; }
+    /// <summary>Attention scores are scaled by this value's inverse square root (Gemma's query_pre_attn_scalar); null = head_dim.</summary>
+    public float? QueryPreAttentionScalar { get; init; }
+
+    /// <summary>The window of layer <paramref name="layer"/> (null: full causal attention).</summary>
+    public int? WindowOf(int layer) => SlidingWindow is { } w && (SlidingLayers is null || SlidingLayers[layer]) ? w : null;
+
+    /// <summary>Whether layer <paramref name="layer"/> uses the local RoPE (<see cref="RopeLocalTheta"/>).</summary>
+    public bool UsesLocalRope(int layer) => RopeLocalTheta is not null && SlidingLayers is { } s && s[layer];
+
+    /// <summary>The scale of attention scores q·k.</summary>
+    public float AttentionScale => 1f / MathF.Sqrt(QueryPreAttentionScalar ?? HeadDim);
+
+    /// <summary>The factor the token embedding is multiplied by (√hidden for Gemma), or null for none.</summary>
+    public float? EmbeddingScale => Architecture.EmbeddingScaled ? MathF.Sqrt(Dim) : null;
+
+    /// <summary>The same parameters for the local (sliding-window) layers' RoPE: their base, no scaling.</summary>
+    public LlamaHyperParameters LocalRope() => this with { RopeTheta = RopeLocalTheta ?? RopeTheta, RopeScaling = null, RopeFrequencyFactors = null };
     /// <summary>Vocabulary size (rows of the embedding).</summary>
     public required int VocabSize { get; init; }
     /// <summary>Model width.</summary>
@@ -69,10 +90,12 @@ public sealed record LlamaHyperParameters
         string Refuse(string key, string why) => throw new NotSupportedException($"{c.Path}: '{key}' {why} is not supported for {arch.Name}");
         if (c.AttentionBias) Refuse("attention_bias", "true (biases on q/k/v/o)");
         if (c.MlpBias) Refuse("mlp_bias", "true");
-        if (c.HiddenAct != "silu") Refuse("hidden_act", $"'{c.HiddenAct}' (expected silu)");
+        string expectedAct = arch.Activation == Activation.GeluTanh ? "gelu_pytorch_tanh" : "silu";
+        if (c.HiddenAct != expectedAct) Refuse("hidden_act", $"'{c.HiddenAct}' (expected {expectedAct})");
         if (c.RopeScaling is { Type: not ("linear" or "llama3") } rs) Refuse("rope_scaling", $"type '{rs.Type}' (supported: default, linear, llama3)");
         foreach (var key in UnimplementedKeys)
-            if (c.Keys.Contains(key)) Refuse(key, "(a feature of another architecture)");
+            if (c.Keys.Contains(key) && !arch.ImplementedKeys.Contains(key)) Refuse(key, "(a feature of another architecture)");
+        if (c.RopeLocalTheta is not null && arch.SlidingWindow != SlidingWindowStyle.Interleaved) Refuse("rope_local_base_freq", "");
         foreach (var key in new[] { "num_local_experts", "num_experts", "n_routed_experts" })
             if (c.Numbers.TryGetValue(key, out var experts) && experts > 0) Refuse(key, $"= {experts} (mixture of experts)");
         if (c.Numbers.TryGetValue("partial_rotary_factor", out var prf) && prf != 1) Refuse("partial_rotary_factor", $"= {prf}");
@@ -89,13 +112,33 @@ public sealed record LlamaHyperParameters
                 if (c.UseSlidingWindow) Refuse("use_sliding_window", "true (sliding windows on some layers)");
                 break;
         }
-        if (c.LayerTypes is { } types && types.Any(t => t != "full_attention"))
+        bool[]? slidingLayers = null;
+        if (arch.SlidingWindow == SlidingWindowStyle.Interleaved)
+        {
+            window = c.SlidingWindow ?? throw new InvalidDataException($"{c.Path}: {arch.Name} needs 'sliding_window'");
+            if (c.LayerTypes is { } lt)
+            {
+                if (lt.Count != c.NumLayers) throw new InvalidDataException($"{c.Path}: 'layer_types' has {lt.Count} entries for {c.NumLayers} layers");
+                if (lt.FirstOrDefault(t => t is not ("sliding_attention" or "full_attention")) is { } bad) Refuse("layer_types", $"entry '{bad}'");
+                slidingLayers = lt.Select(t => t == "sliding_attention").ToArray();
+            }
+            else
+            {
+                // transformers' Gemma 3 default: every sliding_window_pattern-th layer (1-based) is global.
+                int pattern = c.SlidingWindowPattern ?? 6;
+                slidingLayers = Enumerable.Range(0, c.NumLayers).Select(i => (i + 1) % pattern != 0).ToArray();
+            }
+        }
+        else if (c.LayerTypes is { } types && types.Any(t => t != "full_attention"))
             Refuse("layer_types", $"[{string.Join(", ", types.Distinct())}] (only full_attention is implemented)");
-        if (window is { } w && w >= c.MaxPositionEmbeddings) window = null; // a window as long as the context changes nothing
+        if (slidingLayers is null && window is { } w && w >= c.MaxPositionEmbeddings) window = null; // a window as long as the context changes nothing
         return new LlamaHyperParameters
         {
             Architecture = arch,
             SlidingWindow = window,
+            SlidingLayers = slidingLayers,
+            RopeLocalTheta = arch.SlidingWindow == SlidingWindowStyle.Interleaved ? (float)(c.RopeLocalTheta ?? 10000.0) : null,
+            QueryPreAttentionScalar = c.QueryPreAttentionScalar is { } q ? (float)q : null,
             VocabSize = c.VocabSize,
             Dim = c.HiddenSize,
             HiddenDim = c.IntermediateSize,

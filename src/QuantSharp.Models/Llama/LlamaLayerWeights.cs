@@ -37,6 +37,10 @@ public sealed class LlamaLayerWeights
     public float[]? QNorm { get; init; }
     /// <summary>Per-head key RMSNorm weight [head_dim] applied before RoPE (Qwen3), or null.</summary>
     public float[]? KNorm { get; init; }
+    /// <summary>Norm of the attention output before the residual add (Gemma), or null.</summary>
+    public float[]? AttentionPostNorm { get; init; }
+    /// <summary>Norm of the MLP output before the residual add (Gemma), or null.</summary>
+    public float[]? FfnPostNorm { get; init; }
 
     /// <summary>The small vector of optional role <paramref name="role"/> (bias or q/k norm), or null when the layer has none.</summary>
     public float[]? Vector(Architectures.TensorRole role) => role switch
@@ -47,6 +51,8 @@ public sealed class LlamaLayerWeights
         Architectures.TensorRole.QNorm => QNorm,
         Architectures.TensorRole.KNorm => KNorm,
         Architectures.TensorRole.AttentionNorm => AttentionNorm,
+        Architectures.TensorRole.AttentionPostNorm => AttentionPostNorm,
+        Architectures.TensorRole.FfnPostNorm => FfnPostNorm,
         Architectures.TensorRole.FfnNorm => FfnNorm,
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a vector role"),
     };

@@ -26,7 +26,9 @@ public sealed class LlamaModel : IDisposable
         Tokenizer = tokenizer;
         Format = format;
         TokenEmbedding = Expect(names.TokenEmbedding, hp.VocabSize, hp.Dim);
-        OutputNorm = Vector(names.OutputNorm, hp.Dim);
+        // Gemma's Hugging Face norms multiply by 1 + w; the model keeps the multiplier, as llama.cpp's GGUF does.
+        _normShift = hp.Architecture.NormPlusOne && names.Family == "hf" ? 1f : 0f;
+        OutputNorm = Norm(names.OutputNorm, hp.Dim);
         Output = !hp.TiedEmbeddings && source.Contains(names.Output) ? Expect(names.Output, hp.VocabSize, hp.Dim) : TokenEmbedding;
         if (!hp.TiedEmbeddings && !source.Contains(names.Output))
             throw new InvalidDataException($"{source.Origin}: embeddings are not tied but '{names.Output}' is missing");
@@ -36,19 +38,20 @@ public sealed class LlamaModel : IDisposable
         {
             if (!present) return null;
             if (!names.Has(role)) throw new NotSupportedException($"{source.Origin}: {arch.Name} needs {role} tensors, which {names.Family} files do not have");
-            return Vector(names.Name(role, i), length);
+            return role is TensorRole.QNorm or TensorRole.KNorm or TensorRole.AttentionPostNorm or TensorRole.FfnPostNorm
+                ? Norm(names.Name(role, i), length) : Vector(names.Name(role, i), length);
         }
         for (int i = 0; i < hp.NumLayers; i++)
         {
             string N(TensorRole role) => names.Name(role, i);
             Layers[i] = new LlamaLayerWeights
             {
-                AttentionNorm = Vector(N(TensorRole.AttentionNorm), hp.Dim),
+                AttentionNorm = Norm(N(TensorRole.AttentionNorm), hp.Dim),
                 Wq = Expect(N(TensorRole.Q), hp.QDim, hp.Dim),
                 Wk = Expect(N(TensorRole.K), hp.KvDim, hp.Dim),
                 Wv = Expect(N(TensorRole.V), hp.KvDim, hp.Dim),
                 Wo = Expect(N(TensorRole.O), hp.Dim, hp.QDim),
-                FfnNorm = Vector(N(TensorRole.FfnNorm), hp.Dim),
+                FfnNorm = Norm(N(TensorRole.FfnNorm), hp.Dim),
                 WGate = Expect(N(TensorRole.Gate), hp.HiddenDim, hp.Dim),
                 WUp = Expect(N(TensorRole.Up), hp.HiddenDim, hp.Dim),
                 WDown = Expect(N(TensorRole.Down), hp.Dim, hp.HiddenDim),
@@ -57,12 +60,14 @@ public sealed class LlamaModel : IDisposable
                 VBias = Optional(TensorRole.VBias, i, arch.QkvBias, hp.KvDim),
                 QNorm = Optional(TensorRole.QNorm, i, arch.QkNorm, hp.HeadDim),
                 KNorm = Optional(TensorRole.KNorm, i, arch.QkNorm, hp.HeadDim),
+                AttentionPostNorm = Optional(TensorRole.AttentionPostNorm, i, arch.PostNorms, hp.Dim),
+                FfnPostNorm = Optional(TensorRole.FfnPostNorm, i, arch.PostNorms, hp.Dim),
             };
         }
         // A tensor of an optional role the architecture does not have would be silently ignored: refuse it.
         foreach (TensorRole role in Enum.GetValues<TensorRole>())
         {
-            if (!names.Has(role) || arch.OptionalLayerTensors.Contains(role) || role is not (TensorRole.QBias or TensorRole.KBias or TensorRole.VBias or TensorRole.QNorm or TensorRole.KNorm)) continue;
+            if (!names.Has(role) || arch.OptionalLayerTensors.Contains(role) || role is not (TensorRole.QBias or TensorRole.KBias or TensorRole.VBias or TensorRole.QNorm or TensorRole.KNorm or TensorRole.AttentionPostNorm or TensorRole.FfnPostNorm)) continue;
             if (hp.NumLayers > 0 && source.Contains(names.Name(role, 0)))
                 throw new NotSupportedException($"{source.Origin}: tensor '{names.Name(role, 0)}' is not part of the {arch.Name} architecture (the config does not ask for it); refusing to ignore it");
         }
@@ -110,7 +115,7 @@ public sealed class LlamaModel : IDisposable
         var gptq = Formats.Gptq.GptqQuantizationConfig.TryLoad(folder);
         IWeightSource source = SafetensorsModel.Open(folder);
         if (gptq != null) source = new GptqCheckpointWeights(source, gptq);
-        try { return new LlamaModel(source, hp, TensorNaming.HuggingFace, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
+        try { return new LlamaModel(source, hp, hp.Architecture.HfNaming, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
         catch { source.Dispose(); throw; }
     }
 
@@ -170,6 +175,23 @@ public sealed class LlamaModel : IDisposable
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' holds NaN or Inf (element {bad}, row {bad / cols}); the model is broken");
         return t;
     }
+
+    private readonly float _normShift;
+
+    /// <summary>
+    /// A norm's multiplier: the stored vector, plus one where the file stores Gemma's w of a (1 + w) norm.
+    /// <see cref="NormShift"/> says which, so that a writer of the same family can store w again.
+    /// </summary>
+    private float[] Norm(string name, long length)
+    {
+        var v = Vector(name, length);
+        if (_normShift != 0)
+            for (int i = 0; i < v.Length; i++) v[i] += _normShift;
+        return v;
+    }
+
+    /// <summary>What was added to the stored norm weights at load (1 for Gemma's Hugging Face files, else 0).</summary>
+    public float NormShift => _normShift;
 
     private float[] Vector(string name, long length)
     {

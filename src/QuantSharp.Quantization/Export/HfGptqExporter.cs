@@ -129,15 +129,17 @@ public static class HfGptqExporter
         var hp = model.Parameters;
         var w = new SafetensorsWriter();
         w.Metadata["format"] = "pt";
-        var names = TensorNaming.HuggingFace;
+        var names = hp.Architecture.HfNaming;
+        // Norms go back to the file family's convention (Gemma stores w of a 1 + w norm).
+        float[] NormAsStored(float[] v) => model.NormShift == 0 ? v : Array.ConvertAll(v, x => x - model.NormShift);
         AddF16(w, names.TokenEmbedding, model.TokenEmbedding);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             int layer = i;
-            AddF16(w, names.AttentionNorm(i), model.Layers[i].AttentionNorm);
+            AddF16(w, names.AttentionNorm(i), NormAsStored(model.Layers[i].AttentionNorm));
             foreach (var (k, (module, rows, cols)) in LlamaLinearExtensions.All.Zip(Linears(hp, i)))
             {
-                if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), model.Layers[i].FfnNorm);
+                if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
                 int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
                 int groups = (cols + gs - 1) / gs;
                 int bits = options.Bits;
@@ -169,9 +171,10 @@ public static class HfGptqExporter
             }
             // Biases and q/k norms stay in fp16 beside the packed modules, as GPTQModel stores them.
             foreach (var role in hp.Architecture.OptionalLayerTensors)
-                AddF16(w, names.Name(role, i), model.Layers[i].Vector(role)!);
+                AddF16(w, names.Name(role, i), role is TensorRole.QBias or TensorRole.KBias or TensorRole.VBias
+                    ? model.Layers[i].Vector(role)! : NormAsStored(model.Layers[i].Vector(role)!));
         }
-        AddF16(w, names.OutputNorm, model.OutputNorm);
+        AddF16(w, names.OutputNorm, NormAsStored(model.OutputNorm));
         if (!hp.TiedEmbeddings) AddF16(w, names.Output, model.Output);
         return w;
     }

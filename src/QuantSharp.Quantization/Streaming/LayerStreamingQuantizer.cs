@@ -190,6 +190,7 @@ public sealed class LayerStreamingQuantizer
             var x = b.X.AsSpan(0, seqs[s].Length * dim);
             for (int i = 0; i < seqs[s].Length; i++)
                 FloatConversion.ToFloat32(emb.DType, emb.RowBytes(seqs[s][i]), x.Slice(i * dim, dim));
+            b.Layer.ScaleEmbeddings(x);
             store.Write(s, x);
         }
     }
@@ -339,7 +340,7 @@ public sealed class LayerStreamingQuantizer
                 }
                 else if (lastStep >= 2)
                 {
-                    layer.QueryKeyValue(xn, n, lw, views[(int)LlamaLinear.Q], views[(int)LlamaLinear.K], views[(int)LlamaLinear.V],
+                    layer.QueryKeyValue(l, xn, n, lw, views[(int)LlamaLinear.Q], views[(int)LlamaLinear.K], views[(int)LlamaLinear.V],
                         b.Q, b.K, b.V, b.Positions.AsSpan(0, n));
                     if (_options.Observer != null && (observeAll || lastStep == 2))
                     {
@@ -349,11 +350,11 @@ public sealed class LayerStreamingQuantizer
                         Report.Statistics += sw.Elapsed;
                         fwd.Start();
                     }
-                    Attention(b, n);
+                    Attention(l, b, n);
                     if (observeAll || lastStep == 2) Observe(l, LinearInputGroup.AttentionOutput, st, b.Attn.AsSpan(0, n * qDim), n, qDim, fwd);
                     if (attention != null) WriteBack(attention, seqs, first, count, b.Attn.AsSpan(0, n * qDim), qDim);
                 }
-                if (lastStep >= 3) layer.AttentionOutput(b.Attn, n, views[(int)LlamaLinear.O], b.Proj, x);
+                if (lastStep >= 3) layer.AttentionOutput(b.Attn, n, lw, views[(int)LlamaLinear.O], b.Proj, x);
                 if (writeAfter == 3) WriteBack(store, seqs, first, count, x, dim);
             }
             if (lastStep >= 4)
@@ -366,7 +367,7 @@ public sealed class LayerStreamingQuantizer
                 layer.MlpHidden(xn, n, views[(int)LlamaLinear.Gate], views[(int)LlamaLinear.Up], b.Gate, b.Up);
                 if (observeAll || lastStep == 5) Observe(l, LinearInputGroup.MlpHidden, st, b.Gate.AsSpan(0, n * hidden), n, hidden, fwd);
             }
-            if (lastStep >= 6) layer.MlpOutput(b.Gate, n, views[(int)LlamaLinear.Down], b.Proj, x);
+            if (lastStep >= 6) layer.MlpOutput(b.Gate, n, lw, views[(int)LlamaLinear.Down], b.Proj, x);
             if (writeAfter == 6) WriteBack(store, seqs, first, count, x, dim);
             Report.Forward += fwd.Elapsed;
             Report.Memory.Sample();
@@ -394,15 +395,15 @@ public sealed class LayerStreamingQuantizer
     }
 
     // Causal attention inside each sequence of the chunk, the session's inner loops (one job per head and token).
-    private void Attention(ChunkBuffers b, int n)
+    private void Attention(int layer, ChunkBuffers b, int n)
     {
         int heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
         int group = heads / _hp.NumKvHeads;
-        float scale = 1f / MathF.Sqrt(hd);
+        float scale = _hp.AttentionScale;
         float[] q = b.Q, k = b.K, v = b.V, attn = b.Attn;
         int[] seqStart = b.SeqStart;
         int maxLen = b.MaxSequence;
-        int window = _hp.SlidingWindow ?? 0;
+        int window = _hp.WindowOf(layer) ?? 0;
         Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[maxLen], (job, _, scores) =>
         {
             int h = job / n, t = job % n;

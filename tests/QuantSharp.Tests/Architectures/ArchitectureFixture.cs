@@ -31,7 +31,7 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     public int Seed { get; init; } = 1;
 
     /// <summary>A name for folders and messages.</summary>
-    public string Name => SlidingWindow is { } w ? $"{ModelType}-swa{w}" : ModelType;
+    public string Name => SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType;
 
     public override string ToString() => Name;
 
@@ -40,9 +40,14 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     public static readonly ArchitectureSpec MistralWindow = Mistral with { SlidingWindow = 16 };
     public static readonly ArchitectureSpec Qwen2 = new("qwen2", "Qwen2ForCausalLM") { Tied = true, QkvBias = true, Seed = 3, RopeTheta = 1e6 };
     public static readonly ArchitectureSpec Qwen3 = new("qwen3", "Qwen3ForCausalLM") { QkNorm = true, Heads = 8, HeadDim = 64, Seed = 4, RopeTheta = 1e6 };
+    /// <summary>Gemma 3 text: six layers so that layer 5 is global and 0–4 local (window 16, their own RoPE base).</summary>
+    public static readonly ArchitectureSpec Gemma3 = new("gemma3_text", "Gemma3ForCausalLM") { QkNorm = true, Tied = true, Layers = 6, SlidingWindow = 16, Seed = 5, RopeTheta = 1e6 };
 
-    /// <summary>The fixtures llama.cpp can run (every architecture without a sliding window shorter than the context).</summary>
-    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3];
+    /// <summary>Whether this is the Gemma family (norms stored as w of 1 + w, four per block, GELU).</summary>
+    public bool IsGemma => ModelType == "gemma3_text";
+
+    /// <summary>The fixtures llama.cpp can run (every architecture without a sliding window it would ignore).</summary>
+    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3, Gemma3];
 }
 
 /// <summary>Writes an <see cref="ArchitectureSpec"/> as a Hugging Face folder (config.json, model.safetensors in fp32, tokenizer).</summary>
@@ -65,7 +70,9 @@ public static class ArchitectureFixture
         // Scales chosen so that attention scores, MLP activations and logits are of order one: a model
         // with structure, whose greedy choices are not near-ties.
         Func<float> Normal(double std) => () => (float)(std * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
-        Func<float> Around1 = () => (float)(1 + 0.4 * (rng.NextDouble() - 0.5));
+        // Gemma stores w of a norm that multiplies by 1 + w: the same multipliers, stored minus one.
+        float shift = spec.IsGemma ? 1 : 0;
+        Func<float> Around1 = () => (float)(1 - shift + 0.4 * (rng.NextDouble() - 0.5));
         Add("model.embed_tokens.weight", [spec.Vocab, d], Normal(0.1));
         for (int i = 0; i < spec.Layers; i++)
         {
@@ -87,6 +94,11 @@ public static class ArchitectureFixture
                 Add(p + "self_attn.k_norm.weight", [spec.HeadDim], Around1);
             }
             Add(p + "post_attention_layernorm.weight", [d], Around1);
+            if (spec.IsGemma)
+            {
+                Add(p + "pre_feedforward_layernorm.weight", [d], Around1);
+                Add(p + "post_feedforward_layernorm.weight", [d], Around1);
+            }
             Add(p + "mlp.gate_proj.weight", [f, d], Normal(1.0 / 16));
             Add(p + "mlp.up_proj.weight", [f, d], Normal(1.0 / 16));
             Add(p + "mlp.down_proj.weight", [d, f], Normal(1.0 / Math.Sqrt(f)));
@@ -109,7 +121,7 @@ public static class ArchitectureFixture
             ["max_position_embeddings"] = spec.Context,
             ["rms_norm_eps"] = spec.RmsNormEps,
             ["rope_theta"] = spec.RopeTheta,
-            ["hidden_act"] = "silu",
+            ["hidden_act"] = spec.IsGemma ? "gelu_pytorch_tanh" : "silu",
             ["tie_word_embeddings"] = spec.Tied,
             ["bos_token_id"] = 0,
             ["eos_token_id"] = 0,
@@ -125,6 +137,17 @@ public static class ArchitectureFixture
                 if (spec.ModelType == "qwen3") config["attention_bias"] = false;
                 break;
             case "llama": config["attention_bias"] = false; config["mlp_bias"] = false; break;
+            case "gemma3_text":
+                config.Remove("hidden_act");
+                config["hidden_activation"] = "gelu_pytorch_tanh";
+                config["query_pre_attn_scalar"] = spec.HeadDim;
+                config["rope_local_base_freq"] = 10000.0;
+                config["sliding_window"] = spec.SlidingWindow;
+                config["layer_types"] = new JsonArray([.. Enumerable.Range(0, spec.Layers).Select(i => (JsonNode)((i + 1) % 6 == 0 ? "full_attention" : "sliding_attention"))]);
+                config["final_logit_softcapping"] = null;
+                config["attn_logit_softcapping"] = null;
+                config["attention_bias"] = false;
+                break;
         }
         File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })

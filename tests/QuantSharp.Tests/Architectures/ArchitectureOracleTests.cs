@@ -48,7 +48,7 @@ public sealed class ArchitectureCollection : ICollectionFixture<ArchitectureFixt
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutputHelper output)
 {
-    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3" };
+    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text" };
 
     [OracleTheory]
     [MemberData(nameof(Runnable))]
@@ -61,7 +61,7 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
         float range = reference.Max() - reference.Min();
         using var hf = LlamaModel.Load(fx.Folders[name]);
         using var gguf = LlamaModel.Load(fx.Ggufs[name]);
-        Assert.Equal(hf.Parameters.Architecture.GgufArchitecture, gguf.Parameters.Architecture.Name);
+        Assert.Equal(hf.Parameters.Architecture.GgufArchitecture, gguf.Parameters.Architecture.GgufArchitecture);
         foreach (var model in new[] { hf, gguf })
         {
             var ours = new float[reference.Length];
@@ -120,7 +120,7 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
     public static TheoryData<string, string> MixesOfNewArchitectures()
     {
         var data = new TheoryData<string, string>();
-        foreach (var arch in new[] { "qwen2", "qwen3" })
+        foreach (var arch in new[] { "qwen2", "qwen3", "gemma3_text" })
             foreach (var t in LlamaCppFileTypeNames.All)
                 if (t != LlamaCppFileType.Q2_K_S) data.Add(arch, t.ToString());
         return data;

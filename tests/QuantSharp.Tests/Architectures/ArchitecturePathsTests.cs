@@ -45,7 +45,10 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
                 worst = Math.Max(worst, Math.Abs(e.SumOfSquares[i] - sums[i]) / Math.Max(Math.Abs(sums[i]), 1e-30));
         }
         output.WriteLine($"{name}: {mine.Entries.Count} entries, max relative difference {worst:E2}");
-        Assert.True(worst <= 2e-5, $"{name}: max relative difference {worst:E2}");
+        // llama.cpp's CPU GELU reads an fp16 table (GGML_GELU_FP16): its down_proj inputs, and through the residual
+        // stream every later activation, carry fp16 rounding (measured 7.6e-4 on the Gemma 3 fixture).
+        double tolerance = ours.Parameters.Architecture.Activation == Activation.GeluTanh ? 1e-3 : 2e-5;
+        Assert.True(worst <= tolerance, $"{name}: max relative difference {worst:E2}");
     }
 
     [OracleTheory]
@@ -67,7 +70,9 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
             var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx)).Evaluate(fx.Tokens[..2048], 128, PerplexityStyle.LlamaCpp, null);
             output.WriteLine($"{name} GPTQ → Q4_K: ours {a}, llama.cpp {b}");
             Assert.True(double.IsFinite(a.Perplexity));
-            Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 2.5e-3, $"ours {a} vs llama.cpp {b}");
+            // llama.cpp multiplies block weights with 8-bit activations (and Gemma's GELU through an fp16 table); on these
+            // random-weight models (PPL 27,000–110,000) that moves the PPL by up to 0.31 % (Gemma 3), measured.
+            Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 5e-3, $"ours {a} vs llama.cpp {b}");
         }
         finally { File.Delete(file); }
     }
@@ -96,7 +101,8 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
                     // Biases and q/k norms travel as fp16 beside the packed modules.
                     foreach (var role in loaded.Parameters.Architecture.OptionalLayerTensors)
                     {
-                        var want = source.Layers[l].Vector(role)!.Select(x => (float)(Half)x).ToArray();
+                        float shift = role is TensorRole.QBias or TensorRole.KBias or TensorRole.VBias ? 0 : source.NormShift;
+                        var want = source.Layers[l].Vector(role)!.Select(x => (float)(Half)(x - shift) + shift).ToArray();
                         Assert.Equal(want, loaded.Layers[l].Vector(role));
                     }
                 }

@@ -10,7 +10,7 @@ namespace QuantSharp.Tests.Architectures;
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3" };
+    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3" };
 
     internal static ArchitectureSpec Spec(string name) => name switch
     {
@@ -19,6 +19,7 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
         "mistral-swa16" => ArchitectureSpec.MistralWindow,
         "qwen2" => ArchitectureSpec.Qwen2,
         "qwen3" => ArchitectureSpec.Qwen3,
+        "gemma3" => ArchitectureSpec.Gemma3,
         _ => throw new ArgumentException(name),
     };
 
@@ -40,6 +41,7 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
         var reference = new ReferenceDecoder(folder).Forward(tokens);
         using var model = LlamaModel.Load(folder);
         Assert.Equal(spec.ModelType, model.Parameters.Architecture.Name);
+        Assert.Equal(spec.SlidingWindow, model.Parameters.SlidingWindow);
         var ours = new float[reference.Length];
         // Prefill of 48 then 32 one at a time: both the batched and the decode paths (and the KV cache) are checked.
         var session = new InferenceSession(model, 128);

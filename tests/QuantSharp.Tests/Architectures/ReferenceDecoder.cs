@@ -12,6 +12,9 @@ namespace QuantSharp.Tests.Architectures;
 /// q_norm/k_norm before RoPE, RoPE by <c>rotate_half</c> with <c>inv_freq = θ^(−2i/d)</c>, GQA by repeating
 /// KV heads, causal softmax attention (Mistral: only keys with <c>i − j &lt; sliding_window</c>),
 /// <c>down(silu(gate(x)) · up(x))</c>, residuals, final norm, and lm_head or the tied embedding.
+/// Gemma 3 (modeling_gemma3.py): embeddings × √hidden, norms <c>x · rsqrt(mean(x²) + eps) · (1 + w)</c>,
+/// post-attention and pre/post-feedforward norms, GELU-tanh, scores scaled by query_pre_attn_scalar^−½,
+/// local layers (<c>layer_types</c>) windowed and rotated with <c>rope_local_base_freq</c>.
 /// </summary>
 public sealed class ReferenceDecoder
 {
@@ -19,7 +22,9 @@ public sealed class ReferenceDecoder
     private readonly int _d, _layers, _heads, _kvHeads, _hd, _ffn, _vocab;
     private readonly double _eps, _theta;
     private readonly int? _window;
-    private readonly bool _tied;
+    private readonly bool _tied, _gemma;
+    private readonly double _localTheta, _queryScalar;
+    private readonly bool[] _local;
 
     public ReferenceDecoder(string folder)
     {
@@ -37,6 +42,18 @@ public sealed class ReferenceDecoder
         _tied = c.GetProperty("tie_word_embeddings").GetBoolean();
         bool useWindow = c.GetProperty("model_type").GetString() == "mistral" || (c.TryGetProperty("use_sliding_window", out var u) && u.GetBoolean());
         _window = useWindow && c.TryGetProperty("sliding_window", out var sw) && sw.ValueKind == JsonValueKind.Number ? sw.GetInt32() : null;
+        _gemma = c.GetProperty("model_type").GetString() == "gemma3_text";
+        _local = new bool[_layers];
+        _queryScalar = _hd;
+        if (_gemma)
+        {
+            _window = c.GetProperty("sliding_window").GetInt32();
+            _localTheta = c.GetProperty("rope_local_base_freq").GetDouble();
+            _queryScalar = c.GetProperty("query_pre_attn_scalar").GetDouble();
+            int i = 0;
+            foreach (var t in c.GetProperty("layer_types").EnumerateArray()) _local[i++] = t.GetString() == "sliding_attention";
+        }
+        else if (_window != null) Array.Fill(_local, true);
         using var st = SafetensorsModel.Open(folder);
         foreach (var name in st.TensorNames) _w[name] = Array.ConvertAll(st.Get(name).ToFloat32(), x => (double)x);
     }
@@ -50,6 +67,8 @@ public sealed class ReferenceDecoder
         var h = new double[T * d];
         var emb = _w["model.embed_tokens.weight"];
         for (int t = 0; t < T; t++) Array.Copy(emb, (long)tokens[t] * d, h, t * d, d);
+        if (_gemma)
+            for (int i = 0; i < h.Length; i++) h[i] *= Math.Sqrt(d);
         for (int l = 0; l < _layers; l++)
         {
             string p = $"model.layers.{l}.";
@@ -59,11 +78,12 @@ public sealed class ReferenceDecoder
             var v = Linear(x, T, d, _w[p + "self_attn.v_proj.weight"], _kvHeads * _hd, Opt(p + "self_attn.v_proj.bias"));
             if (Opt(p + "self_attn.q_norm.weight") is { } qn) q = RmsNorm(q, T * _heads, _hd, qn);
             if (Opt(p + "self_attn.k_norm.weight") is { } kn) k = RmsNorm(k, T * _kvHeads, _hd, kn);
-            Rope(q, T, _heads);
-            Rope(k, T, _kvHeads);
+            double theta = _gemma && _local[l] ? _localTheta : _theta;
+            Rope(q, T, _heads, theta);
+            Rope(k, T, _kvHeads, theta);
             var attn = new double[T * _heads * _hd];
             int group = _heads / _kvHeads;
-            double scale = 1 / Math.Sqrt(_hd);
+            double scale = 1 / Math.Sqrt(_queryScalar);
             for (int head = 0; head < _heads; head++)
             {
                 int kvh = head / group;
@@ -73,7 +93,7 @@ public sealed class ReferenceDecoder
                     double max = double.NegativeInfinity;
                     for (int j = 0; j <= i; j++)
                     {
-                        if (_window is { } w && i - j >= w) { scores[j] = double.NegativeInfinity; continue; }
+                        if (_local[l] && i - j >= _window!.Value) { scores[j] = double.NegativeInfinity; continue; }
                         double s = 0;
                         for (int e = 0; e < _hd; e++) s += q[(i * _heads + head) * _hd + e] * k[(j * _kvHeads + kvh) * _hd + e];
                         scores[j] = s * scale;
@@ -87,12 +107,18 @@ public sealed class ReferenceDecoder
                 }
             }
             var o = Linear(attn, T, _heads * _hd, _w[p + "self_attn.o_proj.weight"], d, null);
+            if (_gemma) o = RmsNorm(o, T, d, _w[p + "post_attention_layernorm.weight"]);
             for (int i = 0; i < h.Length; i++) h[i] += o[i];
-            x = RmsNorm(h, T, d, _w[p + "post_attention_layernorm.weight"]);
+            x = RmsNorm(h, T, d, _w[p + (_gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")]);
             var gate = Linear(x, T, d, _w[p + "mlp.gate_proj.weight"], _ffn, null);
             var up = Linear(x, T, d, _w[p + "mlp.up_proj.weight"], _ffn, null);
-            for (int i = 0; i < gate.Length; i++) gate[i] = gate[i] / (1 + Math.Exp(-gate[i])) * up[i];
+            for (int i = 0; i < gate.Length; i++)
+            {
+                double g = gate[i];
+                gate[i] = (_gemma ? 0.5 * g * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) : g / (1 + Math.Exp(-g))) * up[i];
+            }
             var down = Linear(gate, T, _ffn, _w[p + "mlp.down_proj.weight"], d, null);
+            if (_gemma) down = RmsNorm(down, T, d, _w[p + "post_feedforward_layernorm.weight"]);
             for (int i = 0; i < h.Length; i++) h[i] += down[i];
         }
         var final = RmsNorm(h, T, d, _w["model.norm.weight"]);
@@ -107,7 +133,7 @@ public sealed class ReferenceDecoder
             double ss = 0;
             for (int i = 0; i < width; i++) ss += x[r * width + i] * x[r * width + i];
             double inv = 1 / Math.Sqrt(ss / width + _eps);
-            for (int i = 0; i < width; i++) y[r * width + i] = weight[i] * (x[r * width + i] * inv);
+            for (int i = 0; i < width; i++) y[r * width + i] = (_gemma ? 1 + weight[i] : weight[i]) * (x[r * width + i] * inv);
         }
         return y;
     }
@@ -126,7 +152,7 @@ public sealed class ReferenceDecoder
     }
 
     // transformers' apply_rotary_pos_emb: x·cos + rotate_half(x)·sin, cos/sin = cat(freqs, freqs), position = token index.
-    private void Rope(double[] x, int tokens, int heads)
+    private void Rope(double[] x, int tokens, int heads, double theta)
     {
         int half = _hd / 2;
         for (int t = 0; t < tokens; t++)
@@ -135,7 +161,7 @@ public sealed class ReferenceDecoder
                 int b = (t * heads + h) * _hd;
                 for (int i = 0; i < half; i++)
                 {
-                    double freq = t * Math.Pow(_theta, -2.0 * i / _hd);
+                    double freq = t * Math.Pow(theta, -2.0 * i / _hd);
                     double c = Math.Cos(freq), s = Math.Sin(freq);
                     double x1 = x[b + i], x2 = x[b + i + half];
                     x[b + i] = x1 * c - x2 * s;
