@@ -81,6 +81,9 @@ public sealed unsafe class LlamaCppModel : IDisposable
         }
     }
 
+    /// <summary>Whether tokenizing with addSpecial prepends BOS (tokenizer.ggml.add_bos_token, or llama.cpp's default for the vocabulary).</summary>
+    public bool AddsBos => LlamaNative.llama_vocab_get_add_bos(VocabChecked) != 0;
+
     /// <summary>Whether <paramref name="token"/> ends generation (EOS, EOT, …).</summary>
     public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(VocabChecked, token) != 0;
 

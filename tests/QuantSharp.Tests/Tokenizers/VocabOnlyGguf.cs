@@ -11,7 +11,8 @@ namespace QuantSharp.Tests.Tokenizers;
 /// </summary>
 internal static class VocabOnlyGguf
 {
-    public static void Write(string path, TokenizerData tokenizer)
+    /// <summary>Writes the file; keys named in <paramref name="omit"/> are left out (to see llama.cpp's defaults).</summary>
+    public static void Write(string path, TokenizerData tokenizer, params string[] omit)
     {
         const string arch = "llama";
         var w = new GgufWriter();
@@ -28,6 +29,7 @@ internal static class VocabOnlyGguf
         m.SetFloat32(N.RmsNormEpsilon(arch), 1e-5f);
         m.SetUInt32(N.VocabSize(arch), (uint)tokenizer.Tokens.Count);
         GgufTokenizerMetadata.Write(w, tokenizer);
+        foreach (var key in omit) m.Remove(key);
         w.WriteFile(path);
     }
 
