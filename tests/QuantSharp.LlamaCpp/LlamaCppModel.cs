@@ -25,12 +25,18 @@ public sealed unsafe class LlamaCppModel : IDisposable
     }
 
     /// <summary>Loads <paramref name="path"/>; throws <see cref="InvalidOperationException"/> when llama.cpp refuses it.</summary>
-    public static LlamaCppModel Load(string path)
+    /// <param name="path">The GGUF file.</param>
+    /// <param name="vocabOnly">
+    /// Load only the hyperparameters and the vocabulary (llama_model_params.vocab_only): enough to
+    /// tokenize, and a GGUF without tensors loads. Such a model cannot create a context.
+    /// </param>
+    public static LlamaCppModel Load(string path, bool vocabOnly = false)
     {
         LlamaCppLibrary.EnsureLoaded();
         var p = LlamaNative.llama_model_default_params();
         p.NGpuLayers = 0;
         p.UseMmap = 1;
+        p.VocabOnly = (byte)(vocabOnly ? 1 : 0);
         var bytes = Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(path) + "\0");
         IntPtr model;
         fixed (byte* b = bytes) model = LlamaNative.llama_model_load_from_file(b, p);
@@ -75,8 +81,17 @@ public sealed unsafe class LlamaCppModel : IDisposable
         }
     }
 
+    /// <summary>Whether tokenizing with addSpecial prepends BOS (tokenizer.ggml.add_bos_token, or llama.cpp's default for the vocabulary).</summary>
+    public bool AddsBos => LlamaNative.llama_vocab_get_add_bos(VocabChecked) != 0;
+
     /// <summary>Whether <paramref name="token"/> ends generation (EOS, EOT, …).</summary>
     public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(VocabChecked, token) != 0;
+
+    /// <summary>
+    /// The token's llama_token_attr flags as llama.cpp uses them, after its load-time overrides
+    /// (1 unknown, 2 unused, 4 normal, 8 control, 16 user-defined, 32 byte, 64 normalized, 128 lstrip, 256 rstrip, 512 single word).
+    /// </summary>
+    public int TokenAttributes(int token) => LlamaNative.llama_vocab_get_attr(VocabChecked, token);
 
     /// <summary>Tokenizes <paramref name="text"/> as llama.cpp does.</summary>
     /// <param name="text">Text to encode.</param>

@@ -55,6 +55,8 @@ public static unsafe class LlamaNative
     [DllImport(Llama, ExactSpelling = true)] public static extern int llama_vocab_eos(IntPtr vocab);
     /// <summary>llama_vocab_get_add_bos: whether tokenizing with add_special prepends BOS.</summary>
     [DllImport(Llama, ExactSpelling = true)] public static extern byte llama_vocab_get_add_bos(IntPtr vocab);
+    /// <summary>llama_vocab_get_attr: the token's llama_token_attr flags (after llama.cpp's own overrides).</summary>
+    [DllImport(Llama, ExactSpelling = true)] public static extern int llama_vocab_get_attr(IntPtr vocab, int token);
     /// <summary>llama_vocab_is_eog.</summary>
     [DllImport(Llama, ExactSpelling = true)] public static extern byte llama_vocab_is_eog(IntPtr vocab, int token);
     /// <summary>llama_tokenize: count on success, minus the needed count when the buffer is too small.</summary>

@@ -45,7 +45,7 @@ public static class GgufTokenizerMetadata
     /// <summary>
     /// Reads the vocabulary from <paramref name="metadata"/>. Missing token types count as Normal;
     /// missing add_* flags take llama.cpp's defaults for the model ("llama": add BOS and a space
-    /// prefix; others: neither). Errors name the origin and key.
+    /// prefix; "gpt2" with the Llama-3 pre-tokenizer: add BOS; others: neither). Errors name the origin and key.
     /// </summary>
     public static TokenizerData Read(GgufMetadata metadata)
     {
@@ -93,11 +93,13 @@ public static class GgufTokenizerMetadata
         }
 
         bool spm = model == "llama";
+        // llama.cpp b8390 also adds BOS by default for the Llama-3 pre-tokenizers (checked against the library).
+        bool bosByDefault = spm || model == "gpt2" && pre is "llama-bpe" or "llama3";
         bool Flag(string key, bool fallback) => metadata.TryGet<bool>(key, out var b) ? b : fallback;
 
         return new TokenizerData(
             model, pre, tokens, scores, types, merges,
             Id(N.TokenizerBosId), Id(N.TokenizerEosId), Id(N.TokenizerUnknownId), Id(N.TokenizerPaddingId),
-            Flag(N.TokenizerAddBos, spm), Flag(N.TokenizerAddEos, false), Flag(N.TokenizerAddSpacePrefix, spm));
+            Flag(N.TokenizerAddBos, bosByDefault), Flag(N.TokenizerAddEos, false), Flag(N.TokenizerAddSpacePrefix, spm));
     }
 }

@@ -30,6 +30,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     private readonly int[] _byteToId;
     private readonly Stage[] _stages;
     private readonly AddedTokenMatcher _added;
+    private readonly bool _nfc;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
 
@@ -40,7 +41,12 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     {
         _json = json;
         if (json.ModelType != "BPE") throw json.Bad($"model type \"{json.ModelType}\" is not byte-level BPE");
-        if (HfTokenizerJson.TypeOf(json.Normalizer) is { } normalizer) throw json.Bad($"normalizer \"{normalizer}\" is not supported with byte-level BPE");
+        foreach (var n in HfTokenizerJson.Flatten(json.Normalizer))
+        {
+            // Qwen2/Qwen3 compose to NFC before splitting; nothing else is used with byte-level BPE in practice.
+            if (HfTokenizerJson.TypeOf(n) == "NFC") _nfc = true;
+            else throw json.Bad($"normalizer \"{HfTokenizerJson.TypeOf(n) ?? n.GetRawText()}\" is not supported with byte-level BPE (only NFC)");
+        }
 
         VocabSize = json.IdCount;
         _idToToken = new string[VocabSize];
@@ -108,6 +114,9 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     /// <summary>The unknown-token id, if the model has one.</summary>
     public int? UnknownId { get; }
 
+    /// <summary>Whether text is put in Unicode NFC before it is split (the tokenizer.json has an NFC normalizer).</summary>
+    public bool NormalizesToNfc => _nfc;
+
     /// <summary>The split patterns in the order they apply.</summary>
     public IReadOnlyList<string> Patterns
     {
@@ -142,7 +151,10 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
                 ids.Add(seg.Token.Id);
                 continue;
             }
-            EncodeSegment(text.AsSpan(seg.Start, seg.Length), 0, ids, pieces);
+            var segment = text.AsSpan(seg.Start, seg.Length);
+            // HF normalizes what lies between added tokens, never the added tokens themselves.
+            if (_nfc && UnicodeNfc.MayChange(segment)) segment = UnicodeNfc.Normalize(segment);
+            EncodeSegment(segment, 0, ids, pieces);
         }
 
         if (addEos) ids.Add(EosId ?? throw new InvalidOperationException($"{_json.Path}: the tokenizer has no EOS token."));

@@ -1,6 +1,4 @@
 // Rebuilds a working tokenizer from the vocabulary a GGUF file stores (tokenizer.ggml.*).
-using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 
 namespace QuantSharp.Formats.Tokenizers;
@@ -8,8 +6,8 @@ namespace QuantSharp.Formats.Tokenizers;
 /// <summary>
 /// Turns <see cref="TokenizerData"/> read from a GGUF back into an <see cref="ITextTokenizer"/>:
 /// "gpt2" vocabularies become a byte-level BPE (the tokenizer.json they came from is re-synthesised
-/// and parsed by the same code), "llama" (SentencePiece) vocabularies become the score-driven
-/// merger llama2.c and llama.cpp's SPM tokenizer share.
+/// and parsed by the same code; no NFC, as llama.cpp applies none), "llama" (SentencePiece)
+/// vocabularies become <see cref="GgufSpmTokenizer"/>, llama.cpp's score-driven SPM tokenizer.
 /// </summary>
 public static class GgufTokenizerFactory
 {
@@ -19,7 +17,7 @@ public static class GgufTokenizerFactory
         return data.Model switch
         {
             "gpt2" => ByteLevel(data, origin),
-            "llama" => SentencePiece(data, origin),
+            "llama" => GgufSpmTokenizer.Create(data, origin),
             _ => throw new NotSupportedException($"{origin}: tokenizer.ggml.model '{data.Model}' is not supported (gpt2, llama)"),
         };
     }
@@ -35,11 +33,13 @@ public static class GgufTokenizerFactory
             for (int i = 0; i < data.Tokens.Count; i++)
             {
                 var type = i < data.TokenTypes.Count ? data.TokenTypes[i] : GgufTokenType.Normal;
-                if (type is not (GgufTokenType.Control or GgufTokenType.UserDefined)) continue;
+                // llama.cpp cuts tokens with these texts out of the text whatever their type says.
+                bool control = type == GgufTokenType.Control || LlamaCppControlTexts.Contains(data.Tokens[i]);
+                if (!control && type != GgufTokenType.UserDefined) continue;
                 w.WriteStartObject();
                 w.WriteNumber("id", i);
                 w.WriteString("content", data.Tokens[i]);
-                w.WriteBoolean("special", type == GgufTokenType.Control);
+                w.WriteBoolean("special", control);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -86,6 +86,8 @@ public static class GgufTokenizerFactory
             w.WriteEndObject();
             w.WriteStartObject("model");
             w.WriteString("type", "BPE");
+            // llama.cpp skips the merges for a pre-token that is itself a token for the Llama-3 family only.
+            w.WriteBoolean("ignore_merges", data.Pre is "llama-bpe" or "llama3");
             w.WriteStartObject("vocab");
             for (int i = 0; i < data.Tokens.Count; i++) w.WriteNumber(data.Tokens[i], i);
             w.WriteEndObject();
@@ -101,34 +103,5 @@ public static class GgufTokenizerFactory
             data.EosId is { } e && e < data.Tokens.Count ? data.Tokens[e] : null,
             data.AddBos);
         return ByteLevelBpeTokenizer.FromJson(json);
-    }
-
-    private static ITextTokenizer SentencePiece(TokenizerData data, string origin)
-    {
-        if (data.Scores is null) throw new InvalidDataException($"{origin}: a llama (SentencePiece) tokenizer needs tokenizer.ggml.scores");
-        if (data.BosId is not (null or 1) || data.EosId is not (null or 2))
-            throw new NotSupportedException($"{origin}: SentencePiece vocabularies with BOS/EOS other than 1/2 are not supported yet");
-        // Serialise as a llama2.c tokenizer file (spaces as ' ', not '▁') and parse it with the same code.
-        using var ms = new MemoryStream();
-        var buf = new byte[4];
-        var pieces = new List<byte[]>(data.Tokens.Count);
-        int maxLen = 1;
-        foreach (var t in data.Tokens)
-        {
-            var p = Encoding.UTF8.GetBytes(t.Replace('\u2581', ' '));
-            pieces.Add(p);
-            maxLen = Math.Max(maxLen, p.Length);
-        }
-        BinaryPrimitives.WriteInt32LittleEndian(buf, maxLen);
-        ms.Write(buf);
-        for (int i = 0; i < pieces.Count; i++)
-        {
-            BinaryPrimitives.WriteSingleLittleEndian(buf, data.Scores[i]);
-            ms.Write(buf);
-            BinaryPrimitives.WriteInt32LittleEndian(buf, pieces[i].Length);
-            ms.Write(buf);
-            ms.Write(pieces[i]);
-        }
-        return Llama2cTokenizer.Parse(origin, ms.ToArray(), data.Tokens.Count);
     }
 }

@@ -74,6 +74,13 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         }
         foreach (var p in HfTokenizerJson.Flatten(json.PreTokenizer))
         {
+            if (IsSplitOnSpace(p))
+            {
+                // Gemma's Split(" "): it runs after the normalizer has turned every space into "▁",
+                // so it never finds anything to split on. Without that normalizer it would matter.
+                if (!_normalizerReplace) throw json.Bad("a Split(\" \") pre-tokenizer without a Replace(\" \", \"▁\") normalizer is not supported");
+                continue;
+            }
             if (HfTokenizerJson.TypeOf(p) != "Metaspace") throw json.Bad($"pre-tokenizer \"{HfTokenizerJson.TypeOf(p) ?? p.GetRawText()}\" is not supported with SentencePiece-style BPE");
             if (p.TryGetProperty("replacement", out var r) && r.GetString() != "\u2581") throw json.Bad("Metaspace with a replacement other than \"▁\" is not supported");
             // Older files say add_prefix_space instead of prepend_scheme.
@@ -319,7 +326,9 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         {
             if (t.Id == _unkId) continue;
             types[t.Id] = t.Special ? GgufTokenType.Control : GgufTokenType.UserDefined;
-            scores[t.Id] = 0f;
+            // Added tokens that merges also build (Gemma's "▁▁", "\n\n") keep their merge score: llama.cpp's
+            // SPM merger reaches them by concatenation too, and must do so exactly when HF's BPE would.
+            if (scores[t.Id] <= -1e9f || t.Content.Length == 1) scores[t.Id] = 0f;
         }
         return new TokenizerData(
             Model: "llama",
@@ -336,6 +345,11 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
             AddEos: false,
             AddSpacePrefix: _normalizerPrepend || _metaspacePrepend is "always" or "first");
     }
+
+    private static bool IsSplitOnSpace(JsonElement split) =>
+        HfTokenizerJson.TypeOf(split) == "Split"
+        && split.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
+        && p.TryGetProperty("String", out var s) && s.GetString() == " ";
 
     private static bool IsSpaceToMeta(JsonElement replace) =>
         replace.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
