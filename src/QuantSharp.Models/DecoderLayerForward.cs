@@ -1,6 +1,7 @@
 // The math of one decoder layer, written once: the inference session and the calibration runner both call it.
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Models;
@@ -94,6 +95,107 @@ public sealed class DecoderLayerForward
     /// <summary>Down projection and the residual add: <paramref name="x"/> += [norm](hidden·Wdownᵀ).</summary>
     public void MlpOutput(ReadOnlySpan<float> hidden, int n, LlamaLayerWeights w, TensorView wDown, Span<float> scratch, Span<float> x)
         => ProjectAndAdd(hidden[..(n * _hp.HiddenDim)], n, wDown, w.FfnPostNorm, scratch, x);
+
+    /// <summary>
+    /// A mixture-of-experts MLP and the residual add: per token a softmax over the router's logits picks the
+    /// top-k experts (ties to the lower index), their weights renormalised to sum to one where the model does;
+    /// each expert runs on the tokens routed to it only (decode reads only the routed experts' weights); each
+    /// token's output is Σ weight·expert(x) in top-k order, so it does not depend on which other tokens share
+    /// the batch. <paramref name="routed"/>, when given, sees each expert's input rows (calibration statistics).
+    /// </summary>
+    public void MixtureOfExperts(ReadOnlySpan<float> xn, int n, ExpertWeights experts, Span<float> x, ExpertObserver? routed = null)
+    {
+        int dim = _hp.Dim, e = experts.Count, k = _hp.ExpertsPerToken, h = _hp.ExpertHiddenDim;
+        var m = _moe ??= new MoeScratch();
+        m.Ensure(n, dim, e, k, h);
+        var logits = m.Logits.AsSpan(0, n * e);
+        MatMul.Multiply(xn[..(n * dim)], n, experts.Router, logits);
+        var counts = m.Counts.AsSpan(0, e);
+        counts.Clear();
+        for (int t = 0; t < n; t++)
+        {
+            var p = logits.Slice(t * e, e);
+            VectorOps.Softmax(p);
+            float sum = 0;
+            for (int j = 0; j < k; j++)
+            {
+                int best = -1;
+                for (int c = 0; c < e; c++)
+                {
+                    bool taken = false;
+                    for (int i = 0; i < j; i++) taken |= m.Choice[t * k + i] == c;
+                    if (!taken && (best < 0 || p[c] > p[best])) best = c;
+                }
+                m.Choice[t * k + j] = best;
+                m.Weight[t * k + j] = p[best];
+                sum += p[best];
+                counts[best]++;
+            }
+            if (_hp.NormalizeTopK)
+                for (int j = 0; j < k; j++) m.Weight[t * k + j] /= sum;
+        }
+        var outRows = m.Out.AsSpan(0, n * k * dim);
+        for (int c = 0; c < e; c++)
+        {
+            if (counts[c] == 0) continue;
+            int rows = 0;
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < k; j++)
+                    if (m.Choice[t * k + j] == c)
+                    {
+                        xn.Slice(t * dim, dim).CopyTo(m.In.AsSpan(rows * dim, dim));
+                        m.Slot[rows++] = t * k + j;
+                    }
+            var input = m.In.AsSpan(0, rows * dim);
+            routed?.Invoke(c, LinearInputGroup.MlpInput, input, rows, dim);
+            var gate = m.Gate.AsSpan(0, rows * h);
+            var up = m.Up.AsSpan(0, rows * h);
+            MatMul.Multiply(input, rows, experts.Gate[c], gate);
+            MatMul.Multiply(input, rows, experts.Up[c], up);
+            if (_hp.Architecture.Activation == Architectures.Activation.GeluTanh) GeluTanhMul(gate, up);
+            else VectorOps.SiluMul(gate, up, gate);
+            routed?.Invoke(c, LinearInputGroup.MlpHidden, gate, rows, h);
+            var y = m.Y.AsSpan(0, rows * dim);
+            MatMul.Multiply(gate, rows, experts.Down[c], y);
+            for (int r = 0; r < rows; r++) y.Slice(r * dim, dim).CopyTo(outRows.Slice(m.Slot[r] * dim, dim));
+        }
+        for (int t = 0; t < n; t++)
+        {
+            var xr = x.Slice(t * dim, dim);
+            var acc = m.Acc.AsSpan(0, dim);
+            acc.Clear();
+            for (int j = 0; j < k; j++) VectorOps.Axpy(m.Weight[t * k + j], outRows.Slice((t * k + j) * dim, dim), acc);
+            VectorOps.Add(xr, acc, xr);
+        }
+    }
+
+    /// <summary>Receives the input rows of one expert's linears: <paramref name="group"/> MlpInput (gate/up) or MlpHidden (down).</summary>
+    public delegate void ExpertObserver(int expert, LinearInputGroup group, ReadOnlySpan<float> rows, int count, int width);
+
+    private MoeScratch? _moe;
+
+    /// <summary>Buffers of the mixture-of-experts step, grown on demand and reused (one forward at a time per instance).</summary>
+    private sealed class MoeScratch
+    {
+        public float[] Logits = [], In = [], Gate = [], Up = [], Y = [], Out = [], Acc = [], Weight = [];
+        public int[] Choice = [], Slot = [], Counts = [];
+
+        public void Ensure(int n, int dim, int experts, int k, int hidden)
+        {
+            static void Grow<T>(ref T[] a, long size) { if (a.Length < size) a = new T[size]; }
+            Grow(ref Logits, (long)n * experts);
+            Grow(ref In, (long)n * k * dim);
+            Grow(ref Gate, (long)n * k * hidden);
+            Grow(ref Up, (long)n * k * hidden);
+            Grow(ref Y, (long)n * k * dim);
+            Grow(ref Out, (long)n * k * dim);
+            Grow(ref Acc, dim);
+            Grow(ref Weight, n * k);
+            Grow(ref Choice, n * k);
+            Grow(ref Slot, n * k);
+            Grow(ref Counts, experts);
+        }
+    }
 
     private void ProjectAndAdd(ReadOnlySpan<float> input, int n, TensorView w, float[]? postNorm, Span<float> scratch, Span<float> x)
     {

@@ -129,6 +129,11 @@ public sealed class InferenceSession
             _layer.AttentionOutput(_attn, n, w, w.Wo, _proj, x);
 
             _layer.MlpNorm(x, w, xn, n);
+            if (w.Experts is { } experts)
+            {
+                _layer.MixtureOfExperts(xn, n, experts, x);
+                continue;
+            }
             Observe(LinearInputGroup.MlpInput, l, xn, n, dim);
             _layer.MlpHidden(xn, n, w.WGate, w.WUp, _gate, _up);
             Observe(LinearInputGroup.MlpHidden, l, _gate, n, hidden);

@@ -77,6 +77,8 @@ public sealed record HfConfig
     /// implement (soft-capping, experts, partial rotary …) instead of silently ignoring it.
     /// </summary>
     public IReadOnlySet<string> Keys { get; init; } = new HashSet<string>();
+    /// <summary>Every top-level key whose value is not null, with its JSON text (for list-valued switches such as mlp_only_layers).</summary>
+    public IReadOnlyDictionary<string, string> RawValues { get; init; } = new Dictionary<string, string>();
     /// <summary>Top-level keys with a numeric value, and the value (keys absent, null or not numbers are not listed).</summary>
     public IReadOnlyDictionary<string, double> Numbers { get; init; } = new Dictionary<string, double>();
 
@@ -179,6 +181,8 @@ public sealed record HfConfig
             RopeLocalTheta = localTheta is { } lt ? (lt > 0 ? lt : throw new InvalidDataException($"{path}: rope_local_base_freq {lt} must be positive")) : null,
             UseSlidingWindow = r.Bool("use_sliding_window") ?? false,
             LayerTypes = StringList(path, root, "layer_types"),
+            RawValues = root.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null)
+                .GroupBy(p => p.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value.GetRawText(), StringComparer.Ordinal),
             Keys = root.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => p.Name).ToHashSet(StringComparer.Ordinal),
             Numbers = root.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetDouble(out _))
                 .GroupBy(p => p.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value.GetDouble(), StringComparer.Ordinal),

@@ -70,6 +70,11 @@ public sealed record ModelArchitecture
     public bool NormPlusOne { get; init; }
     /// <summary>The token embedding is multiplied by √hidden (Gemma).</summary>
     public bool EmbeddingScaled { get; init; }
+    /// <summary>
+    /// The MLP is a mixture of experts (Qwen3-MoE, Mixtral): a router picks the top-k experts per token
+    /// from a softmax over all experts; their outputs are summed with the (optionally renormalised) weights.
+    /// </summary>
+    public bool Moe { get; init; }
     /// <summary>Tensor names in Hugging Face files.</summary>
     public TensorNaming HfNaming { get; init; } = TensorNaming.HuggingFace;
     /// <summary>Config keys this family implements that are refused for the others (e.g. Gemma's query_pre_attn_scalar).</summary>

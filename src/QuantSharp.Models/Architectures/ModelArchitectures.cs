@@ -48,15 +48,39 @@ public static class ModelArchitectures
         ImplementedKeys = ["query_pre_attn_scalar"], GgufSlidingWindowRule = (6, 10000f),
     };
 
+    /// <summary>Qwen3-MoE: Qwen3's attention, a routed mixture of experts in every layer (no shared expert).</summary>
+    public static readonly ModelArchitecture Qwen3Moe = Qwen3 with
+    {
+        Name = "qwen3_moe", HfArchitectures = ["Qwen3MoeForCausalLM"], GgufArchitecture = "qwen3moe", Moe = true,
+        HfNaming = TensorNaming.HuggingFace.With(
+            (TensorRole.Router, "mlp.gate.weight"),
+            (TensorRole.ExpertGate, "mlp.experts.{1}.gate_proj.weight"), (TensorRole.ExpertUp, "mlp.experts.{1}.up_proj.weight"),
+            (TensorRole.ExpertDown, "mlp.experts.{1}.down_proj.weight")),
+    };
+
+    /// <summary>Mixtral: Mistral's block with a routed mixture of experts; llama.cpp stores it as "llama" with expert tensors.</summary>
+    public static readonly ModelArchitecture Mixtral = Mistral with
+    {
+        Name = "mixtral", HfArchitectures = ["MixtralForCausalLM"], Moe = true,
+        HfNaming = TensorNaming.HuggingFace.With(
+            (TensorRole.Router, "block_sparse_moe.gate.weight"),
+            (TensorRole.ExpertGate, "block_sparse_moe.experts.{1}.w1.weight"), (TensorRole.ExpertUp, "block_sparse_moe.experts.{1}.w3.weight"),
+            (TensorRole.ExpertDown, "block_sparse_moe.experts.{1}.w2.weight")),
+    };
+
     /// <summary>All supported architectures.</summary>
-    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3, Gemma3];
+    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral];
 
     /// <summary>The entry for a Hugging Face config, or null.</summary>
     public static ModelArchitecture? FromHf(string modelType, string architecture) =>
         All.FirstOrDefault(a => a.Name == modelType) ?? All.FirstOrDefault(a => a.HfArchitectures.Contains(architecture));
 
-    /// <summary>The entry for a GGUF <c>general.architecture</c>, or null (Mistral's GGUF is "llama").</summary>
-    public static ModelArchitecture? FromGguf(string ggufArchitecture) => All.FirstOrDefault(a => a.GgufArchitecture == ggufArchitecture);
+    /// <summary>
+    /// The entry for a GGUF <c>general.architecture</c>, or null. Mistral's GGUF is "llama"; Mixtral's too, told
+    /// apart by its experts (<paramref name="moe"/>: the file has <c>{arch}.expert_count</c> &gt; 0).
+    /// </summary>
+    public static ModelArchitecture? FromGguf(string ggufArchitecture, bool moe = false) =>
+        All.FirstOrDefault(a => a.GgufArchitecture == ggufArchitecture && a.Moe == moe);
 
     /// <summary>Names for error messages.</summary>
     public static string SupportedHf => string.Join(", ", All.Select(a => $"{a.HfArchitectures[0]} ({a.Name})"));

@@ -25,9 +25,27 @@ public sealed class TensorNaming
     public bool Has(TensorRole role) => _patterns.ContainsKey(role);
 
     /// <summary>The name of <paramref name="role"/> in layer <paramref name="layer"/> (ignored for model-level roles).</summary>
-    public string Name(TensorRole role, int layer = 0) => _patterns.TryGetValue(role, out var p)
-        ? string.Format(CultureInfo.InvariantCulture, p, layer)
+    public string Name(TensorRole role, int layer = 0) => Name(role, layer, 0);
+
+    /// <summary>The name of expert <paramref name="expert"/>'s tensor of <paramref name="role"/> in layer <paramref name="layer"/> ({1} in the pattern).</summary>
+    public string Name(TensorRole role, int layer, int expert) => _patterns.TryGetValue(role, out var p)
+        ? string.Format(CultureInfo.InvariantCulture, p, layer, expert)
         : throw new NotSupportedException($"the {Family} naming has no tensor for {role}");
+
+    /// <summary>
+    /// Whether this family stores all experts of a layer in one 3-D tensor [experts, rows, columns] (GGUF)
+    /// rather than one tensor per expert (Hugging Face).
+    /// </summary>
+    public bool StacksExperts(TensorRole role) => _patterns.TryGetValue(role, out var p) && !p.Contains("{1}", StringComparison.Ordinal);
+
+    /// <summary>This naming with per-layer patterns added or replaced (e.g. a family's expert tensors).</summary>
+    public TensorNaming With(params (TensorRole Role, string Part)[] layer)
+    {
+        var d = new Dictionary<TensorRole, string>(_patterns);
+        string prefix = _patterns[TensorRole.AttentionNorm][..(_patterns[TensorRole.AttentionNorm].IndexOf("{0}", StringComparison.Ordinal) + 4)];
+        foreach (var (role, part) in layer) d[role] = prefix + part;
+        return new TensorNaming(Family, d);
+    }
 
     /// <summary>Token embedding.</summary>
     public string TokenEmbedding => Name(TensorRole.TokenEmbedding);
@@ -96,6 +114,8 @@ public sealed class TensorNaming
             (TensorRole.FfnNorm, "ffn_norm.weight"),
             (TensorRole.FfnPostNorm, "post_ffw_norm.weight"),
             (TensorRole.Gate, "ffn_gate.weight"), (TensorRole.Up, "ffn_up.weight"), (TensorRole.Down, "ffn_down.weight"),
+            (TensorRole.Router, "ffn_gate_inp.weight"),
+            (TensorRole.ExpertGate, "ffn_gate_exps.weight"), (TensorRole.ExpertUp, "ffn_up_exps.weight"), (TensorRole.ExpertDown, "ffn_down_exps.weight"),
         ]);
 
     /// <summary>Meta's original names, used by llama2.c (w1 = gate, w3 = up, w2 = down).</summary>

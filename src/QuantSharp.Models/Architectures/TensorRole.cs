@@ -46,4 +46,12 @@ public enum TensorRole
     Up,
     /// <summary>MLP down projection.</summary>
     Down,
+    /// <summary>Mixture of experts: the router [experts, dim].</summary>
+    Router,
+    /// <summary>Mixture of experts: one expert's gate projection (GGUF stacks all experts in one 3-D tensor).</summary>
+    ExpertGate,
+    /// <summary>Mixture of experts: one expert's up projection.</summary>
+    ExpertUp,
+    /// <summary>Mixture of experts: one expert's down projection.</summary>
+    ExpertDown,
 }

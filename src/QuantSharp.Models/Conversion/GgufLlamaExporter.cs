@@ -78,6 +78,14 @@ public static class GgufLlamaExporter
         md.SetFloat32(LlamaGgufNames.RopeFreqBase(arch), hp.RopeTheta);
         md.SetUInt32(LlamaGgufNames.VocabSize(arch), (uint)hp.VocabSize);
         if (hp.SlidingWindow is { } sw) md.SetUInt32($"{arch}.attention.sliding_window", (uint)sw);
+        if (hp.ExpertCount > 0)
+        {
+            md.SetUInt32($"{arch}.expert_count", (uint)hp.ExpertCount);
+            md.SetUInt32($"{arch}.expert_used_count", (uint)hp.ExpertsPerToken);
+            // llama.cpp's "llama" (Mixtral) reads the experts' width from feed_forward_length, qwen3moe from its own key.
+            if (arch == "llama") md.SetUInt32(LlamaGgufNames.FeedForwardLength(arch), (uint)hp.ExpertHiddenDim);
+            else md.SetUInt32($"{arch}.expert_feed_forward_length", (uint)hp.ExpertHiddenDim);
+        }
         if (hp.RopeScaling is { Type: "linear" } lin)
         {
             md.SetString($"{arch}.rope.scaling.type", "linear");
@@ -101,6 +109,18 @@ public static class GgufLlamaExporter
             foreach (var linear in LlamaLinearExtensions.All)
             {
                 if (linear == LlamaLinear.Gate) AddVector(w, naming.FfnNorm(i), l.FfnNorm);
+                if (l.Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
+                {
+                    if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router);
+                    var (role, views) = linear switch
+                    {
+                        LlamaLinear.Gate => (TensorRole.ExpertGate, ex.Gate),
+                        LlamaLinear.Up => (TensorRole.ExpertUp, ex.Up),
+                        _ => (TensorRole.ExpertDown, ex.Down),
+                    };
+                    AddStacked(w, naming.Name(role, i), views, enc, scratch);
+                    continue;
+                }
                 bool rotated = linear is LlamaLinear.Q or LlamaLinear.K;
                 AddMatrix(w, naming.Name(linear.Role(), i), l.Weight(linear), enc, scratch, permute && rotated, hp.HeadDim, i, linear);
             }
@@ -142,6 +162,8 @@ public static class GgufLlamaExporter
         var hp = model.Parameters;
         var rule = hp.Architecture.GgufSlidingWindowRule;
         string Why(string what) => $"{model.Origin}: {what} cannot be written: llama.cpp's '{arch}' architecture would compute a different model";
+        if (hp.ExpertCount > 0 && !hp.NormalizeTopK)
+            throw new NotSupportedException(Why("norm_topk_prob false") + " (it renormalises the top-k routing weights)");
         if (rule is not { } r)
         {
             if (hp.SlidingWindow is { } window)
@@ -172,7 +194,21 @@ public static class GgufLlamaExporter
         Add(LlamaGgufNames.TokenEmbedding, model.TokenEmbedding);
         for (int i = 0; i < model.Parameters.NumLayers; i++)
             foreach (var linear in LlamaLinearExtensions.All)
+            {
+                if (model.Layers[i].Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
+                {
+                    // Stacked experts: one tensor of experts × rows rows (the router stays F32 and is not listed).
+                    var (role, views) = linear switch
+                    {
+                        LlamaLinear.Gate => (TensorRole.ExpertGate, ex.Gate),
+                        LlamaLinear.Up => (TensorRole.ExpertUp, ex.Up),
+                        _ => (TensorRole.ExpertDown, ex.Down),
+                    };
+                    list.Add((TensorNaming.Gguf.Name(role, i), views.Length * views[0].Rows, views[0].Columns));
+                    continue;
+                }
                 Add(linear.GgufName(i), model.Layers[i].Weight(linear));
+            }
         if (!model.Parameters.TiedEmbeddings) Add(LlamaGgufNames.Output, model.Output);
         return list;
     }
@@ -202,43 +238,71 @@ public static class GgufLlamaExporter
         w.AddTensor(name, type, [rows, cols], s =>
         {
             if (layer >= 0 && enc.LayerTensors != null)
-            {
                 WriteEncodedRows(s, name, type, rows, cols, enc.LayerTensors(layer, linear), permute, headDim);
-                _progressHook?.Invoke();
-                return;
-            }
-            bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
-            if (block)
+            else
+                WriteView(s, name, type, t, enc, scratch, permute, headDim);
+            _progressHook?.Invoke();
+        });
+    }
+
+    /// <summary>Experts' matrices stacked into one [experts, rows, columns] tensor, as llama.cpp's ffn_*_exps.</summary>
+    private static void AddStacked(GgufWriter w, string name, TensorView[] experts, GgufTensorEncoding enc, EncodeScratch scratch)
+    {
+        long rows = experts[0].Rows, cols = experts[0].Columns;
+        var type = enc.TypeFor(name, [experts.Length, rows, cols]);
+        w.AddTensor(name, type, [experts.Length, rows, cols], s =>
+        {
+            foreach (var t in experts) WriteView(s, name, type, t, enc, scratch, false, 0);
+            _progressHook?.Invoke();
+        });
+    }
+
+    /// <summary>A matrix kept in F32 whatever the recipe (llama.cpp never quantizes the MoE router, ffn_gate_inp).</summary>
+    private static void AddF32(GgufWriter w, string name, TensorView t)
+        => w.AddTensor(name, GgmlType.F32, [t.Rows, t.Columns], s =>
+        {
+            var f = new float[t.Columns];
+            for (long r = 0; r < t.Rows; r++)
             {
-                if (enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
-                WriteBlockEncoded(s, name, type, t, rows, cols, enc.Encoder, permute, headDim, scratch);
-                _progressHook?.Invoke();
-                return;
-            }
-            // Float outputs stream row by row.
-            var f = new float[cols];
-            var outRow = new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
-            for (int r = 0; r < rows; r++)
-            {
-                int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
-                var dst = f.AsSpan();
-                FloatConversion.ToFloat32(t.DType, t.RowBytes(src), dst);
-                foreach (var x in dst)
-                {
-                    if (!float.IsFinite(x)) throw new InvalidDataException($"{t.Name}: row {src} contains NaN or Inf; refusing to export a broken model");
-                    if (type == GgmlType.F16 && Math.Abs(x) > 65504f)
-                        throw new InvalidDataException($"{t.Name}: value {x} in row {src} overflows F16; export as BF16 or F32 instead");
-                }
-                switch (type)
-                {
-                    case GgmlType.F32: MemoryMarshal.AsBytes(f.AsSpan()).CopyTo(outRow); break;
-                    case GgmlType.F16: FloatConversion.Float32ToF16(f, MemoryMarshal.Cast<byte, Half>(outRow.AsSpan())); break;
-                    case GgmlType.BF16: FloatConversion.Float32ToBF16(f, MemoryMarshal.Cast<byte, ushort>(outRow.AsSpan())); break;
-                }
-                s.Write(outRow);
+                FloatConversion.ToFloat32(t.DType, t.RowBytes(r), f);
+                s.Write(MemoryMarshal.AsBytes(f.AsSpan()));
             }
             _progressHook?.Invoke();
         });
+
+    /// <summary>Writes the rows of <paramref name="t"/> in <paramref name="type"/>: floats row by row, block types through the encoder.</summary>
+    private static void WriteView(Stream s, string name, GgmlType type, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch, bool permute, int headDim)
+    {
+        int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
+        bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
+        if (block)
+        {
+            if (enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
+            WriteBlockEncoded(s, name, type, t, rows, cols, enc.Encoder, permute, headDim, scratch);
+            return;
+        }
+        // Float outputs stream row by row.
+        var f = new float[cols];
+        var outRow = new byte[cols * (type == GgmlType.F32 ? 4 : 2)];
+        for (int r = 0; r < rows; r++)
+        {
+            int src = permute ? RopePermutation.SourceRow(r, headDim) : r;
+            var dst = f.AsSpan();
+            FloatConversion.ToFloat32(t.DType, t.RowBytes(src), dst);
+            foreach (var x in dst)
+            {
+                if (!float.IsFinite(x)) throw new InvalidDataException($"{t.Name}: row {src} contains NaN or Inf; refusing to export a broken model");
+                if (type == GgmlType.F16 && Math.Abs(x) > 65504f)
+                    throw new InvalidDataException($"{t.Name}: value {x} in row {src} overflows F16; export as BF16 or F32 instead");
+            }
+            switch (type)
+            {
+                case GgmlType.F32: MemoryMarshal.AsBytes(f.AsSpan()).CopyTo(outRow); break;
+                case GgmlType.F16: FloatConversion.Float32ToF16(f, MemoryMarshal.Cast<byte, Half>(outRow.AsSpan())); break;
+                case GgmlType.BF16: FloatConversion.Float32ToBF16(f, MemoryMarshal.Cast<byte, ushort>(outRow.AsSpan())); break;
+            }
+            s.Write(outRow);
+        }
     }
 
     /// <summary>

@@ -17,11 +17,12 @@ internal static class GgufModelLoader
         {
             var md = gguf.Metadata;
             string arch = md.TryGet<string>(LlamaGgufNames.Architecture, out var a) ? a : throw new InvalidDataException($"{path}: missing {LlamaGgufNames.Architecture}");
-            var description = ModelArchitectures.FromGguf(arch)
+            bool moe = md.TryGetInteger($"{arch}.expert_count", out long expertCount) && expertCount > 0;
+            var description = ModelArchitectures.FromGguf(arch, moe)
                 ?? throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: {ModelArchitectures.SupportedGguf})");
             // Keys that change the function and that this engine does not implement are refused, never ignored.
             var rule = description.GgufSlidingWindowRule;
-            foreach (var key in new[] { "attention.sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "expert_count" })
+            foreach (var key in new[] { "attention.sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "expert_shared_count", "expert_weights_scale" })
                 if (md.ContainsKey($"{arch}.{key}") && !(key == "attention.sliding_window" && rule != null))
                     throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
             int Int(string key, int? fallback = null)
@@ -76,6 +77,10 @@ internal static class GgufModelLoader
                 SlidingLayers = slidingLayers,
                 RopeLocalTheta = rule?.LocalRopeTheta,
                 QueryPreAttentionScalar = queryScalar,
+                // llama.cpp's MoE graphs for these families renormalise the top-k weights (norm_w = true).
+                ExpertCount = moe ? Int($"{arch}.expert_count") : 0,
+                ExpertsPerToken = moe ? Int($"{arch}.expert_used_count") : 0,
+                ExpertHiddenDim = moe ? Int($"{arch}.expert_feed_forward_length", Int(LlamaGgufNames.FeedForwardLength(arch))) : 0,
                 VocabSize = vocab,
                 Dim = dim,
                 HiddenDim = Int(LlamaGgufNames.FeedForwardLength(arch)),

@@ -30,6 +30,15 @@ public sealed record LlamaHyperParameters
     /// <summary>Attention scores are scaled by this value's inverse square root (Gemma's query_pre_attn_scalar); null = head_dim.</summary>
     public float? QueryPreAttentionScalar { get; init; }
 
+    /// <summary>Mixture of experts: experts per layer (0 for a dense MLP).</summary>
+    public int ExpertCount { get; init; }
+    /// <summary>Mixture of experts: experts each token is routed to (top-k).</summary>
+    public int ExpertsPerToken { get; init; }
+    /// <summary>Mixture of experts: each expert's hidden width.</summary>
+    public int ExpertHiddenDim { get; init; }
+    /// <summary>Mixture of experts: the top-k routing weights are divided by their sum (Qwen3-MoE's norm_topk_prob; always in Mixtral).</summary>
+    public bool NormalizeTopK { get; init; } = true;
+
     /// <summary>The window of layer <paramref name="layer"/> (null: full causal attention).</summary>
     public int? WindowOf(int layer) => SlidingWindow is { } w && (SlidingLayers is null || SlidingLayers[layer]) ? w : null;
 
@@ -96,8 +105,27 @@ public sealed record LlamaHyperParameters
         foreach (var key in UnimplementedKeys)
             if (c.Keys.Contains(key) && !arch.ImplementedKeys.Contains(key)) Refuse(key, "(a feature of another architecture)");
         if (c.RopeLocalTheta is not null && arch.SlidingWindow != SlidingWindowStyle.Interleaved) Refuse("rope_local_base_freq", "");
-        foreach (var key in new[] { "num_local_experts", "num_experts", "n_routed_experts" })
-            if (c.Numbers.TryGetValue(key, out var experts) && experts > 0) Refuse(key, $"= {experts} (mixture of experts)");
+        int Count(string key) => c.Numbers.TryGetValue(key, out var v) ? (v >= 1 && v <= 1 << 16 && v == Math.Floor(v) ? (int)v : throw new InvalidDataException($"{c.Path}: '{key}' = {v} is not a valid count")) : 0;
+        int experts = 0, used = 0, expertHidden = 0;
+        bool normTopK = true;
+        if (arch.Moe)
+        {
+            experts = Count("num_experts") + Count("num_local_experts");
+            used = Count("num_experts_per_tok");
+            if (experts < 2 || used < 1 || used > experts)
+                throw new InvalidDataException($"{c.Path}: a mixture of experts needs num_experts (or num_local_experts) ≥ 2 and 1 ≤ num_experts_per_tok ≤ it; got {experts} and {used}");
+            expertHidden = Count("moe_intermediate_size") is > 0 and var mh ? mh : c.IntermediateSize;
+            if (c.Keys.Contains("norm_topk_prob")) normTopK = c.RawValues["norm_topk_prob"] == "true";
+            if (Count("decoder_sparse_step") > 1) Refuse("decoder_sparse_step", $"= {Count("decoder_sparse_step")} (dense layers between MoE layers)");
+            if (c.RawValues.TryGetValue("mlp_only_layers", out var dense) && dense.Replace(" ", "") != "[]") Refuse("mlp_only_layers", $"= {dense}");
+            foreach (var key in new[] { "shared_expert_intermediate_size", "n_shared_experts" })
+                if (Count(key) > 0) Refuse(key, "(shared experts)");
+        }
+        else
+        {
+            foreach (var key in new[] { "num_local_experts", "num_experts", "n_routed_experts" })
+                if (c.Numbers.TryGetValue(key, out var e) && e > 0) Refuse(key, $"= {e} (mixture of experts)");
+        }
         if (c.Numbers.TryGetValue("partial_rotary_factor", out var prf) && prf != 1) Refuse("partial_rotary_factor", $"= {prf}");
         int? window = null;
         switch (arch.SlidingWindow)
@@ -139,6 +167,10 @@ public sealed record LlamaHyperParameters
             SlidingLayers = slidingLayers,
             RopeLocalTheta = arch.SlidingWindow == SlidingWindowStyle.Interleaved ? (float)(c.RopeLocalTheta ?? 10000.0) : null,
             QueryPreAttentionScalar = c.QueryPreAttentionScalar is { } q ? (float)q : null,
+            ExpertCount = experts,
+            ExpertsPerToken = used,
+            ExpertHiddenDim = expertHidden,
+            NormalizeTopK = normTopK,
             VocabSize = c.VocabSize,
             Dim = c.HiddenSize,
             HiddenDim = c.IntermediateSize,

@@ -22,11 +22,11 @@ public sealed class LlamaLayerWeights
     /// <summary>RMSNorm before the MLP.</summary>
     public required float[] FfnNorm { get; init; }
     /// <summary>SwiGLU gate [hidden, dim].</summary>
-    public required TensorView WGate { get; init; }
+    public TensorView WGate { get; init; }
     /// <summary>SwiGLU up [hidden, dim].</summary>
-    public required TensorView WUp { get; init; }
+    public TensorView WUp { get; init; }
     /// <summary>MLP down [dim, hidden].</summary>
-    public required TensorView WDown { get; init; }
+    public TensorView WDown { get; init; }
     /// <summary>Query bias [heads·head_dim] (Qwen2), or null.</summary>
     public float[]? QBias { get; init; }
     /// <summary>Key bias [kv_heads·head_dim] (Qwen2), or null.</summary>
@@ -37,6 +37,8 @@ public sealed class LlamaLayerWeights
     public float[]? QNorm { get; init; }
     /// <summary>Per-head key RMSNorm weight [head_dim] applied before RoPE (Qwen3), or null.</summary>
     public float[]? KNorm { get; init; }
+    /// <summary>The mixture of experts that replaces the dense MLP (then WGate/WUp/WDown are unset), or null.</summary>
+    public ExpertWeights? Experts { get; init; }
     /// <summary>Norm of the attention output before the residual add (Gemma), or null.</summary>
     public float[]? AttentionPostNorm { get; init; }
     /// <summary>Norm of the MLP output before the residual add (Gemma), or null.</summary>
@@ -56,4 +58,19 @@ public sealed class LlamaLayerWeights
         Architectures.TensorRole.FfnNorm => FfnNorm,
         _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a vector role"),
     };
+}
+
+/// <summary>A mixture-of-experts MLP: the router and each expert's gate/up/down views ([rows, columns] each).</summary>
+public sealed class ExpertWeights
+{
+    /// <summary>Router [experts, dim].</summary>
+    public required TensorView Router { get; init; }
+    /// <summary>Each expert's gate projection [expert_hidden, dim].</summary>
+    public required TensorView[] Gate { get; init; }
+    /// <summary>Each expert's up projection [expert_hidden, dim].</summary>
+    public required TensorView[] Up { get; init; }
+    /// <summary>Each expert's down projection [dim, expert_hidden].</summary>
+    public required TensorView[] Down { get; init; }
+    /// <summary>Number of experts.</summary>
+    public int Count => Gate.Length;
 }

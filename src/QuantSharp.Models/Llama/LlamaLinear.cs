@@ -32,6 +32,8 @@ public static class LlamaLinearExtensions
     /// <summary>The weight view of <paramref name="linear"/> in <paramref name="layer"/>.</summary>
     public static TensorView Weight(this LlamaLayerWeights layer, LlamaLinear linear) => linear switch
     {
+        LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down when layer.Experts != null =>
+            throw new NotSupportedException($"{linear} of a mixture-of-experts layer: the MLP has one such linear per expert"),
         LlamaLinear.Q => layer.Wq,
         LlamaLinear.K => layer.Wk,
         LlamaLinear.V => layer.Wv,

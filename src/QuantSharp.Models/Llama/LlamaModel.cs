@@ -52,9 +52,10 @@ public sealed class LlamaModel : IDisposable
                 Wv = Expect(N(TensorRole.V), hp.KvDim, hp.Dim),
                 Wo = Expect(N(TensorRole.O), hp.Dim, hp.QDim),
                 FfnNorm = Norm(N(TensorRole.FfnNorm), hp.Dim),
-                WGate = Expect(N(TensorRole.Gate), hp.HiddenDim, hp.Dim),
-                WUp = Expect(N(TensorRole.Up), hp.HiddenDim, hp.Dim),
-                WDown = Expect(N(TensorRole.Down), hp.Dim, hp.HiddenDim),
+                WGate = arch.Moe ? default : Expect(N(TensorRole.Gate), hp.HiddenDim, hp.Dim),
+                WUp = arch.Moe ? default : Expect(N(TensorRole.Up), hp.HiddenDim, hp.Dim),
+                WDown = arch.Moe ? default : Expect(N(TensorRole.Down), hp.Dim, hp.HiddenDim),
+                Experts = arch.Moe ? LoadExperts(names, i, hp) : null,
                 QBias = Optional(TensorRole.QBias, i, arch.QkvBias, hp.QDim),
                 KBias = Optional(TensorRole.KBias, i, arch.QkvBias, hp.KvDim),
                 VBias = Optional(TensorRole.VBias, i, arch.QkvBias, hp.KvDim),
@@ -177,6 +178,43 @@ public sealed class LlamaModel : IDisposable
     }
 
     private readonly float _normShift;
+
+    private ExpertWeights LoadExperts(TensorNaming names, int layer, LlamaHyperParameters hp)
+    {
+        int e = hp.ExpertCount, h = hp.ExpertHiddenDim, d = hp.Dim;
+        if (!names.Has(TensorRole.Router)) throw new NotSupportedException($"{_source.Origin}: {names.Family} files have no mixture-of-experts tensors");
+        TensorView[] Experts(TensorRole role, long rows, long cols) => names.StacksExperts(role)
+            ? Slices(names.Name(role, layer), e, rows, cols)
+            : Enumerable.Range(0, e).Select(x => Expect(names.Name(role, layer, x), rows, cols)).ToArray();
+        return new ExpertWeights
+        {
+            Router = Expect(names.Name(TensorRole.Router, layer), e, d),
+            Gate = Experts(TensorRole.ExpertGate, h, d),
+            Up = Experts(TensorRole.ExpertUp, h, d),
+            Down = Experts(TensorRole.ExpertDown, d, h),
+        };
+    }
+
+    /// <summary>The per-expert [rows, cols] views of a stacked [experts, rows, cols] tensor (GGUF's ffn_*_exps).</summary>
+    private unsafe TensorView[] Slices(string name, int experts, long rows, long cols)
+    {
+        if (!_source.Contains(name)) throw new InvalidDataException($"{_source.Origin}: required tensor '{name}' is missing");
+        var t = _source.Get(name);
+        if (t.Shape.Length != 3 || t.Shape[0] != experts || t.Shape[1] != rows || t.Shape[2] != cols)
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{experts}, {rows}, {cols}]");
+        if (!MatMul.SupportsWeights(t.DType))
+            throw new InvalidDataException($"{_source.Origin}: tensor '{name}' is {t.DType}; expected F32, F16, BF16 or a supported block-quantized type");
+        long bytes = t.RowByteLength * rows;
+        var views = new TensorView[experts];
+        for (int x = 0; x < experts; x++)
+        {
+            var v = new TensorView($"{name}[{x}]", t.DType, [rows, cols], t.Pointer + x * bytes, bytes);
+            long bad = FiniteCheck.FirstNonFinite(v);
+            if (bad >= 0) throw new InvalidDataException($"{_source.Origin}: tensor '{name}' expert {x} holds NaN or Inf (row {bad / cols}); the model is broken");
+            views[x] = v;
+        }
+        return views;
+    }
 
     /// <summary>
     /// A norm's multiplier: the stored vector, plus one where the file stores Gemma's w of a (1 + w) norm.

@@ -54,6 +54,8 @@ public static class ImatrixCalibration
         IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.Parameters.ExpertCount > 0)
+            throw new NotSupportedException($"{model.Origin}: {model.Parameters.Architecture.Name} is a mixture of experts; per-expert importance matrices are not collected yet");
         ArgumentNullException.ThrowIfNull(options);
         int n = options.ContextLength;
         int chunks = ChunkCount(tokens.Length, options);

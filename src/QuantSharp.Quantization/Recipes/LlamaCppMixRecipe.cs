@@ -18,7 +18,7 @@ public static class LlamaCppMixRecipe
     {
         ArgumentNullException.ThrowIfNull(model);
         var hp = model.Parameters;
-        return new MixModelShape(hp.NumLayers, hp.NumHeads, hp.NumKvHeads);
+        return new MixModelShape(hp.NumLayers, hp.NumHeads, hp.NumKvHeads, hp.ExpertCount);
     }
 
     /// <summary>The type of every 2-D weight of <paramref name="model"/> for <paramref name="fileType"/>.</summary>

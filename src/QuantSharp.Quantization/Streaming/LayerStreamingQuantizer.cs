@@ -49,6 +49,8 @@ public sealed class LayerStreamingQuantizer
         _quantizer = quantizer;
         _calibration = calibration;
         _options = options ?? new LayerStreamingOptions();
+        if (_hp.ExpertCount > 0)
+            throw new NotSupportedException($"{model.Origin}: {_hp.Architecture.Name} is a mixture of experts; the layer-streaming quantizers (RTN/GPTQ into HF or GGUF) do not handle experts yet — llama.cpp's mixes (quantize --type) do");
         if (_options.ChunkTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "chunk size must be positive");
         if (calibration == null && quantizer.Needs != StatisticsNeeds.None)
             throw new ArgumentException($"the {quantizer.Name} quantizer with these settings needs calibration data (--calib)");

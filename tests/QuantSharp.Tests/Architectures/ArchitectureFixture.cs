@@ -29,6 +29,10 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     public bool QkNorm { get; init; }
     public int? SlidingWindow { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>Mixture of experts: experts per layer (0 = dense MLP), experts per token, each expert's width.</summary>
+    public int Experts { get; init; }
+    public int ExpertsUsed { get; init; }
+    public int ExpertFfn { get; init; } = 256;
 
     /// <summary>A name for folders and messages.</summary>
     public string Name => SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType;
@@ -43,11 +47,16 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     /// <summary>Gemma 3 text: six layers so that layer 5 is global and 0–4 local (window 16, their own RoPE base).</summary>
     public static readonly ArchitectureSpec Gemma3 = new("gemma3_text", "Gemma3ForCausalLM") { QkNorm = true, Tied = true, Layers = 6, SlidingWindow = 16, Seed = 5, RopeTheta = 1e6 };
 
+    /// <summary>Qwen3-MoE: 4 experts, top 2, renormalised; Qwen3's q/k norms.</summary>
+    public static readonly ArchitectureSpec Qwen3Moe = new("qwen3_moe", "Qwen3MoeForCausalLM") { QkNorm = true, Experts = 4, ExpertsUsed = 2, Seed = 6, RopeTheta = 1e6 };
+    /// <summary>Mixtral: 8 experts (llama.cpp's mixes treat 8-expert models specially), top 2.</summary>
+    public static readonly ArchitectureSpec Mixtral = new("mixtral", "MixtralForCausalLM") { Experts = 8, ExpertsUsed = 2, Seed = 7, RopeTheta = 1e6 };
+
     /// <summary>Whether this is the Gemma family (norms stored as w of 1 + w, four per block, GELU).</summary>
     public bool IsGemma => ModelType == "gemma3_text";
 
     /// <summary>The fixtures llama.cpp can run (every architecture without a sliding window it would ignore).</summary>
-    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3, Gemma3];
+    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral];
 }
 
 /// <summary>Writes an <see cref="ArchitectureSpec"/> as a Hugging Face folder (config.json, model.safetensors in fp32, tokenizer).</summary>
@@ -99,6 +108,21 @@ public static class ArchitectureFixture
                 Add(p + "pre_feedforward_layernorm.weight", [d], Around1);
                 Add(p + "post_feedforward_layernorm.weight", [d], Around1);
             }
+            if (spec.Experts > 0)
+            {
+                bool mixtral = spec.ModelType == "mixtral";
+                string moe = mixtral ? "block_sparse_moe." : "mlp.";
+                int ef = spec.ExpertFfn;
+                Add(p + moe + "gate.weight", [spec.Experts, d], Normal(1.0 / 16));
+                for (int e = 0; e < spec.Experts; e++)
+                {
+                    string x = $"{p}{moe}experts.{e}.";
+                    Add(x + (mixtral ? "w1" : "gate_proj") + ".weight", [ef, d], Normal(1.0 / 16));
+                    Add(x + (mixtral ? "w3" : "up_proj") + ".weight", [ef, d], Normal(1.0 / 16));
+                    Add(x + (mixtral ? "w2" : "down_proj") + ".weight", [d, ef], Normal(1.0 / Math.Sqrt(ef)));
+                }
+                continue;
+            }
             Add(p + "mlp.gate_proj.weight", [f, d], Normal(1.0 / 16));
             Add(p + "mlp.up_proj.weight", [f, d], Normal(1.0 / 16));
             Add(p + "mlp.down_proj.weight", [d, f], Normal(1.0 / Math.Sqrt(f)));
@@ -137,6 +161,23 @@ public static class ArchitectureFixture
                 if (spec.ModelType == "qwen3") config["attention_bias"] = false;
                 break;
             case "llama": config["attention_bias"] = false; config["mlp_bias"] = false; break;
+            case "qwen3_moe":
+                config["num_experts"] = spec.Experts;
+                config["num_experts_per_tok"] = spec.ExpertsUsed;
+                config["moe_intermediate_size"] = spec.ExpertFfn;
+                config["norm_topk_prob"] = true;
+                config["decoder_sparse_step"] = 1;
+                config["mlp_only_layers"] = new JsonArray();
+                config["use_sliding_window"] = false;
+                config["attention_bias"] = false;
+                break;
+            case "mixtral":
+                config["num_local_experts"] = spec.Experts;
+                config["num_experts_per_tok"] = spec.ExpertsUsed;
+                config["intermediate_size"] = spec.ExpertFfn;
+                config["sliding_window"] = null;
+                config["router_jitter_noise"] = 0.0;
+                break;
             case "gemma3_text":
                 config.Remove("hidden_act");
                 config["hidden_activation"] = "gelu_pytorch_tanh";

@@ -48,7 +48,9 @@ public sealed class ArchitectureCollection : ICollectionFixture<ArchitectureFixt
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutputHelper output)
 {
-    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text" };
+    public static TheoryData<string> Dense() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text" };
+
+    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral" };
 
     [OracleTheory]
     [MemberData(nameof(Runnable))]
@@ -120,7 +122,7 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
     public static TheoryData<string, string> MixesOfNewArchitectures()
     {
         var data = new TheoryData<string, string>();
-        foreach (var arch in new[] { "qwen2", "qwen3", "gemma3_text" })
+        foreach (var arch in new[] { "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral" })
             foreach (var t in LlamaCppFileTypeNames.All)
                 if (t != LlamaCppFileType.Q2_K_S) data.Add(arch, t.ToString());
         return data;

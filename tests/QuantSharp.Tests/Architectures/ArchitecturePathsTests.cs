@@ -20,9 +20,22 @@ namespace QuantSharp.Tests.Architectures;
 [Trait("Category", "RealModel")]
 public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputHelper output)
 {
-    public static TheoryData<string> Runnable() => ArchitectureOracleTests.Runnable();
+    public static TheoryData<string> Runnable() => ArchitectureOracleTests.Dense();
 
     private CalibrationSet Calibration() => CalibrationSet.FromTokens(fx.Tokens, 8, 128, seed: 0, "fixture tokens");
+
+    [Theory]
+    [InlineData("qwen3_moe")]
+    [InlineData("mixtral")]
+    public void CalibrationPathsRefuseMixturesOfExpertsByName(string name)
+    {
+        using var model = LlamaModel.Load(fx.Folders[name]);
+        var options = new GptqOptions { Bits = 4, GroupSize = 128, Fp16Scales = true };
+        var a = Assert.Throws<NotSupportedException>(() => new LayerStreamingQuantizer(model, new RtnLinearQuantizer(options), null));
+        var b = Assert.Throws<NotSupportedException>(() => ImatrixCalibration.Collect(model, fx.Tokens[..256], null, new ImatrixOptions { ContextLength = 128 }));
+        Assert.Contains("mixture of experts", a.Message);
+        Assert.Contains("mixture of experts", b.Message);
+    }
 
     [OracleTheory]
     [MemberData(nameof(Runnable))]

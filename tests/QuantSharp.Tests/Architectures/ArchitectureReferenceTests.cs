@@ -10,7 +10,7 @@ namespace QuantSharp.Tests.Architectures;
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3" };
+    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3", "qwen3_moe", "mixtral" };
 
     internal static ArchitectureSpec Spec(string name) => name switch
     {
@@ -20,6 +20,8 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
         "qwen2" => ArchitectureSpec.Qwen2,
         "qwen3" => ArchitectureSpec.Qwen3,
         "gemma3" => ArchitectureSpec.Gemma3,
+        "qwen3_moe" => ArchitectureSpec.Qwen3Moe,
+        "mixtral" => ArchitectureSpec.Mixtral,
         _ => throw new ArgumentException(name),
     };
 
@@ -88,6 +90,8 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
     [InlineData("llama", "sliding_window", "16")]
     [InlineData("llama", "final_logit_softcapping", "30.0")]
     [InlineData("llama", "num_local_experts", "8")]
+    [InlineData("qwen3_moe", "mlp_only_layers", "[1]")]
+    [InlineData("qwen3_moe", "decoder_sparse_step", "2")]
     [InlineData("qwen3", "partial_rotary_factor", "0.5")]
     [InlineData("llama", "attention_bias", "true")]
     [InlineData("llama", "layer_types", "[\"sliding_attention\", \"full_attention\"]")]

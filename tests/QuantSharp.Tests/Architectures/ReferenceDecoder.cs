@@ -19,12 +19,16 @@ namespace QuantSharp.Tests.Architectures;
 public sealed class ReferenceDecoder
 {
     private readonly Dictionary<string, double[]> _w = new(StringComparer.Ordinal);
-    private readonly int _d, _layers, _heads, _kvHeads, _hd, _ffn, _vocab;
+    private readonly int _d, _layers, _heads, _kvHeads, _hd, _vocab;
+    private readonly int _ffn;
     private readonly double _eps, _theta;
     private readonly int? _window;
     private readonly bool _tied, _gemma;
     private readonly double _localTheta, _queryScalar;
     private readonly bool[] _local;
+    private readonly int _experts, _used;
+    private readonly string _moePrefix = "", _gateName = "gate_proj", _upName = "up_proj", _downName = "down_proj";
+    private readonly bool _normTopK = true;
 
     public ReferenceDecoder(string folder)
     {
@@ -54,6 +58,18 @@ public sealed class ReferenceDecoder
             foreach (var t in c.GetProperty("layer_types").EnumerateArray()) _local[i++] = t.GetString() == "sliding_attention";
         }
         else if (_window != null) Array.Fill(_local, true);
+        // Mixture of experts (modeling_qwen3_moe.py / modeling_mixtral.py): softmax over the router's logits in
+        // float, top-k, weights divided by their sum (Mixtral always, Qwen3-MoE with norm_topk_prob).
+        if (c.TryGetProperty("num_experts", out var ne) || c.TryGetProperty("num_local_experts", out ne))
+        {
+            _experts = ne.GetInt32();
+            _used = c.GetProperty("num_experts_per_tok").GetInt32();
+            bool mixtral = c.GetProperty("model_type").GetString() == "mixtral";
+            _moePrefix = mixtral ? "block_sparse_moe." : "mlp.";
+            if (mixtral) (_gateName, _upName, _downName) = ("w1", "w3", "w2");
+            else _normTopK = c.GetProperty("norm_topk_prob").GetBoolean();
+            _ffn = mixtral ? _ffn : c.GetProperty("moe_intermediate_size").GetInt32();
+        }
         using var st = SafetensorsModel.Open(folder);
         foreach (var name in st.TensorNames) _w[name] = Array.ConvertAll(st.Get(name).ToFloat32(), x => (double)x);
     }
@@ -110,6 +126,12 @@ public sealed class ReferenceDecoder
             if (_gemma) o = RmsNorm(o, T, d, _w[p + "post_attention_layernorm.weight"]);
             for (int i = 0; i < h.Length; i++) h[i] += o[i];
             x = RmsNorm(h, T, d, _w[p + (_gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")]);
+            if (_experts > 0)
+            {
+                var moe = Experts(x, T, p);
+                for (int i = 0; i < h.Length; i++) h[i] += moe[i];
+                continue;
+            }
             var gate = Linear(x, T, d, _w[p + "mlp.gate_proj.weight"], _ffn, null);
             var up = Linear(x, T, d, _w[p + "mlp.up_proj.weight"], _ffn, null);
             for (int i = 0; i < gate.Length; i++)
@@ -123,6 +145,34 @@ public sealed class ReferenceDecoder
         }
         var final = RmsNorm(h, T, d, _w["model.norm.weight"]);
         return Linear(final, T, d, _tied ? _w["model.embed_tokens.weight"] : _w["lm_head.weight"], _vocab, null);
+    }
+
+    private double[] Experts(double[] x, int T, string p)
+    {
+        int d = _d;
+        var router = Linear(x, T, d, _w[p + _moePrefix + "gate.weight"], _experts, null);
+        var y = new double[T * d];
+        for (int t = 0; t < T; t++)
+        {
+            var probs = new double[_experts];
+            double max = double.NegativeInfinity, sum = 0;
+            for (int e = 0; e < _experts; e++) max = Math.Max(max, router[t * _experts + e]);
+            for (int e = 0; e < _experts; e++) sum += probs[e] = Math.Exp(router[t * _experts + e] - max);
+            for (int e = 0; e < _experts; e++) probs[e] /= sum;
+            var top = Enumerable.Range(0, _experts).OrderByDescending(e => probs[e]).ThenBy(e => e).Take(_used).ToArray();
+            double norm = _normTopK ? top.Sum(e => probs[e]) : 1;
+            var row = x.AsSpan(t * d, d).ToArray();
+            foreach (int e in top)
+            {
+                string ex = $"{p}{_moePrefix}experts.{e}.";
+                var g = Linear(row, 1, d, _w[ex + _gateName + ".weight"], _ffn, null);
+                var u = Linear(row, 1, d, _w[ex + _upName + ".weight"], _ffn, null);
+                for (int i = 0; i < g.Length; i++) g[i] = g[i] / (1 + Math.Exp(-g[i])) * u[i];
+                var o = Linear(g, 1, _ffn, _w[ex + _downName + ".weight"], d, null);
+                for (int i = 0; i < d; i++) y[t * d + i] += probs[e] / norm * o[i];
+            }
+        }
+        return y;
     }
 
     private double[] RmsNorm(double[] x, int rows, int width, double[] weight)
