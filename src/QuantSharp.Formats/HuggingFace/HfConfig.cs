@@ -66,10 +66,8 @@ public sealed record HfConfig
     {
         string path = Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config.json not found", path);
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
-        using (doc) return Parse(path, doc.RootElement);
+        using var doc = StrictJson.ParseFile(path);
+        return Parse(path, doc.RootElement);
     }
 
     /// <summary>Parses an already-read config object.</summary>
@@ -102,16 +100,35 @@ public sealed record HfConfig
             if (root.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind == JsonValueKind.Object)
                 scaling = ParseScaling(new Reader(path + " rope_scaling", rs), rs);
         }
-        if (!(theta > 0)) throw new InvalidDataException($"{path}: rope_theta {theta} must be positive");
+        // Every RoPE frequency θ^(-2i/d) must be a normal fp32 number (the engine keeps them in fp32):
+        // 0, negative, NaN and ∞ are broken, and so is a θ so large or small that the last frequency
+        // underflows to 0 or overflows to ∞.
+        float lastFrequency = (float)Math.Pow(theta, -(headDim - 2.0) / headDim);
+        if (!double.IsFinite(theta) || !(theta > 0) || !float.IsNormal(lastFrequency))
+            throw new InvalidDataException($"{path}: rope_theta is {theta}; expected a positive number whose frequencies θ^(-2i/head_dim) neither underflow nor overflow (10000 and 500000 are usual)");
 
         int? eos = null;
         if (root.TryGetProperty("eos_token_id", out var e))
         {
-            if (e.ValueKind == JsonValueKind.Number) eos = e.GetInt32();
-            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0) eos = e[0].GetInt32();
+            // A list (Llama-3 gives several end tokens) contributes its first id.
+            if (e.ValueKind == JsonValueKind.Number) eos = TokenId(path, "eos_token_id", e);
+            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0) eos = TokenId(path, "eos_token_id[0]", e[0]);
+            else if (e.ValueKind != JsonValueKind.Null && e.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException($"{path}: 'eos_token_id' must be a token id or a list of them, got {Short(e)}");
         }
         double eps = r.Double("rms_norm_eps") ?? 1e-6;
-        if (!(eps > 0) || eps > 1) throw new InvalidDataException($"{path}: rms_norm_eps {eps} is out of range (0, 1]");
+        if (!double.IsFinite(eps) || !(eps > 0) || eps > 1)
+            throw new InvalidDataException($"{path}: 'rms_norm_eps' is {eps}; expected a number in (0, 1] (1e-5 and 1e-6 are usual)");
+        if (scaling is { } sc)
+        {
+            // Factors divide or multiply frequencies: 0, negative or non-finite values give NaN or ∞ angles.
+            if (!double.IsFinite(sc.Factor) || !(sc.Factor > 0))
+                throw new InvalidDataException($"{path}: rope scaling 'factor' is {sc.Factor}; expected a positive number");
+            if (!double.IsFinite(sc.LowFreqFactor) || !(sc.LowFreqFactor > 0) || !double.IsFinite(sc.HighFreqFactor) || !(sc.HighFreqFactor > 0))
+                throw new InvalidDataException($"{path}: rope scaling 'low_freq_factor' {sc.LowFreqFactor} and 'high_freq_factor' {sc.HighFreqFactor} must be positive");
+            if (sc.Type == "llama3" && !(sc.HighFreqFactor > sc.LowFreqFactor))
+                throw new InvalidDataException($"{path}: rope scaling 'high_freq_factor' {sc.HighFreqFactor} must exceed 'low_freq_factor' {sc.LowFreqFactor} (llama3 divides by their difference)");
+        }
 
         return new HfConfig
         {
@@ -130,13 +147,29 @@ public sealed record HfConfig
             RopeScaling = scaling,
             MaxPositionEmbeddings = r.PositiveInt("max_position_embeddings") ?? 2048,
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
-            BosTokenId = r.Int("bos_token_id"),
+            BosTokenId = root.TryGetProperty("bos_token_id", out var b) && b.ValueKind != JsonValueKind.Null ? TokenId(path, "bos_token_id", b) : null,
             EosTokenId = eos,
             AttentionBias = r.Bool("attention_bias") ?? false,
             MlpBias = r.Bool("mlp_bias") ?? false,
             HiddenAct = r.String("hidden_act") ?? "silu",
             DType = r.String("dtype") ?? r.String("torch_dtype"),
         };
+    }
+
+    // A token id is a whole number in [0, int.MaxValue]: 1.5, 1e-300, -1 and 4294967296 are not
+    // (GetInt32 would throw FormatException for some of them and accept nothing useful for the rest).
+    private static int TokenId(string path, string key, JsonElement v)
+    {
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int id) || id < 0)
+            throw new InvalidDataException($"{path}: '{key}' must be a token id (a whole number from 0 to {int.MaxValue}), got {Short(v)}");
+        return id;
+    }
+
+    // The raw text of a value, cut so that a hostile value cannot make a huge message.
+    private static string Short(JsonElement v)
+    {
+        string raw = v.GetRawText();
+        return raw.Length <= 100 ? raw : raw[..100] + "…";
     }
 
     private static RopeScaling? ParseScaling(Reader r, JsonElement obj)
