@@ -82,7 +82,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
             _metaspaceSplit = !p.TryGetProperty("split", out var sp) || sp.ValueKind != JsonValueKind.False;
         }
         if (!_normalizerReplace && _metaspacePrepend is null) throw json.Bad("neither a Replace(\" \", \"▁\") normalizer nor a Metaspace pre-tokenizer: not a SentencePiece-style BPE");
-        _stripLeading = LeadingSpacesStrippedByDecoder(json.Decoder);
+        _stripLeading = LeadingSpacesStrippedByDecoder(json, json.Decoder);
 
         BosId = json.IdOf(json.ConfigBosToken) ?? json.IdOf("<s>");
         EosId = json.IdOf(json.ConfigEosToken) ?? json.IdOf("</s>");
@@ -343,14 +343,15 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         && replace.TryGetProperty("content", out var c) && c.GetString() == "\u2581";
 
     // Strip(" ", start) in the decoder chain, or a Metaspace decoder that prepends (it drops the first space).
-    private static int LeadingSpacesStrippedByDecoder(JsonElement decoder)
+    private static int LeadingSpacesStrippedByDecoder(HfTokenizerJson json, JsonElement decoder)
     {
         foreach (var d in HfTokenizerJson.Flatten(decoder))
         {
             switch (HfTokenizerJson.TypeOf(d))
             {
-                case "Strip" when d.TryGetProperty("content", out var c) && c.GetString() == " " && d.TryGetProperty("start", out var s) && s.ValueKind == JsonValueKind.Number:
-                    return s.GetInt32();
+                case "Strip" when d.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() == " " && d.TryGetProperty("start", out var s) && s.ValueKind == JsonValueKind.Number:
+                    // A count of leading spaces: GetInt32 would throw FormatException for 1e12 or 1.5.
+                    return s.TryGetInt32(out int n) && n >= 0 ? n : throw json.Bad($"decoder Strip \"start\" is {s.GetRawText()}; expected a count from 0 to {int.MaxValue}");
                 case "Metaspace":
                     bool prepends = d.TryGetProperty("prepend_scheme", out var ps) && ps.ValueKind == JsonValueKind.String
                         ? ps.GetString() != "never"
