@@ -93,6 +93,9 @@ internal sealed class QuantizeMethodOptions
         // Every input is protected, not only the model: `--calib X -o X` must not replace the text.
         var inputs = CommonOptions.Inputs(modelPath, [tokenizerPath, .. files]);
         AtomicFile.ThrowIfProtected(outPath, inputs);
+        // Activation files of killed runs, once ActivationStore names them quantsharp-activations-<pid>-<guid>
+        // (older names carry no pid and are left alone).
+        AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
 
         var sw = Stopwatch.StartNew();
         using var model = LlamaModel.Load(modelPath, tokenizerPath);

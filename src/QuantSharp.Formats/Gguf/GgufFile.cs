@@ -118,6 +118,12 @@ public sealed unsafe class GgufFile : IWeightSource
     /// <summary>Alignment of the data section and tensor offsets.</summary>
     public int Alignment { get; }
 
+    /// <summary>
+    /// The file's length in bytes as opened (through any symbolic link: the Hugging Face cache's
+    /// links have lengths of their own, so FileInfo(path).Length is not this).
+    /// </summary>
+    public long FileLength => _file.Length;
+
     /// <summary>Absolute offset where the data section starts.</summary>
     public long DataOffset { get; }
 

@@ -78,7 +78,7 @@ public static class ImatrixFile
         if (file.Tensors.Count == 0) throw Bad("no tensors: an imatrix GGUF holds <weight>.in_sum2 and <weight>.counts pairs");
         // ggml reads the data section as whole aligned blocks, so a file cut inside the last padding is truncated too.
         long dataEnd = file.Tensors.Max(t => t.FileOffset + (t.ByteSize + file.Alignment - 1) / file.Alignment * file.Alignment);
-        long length = new FileInfo(path).Length;
+        long length = file.FileLength;
         if (length < dataEnd) throw Bad($"the file has {length} bytes but its tensor data ends at {dataEnd} (truncated?)");
 
         // llama-quantize pairs tensors by suffix and ignores any other tensor.

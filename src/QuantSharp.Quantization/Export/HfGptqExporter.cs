@@ -1,6 +1,7 @@
 // Hugging Face GPTQ checkpoint output of a layer-streaming run (AutoGPTQ/GPTQModel layout, loadable by transformers).
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using QuantSharp.Core.IO;
 using System.Text.Json.Nodes;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gptq;
@@ -76,7 +77,11 @@ public static class HfGptqExporter
 
         string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) ?? ".";
         Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(target))}.tmp-{Guid.NewGuid():N}");
+        // <name>.tmp-<pid>-<guid>: folders left by a killed run (kill -9 skips every cleanup) are
+        // recognised by their dead pid and removed by the next export to the same place.
+        string bare = Path.TrimEndingDirectorySeparator(target);
+        AtomicFile.SweepStale(bare);
+        string tmp = AtomicFile.TempPathFor(bare);
         Directory.CreateDirectory(tmp);
         try
         {

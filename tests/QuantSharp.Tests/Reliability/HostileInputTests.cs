@@ -313,3 +313,34 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(2, f.Tensors.Count);
     }
 }
+
+public sealed class SymlinkedInputTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void GgufAndImatrixFilesReachedThroughRelativeLinksOpen()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "blobs"));
+        Directory.CreateDirectory(Path.Combine(_dir.Path, "snap"));
+        string blob = Path.Combine(_dir.Path, "blobs", "b1");
+        GgufSamples.WriteSmall(blob);
+        string link = Path.Combine(_dir.Path, "snap", "m.gguf");
+        File.CreateSymbolicLink(link, Path.Combine("..", "blobs", "b1"));
+        using (var f = new GgufFile(link))
+        {
+            Assert.Equal(new FileInfo(blob).Length, f.FileLength);
+            Assert.True(GgufBitsPerWeight.Of(f).FileBytes > 0);
+        }
+        var m = new ImportanceMatrix([new ImportanceMatrixEntry("blk.0.ffn_up.weight", 4, [1, 2, 3, 4], [8])], 1, 512, ["d"]);
+        string iblob = Path.Combine(_dir.Path, "blobs", "i1");
+        ImatrixFile.WriteGguf(m, iblob);
+        string ilink = Path.Combine(_dir.Path, "snap", "imatrix.gguf");
+        File.CreateSymbolicLink(ilink, Path.Combine("..", "blobs", "i1"));
+        Assert.Single(ImatrixFile.Read(ilink).Entries);
+        // Writing to the link's name must not destroy the blob it points at when the blob is an input.
+        Assert.Throws<IOException>(() => ImatrixFile.WriteGguf(m, ilink, [iblob]));
+    }
+}
