@@ -275,6 +275,18 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("t.json", e.Message);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ANumberWhereTheTokenizerExpectsAStringIsInvalidData(bool metaspace)
+    {
+        var root = JsonNode.Parse(SyntheticTokenizerJson.Build(metaspace: metaspace))!;
+        if (metaspace) root["pre_tokenizer"]!["replacement"] = 9;
+        else root["normalizer"]!["normalizers"]![0]!["prepend"] = 9;
+        var e = Assert.Throws<InvalidDataException>(() => SentencePieceBpeTokenizer.FromJson(HfTokenizerJson.Parse("t.json", Encoding.UTF8.GetBytes(root.ToJsonString()))));
+        Assert.Contains("t.json", e.Message);
+    }
+
     [Fact]
     public void OneHugeTokenIdIsRefusedBeforeAnythingIsSizedByIt()
     {
