@@ -173,6 +173,34 @@ public sealed unsafe class GgufFile : IWeightSource
         return new ReadOnlySpan<byte>(GetRawPointer(name), (int)info.ByteSize);
     }
 
+    /// <summary>
+    /// Load-time check of a block-quantized tensor: throws <see cref="InvalidDataException"/> naming the
+    /// file, the tensor, the row and the block when a scale field (fp16 d/dmin, Q8_K's fp32 d, MXFP4's
+    /// exponent) is Inf or NaN, which would make its weights Inf/NaN. Reads only the scale bytes; dense
+    /// and unknown types pass (use <see cref="FiniteCheck"/> for dense ones). Tensors of any size.
+    /// </summary>
+    public void ThrowIfNonFiniteScales(string name)
+    {
+        var info = GetInfo(name);
+        if (GgmlTypeInfo.Of(info.Type).CoreType is not { } type || !BlockScaleCheck.Knows(type)) return;
+        int blockBytes = DTypeInfo.BlockBytes(type);
+        long blocksPerRow = info.Dimensions[0] / DTypeInfo.BlockSize(type);
+        long totalBlocks = info.ByteSize / blockBytes;
+        byte* p = GetRawPointer(name);
+        // Spans are limited to 2 GiB: walk big tensors in chunks of whole blocks.
+        long chunkBlocks = (1L << 30) / blockBytes;
+        for (long first = 0; first < totalBlocks; first += chunkBlocks)
+        {
+            long n = Math.Min(chunkBlocks, totalBlocks - first);
+            var span = new ReadOnlySpan<byte>(p + first * blockBytes, (int)(n * blockBytes));
+            var (index, _, _) = BlockScaleCheck.FirstNonFinite(type, span);
+            if (index < 0) continue;
+            long at = first + index;
+            BlockScaleCheck.ThrowIfNonFinite(type, span.Slice((int)(index * blockBytes), blockBytes),
+                $"{Origin}: tensor '{GgufContext.Clip(name)}', row {at / blocksPerRow}, block {at % blocksPerRow}");
+        }
+    }
+
     /// <inheritdoc/>
     public void ThrowIfChanged() => _file.ThrowIfChanged();
 

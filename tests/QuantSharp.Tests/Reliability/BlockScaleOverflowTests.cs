@@ -111,3 +111,38 @@ public sealed class BlockScaleOverflowTests
         Assert.Contains("row 0, block 1", e.Message);
     }
 }
+
+public sealed class LoadTimeScaleCheckTests : IDisposable
+{
+    private readonly QuantSharp.Tests.Gguf.TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void GgufFileNamesTheTensorRowAndBlockOfAnInfScale()
+    {
+        // Real weights (the first 512 values of a shared model tensor) as two Q4_K rows; then one
+        // stored dmin is set to +Inf as a corrupt or overflowed file would have it.
+        float[] values;
+        using (var real = new QuantSharp.Formats.Safetensors.SafetensorsFile(SharedData.Model("sotu-llama-30m", "model-00005-of-00005.safetensors")))
+        {
+            var t = real.Get(real.TensorNames[0]);
+            values = new float[512];
+            unsafe { FloatConversion.ToFloat32(t.DType, new ReadOnlySpan<byte>(t.Pointer, 512 * DTypeInfo.SizeOf(t.DType)), values); }
+        }
+        var blocks = new byte[2 * 144];
+        BlockQuantizer.QuantizeRows(DType.Q4_K, values, 256, blocks);
+        BitConverter.TryWriteBytes(blocks.AsSpan(144 + 2), BitConverter.HalfToUInt16Bits(Half.PositiveInfinity));
+        var w = new QuantSharp.Formats.Gguf.GgufWriter(new QuantSharp.Formats.Gguf.GgufMetadata());
+        w.AddTensor("ok", QuantSharp.Formats.Gguf.GgmlType.F32, [4], new byte[16]);
+        w.AddTensor("blk.0.ffn_up.weight", QuantSharp.Formats.Gguf.GgmlType.Q4_K, [2, 256], blocks);
+        string path = _dir.File("m.gguf");
+        w.WriteFile(path);
+        using var f = new QuantSharp.Formats.Gguf.GgufFile(path);
+        f.ThrowIfNonFiniteScales("ok");
+        var e = Assert.Throws<InvalidDataException>(() => f.ThrowIfNonFiniteScales("blk.0.ffn_up.weight"));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("blk.0.ffn_up.weight', row 1, block 0", e.Message);
+        Assert.Contains("dmin", e.Message);
+    }
+}
