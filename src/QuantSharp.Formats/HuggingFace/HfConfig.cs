@@ -100,12 +100,7 @@ public sealed record HfConfig
             if (root.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind == JsonValueKind.Object)
                 scaling = ParseScaling(new Reader(path + " rope_scaling", rs), rs);
         }
-        // Every RoPE frequency θ^(-2i/d) must be a normal fp32 number (the engine keeps them in fp32):
-        // 0, negative, NaN and ∞ are broken, and so is a θ so large or small that the last frequency
-        // underflows to 0 or overflows to ∞.
-        float lastFrequency = (float)Math.Pow(theta, -(headDim - 2.0) / headDim);
-        if (!double.IsFinite(theta) || !(theta > 0) || !float.IsNormal(lastFrequency))
-            throw new InvalidDataException($"{path}: rope_theta is {theta}; expected a positive number whose frequencies θ^(-2i/head_dim) neither underflow nor overflow (10000 and 500000 are usual)");
+        HyperParameterChecks.RopeTheta(path, "rope_theta", theta, headDim);
 
         int? eos = null;
         if (root.TryGetProperty("eos_token_id", out var e))
@@ -117,15 +112,13 @@ public sealed record HfConfig
                 throw new InvalidDataException($"{path}: 'eos_token_id' must be a token id or a list of them, got {Short(e)}");
         }
         double eps = r.Double("rms_norm_eps") ?? 1e-6;
-        if (!double.IsFinite(eps) || !(eps > 0) || eps > 1)
-            throw new InvalidDataException($"{path}: 'rms_norm_eps' is {eps}; expected a number in (0, 1] (1e-5 and 1e-6 are usual)");
+        HyperParameterChecks.RmsEpsilon(path, "rms_norm_eps", eps);
         if (scaling is { } sc)
         {
             // Factors divide or multiply frequencies: 0, negative or non-finite values give NaN or ∞ angles.
-            if (!double.IsFinite(sc.Factor) || !(sc.Factor > 0))
-                throw new InvalidDataException($"{path}: rope scaling 'factor' is {sc.Factor}; expected a positive number");
-            if (!double.IsFinite(sc.LowFreqFactor) || !(sc.LowFreqFactor > 0) || !double.IsFinite(sc.HighFreqFactor) || !(sc.HighFreqFactor > 0))
-                throw new InvalidDataException($"{path}: rope scaling 'low_freq_factor' {sc.LowFreqFactor} and 'high_freq_factor' {sc.HighFreqFactor} must be positive");
+            HyperParameterChecks.ScalingFactor(path, "factor", sc.Factor);
+            HyperParameterChecks.ScalingFactor(path, "low_freq_factor", sc.LowFreqFactor);
+            HyperParameterChecks.ScalingFactor(path, "high_freq_factor", sc.HighFreqFactor);
             if (sc.Type == "llama3" && !(sc.HighFreqFactor > sc.LowFreqFactor))
                 throw new InvalidDataException($"{path}: rope scaling 'high_freq_factor' {sc.HighFreqFactor} must exceed 'low_freq_factor' {sc.LowFreqFactor} (llama3 divides by their difference)");
         }

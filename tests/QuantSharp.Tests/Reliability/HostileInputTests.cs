@@ -229,6 +229,20 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public void SharedHyperParameterChecksNameFileAndKey()
+    {
+        // The GGUF loader's keys go through the same checks as config.json's.
+        const string f = "m.gguf";
+        Assert.Contains("llama.attention.layer_norm_rms_epsilon", Assert.Throws<InvalidDataException>(() => QuantSharp.Formats.HyperParameterChecks.RmsEpsilon(f, "llama.attention.layer_norm_rms_epsilon", float.NaN)).Message);
+        Assert.Throws<InvalidDataException>(() => QuantSharp.Formats.HyperParameterChecks.RopeTheta(f, "llama.rope.freq_base", 0, 64));
+        Assert.Throws<InvalidDataException>(() => QuantSharp.Formats.HyperParameterChecks.RopeTheta(f, "llama.rope.freq_base", 1e300, 64));
+        Assert.Throws<InvalidDataException>(() => QuantSharp.Formats.HyperParameterChecks.ScalingFactor(f, "llama.rope.scaling.factor", 0));
+        Assert.Throws<InvalidDataException>(() => QuantSharp.Formats.HyperParameterChecks.PositiveCount(f, "llama.block_count", 0));
+        Assert.Equal(10000.0, QuantSharp.Formats.HyperParameterChecks.RopeTheta(f, "llama.rope.freq_base", 10000, 64));
+        Assert.Equal(1e-5, QuantSharp.Formats.HyperParameterChecks.RmsEpsilon(f, "k", 1e-5));
+    }
+
+    [Fact]
     public void GoodConfigsStillLoad()
     {
         var c = LoadConfig(""","eos_token_id":[2, 3],"bos_token_id":1,"rms_norm_eps":1e-6,"rope_theta":500000.0,"rope_scaling":{"rope_type":"llama3","factor":8.0,"low_freq_factor":1.0,"high_freq_factor":4.0,"original_max_position_embeddings":8192}""");
