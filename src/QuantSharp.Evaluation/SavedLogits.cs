@@ -1,6 +1,7 @@
 // A file of a base model's log-probabilities on scored positions, for KL-divergence of another model later.
 using System.Buffers.Binary;
 using System.Text;
+using QuantSharp.Core.IO;
 
 namespace QuantSharp.Evaluation;
 
@@ -113,60 +114,54 @@ public sealed class SavedLogits : IDisposable
     /// <summary>
     /// Evaluates the base model on llama.cpp-style windows of <paramref name="tokens"/> and saves its
     /// log-probabilities to <paramref name="path"/> (written to a temporary file, renamed when complete).
+    /// <paramref name="protectedPaths"/> (the model, the text, the tokenizer) are never overwritten: a
+    /// path equal to one of them after resolving links is refused before anything is evaluated.
     /// </summary>
-    public static PerplexityResult Save(string path, ILogitsProvider provider, ReadOnlySpan<int> tokens, int contextLength, int? bosId, int? maxWindows = null, IProgress<(int, int)>? progress = null, CancellationToken cancellationToken = default)
+    public static PerplexityResult Save(string path, ILogitsProvider provider, ReadOnlySpan<int> tokens, int contextLength, int? bosId, int? maxWindows = null, IProgress<(int, int)>? progress = null, CancellationToken cancellationToken = default, IEnumerable<string?>? protectedPaths = null)
     {
         int vocab = provider.VocabSize;
         int windows = tokens.Length / contextLength;
         if (maxWindows is { } mw) windows = Math.Min(windows, mw);
         if (windows == 0) throw new ArgumentException($"the text has {tokens.Length} tokens, fewer than one window of {contextLength}");
         int first = contextLength / 2;
-        string tmp = path + ".tmp-" + Environment.ProcessId;
+        // Refuse before the (long) evaluation, not only at the rename.
+        AtomicFile.ThrowIfProtected(path, protectedPaths);
         var acc = new NllAccumulator();
-        try
+        var all = new int[windows * contextLength];
+        for (int w = 0; w < windows; w++)
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
+            tokens.Slice(w * contextLength, contextLength).CopyTo(all.AsSpan(w * contextLength));
+            if (bosId is { } bos) all[w * contextLength] = bos;
+        }
+        AtomicFile.Write(path, protectedPaths, fs =>
+        {
+            var header = new byte[24];
+            Magic.CopyTo(header);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), vocab);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), contextLength);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), first);
+            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), windows);
+            fs.Write(header);
+            var tb = new byte[4];
+            foreach (var t in all) { BinaryPrimitives.WriteInt32LittleEndian(tb, t); fs.Write(tb); }
+            var logits = new float[contextLength * vocab];
+            var lp = new double[vocab];
+            var row = new byte[8 + 2 * vocab];
+            for (int w = 0; w < windows; w++)
             {
-                var header = new byte[24];
-                Magic.CopyTo(header);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), vocab);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), contextLength);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(16), first);
-                BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(20), windows);
-                fs.Write(header);
-                var all = new int[windows * contextLength];
-                for (int w = 0; w < windows; w++)
+                cancellationToken.ThrowIfCancellationRequested();
+                var win = all.AsSpan(w * contextLength, contextLength);
+                provider.EvaluateWindow(win, logits);
+                for (int j = first; j < contextLength - 1; j++)
                 {
-                    tokens.Slice(w * contextLength, contextLength).CopyTo(all.AsSpan(w * contextLength));
-                    if (bosId is { } bos) all[w * contextLength] = bos;
+                    LogSoftmax.All(logits.AsSpan(j * vocab, vocab), lp);
+                    acc.Add(-lp[win[j + 1]]);
+                    EncodeRow(lp, row);
+                    fs.Write(row);
                 }
-                var tb = new byte[4];
-                foreach (var t in all) { BinaryPrimitives.WriteInt32LittleEndian(tb, t); fs.Write(tb); }
-                var logits = new float[contextLength * vocab];
-                var lp = new double[vocab];
-                var row = new byte[8 + 2 * vocab];
-                for (int w = 0; w < windows; w++)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var win = all.AsSpan(w * contextLength, contextLength);
-                    provider.EvaluateWindow(win, logits);
-                    for (int j = first; j < contextLength - 1; j++)
-                    {
-                        LogSoftmax.All(logits.AsSpan(j * vocab, vocab), lp);
-                        acc.Add(-lp[win[j + 1]]);
-                        EncodeRow(lp, row);
-                        fs.Write(row);
-                    }
-                    progress?.Report((w + 1, windows));
-                }
+                progress?.Report((w + 1, windows));
             }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(tmp);
-            throw;
-        }
+        }, cancellationToken: cancellationToken);
         return acc.Result(windows);
     }
 

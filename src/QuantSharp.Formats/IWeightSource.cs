@@ -20,4 +20,12 @@ public interface IWeightSource : IDisposable
 
     /// <summary>The tensor named <paramref name="name"/>; throws a clear error naming the origin when absent.</summary>
     TensorView Get(string name);
+
+    /// <summary>
+    /// Throws <see cref="IOException"/> naming the file when a file behind the views changed size
+    /// since it was opened (truncated or rewritten by another program). Reading a mapped page past a
+    /// truncated end is SIGBUS, which kills the process without a message; call this before a phase
+    /// that reads much of the weights. Sources that hold no files do nothing.
+    /// </summary>
+    void ThrowIfChanged() { }
 }

@@ -37,10 +37,8 @@ internal static class ImatrixCommand
             var fileFormat = r.GetValue(format) == "dat" ? ImatrixFormat.Legacy : ImatrixFormat.Gguf;
             string modelPath = r.GetValue(model)!;
             string outPath = Path.GetFullPath(r.GetValue(output)!);
-            // Never overwrite an input: the model file(s) and the text.
-            var inputs = new List<string> { file.FullName };
-            if (Directory.Exists(modelPath)) inputs.AddRange(Directory.GetFiles(modelPath));
-            else inputs.Add(modelPath);
+            // Never overwrite an input: the model file(s), the text and the tokenizer.
+            var inputs = CommonOptions.Inputs(modelPath, file.FullName, r.GetValue(tokenizer));
 
             using var m = LlamaModel.Load(modelPath, r.GetValue(tokenizer));
             if (n > m.Parameters.ContextLength)

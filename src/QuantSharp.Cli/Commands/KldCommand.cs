@@ -1,5 +1,6 @@
 // quantsharp kld: KL-divergence of a model against a base model (or its saved log-probabilities).
 using System.CommandLine;
+using QuantSharp.Core.IO;
 using QuantSharp.Evaluation;
 using QuantSharp.Models.Llama;
 
@@ -7,6 +8,8 @@ namespace QuantSharp.Cli.Commands;
 
 internal static class KldCommand
 {
+    private const string BaseLogitsPrefix = "quantsharp-base-";
+
     public static Command Create()
     {
         var model = CommonOptions.Model();
@@ -36,7 +39,9 @@ internal static class KldCommand
                     var tok = b.Tokenizer ?? throw new InvalidDataException($"{b.Origin}: the base model has no tokenizer");
                     var data = tok.ToTokenizerData();
                     int[] tokens = tok.Encode(File.ReadAllText(file.FullName), addBos: data.AddBos);
-                    temp = Path.Combine(Path.GetTempPath(), $"quantsharp-base-{Environment.ProcessId}.qslogits");
+                    // quantsharp-base-<pid>-<guid>: those of killed runs (kill -9) are swept by the next one.
+                    AtomicFile.SweepStaleIn(Path.GetTempPath(), BaseLogitsPrefix);
+                    temp = Path.Combine(Path.GetTempPath(), $"{BaseLogitsPrefix}{Environment.ProcessId}-{Guid.NewGuid():N}.qslogits");
                     CommandRunner.WithProgress("base model", p => SavedLogits.Save(temp, new SessionLogitsProvider(b, n), tokens, n, data.AddBos ? tok.BosId : null, r.GetValue(chunks), p));
                     logitsPath = temp;
                 }

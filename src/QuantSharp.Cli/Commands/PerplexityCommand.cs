@@ -54,7 +54,7 @@ internal static class PerplexityCommand
                 int[] tokens = tok.Encode(content, addBos: llamacpp && data.AddBos);
                 int? bos = llamacpp && data.AddBos ? tok.BosId : null;
                 if (savePath != null)
-                    result = CommandRunner.WithProgress("perplexity", p => SavedLogits.Save(savePath, provider, tokens, n, bos, r.GetValue(chunks), p, CommandRunner.Cancellation));
+                    result = CommandRunner.WithProgress("perplexity", p => SavedLogits.Save(savePath, provider, tokens, n, bos, r.GetValue(chunks), p, CommandRunner.Cancellation, CommonOptions.Inputs(r.GetValue(model)!, file.FullName, r.GetValue(tokenizer))));
                 else
                     result = CommandRunner.WithProgress("perplexity", p => new PerplexityEvaluator(provider) { Progress = p }.Evaluate(tokens, n, llamacpp ? PerplexityStyle.LlamaCpp : PerplexityStyle.Gptq, bos, r.GetValue(chunks)));
                 convention = llamacpp

@@ -41,7 +41,7 @@ internal static class QuantizeCommand
             using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
             CommandRunner.WithProgress("quantize", p =>
             {
-                LlamaCppMixRecipe.Quantize(m, outPath, fileType, importance, pure: isPure, protectedPaths: imatrixPath is null ? null : [Path.GetFullPath(imatrixPath)], progress: p, cancellationToken: CommandRunner.Cancellation);
+                LlamaCppMixRecipe.Quantize(m, outPath, fileType, importance, pure: isPure, protectedPaths: CommonOptions.Inputs(r.GetValue(model)!, imatrixPath, r.GetValue(tokenizer)), progress: p, cancellationToken: CommandRunner.Cancellation);
                 return 0;
             });
             string what = (isPure ? $"{fileType}, pure {LlamaCppFileTypeNames.DefaultType(fileType)}" : fileType.ToString())

@@ -1,6 +1,7 @@
 // quantsharp quantize --method rtn|gptq: the layer-streaming (calibrated) quantization options and their run.
 using System.CommandLine;
 using System.Diagnostics;
+using QuantSharp.Core.IO;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
@@ -88,11 +89,18 @@ internal sealed class QuantizeMethodOptions
         catch (ArgumentOutOfRangeException ex) { throw new ArgumentException($"--{ex.ParamName}: {ex.Message}"); }
         var quantizer = CreateQuantizer(method, grid, ggufType);
 
+        var files = r.GetValue(Calib) ?? [];
+        // Every input is protected, not only the model: `--calib X -o X` must not replace the text.
+        var inputs = CommonOptions.Inputs(modelPath, [tokenizerPath, .. files]);
+        AtomicFile.ThrowIfProtected(outPath, inputs);
+        // Activation files of killed runs, once ActivationStore names them quantsharp-activations-<pid>-<guid>
+        // (older names carry no pid and are left alone).
+        AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
+
         var sw = Stopwatch.StartNew();
         using var model = LlamaModel.Load(modelPath, tokenizerPath);
         var loadTime = sw.Elapsed;
         CalibrationSet? calib = null;
-        var files = r.GetValue(Calib) ?? [];
         TimeSpan tokenizeTime = default;
         if (files.Length > 0)
         {
@@ -123,7 +131,7 @@ internal sealed class QuantizeMethodOptions
                 Progress = p,
             };
             runner = new LayerStreamingQuantizer(model, quantizer, calib, opts);
-            if (ggufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, cancellationToken: CommandRunner.Cancellation);
+            if (ggufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: CommandRunner.Cancellation);
             else HfGptqExporter.Export(model, runner, grid, outPath, r.GetValue(CheckpointFormat)!, trueSequential: !opts.OriginalActivations, CommandRunner.Cancellation);
             return 0;
         });

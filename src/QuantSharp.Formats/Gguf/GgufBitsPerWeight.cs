@@ -52,7 +52,7 @@ public sealed record GgufBitsPerWeight(long FileBytes, long TensorBytes, long Pa
     public static GgufBitsPerWeight Of(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        return Of(file.Tensors, new FileInfo(file.Origin).Length, file.Origin);
+        return Of(file.Tensors, file.FileLength, file.Origin);
     }
 
     /// <summary>Counts of the GGUF file at <paramref name="path"/> (reads its header only).</summary>

@@ -6,9 +6,51 @@ using QuantSharp.Core.IO;
 namespace QuantSharp.Formats.Gguf;
 
 /// <summary>
+/// Where in a GGUF file a value lies ("metadata key 'x'[3][7]"), formatted only when an error
+/// message needs it. Building such strings eagerly for every element of an array made reading
+/// quadratic (a long key times a long array) and multiplied a long key's bytes in memory.
+/// </summary>
+internal sealed class GgufContext
+{
+    // Keys and names quoted in messages are cut to this many characters: enough to recognise them,
+    // and a hostile multi-megabyte key cannot make a message that size.
+    private const int MaxQuoted = 200;
+
+    private readonly string? _text;
+    private readonly string? _quoted;
+    private readonly GgufContext? _parent;
+    private readonly long _index;
+
+    private GgufContext(string? text, string? quoted, GgufContext? parent, long index)
+        => (_text, _quoted, _parent, _index) = (text, quoted, parent, index);
+
+    /// <summary>A fixed description ("the tensor count").</summary>
+    public static GgufContext Of(string text) => new(text, null, null, -1);
+
+    /// <summary><paramref name="prefix"/> followed by a quoted, clipped name ("metadata key 'x'").</summary>
+    public static GgufContext Quoted(string prefix, string name) => new(prefix, name, null, -1);
+
+    /// <summary>Element <paramref name="index"/> of this value.</summary>
+    public GgufContext Item(long index) => new(null, null, this, index);
+
+    /// <summary>A description that refers to this one ("the length of " + this).</summary>
+    public GgufContext Prefixed(string prefix) => new(prefix, null, this, -2);
+
+    /// <summary>Cuts <paramref name="s"/> for quoting in a message.</summary>
+    public static string Clip(string s) => s.Length <= MaxQuoted ? s : $"{s[..MaxQuoted]}… ({s.Length} characters)";
+
+    public override string ToString()
+    {
+        if (_parent is null) return _quoted is null ? _text! : $"{_text}'{Clip(_quoted)}'";
+        return _index == -2 ? $"{_text}{_parent}" : $"{_parent}[{_index}]";
+    }
+}
+
+/// <summary>
 /// Reads little-endian GGUF primitives from a <see cref="MappedFile"/>. Lengths read from the
 /// file are checked against the bytes that remain before anything is allocated, so a hostile
-/// length can never cause a huge allocation.
+/// length can never cause a huge allocation. Descriptions of what is read are
+/// <see cref="GgufContext"/>s (or plain strings) turned into text only for an error.
 /// </summary>
 internal sealed unsafe class GgufCursor(MappedFile file)
 {
@@ -24,23 +66,25 @@ internal sealed unsafe class GgufCursor(MappedFile file)
 
     public InvalidDataException Error(string message) => new($"{_file.Path}: {message}");
 
-    private ReadOnlySpan<byte> Take(int n, string what)
+    private ReadOnlySpan<byte> Take(int n, object what)
     {
-        if (Remaining < n)
-            throw Error($"file ends at byte {_file.Length} while reading {what} ({n} bytes needed at offset {Position})");
+        if (Remaining < n) throw Ends(n, what);
         var span = new ReadOnlySpan<byte>(_file.Base + Position, n);
         Position += n;
         return span;
     }
 
-    public byte U8(string what) => Take(1, what)[0];
-    public ushort U16(string what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
-    public uint U32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
-    public ulong U64(string what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
-    public float F32(string what) => BinaryPrimitives.ReadSingleLittleEndian(Take(4, what));
-    public double F64(string what) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, what));
+    private InvalidDataException Ends(long n, object what)
+        => Error($"file ends at byte {_file.Length} while reading {what} ({n} bytes needed at offset {Position})");
 
-    public bool Bool(string what)
+    public byte U8(object what) => Take(1, what)[0];
+    public ushort U16(object what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
+    public uint U32(object what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
+    public ulong U64(object what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
+    public float F32(object what) => BinaryPrimitives.ReadSingleLittleEndian(Take(4, what));
+    public double F64(object what) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, what));
+
+    public bool Bool(object what)
     {
         byte b = U8(what);
         return b switch
@@ -51,10 +95,16 @@ internal sealed unsafe class GgufCursor(MappedFile file)
         };
     }
 
-    /// <summary>A uint64-length-prefixed UTF-8 string (invalid sequences become U+FFFD).</summary>
-    public string String(string what)
+    /// <summary>
+    /// A uint64-length-prefixed UTF-8 string (invalid sequences become U+FFFD). The length is checked
+    /// against the bytes left in the file before anything is allocated, so a string costs at most
+    /// twice the bytes it really occupies.
+    /// </summary>
+    public string String(object what)
     {
-        ulong len = U64($"the length of {what}");
+        if (Remaining < 8) throw Ends(8, what is GgufContext g ? g.Prefixed("the length of ") : $"the length of {what}");
+        ulong len = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(_file.Base + Position, 8));
+        Position += 8;
         if (len > (ulong)Remaining)
             throw Error($"{what} claims {len} bytes but only {Remaining} remain after offset {Position}");
         return Encoding.UTF8.GetString(Take((int)Math.Min(len, int.MaxValue), what));
@@ -64,7 +114,7 @@ internal sealed unsafe class GgufCursor(MappedFile file)
     /// Checks that <paramref name="count"/> items of at least <paramref name="minItemBytes"/> bytes
     /// each can fit in the rest of the file, and returns the count as an int.
     /// </summary>
-    public int CheckCount(ulong count, int minItemBytes, string what)
+    public int CheckCount(ulong count, int minItemBytes, object what)
     {
         if (count > int.MaxValue || count * (ulong)minItemBytes > (ulong)Remaining)
             throw Error($"{what} claims {count} items of at least {minItemBytes} bytes, but only {Remaining} bytes remain after offset {Position}");

@@ -82,11 +82,11 @@ public sealed unsafe class GgufFile : IWeightSource
             foreach (var (name, type, ne, relOffset, size) in infos)
             {
                 if (relOffset % (ulong)Alignment != 0)
-                    throw c.Error($"tensor '{name}': data offset {relOffset} is not a multiple of the alignment {Alignment}");
+                    throw c.Error($"tensor '{GgufContext.Clip(name)}': data offset {relOffset} is not a multiple of the alignment {Alignment}");
                 if (relOffset > (ulong)_file.Length || dataStart + (long)relOffset > _file.Length - size)
-                    throw c.Error($"tensor '{name}': data [{dataStart} + {relOffset}, +{size} bytes) extends past the end of the file ({_file.Length} bytes)");
+                    throw c.Error($"tensor '{GgufContext.Clip(name)}': data [{dataStart} + {relOffset}, +{size} bytes) extends past the end of the file ({_file.Length} bytes)");
                 var info = new GgufTensorInfo(name, type, ne, dataStart + (long)relOffset, size);
-                if (!_byName.TryAdd(name, info)) throw c.Error($"tensor name '{name}' appears twice");
+                if (!_byName.TryAdd(name, info)) throw c.Error($"tensor name '{GgufContext.Clip(name)}' appears twice");
                 tensors.Add(info);
             }
 
@@ -118,6 +118,12 @@ public sealed unsafe class GgufFile : IWeightSource
     /// <summary>Alignment of the data section and tensor offsets.</summary>
     public int Alignment { get; }
 
+    /// <summary>
+    /// The file's length in bytes as opened (through any symbolic link: the Hugging Face cache's
+    /// links have lengths of their own, so FileInfo(path).Length is not this).
+    /// </summary>
+    public long FileLength => _file.Length;
+
     /// <summary>Absolute offset where the data section starts.</summary>
     public long DataOffset { get; }
 
@@ -146,6 +152,7 @@ public sealed unsafe class GgufFile : IWeightSource
         var info = GetInfo(name);
         var dtype = GgmlTypeInfo.Of(info.Type).CoreType
             ?? throw new NotSupportedException($"{Origin}: tensor '{name}' is {info.Type}, a block-quantized type; use GetRawBytes");
+        _file.ThrowIfChanged();
         return new TensorView(name, dtype, info.Shape, _file.At(info.FileOffset, info.ByteSize, $"tensor '{name}'"), info.ByteSize);
     }
 
@@ -153,6 +160,7 @@ public sealed unsafe class GgufFile : IWeightSource
     public byte* GetRawPointer(string name)
     {
         var info = GetInfo(name);
+        _file.ThrowIfChanged();
         return _file.At(info.FileOffset, info.ByteSize, $"tensor '{name}'");
     }
 
@@ -165,6 +173,37 @@ public sealed unsafe class GgufFile : IWeightSource
         return new ReadOnlySpan<byte>(GetRawPointer(name), (int)info.ByteSize);
     }
 
+    /// <summary>
+    /// Load-time check of a block-quantized tensor: throws <see cref="InvalidDataException"/> naming the
+    /// file, the tensor, the row and the block when a scale field (fp16 d/dmin, Q8_K's fp32 d, MXFP4's
+    /// exponent) is Inf or NaN, which would make its weights Inf/NaN. Reads only the scale bytes; dense
+    /// and unknown types pass (use <see cref="FiniteCheck"/> for dense ones). Tensors of any size.
+    /// </summary>
+    public void ThrowIfNonFiniteScales(string name)
+    {
+        var info = GetInfo(name);
+        if (GgmlTypeInfo.Of(info.Type).CoreType is not { } type || !BlockScaleCheck.Knows(type)) return;
+        int blockBytes = DTypeInfo.BlockBytes(type);
+        long blocksPerRow = info.Dimensions[0] / DTypeInfo.BlockSize(type);
+        long totalBlocks = info.ByteSize / blockBytes;
+        byte* p = GetRawPointer(name);
+        // Spans are limited to 2 GiB: walk big tensors in chunks of whole blocks.
+        long chunkBlocks = (1L << 30) / blockBytes;
+        for (long first = 0; first < totalBlocks; first += chunkBlocks)
+        {
+            long n = Math.Min(chunkBlocks, totalBlocks - first);
+            var span = new ReadOnlySpan<byte>(p + first * blockBytes, (int)(n * blockBytes));
+            var (index, _, _) = BlockScaleCheck.FirstNonFinite(type, span);
+            if (index < 0) continue;
+            long at = first + index;
+            BlockScaleCheck.ThrowIfNonFinite(type, span.Slice((int)(index * blockBytes), blockBytes),
+                $"{Origin}: tensor '{GgufContext.Clip(name)}', row {at / blocksPerRow}, block {at % blocksPerRow}");
+        }
+    }
+
+    /// <inheritdoc/>
+    public void ThrowIfChanged() => _file.ThrowIfChanged();
+
     /// <inheritdoc/>
     public void Dispose() => _file.Dispose();
 
@@ -172,15 +211,18 @@ public sealed unsafe class GgufFile : IWeightSource
 
     private void ReadKeyValue(GgufCursor c, int index)
     {
-        string key = c.String($"the key of metadata entry {index}");
-        if (Metadata.ContainsKey(key)) throw c.Error($"metadata key '{key}' appears twice");
-        uint typeId = c.U32($"the type of metadata key '{key}'");
+        string key = c.String(GgufContext.Of($"the key of metadata entry {index}"));
+        var where = GgufContext.Quoted("metadata key ", key);
+        if (Metadata.ContainsKey(key)) throw c.Error($"{where} appears twice");
+        uint typeId = c.U32(where.Prefixed("the type of "));
         if (!GgufValueTypeInfo.IsKnown(typeId))
-            throw c.Error($"metadata key '{key}' has unknown value type {typeId} (expected 0..12)");
-        Metadata.Set(key, ReadValue(c, (GgufValueType)typeId, $"metadata key '{key}'", 0));
+            throw c.Error($"{where} has unknown value type {typeId} (expected 0..12)");
+        Metadata.Set(key, ReadValue(c, (GgufValueType)typeId, where, 0));
     }
 
-    private static GgufValue ReadValue(GgufCursor c, GgufValueType type, string what, int depth) => type switch
+    // Contexts (GgufContext) are formatted only for an error, so reading stays linear in the file size
+    // however long the key and the array are.
+    private static GgufValue ReadValue(GgufCursor c, GgufValueType type, GgufContext what, int depth) => type switch
     {
         GgufValueType.UInt8 => GgufValue.UInt8(c.U8(what)),
         GgufValueType.Int8 => GgufValue.Int8((sbyte)c.U8(what)),
@@ -198,18 +240,17 @@ public sealed unsafe class GgufFile : IWeightSource
         _ => throw c.Error($"{what} has unknown value type {(uint)type}"),
     };
 
-    private static GgufArray ReadArray(GgufCursor c, string what, int depth)
+    private static GgufArray ReadArray(GgufCursor c, GgufContext what, int depth)
     {
         if (depth >= MaxArrayNesting) throw c.Error($"{what}: arrays nested more than {MaxArrayNesting} deep");
-        uint elemId = c.U32($"the element type of {what}");
+        uint elemId = c.U32(what.Prefixed("the element type of "));
         if (!GgufValueTypeInfo.IsKnown(elemId))
             throw c.Error($"{what} is an array of unknown value type {elemId} (expected 0..12)");
         var et = (GgufValueType)elemId;
-        ulong rawCount = c.U64($"the length of {what}");
+        ulong rawCount = c.U64(what.Prefixed("the length of "));
         // Strings take at least their 8-byte length, nested arrays their 12-byte header.
         int minBytes = et switch { GgufValueType.String => 8, GgufValueType.Array => 12, _ => GgufValueTypeInfo.FixedSize(et) };
         int n = c.CheckCount(rawCount, minBytes, what);
-        string Item(int i) => $"{what}[{i}]";
         switch (et)
         {
             case GgufValueType.UInt8: { var a = new byte[n]; for (int i = 0; i < n; i++) a[i] = c.U8(what); return new GgufArray(et, a); }
@@ -219,29 +260,40 @@ public sealed unsafe class GgufFile : IWeightSource
             case GgufValueType.UInt32: { var a = new uint[n]; for (int i = 0; i < n; i++) a[i] = c.U32(what); return new GgufArray(et, a); }
             case GgufValueType.Int32: { var a = new int[n]; for (int i = 0; i < n; i++) a[i] = (int)c.U32(what); return new GgufArray(et, a); }
             case GgufValueType.Float32: { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = c.F32(what); return new GgufArray(et, a); }
-            case GgufValueType.Bool: { var a = new bool[n]; for (int i = 0; i < n; i++) a[i] = c.Bool(Item(i)); return new GgufArray(et, a); }
-            case GgufValueType.String: { var a = new string[n]; for (int i = 0; i < n; i++) a[i] = c.String(Item(i)); return new GgufArray(et, a); }
+            case GgufValueType.Bool:
+            {
+                var a = new bool[n];
+                for (int i = 0; i < n; i++)
+                {
+                    long at = c.Position;
+                    byte b = c.U8(what);
+                    if (b > 1) throw c.Error($"{what.Item(i)} is a bool stored as {b} at offset {at}; only 0 and 1 are valid");
+                    a[i] = b == 1;
+                }
+                return new GgufArray(et, a);
+            }
+            case GgufValueType.String: { var a = new string[n]; for (int i = 0; i < n; i++) a[i] = c.String(what.Item(i)); return new GgufArray(et, a); }
             case GgufValueType.UInt64: { var a = new ulong[n]; for (int i = 0; i < n; i++) a[i] = c.U64(what); return new GgufArray(et, a); }
             case GgufValueType.Int64: { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = (long)c.U64(what); return new GgufArray(et, a); }
             case GgufValueType.Float64: { var a = new double[n]; for (int i = 0; i < n; i++) a[i] = c.F64(what); return new GgufArray(et, a); }
-            default: { var a = new GgufArray[n]; for (int i = 0; i < n; i++) a[i] = ReadArray(c, Item(i), depth + 1); return new GgufArray(et, a); }
+            default: { var a = new GgufArray[n]; for (int i = 0; i < n; i++) a[i] = ReadArray(c, what.Item(i), depth + 1); return new GgufArray(et, a); }
         }
     }
 
     private (string, GgmlType, long[], ulong, long) ReadTensorInfo(GgufCursor c, int index)
     {
-        string name = c.String($"the name of tensor {index}");
-        string t = $"tensor '{name}'";
-        uint nDims = c.U32($"the dimension count of {t}");
+        string name = c.String(GgufContext.Of($"the name of tensor {index}"));
+        var t = GgufContext.Quoted("tensor ", name);
+        uint nDims = c.U32(t.Prefixed("the dimension count of "));
         if (nDims > MaxDimensions) throw c.Error($"{t} has {nDims} dimensions; at most {MaxDimensions} are allowed");
         var ne = new long[nDims];
         for (int d = 0; d < nDims; d++)
         {
-            ulong v = c.U64($"dimension {d} of {t}");
+            ulong v = c.U64(t.Prefixed($"dimension {d} of "));
             if (v == 0 || v > long.MaxValue) throw c.Error($"{t}: dimension {d} is {(long)v}; expected a positive count");
             ne[d] = (long)v;
         }
-        uint typeId = c.U32($"the type of {t}");
+        uint typeId = c.U32(t.Prefixed("the type of "));
         if (!GgmlTypeInfo.IsKnown(typeId)) throw c.Error($"{t} has unknown ggml type id {typeId}");
         var type = (GgmlType)typeId;
         var ti = GgmlTypeInfo.Of(type);
@@ -260,7 +312,7 @@ public sealed unsafe class GgufFile : IWeightSource
         {
             throw c.Error($"{t}: row length {(ne.Length > 0 ? ne[0] : 1)} is not a multiple of the {ti.Name} block size {ti.BlockSize}");
         }
-        ulong offset = c.U64($"the data offset of {t}");
+        ulong offset = c.U64(t.Prefixed("the data offset of "));
         return (name, type, ne, offset, size);
     }
 }

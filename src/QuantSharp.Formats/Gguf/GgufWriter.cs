@@ -1,4 +1,5 @@
 // Writes GGUF v3 files: metadata, tensor infos, aligned tensor data streamed from callbacks, atomically.
+using QuantSharp.Core.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -84,28 +85,7 @@ public sealed class GgufWriter
     public void WriteFile(string outputPath, IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(outputPath);
-        string target = CanonicalPath(outputPath);
-        foreach (var p in protectedPaths ?? [])
-            if (string.Equals(CanonicalPath(p), target, StringComparison.Ordinal))
-                throw new IOException($"refusing to write {outputPath}: it is one of the input files ({p})");
-
-        string dir = Path.GetDirectoryName(target) ?? ".";
-        string tmp = Path.Combine(dir, $"{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                WriteTo(fs, cancellationToken);
-                fs.Flush(flushToDisk: true);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            File.Move(tmp, target, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(outputPath, protectedPaths, fs => WriteTo(fs, cancellationToken), cancellationToken: cancellationToken);
     }
 
     /// <summary>Writes the whole file to <paramref name="stream"/> (which need not seek).</summary>
@@ -224,20 +204,6 @@ public sealed class GgufWriter
         if (v.Value is not uint a || a == 0 || (a & (a - 1)) != 0 || a > 1 << 30)
             throw new InvalidOperationException($"metadata key '{GgufFile.AlignmentKey}' must be a UInt32 power of two, got {v}");
         return (int)a;
-    }
-
-    // Resolves relative segments and a symlink at the end, so "a/../x.gguf" and a link to an
-    // input both count as that input.
-    private static string CanonicalPath(string path)
-    {
-        var full = Path.GetFullPath(path);
-        try
-        {
-            var target = new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true);
-            if (target != null) full = Path.GetFullPath(target.FullName);
-        }
-        catch (IOException) { }
-        return full;
     }
 
     private sealed record PendingTensor(string Name, GgmlType Type, long[] Shape, long ByteSize, Action<Stream> WriteData);

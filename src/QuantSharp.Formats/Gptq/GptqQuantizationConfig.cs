@@ -52,33 +52,56 @@ public sealed record GptqQuantizationConfig
     {
         string path = Path.Combine(folder, "config.json");
         if (!File.Exists(path)) return null;
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
-        if (root?["quantization_config"] is not JsonObject q) return null;
-        string method = q["quant_method"]?.GetValue<string>() ?? "";
+        // Strict parsing: duplicate keys ("bits" twice: which one does the checkpoint mean?), invalid
+        // UTF-8 and wrong kinds all become InvalidDataException naming the file and the field.
+        using var doc = StrictJson.ParseFile(path);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
+        if (!doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object) return null;
+        string where = $"{path}: quantization_config";
+        string method = Field(q, "quant_method", where, JsonValueKind.String, e => e.GetString()!) ?? "";
         if (method != "gptq") throw new NotSupportedException($"{path}: quant_method '{method}' is not supported (only gptq)");
-        try
+        var c = new GptqQuantizationConfig
         {
-            var c = new GptqQuantizationConfig
-            {
-                Bits = q["bits"]?.GetValue<int>() ?? throw new InvalidDataException($"{path}: quantization_config.bits is missing"),
-                GroupSize = q["group_size"]?.GetValue<int>() ?? -1,
-                DescAct = q["desc_act"]?.GetValue<bool>() ?? false,
-                Sym = q["sym"]?.GetValue<bool>() ?? true,
-                TrueSequential = q["true_sequential"]?.GetValue<bool>() ?? true,
-                StaticGroups = q["static_groups"]?.GetValue<bool>() ?? false,
-                DampPercent = q["damp_percent"]?.GetValue<double>() ?? 0.01,
-                CheckpointFormat = q["checkpoint_format"]?.GetValue<string>() ?? "gptq",
-            };
-            if (!GptqPacking.SupportedBits(c.Bits)) throw new NotSupportedException($"{path}: GPTQ bits {c.Bits} not supported (2, 3, 4, 8)");
-            if (c.CheckpointFormat is not ("gptq" or "gptq_v2"))
-                throw new NotSupportedException($"{path}: checkpoint_format '{c.CheckpointFormat}' is not supported (gptq, gptq_v2)");
-            return c;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{path}: quantization_config has a value of the wrong type: {ex.Message}", ex);
-        }
+            Bits = Int(q, "bits", where) ?? throw new InvalidDataException($"{where}.bits is missing"),
+            GroupSize = Int(q, "group_size", where) ?? -1,
+            DescAct = Bool(q, "desc_act", where) ?? false,
+            Sym = Bool(q, "sym", where) ?? true,
+            TrueSequential = Bool(q, "true_sequential", where) ?? true,
+            StaticGroups = Bool(q, "static_groups", where) ?? false,
+            DampPercent = Field(q, "damp_percent", where, JsonValueKind.Number, e => e.GetDouble()) ?? 0.01,
+            CheckpointFormat = Field(q, "checkpoint_format", where, JsonValueKind.String, e => e.GetString()!) ?? "gptq",
+        };
+        if (!GptqPacking.SupportedBits(c.Bits)) throw new NotSupportedException($"{path}: GPTQ bits {c.Bits} not supported (2, 3, 4, 8)");
+        if (c.GroupSize is 0 or < -1) throw new InvalidDataException($"{where}.group_size is {c.GroupSize}; expected -1 or a positive column count");
+        if (c.CheckpointFormat is not ("gptq" or "gptq_v2"))
+            throw new NotSupportedException($"{path}: checkpoint_format '{c.CheckpointFormat}' is not supported (gptq, gptq_v2)");
+        return c;
+    }
+
+    // A field of the expected JSON kind, null when absent or JSON null; any other kind is an error naming the field.
+    private static T? Field<T>(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, T> read) where T : struct
+        => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? (v.ValueKind == kind ? read(v) : throw new InvalidDataException($"{where}.{key} must be a {kind.ToString().ToLowerInvariant()}, got {Short(v)}"))
+            : null;
+
+    private static string? Field(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, string> read)
+        => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? (v.ValueKind == kind ? read(v) : throw new InvalidDataException($"{where}.{key} must be a {kind.ToString().ToLowerInvariant()}, got {Short(v)}"))
+            : null;
+
+    private static int? Int(JsonElement obj, string key, string where)
+        => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw new InvalidDataException($"{where}.{key} must be an integer, got {Short(v)}"))
+            : null;
+
+    private static bool? Bool(JsonElement obj, string key, string where)
+        => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
+            ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw new InvalidDataException($"{where}.{key} must be true or false, got {Short(v)}"))
+            : null;
+
+    private static string Short(JsonElement v)
+    {
+        string raw = v.GetRawText();
+        return raw.Length <= 100 ? raw : raw[..100] + "…";
     }
 }

@@ -87,10 +87,8 @@ public sealed record HfConfig
     {
         string path = Directory.Exists(folderOrFile) ? System.IO.Path.Combine(folderOrFile, "config.json") : folderOrFile;
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config.json not found", path);
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
-        using (doc) return Parse(path, doc.RootElement);
+        using var doc = StrictJson.ParseFile(path);
+        return Parse(path, doc.RootElement);
     }
 
     /// <summary>Parses an already-read config object.</summary>
@@ -141,16 +139,28 @@ public sealed record HfConfig
             if (root.TryGetProperty("rope_scaling", out var rs) && rs.ValueKind == JsonValueKind.Object)
                 scaling = ParseScaling(new Reader(path + " rope_scaling", rs), rs);
         }
-        if (!(theta > 0)) throw new InvalidDataException($"{path}: rope_theta {theta} must be positive");
+        HyperParameterChecks.RopeTheta(path, "rope_theta", theta, headDim);
 
         int? eos = null;
         if (root.TryGetProperty("eos_token_id", out var e))
         {
-            if (e.ValueKind == JsonValueKind.Number) eos = e.GetInt32();
-            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0) eos = e[0].GetInt32();
+            // A list (Llama-3 gives several end tokens) contributes its first id.
+            if (e.ValueKind == JsonValueKind.Number) eos = TokenId(path, "eos_token_id", e);
+            else if (e.ValueKind == JsonValueKind.Array && e.GetArrayLength() > 0) eos = TokenId(path, "eos_token_id[0]", e[0]);
+            else if (e.ValueKind != JsonValueKind.Null && e.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException($"{path}: 'eos_token_id' must be a token id or a list of them, got {Short(e)}");
         }
         double eps = r.Double("rms_norm_eps") ?? 1e-6;
-        if (!(eps > 0) || eps > 1) throw new InvalidDataException($"{path}: rms_norm_eps {eps} is out of range (0, 1]");
+        HyperParameterChecks.RmsEpsilon(path, "rms_norm_eps", eps);
+        if (scaling is { } sc)
+        {
+            // Factors divide or multiply frequencies: 0, negative or non-finite values give NaN or ∞ angles.
+            HyperParameterChecks.ScalingFactor(path, "factor", sc.Factor);
+            HyperParameterChecks.ScalingFactor(path, "low_freq_factor", sc.LowFreqFactor);
+            HyperParameterChecks.ScalingFactor(path, "high_freq_factor", sc.HighFreqFactor);
+            if (sc.Type == "llama3" && !(sc.HighFreqFactor > sc.LowFreqFactor))
+                throw new InvalidDataException($"{path}: rope scaling 'high_freq_factor' {sc.HighFreqFactor} must exceed 'low_freq_factor' {sc.LowFreqFactor} (llama3 divides by their difference)");
+        }
 
         return new HfConfig
         {
@@ -169,7 +179,7 @@ public sealed record HfConfig
             RopeScaling = scaling,
             MaxPositionEmbeddings = r.PositiveInt("max_position_embeddings") ?? 2048,
             TieWordEmbeddings = r.Bool("tie_word_embeddings") ?? false,
-            BosTokenId = r.Int("bos_token_id"),
+            BosTokenId = root.TryGetProperty("bos_token_id", out var b) && b.ValueKind != JsonValueKind.Null ? TokenId(path, "bos_token_id", b) : null,
             EosTokenId = eos,
             AttentionBias = r.Bool("attention_bias") ?? false,
             MlpBias = r.Bool("mlp_bias") ?? false,
@@ -192,12 +202,28 @@ public sealed record HfConfig
     private static string[]? StringList(string path, JsonElement root, string key)
     {
         if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
-        if (v.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got {v.GetRawText()}");
+        if (v.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got {Short(v)}");
         var list = new string[v.GetArrayLength()];
         int i = 0;
         foreach (var e in v.EnumerateArray())
-            list[i++] = e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got element {e.GetRawText()}");
+            list[i++] = e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidDataException($"{path}: '{key}' must be a list of strings, got element {Short(e)}");
         return list;
+    }
+
+    // A token id is a whole number in [0, int.MaxValue]: 1.5, 1e-300, -1 and 4294967296 are not
+    // (GetInt32 would throw FormatException for some of them and accept nothing useful for the rest).
+    private static int TokenId(string path, string key, JsonElement v)
+    {
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int id) || id < 0)
+            throw new InvalidDataException($"{path}: '{key}' must be a token id (a whole number from 0 to {int.MaxValue}), got {Short(v)}");
+        return id;
+    }
+
+    // The raw text of a value, cut so that a hostile value cannot make a huge message.
+    private static string Short(JsonElement v)
+    {
+        string raw = v.GetRawText();
+        return raw.Length <= 100 ? raw : raw[..100] + "…";
     }
 
     private static RopeScaling? ParseScaling(Reader r, JsonElement obj)

@@ -1,4 +1,5 @@
 // Reads and writes llama.cpp importance-matrix files (GGUF and legacy .dat) exactly as llama-imatrix b8390 lays them out.
+using QuantSharp.Core.IO;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -77,7 +78,7 @@ public static class ImatrixFile
         if (file.Tensors.Count == 0) throw Bad("no tensors: an imatrix GGUF holds <weight>.in_sum2 and <weight>.counts pairs");
         // ggml reads the data section as whole aligned blocks, so a file cut inside the last padding is truncated too.
         long dataEnd = file.Tensors.Max(t => t.FileOffset + (t.ByteSize + file.Alignment - 1) / file.Alignment * file.Alignment);
-        long length = new FileInfo(path).Length;
+        long length = file.FileLength;
         if (length < dataEnd) throw Bad($"the file has {length} bytes but its tensor data ends at {dataEnd} (truncated?)");
 
         // llama-quantize pairs tensors by suffix and ignores any other tensor.
@@ -283,40 +284,7 @@ public static class ImatrixFile
     }
 
     private static void WriteAtomically(string path, IEnumerable<string>? protectedPaths, Action<Stream> write)
-    {
-        string target = CanonicalPath(path);
-        foreach (var p in protectedPaths ?? [])
-            if (string.Equals(CanonicalPath(p), target, StringComparison.Ordinal))
-                throw new IOException($"refusing to write {path}: it is one of the input files ({p})");
-        string dir = Path.GetDirectoryName(target) ?? ".";
-        string tmp = Path.Combine(dir, $"{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, target, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
-
-    private static string CanonicalPath(string path)
-    {
-        var full = Path.GetFullPath(path);
-        try
-        {
-            var target = new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true);
-            if (target != null) full = Path.GetFullPath(target.FullName);
-        }
-        catch (IOException) { }
-        return full;
-    }
+        => AtomicFile.Write(path, protectedPaths, fs => write(fs), bufferSize: 1 << 16);
 
     /// <summary>Bounds-checked little-endian reads over a legacy file's bytes, with errors naming the file and offset.</summary>
     private sealed class LegacyReader(byte[] bytes, string path)

@@ -66,6 +66,7 @@ public sealed unsafe class Llama2cCheckpoint : IWeightSource
         if (!_tensors.TryGetValue(name, out var t)) throw new KeyNotFoundException($"{Origin}: no tensor named '{name}'");
         long elements = 1;
         foreach (var d in t.Shape) elements *= d;
+        _file.ThrowIfChanged();
         return new TensorView(name, DType.F32, t.Shape, _file.At(t.Offset, elements * 4, $"tensor '{name}'"), elements * 4);
     }
 
@@ -134,6 +135,9 @@ public sealed unsafe class Llama2cCheckpoint : IWeightSource
         if (offset != _file.Length)
             throw new InvalidDataException($"{Origin}: the header implies {offset} bytes but the file has {_file.Length}: truncated, or not a llama2.c legacy checkpoint");
     }
+
+    /// <inheritdoc/>
+    public void ThrowIfChanged() => _file.ThrowIfChanged();
 
     /// <inheritdoc/>
     public void Dispose() => _file.Dispose();

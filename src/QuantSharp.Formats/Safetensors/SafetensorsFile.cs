@@ -55,6 +55,7 @@ public sealed class SafetensorsFile : IWeightSource
         if (!_entries.TryGetValue(name, out var e))
             throw new KeyNotFoundException($"{Origin}: no tensor named '{name}'");
         long length = e.End - e.Begin;
+        _file.ThrowIfChanged();
         return new TensorView(name, e.DType, e.Shape, _file.At(_dataStart + e.Begin, length, $"tensor '{name}'"), length);
     }
 
@@ -71,15 +72,9 @@ public sealed class SafetensorsFile : IWeightSource
         long dataLength = _file.Length - dataStart;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
 
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(_file.Span(8, (int)headerLen, "header").ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path}: header is not valid JSON: {ex.Message}", ex);
-        }
+        // Strict: invalid UTF-8 in a tensor name or duplicate keys are errors naming the file, not
+        // InvalidOperationException later or a silent choice between two entries.
+        var doc = StrictJson.Parse($"{path}: header", _file.Span(8, (int)headerLen, "header").ToArray(), maxDepth: 16);
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
@@ -90,6 +85,7 @@ public sealed class SafetensorsFile : IWeightSource
                 if (prop.Name == "__metadata__")
                 {
                     if (prop.Value.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: __metadata__ must be an object");
+                    // The format says string → string; other kinds are kept as their JSON text.
                     foreach (var m in prop.Value.EnumerateObject())
                         metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
                     continue;
@@ -100,10 +96,18 @@ public sealed class SafetensorsFile : IWeightSource
                 _names.Add(prop.Name);
                 ranges.Add((entry.Begin, entry.End, prop.Name));
             }
+            // Sorted by start, each range is checked against the furthest end seen so far, not only its
+            // neighbour: an empty tensor between two overlapping ones must not hide the overlap.
             ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
-            for (int i = 1; i < ranges.Count; i++)
-                if (ranges[i].Begin < ranges[i - 1].End && ranges[i].End > ranges[i].Begin)
-                    throw new InvalidDataException($"{path}: tensors '{ranges[i - 1].Name}' and '{ranges[i].Name}' overlap");
+            long maxEnd = 0;
+            string? maxEndName = null;
+            foreach (var r in ranges)
+            {
+                if (r.End == r.Begin) continue; // an empty tensor shares no bytes with anything
+                if (maxEndName != null && r.Begin < maxEnd)
+                    throw new InvalidDataException($"{path}: tensors '{maxEndName}' (ending at data byte {maxEnd}) and '{r.Name}' (starting at {r.Begin}) overlap");
+                if (r.End > maxEnd) (maxEnd, maxEndName) = (r.End, r.Name);
+            }
         }
         return (dataStart, metadata);
     }
@@ -144,7 +148,8 @@ public sealed class SafetensorsFile : IWeightSource
         }
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new InvalidDataException($"{where}: missing 'data_offsets' [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new InvalidDataException($"{where}: data_offsets {off.GetRawText()} are not 0 ≤ begin ≤ end");
         if (end > dataLength)
             throw new InvalidDataException($"{where}: data_offsets end {end} lies beyond the data section ({dataLength} bytes): file truncated?");
@@ -155,6 +160,9 @@ public sealed class SafetensorsFile : IWeightSource
             throw new InvalidDataException($"{where}: shape [{string.Join(", ", shape)}] of {dtype} needs {expected} bytes but data_offsets span {end - begin}");
         return new Entry(dtype, shape, begin, end);
     }
+
+    /// <inheritdoc/>
+    public void ThrowIfChanged() => _file.ThrowIfChanged();
 
     /// <inheritdoc/>
     public void Dispose() => _file.Dispose();

@@ -87,9 +87,8 @@ public sealed class SafetensorsModel : IWeightSource
 
     private static Dictionary<string, string> ReadIndex(string index)
     {
-        try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(index));
+            using var doc = StrictJson.ParseFile(index);
             if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{index}: missing object 'weight_map'");
             var map = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -99,10 +98,6 @@ public sealed class SafetensorsModel : IWeightSource
                 map[p.Name] = p.Value.GetString()!;
             }
             return map;
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{index}: not valid JSON: {ex.Message}", ex);
         }
     }
 
@@ -116,6 +111,12 @@ public sealed class SafetensorsModel : IWeightSource
             _byName[name] = shard;
             _names.Add(name);
         }
+    }
+
+    /// <inheritdoc/>
+    public void ThrowIfChanged()
+    {
+        foreach (var s in _shards) s.ThrowIfChanged();
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,5 @@
 // Writes safetensors files: JSON header with every tensor's offsets, then data streamed from callbacks, atomically.
+using QuantSharp.Core.IO;
 using System.Text;
 using System.Text.Json;
 using QuantSharp.Core.Tensors;
@@ -124,25 +125,7 @@ public sealed class SafetensorsWriter
     /// <param name="cancellationToken">Checked between tensors and during long writes.</param>
     public void WriteFile(string outputPath, IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default)
     {
-        string target = Path.GetFullPath(outputPath);
-        foreach (var p in protectedPaths ?? [])
-            if (string.Equals(Path.GetFullPath(p), target, StringComparison.Ordinal))
-                throw new IOException($"refusing to write {outputPath}: it is one of the input files ({p})");
-        string tmp = Path.Combine(Path.GetDirectoryName(target) ?? ".", $"{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                WriteTo(fs, cancellationToken);
-                fs.Flush(flushToDisk: true);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            File.Move(tmp, target, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        ArgumentNullException.ThrowIfNull(outputPath);
+        AtomicFile.Write(outputPath, protectedPaths, fs => WriteTo(fs, cancellationToken), cancellationToken: cancellationToken);
     }
 }

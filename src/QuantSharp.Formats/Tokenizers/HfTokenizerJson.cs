@@ -187,6 +187,14 @@ public sealed class HfTokenizerJson
             }
         }
 
+        // Ids index per-id tables (scores, types, GGUF arrays): one id of 16,777,215 in a small file
+        // would make them gigabytes. Real files number their tokens densely from 0; the bound leaves
+        // room for gaps (padded vocabularies, reserved ranges) yet ties the size to what is present.
+        int present = Vocab.Count + AddedTokens.Count;
+        long bound = 2L * present + 1024;
+        if (IdCount > bound)
+            throw Bad($"the largest token id is {IdCount - 1} but only {present} tokens are defined; ids must stay below {bound} (2 × tokens + 1024)");
+
         Normalizer = Section(root, "normalizer");
         PreTokenizer = Section(root, "pre_tokenizer");
         Decoder = Section(root, "decoder");

@@ -62,7 +62,7 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
         {
             switch (HfTokenizerJson.TypeOf(n))
             {
-                case "Prepend" when n.TryGetProperty("prepend", out var p) && p.GetString() == "\u2581":
+                case "Prepend" when n.TryGetProperty("prepend", out var p) && Str(p) == "\u2581":
                     _normalizerPrepend = true;
                     break;
                 case "Replace" when IsSpaceToMeta(n):
@@ -82,14 +82,14 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
                 continue;
             }
             if (HfTokenizerJson.TypeOf(p) != "Metaspace") throw json.Bad($"pre-tokenizer \"{HfTokenizerJson.TypeOf(p) ?? p.GetRawText()}\" is not supported with SentencePiece-style BPE");
-            if (p.TryGetProperty("replacement", out var r) && r.GetString() != "\u2581") throw json.Bad("Metaspace with a replacement other than \"▁\" is not supported");
+            if (p.TryGetProperty("replacement", out var r) && Str(r) != "\u2581") throw json.Bad("Metaspace with a replacement other than \"▁\" is not supported");
             // Older files say add_prefix_space instead of prepend_scheme.
             _metaspacePrepend = p.TryGetProperty("prepend_scheme", out var ps) && ps.ValueKind == JsonValueKind.String ? ps.GetString()
                 : p.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.False ? "never" : "always";
             _metaspaceSplit = !p.TryGetProperty("split", out var sp) || sp.ValueKind != JsonValueKind.False;
         }
         if (!_normalizerReplace && _metaspacePrepend is null) throw json.Bad("neither a Replace(\" \", \"▁\") normalizer nor a Metaspace pre-tokenizer: not a SentencePiece-style BPE");
-        _stripLeading = LeadingSpacesStrippedByDecoder(json.Decoder);
+        _stripLeading = LeadingSpacesStrippedByDecoder(json, json.Decoder);
 
         BosId = json.IdOf(json.ConfigBosToken) ?? json.IdOf("<s>");
         EosId = json.IdOf(json.ConfigEosToken) ?? json.IdOf("</s>");
@@ -353,18 +353,23 @@ public sealed class SentencePieceBpeTokenizer : ITextTokenizer
 
     private static bool IsSpaceToMeta(JsonElement replace) =>
         replace.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
-        && p.TryGetProperty("String", out var s) && s.GetString() == " "
-        && replace.TryGetProperty("content", out var c) && c.GetString() == "\u2581";
+        && p.TryGetProperty("String", out var s) && Str(s) == " "
+        && replace.TryGetProperty("content", out var c) && Str(c) == "\u2581";
+
+    // A JSON string's value, or null for any other kind: GetString on a number throws
+    // InvalidOperationException, which would escape the loader's InvalidDataException contract.
+    private static string? Str(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetString() : null;
 
     // Strip(" ", start) in the decoder chain, or a Metaspace decoder that prepends (it drops the first space).
-    private static int LeadingSpacesStrippedByDecoder(JsonElement decoder)
+    private static int LeadingSpacesStrippedByDecoder(HfTokenizerJson json, JsonElement decoder)
     {
         foreach (var d in HfTokenizerJson.Flatten(decoder))
         {
             switch (HfTokenizerJson.TypeOf(d))
             {
-                case "Strip" when d.TryGetProperty("content", out var c) && c.GetString() == " " && d.TryGetProperty("start", out var s) && s.ValueKind == JsonValueKind.Number:
-                    return s.GetInt32();
+                case "Strip" when d.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() == " " && d.TryGetProperty("start", out var s) && s.ValueKind == JsonValueKind.Number:
+                    // A count of leading spaces: GetInt32 would throw FormatException for 1e12 or 1.5.
+                    return s.TryGetInt32(out int n) && n >= 0 ? n : throw json.Bad($"decoder Strip \"start\" is {s.GetRawText()}; expected a count from 0 to {int.MaxValue}");
                 case "Metaspace":
                     bool prepends = d.TryGetProperty("prepend_scheme", out var ps) && ps.ValueKind == JsonValueKind.String
                         ? ps.GetString() != "never"

@@ -26,7 +26,10 @@ public abstract class BlockFormatBase : IBlockFormat
         CheckShapes(row.Length, destination.Length, importance.Length);
         CheckFinite(row, "row", 0);
         CheckImportance(importance);
+        CheckRepresentable(Type, BlockSize, row, row.Length, null);
         QuantizeRowUnchecked(row, destination, importance);
+        // Finite inputs can still overflow an fp16 scale; such a block must not leave here.
+        BlockScaleCheck.ThrowIfNonFinite(Type, destination, $"{Type} row");
     }
 
     /// <inheritdoc/>
@@ -64,6 +67,38 @@ public abstract class BlockFormatBase : IBlockFormat
         int i = FiniteCheck.FirstNonFinite(values);
         if (i >= 0)
             throw new ArgumentException($"{what} value {offset + i} is {values[i]}: block quantization needs finite inputs", what);
+    }
+
+    // 2^32: far above the largest value any fp16-scaled block can hold (Q6_K's 65504 × 127 × 32 ≈ 2.7e8),
+    // low enough that squares and block sums of squares stay finite in fp32. Above it, the scale
+    // searches overflow and either write an Inf scale or silently zero the block (Q3_K, Q6_K).
+    private const float MaxFp16ScaledMagnitude = 4294967296f;
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming <paramref name="what"/>, the row and the block
+    /// when a value is too large for <paramref name="type"/>'s fp16 scales to represent at all
+    /// (a finite bf16 weight of 3.4e38, say). Types with fp32 or exponent scales (Q8_K, MXFP4) pass.
+    /// </summary>
+    internal static void CheckRepresentable(DType type, int blockSize, ReadOnlySpan<float> values, int rowLength, string? what)
+    {
+        if (type is DType.Q8_K or DType.MXFP4 || !BlockScaleCheck.Knows(type)) return;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var limit = new System.Numerics.Vector<float>(MaxFp16ScaledMagnitude);
+            int n = System.Numerics.Vector<float>.Count;
+            for (; i <= values.Length - n; i += n)
+                if (System.Numerics.Vector.GreaterThanAny(System.Numerics.Vector.Abs(new System.Numerics.Vector<float>(values.Slice(i))), limit)) break;
+        }
+        for (; i < values.Length; i++)
+        {
+            if (Math.Abs(values[i]) > MaxFp16ScaledMagnitude)
+            {
+                int row = i / rowLength, column = i % rowLength;
+                throw new InvalidDataException(
+                    $"{what ?? $"{type} rows"}: row {row}, block {column / blockSize}: value {values[i]} (column {column}) is too large for {type}, whose fp16 scales cannot exceed 65504; the weights are broken or need a float type");
+            }
+        }
     }
 
     /// <summary>Throws when an importance weight is negative, NaN or infinite (imatrix entries are means of squares).</summary>

@@ -15,14 +15,25 @@ public static class BlockQuantizer
 
     /// <summary>Quantizes rows with the registered format for <paramref name="type"/>.</summary>
     public static void QuantizeRows(DType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination, ReadOnlySpan<float> importance = default) =>
-        QuantizeRows(BlockFormatRegistry.Get(type), rows, rowLength, destination, importance);
+        QuantizeRows(BlockFormatRegistry.Get(type), rows, rowLength, destination, importance, null);
+
+    /// <summary>Quantizes rows with the registered format for <paramref name="type"/>; errors name <paramref name="tensorName"/>.</summary>
+    public static void QuantizeRows(DType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination, ReadOnlySpan<float> importance, string? tensorName) =>
+        QuantizeRows(BlockFormatRegistry.Get(type), rows, rowLength, destination, importance, tensorName);
+
+    /// <summary>Quantizes rows with <paramref name="format"/> (see the overload with a tensor name).</summary>
+    public static void QuantizeRows(IBlockFormat format, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination, ReadOnlySpan<float> importance = default) =>
+        QuantizeRows(format, rows, rowLength, destination, importance, null);
 
     /// <summary>
     /// Quantizes <paramref name="rows"/> (row-major, <paramref name="rowLength"/> values per row)
     /// into <paramref name="destination"/> (rows × row bytes). <paramref name="importance"/> is
     /// empty or one weight per column, shared by every row (an imatrix entry for this tensor).
+    /// The blocks written are checked: a scale that came out non-finite (finite weights too large
+    /// for an fp16 scale) throws <see cref="InvalidDataException"/> naming <paramref name="tensorName"/>,
+    /// the row and the block, instead of producing a file whose weights dequantize to Inf/NaN.
     /// </summary>
-    public static unsafe void QuantizeRows(IBlockFormat format, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination, ReadOnlySpan<float> importance = default)
+    public static unsafe void QuantizeRows(IBlockFormat format, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination, ReadOnlySpan<float> importance, string? tensorName)
     {
         ArgumentNullException.ThrowIfNull(format);
         if (rowLength <= 0) throw new ArgumentOutOfRangeException(nameof(rowLength), rowLength, "row length must be positive");
@@ -38,11 +49,19 @@ public static class BlockQuantizer
             throw new ArgumentException($"{format.Type}: importance has {importance.Length} weights but rows have {rowLength} values (one weight per column, or none)", nameof(importance));
         if (rowCount == 0) return;
 
+        // Values no fp16 scale can hold are refused before the searches overflow on them.
+        BlockFormatBase.CheckRepresentable(format.Type, format.BlockSize, rows, rowLength, tensorName);
         if (format is not BlockFormatBase ours)
         {
             // A foreign implementation: its own QuantizeRow does the checking.
             for (int r = 0; r < rowCount; r++)
-                format.QuantizeRow(rows.Slice(r * rowLength, rowLength), destination.Slice(r * rowBytes, rowBytes), importance);
+            {
+                if (format is KQuantFormat k)
+                    k.QuantizeRow(rows.Slice(r * rowLength, rowLength), destination.Slice(r * rowBytes, rowBytes), importance, tensorName, r);
+                else
+                    format.QuantizeRow(rows.Slice(r * rowLength, rowLength), destination.Slice(r * rowBytes, rowBytes), importance);
+            }
+            BlockScaleCheck.ThrowIfNonFinite(format.Type, destination, tensorName ?? $"{format.Type} rows", rowLength / format.BlockSize);
             return;
         }
 
@@ -72,5 +91,7 @@ public static class BlockQuantizer
                 }
             });
         }
+        // Reads 2–4 bytes per block: negligible next to the quantization itself.
+        BlockScaleCheck.ThrowIfNonFinite(format.Type, destination, tensorName ?? $"{format.Type} rows", rowLength / format.BlockSize);
     }
 }

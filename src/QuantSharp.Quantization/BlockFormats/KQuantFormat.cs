@@ -26,7 +26,16 @@ internal abstract class KQuantFormat : IBlockFormat
 
     /// <inheritdoc/>
     public void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance = default)
+        => QuantizeRow(row, destination, importance, null, -1);
+
+    /// <summary>
+    /// <see cref="QuantizeRow(ReadOnlySpan{float}, Span{byte}, ReadOnlySpan{float})"/>, with errors about
+    /// unrepresentable values or overflowed scales naming <paramref name="tensorName"/> and row
+    /// <paramref name="rowIndex"/> (−1: none), formatted only for an error.
+    /// </summary>
+    internal void QuantizeRow(ReadOnlySpan<float> row, Span<byte> destination, ReadOnlySpan<float> importance, string? tensorName, int rowIndex)
     {
+        string What() => $"{tensorName ?? $"{Type} rows"}{(rowIndex >= 0 ? $": row {rowIndex}" : "")}";
         if (row.Length % SuperBlockSize != 0)
             throw new ArgumentException($"{Type}: a row of {row.Length} values is not a whole number of {SuperBlockSize}-value blocks", nameof(row));
         int blocks = row.Length / SuperBlockSize;
@@ -41,11 +50,16 @@ internal abstract class KQuantFormat : IBlockFormat
         bad = FirstNonFinite(importance);
         if (bad >= 0) throw new ArgumentException($"{Type}: importance weight {bad} is {importance[bad]}; importance weights must be finite", nameof(importance));
 
+        try { BlockFormatBase.CheckRepresentable(Type, SuperBlockSize, row, row.Length, null); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{What()}: {e.Message}", e); }
+
         for (int b = 0; b < blocks; b++)
         {
             var qw = importance.IsEmpty ? default : importance.Slice(b * SuperBlockSize, SuperBlockSize);
             QuantizeBlock(row.Slice(b * SuperBlockSize, SuperBlockSize), destination.Slice(b * bytes, bytes), qw);
         }
+        // Finite inputs can still overflow an fp16 scale; such a block must not leave here.
+        if (BlockScaleCheck.FirstNonFinite(Type, destination).Index >= 0) BlockScaleCheck.ThrowIfNonFinite(Type, destination, What());
     }
 
     /// <inheritdoc/>

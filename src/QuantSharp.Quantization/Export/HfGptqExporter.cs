@@ -2,6 +2,7 @@
 using QuantSharp.Models.Architectures;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using QuantSharp.Core.IO;
 using System.Text.Json.Nodes;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gptq;
@@ -77,7 +78,11 @@ public static class HfGptqExporter
 
         string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) ?? ".";
         Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(target))}.tmp-{Guid.NewGuid():N}");
+        // <name>.tmp-<pid>-<guid>: folders left by a killed run (kill -9 skips every cleanup) are
+        // recognised by their dead pid and removed by the next export to the same place.
+        string bare = Path.TrimEndingDirectorySeparator(target);
+        AtomicFile.SweepStale(bare);
+        string tmp = AtomicFile.TempPathFor(bare);
         Directory.CreateDirectory(tmp);
         try
         {

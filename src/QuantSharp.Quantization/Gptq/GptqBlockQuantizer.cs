@@ -53,6 +53,7 @@ public static class GptqBlockQuantizer
         if (cols % bs != 0)
             throw new ArgumentException($"GPTQ: {options.Type} needs rows that are whole {bs}-value blocks, but the weight has {cols} columns", nameof(cols));
 
+        BlockFormatBase.CheckRepresentable(options.Type, bs, weight, cols, $"GPTQ {options.Type} weight [{rows} × {cols}]");
         var dead = HessianPreparation.DeadColumns(hessian, cols);
         var perm = HessianPreparation.Identity(cols);
         var w = new double[(long)rows * cols];
@@ -76,6 +77,8 @@ public static class GptqBlockQuantizer
         var grid = new BlockFormatColumnGrid(format, data, cols, importance);
         var rounded = new double[(long)rows * cols];
         GptqSweep.Run(w, rows, cols, upper, options.BlockSize, grid, rounded);
+        // Error feedback can push a block's values past what an fp16 scale holds even when the input fitted.
+        BlockScaleCheck.ThrowIfNonFinite(options.Type, data, $"GPTQ {options.Type} weight [{rows} × {cols}]", cols / bs);
 
         var dequantized = new float[(long)rows * cols];
         for (int r = 0; r < rows; r++)

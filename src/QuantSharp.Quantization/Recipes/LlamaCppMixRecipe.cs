@@ -44,7 +44,7 @@ public static class LlamaCppMixRecipe
             (name, type, rows, rowLength, dst) =>
             {
                 var weights = TensorImportance.For(importance, name, type, rowLength, fileType);
-                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, weights);
+                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, weights, $"tensor '{name}'");
             },
             (uint)fileType);
     }
