@@ -1,4 +1,5 @@
 // Builds a LlamaModel from a GGUF file of one of llama.cpp's architectures that ModelArchitectures lists.
+using QuantSharp.Formats;
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Formats.HuggingFace;
@@ -27,9 +28,8 @@ internal static class GgufModelLoader
                     throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
             int Int(string key, int? fallback = null)
             {
-                if (md.TryGetInteger(key, out long v))
-                    return v is > 0 and <= int.MaxValue ? (int)v : throw new InvalidDataException($"{path}: {key} = {v} is out of range");
-                return fallback ?? throw new InvalidDataException($"{path}: required key {key} is missing");
+                if (md.TryGetInteger(key, out long v)) return HyperParameterChecks.PositiveCount(path, key, v);
+                return fallback is { } f ? HyperParameterChecks.PositiveCount(path, key, f) : throw new InvalidDataException($"{path}: required key {key} is missing");
             }
             float Float(string key, float fallback) => md.TryGet<float>(key, out var f) ? f : fallback;
 
@@ -49,7 +49,7 @@ internal static class GgufModelLoader
             if (md.TryGet<string>($"{arch}.rope.scaling.type", out var st) && st is not ("none" or ""))
             {
                 if (st != "linear") throw new NotSupportedException($"{path}: rope scaling type '{st}' is not supported");
-                scaling = new RopeScaling("linear", Float($"{arch}.rope.scaling.factor", 1f), 1, 4, 0);
+                scaling = new RopeScaling("linear", HyperParameterChecks.ScalingFactor(path, $"{arch}.rope.scaling.factor", Float($"{arch}.rope.scaling.factor", 1f)), 1, 4, 0);
             }
             float[]? freqFactors = null;
             if (gguf.Contains(GgufLlamaExporter.RopeFrequencyFactorsTensor))
@@ -57,6 +57,7 @@ internal static class GgufModelLoader
                 var t = gguf.Get(GgufLlamaExporter.RopeFrequencyFactorsTensor);
                 if (t.ElementCount != headDim / 2) throw new InvalidDataException($"{path}: '{GgufLlamaExporter.RopeFrequencyFactorsTensor}' has {t.ElementCount} values, expected {headDim / 2}");
                 freqFactors = t.ToFloat32();
+                for (int i = 0; i < freqFactors.Length; i++) HyperParameterChecks.ScalingFactor(path, $"{GgufLlamaExporter.RopeFrequencyFactorsTensor}[{i}]", freqFactors[i]);
             }
             int layers = Int(LlamaGgufNames.BlockCount(arch));
             int? window = null;
@@ -88,8 +89,8 @@ internal static class GgufModelLoader
                 NumHeads = heads,
                 NumKvHeads = kvHeads,
                 HeadDim = headDim,
-                RmsNormEps = Float(LlamaGgufNames.RmsNormEpsilon(arch), 1e-5f),
-                RopeTheta = Float(LlamaGgufNames.RopeFreqBase(arch), 10000f),
+                RmsNormEps = (float)HyperParameterChecks.RmsEpsilon(path, LlamaGgufNames.RmsNormEpsilon(arch), Float(LlamaGgufNames.RmsNormEpsilon(arch), 1e-5f)),
+                RopeTheta = (float)HyperParameterChecks.RopeTheta(path, LlamaGgufNames.RopeFreqBase(arch), Float(LlamaGgufNames.RopeFreqBase(arch), 10000f), headDim),
                 RopeScaling = scaling,
                 RopeFrequencyFactors = freqFactors,
                 ContextLength = Int(LlamaGgufNames.ContextLength(arch), 2048),

@@ -39,6 +39,9 @@ public sealed class GptqCheckpointWeights : IWeightSource
     public IReadOnlyList<string> TensorNames => _names;
 
     /// <inheritdoc/>
+    /// <inheritdoc/>
+    public void ThrowIfChanged() => _packed.ThrowIfChanged();
+
     public bool Contains(string name) => _packed.Contains(name) || (name.EndsWith(".weight", StringComparison.Ordinal) && _packed.Contains(name[..^".weight".Length] + ".qweight"));
 
     /// <inheritdoc/>

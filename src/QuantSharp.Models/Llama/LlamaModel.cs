@@ -72,6 +72,8 @@ public sealed class LlamaModel : IDisposable
             if (hp.NumLayers > 0 && source.Contains(names.Name(role, 0)))
                 throw new NotSupportedException($"{source.Origin}: tensor '{names.Name(role, 0)}' is not part of the {arch.Name} architecture (the config does not ask for it); refusing to ignore it");
         }
+        // The checks above read the whole mapping: a file truncated underneath since opening is named now.
+        source.ThrowIfChanged();
     }
 
     /// <summary>Hyperparameters.</summary>
@@ -174,6 +176,8 @@ public sealed class LlamaModel : IDisposable
         long bad = FiniteCheck.FirstNonFinite(t);
         if (bad >= 0)
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' holds NaN or Inf (element {bad}, row {bad / cols}); the model is broken");
+        // Block-quantized tensors: their fp16 scales (cheap: scales only), so a NaN scale is an error here rather than PPL = NaN later.
+        if (_source is Formats.Gguf.GgufFile g && DTypeInfo.IsBlockQuantized(t.DType)) g.ThrowIfNonFiniteScales(name);
         return t;
     }
 

@@ -2,6 +2,8 @@
 using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
 
+using QuantSharp.Core.IO;
+
 namespace QuantSharp.Quantization.Streaming;
 
 /// <summary>Where <see cref="LayerStreamingQuantizer"/> keeps the calibration hidden states between layers.</summary>
@@ -64,10 +66,13 @@ internal abstract class ActivationStore : IDisposable
         public FileStore(IReadOnlyList<int[]> sequences, int width, string? directory) : base(sequences, width)
         {
             string dir = directory ?? Path.GetTempPath();
-            string path = Path.Combine(dir, $"quantsharp-activations-{Guid.NewGuid():N}.tmp");
-            // DeleteOnClose: the file disappears however the process ends its use of it (also on Ctrl-C).
+            // The pid in the name lets a later run remove what a killed one left (where unlinking early is impossible).
+            string path = Path.Combine(dir, $"quantsharp-activations-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
+            AtomicFile.SweepStaleIn(dir, "quantsharp-activations-");
             _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None,
-                FileOptions.DeleteOnClose | FileOptions.RandomAccess, TotalFloats * sizeof(float));
+                (OperatingSystem.IsWindows() ? FileOptions.DeleteOnClose : FileOptions.None) | FileOptions.RandomAccess, TotalFloats * sizeof(float));
+            // Unlinked at once on Unix: the open handle keeps the data, and nothing is left even after kill -9.
+            if (!OperatingSystem.IsWindows()) File.Delete(path);
         }
 
         public override void Read(int seq, Span<float> destination)

@@ -45,8 +45,17 @@ public sealed class GptqGgufLinearQuantizer : ILinearQuantizer
         var stats = input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)");
         // GPTQ works in the Hessian's storage; the last layer of a group takes the accumulator's array over.
         var h = input.LastUseOfStatistics ? stats.TakeHessian() : stats.Hessian();
-        var result = GptqBlockQuantizer.QuantizeInPlace(input.Weight, input.Rows, input.Cols, h, Options with { Type = type },
-            _warn is null ? null : m => _warn($"{input.Name}: {m}"));
+        GptqBlockResult result;
+        try
+        {
+            result = GptqBlockQuantizer.QuantizeInPlace(input.Weight, input.Rows, input.Cols, h, Options with { Type = type },
+                _warn is null ? null : m => _warn($"{input.Name}: {m}"));
+        }
+        catch (InvalidDataException e)
+        {
+            // GPTQ does not know the tensor: name it here.
+            throw new InvalidDataException($"layer {input.Layer} {input.Name}: {e.Message}", e);
+        }
         return new QuantizedLinear { Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data };
     }
 }

@@ -159,6 +159,8 @@ public sealed class LayerStreamingQuantizer
                     return false;
                 }
                 ct.ThrowIfCancellationRequested();
+                // One fstat per layer: a model file rewritten during a long run is named instead of crashing on SIGBUS.
+                owner._model.Source.ThrowIfChanged();
                 _current = owner.ProcessLayer(_next, _store, _buffers, ct);
                 _next++;
                 return true;

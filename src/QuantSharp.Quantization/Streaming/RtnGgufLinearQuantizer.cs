@@ -44,12 +44,15 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
             var type = GgmlTypeInfo.Of(ggml).CoreType!.Value;
             long rowBytes = DTypeInfo.RowBytes(type, cols);
             var bytes = new byte[rowBytes * rows];
-            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes);
+            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes, default, $"layer {input.Layer} {input.Name}");
             Parallel.For(0, rows, KernelOptions.Parallel, r =>
                 BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), deq.AsSpan(r * cols, cols)));
             return new QuantizedLinear { Dequantized = deq, GgufType = type, GgufBytes = bytes };
         }
         var half = new Half[(long)rows * cols];
+        for (int i = 0; i < input.Weight.Length; i++)
+            if (!(Math.Abs(input.Weight[i]) <= 65504f))
+                throw new InvalidDataException($"layer {input.Layer} {input.Name}: value {input.Weight[i]} (row {i / cols}) does not fit the F16 this row falls back to");
         FloatConversion.Float32ToF16(input.Weight, half);
         for (int i = 0; i < half.Length; i++) deq[i] = (float)half[i];
         return new QuantizedLinear { Dequantized = deq, GgufType = DType.F16, GgufBytes = MemoryMarshal.AsBytes(half.AsSpan()).ToArray() };
