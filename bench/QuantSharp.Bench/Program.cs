@@ -15,8 +15,12 @@ switch (args.FirstOrDefault())
         return GptqBenchmark.Run(rest);
     case "qgemv":
         return QuantGemvRunner.Run(rest);
+    case "qgemm":
+        return QuantGemmRunner.Run(rest);
     case "e2e":
         return QuantSharp.Bench.EndToEnd.EndToEndBenchmark.Run(rest);
+    case "random-model":
+        return QuantSharp.Bench.EndToEnd.RandomModelWriter.Run(rest);
     case "imatrix":
         return QuantSharp.Bench.EndToEnd.ImatrixBenchmark.Run(rest);
     case "quantize-time":
@@ -30,6 +34,6 @@ switch (args.FirstOrDefault())
     case "quality":
         return QuantSharp.Bench.Quality.QualityBenchmark.Run(rest);
     default:
-        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  gptq      GPTQ timing: Cholesky of H⁻¹ vs column sweep, GFLOP/s vs GEMM [--model DIR] [--threads 1,2]\n  qgemv     GEMV per GGUF block type: ours vs dequantizing path vs ggml vec_dot [--types Q4_1,Q2_K] [--k 2048] [--n 2048]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16,q4_0,q8_0,q4_k_m,q2_k,...] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128] [--files DIR]\n  imatrix   imatrix collection time vs llama.cpp's eval callback [--model DIR|GGUF] [--type f32|f16] [--threads 1,2] [--runs 3] [--chunks 10] [--ctx 512]\n  quantize-time  whole-model quantization time vs llama_model_quantize [--runs 3] [--threads 2]\n  calib     layer-streaming calibration run: phases and peak memory [--model DIR] [--calib FILE] [--nsamples 128] [--seqlen 512] [--original] [--hessian] [--memory]\n  gptq-run  whole GPTQ run (hf-gptq): phases, FLOPs, GFLOP/s vs our GEMM peak [--model DIR] [--nsamples 32] [--seqlen 512] [--bits 4] [--threads 2] [--runs 3]\n  profile   our prefill or decode alone in a loop, for perf: --model FILE.gguf [--phase decode|prefill] [--threads 1] [--seconds 20]\n  quality   every named mix: llama.cpp's vs our quantizer, with our imatrix; PPL, KLD, same-top % by both engines [--chunks 8] [--imatrix-chunks 100] [--types Q4_K_M,Q8_0] [--out FILE] [--keep DIR] [--cpp-f16-cache] [--pure]");
+        Console.Error.WriteLine("usage: QuantSharp.Bench <suite> [args]\n  kernels   BenchmarkDotNet kernel micro-benchmarks\n  gflops    quick GFLOP/s and GB/s table for MatMul [--isa X] [--threads 1,2] [--m 512]\n  gptq      GPTQ timing: Cholesky of H⁻¹ vs column sweep, GFLOP/s vs GEMM [--model DIR] [--threads 1,2]\n  qgemv     GEMV per GGUF block type: ours vs dequantizing path vs ggml vec_dot [--types Q4_1,Q2_K] [--k 2048] [--n 2048]\n  qgemm     prefill-sized products on block-quantized weights: int8 GEMM vs fp32 dequantizing GEMM [--types Q4_0] [--shapes 2048x2048] [--m 32,512] [--threads 1]\n  e2e       prefill/decode tokens/s vs llama.cpp [--model DIR|GGUF] [--types f32,f16,q4_0,q8_0,q4_k_m,q2_k,...] [--threads 1,2] [--runs 5] [--prompt 512] [--gen 128] [--files DIR]\n  random-model  writes a random-weight Llama checkpoint (default Llama-3.2-1B shapes, vocab 8192) to a temp folder [--out DIR] [--hidden 2048] [--layers 16] [--heads 32] [--kv-heads 8] [--ffn 8192] [--vocab 8192]\n  imatrix   imatrix collection time vs llama.cpp's eval callback [--model DIR|GGUF] [--type f32|f16] [--threads 1,2] [--runs 3] [--chunks 10] [--ctx 512]\n  quantize-time  whole-model quantization time vs llama_model_quantize [--runs 3] [--threads 2]\n  calib     layer-streaming calibration run: phases and peak memory [--model DIR] [--calib FILE] [--nsamples 128] [--seqlen 512] [--original] [--hessian] [--memory]\n  gptq-run  whole GPTQ run (hf-gptq): phases, FLOPs, GFLOP/s vs our GEMM peak [--model DIR] [--nsamples 32] [--seqlen 512] [--bits 4] [--threads 2] [--runs 3]\n  profile   our prefill or decode alone in a loop, for perf: --model FILE.gguf [--phase decode|prefill] [--threads 1] [--seconds 20]\n  quality   every named mix: llama.cpp's vs our quantizer, with our imatrix; PPL, KLD, same-top % by both engines [--chunks 8] [--imatrix-chunks 100] [--types Q4_K_M,Q8_0] [--out FILE] [--keep DIR] [--cpp-f16-cache] [--pure]");
         return 2;
 }

@@ -92,7 +92,7 @@ public static unsafe class QuantGemvRunner
     }
 
     /// <summary>Seconds per call of each action: median over rounds, each round timing every action for about 30 ms.</summary>
-    private static double[] Interleaved(Action[] calls, int rounds)
+    internal static double[] Interleaved(Action[] calls, int rounds, Func<double>? clock = null)
     {
         var reps = new int[calls.Length];
         for (int c = 0; c < calls.Length; c++)
@@ -108,9 +108,10 @@ public static unsafe class QuantGemvRunner
         {
             for (int c = 0; c < calls.Length; c++)
             {
-                double t0 = ThreadCpuSeconds();
+                clock ??= ThreadCpuSeconds;
+                double t0 = clock();
                 for (int r = 0; r < reps[c]; r++) calls[c]();
-                times[c][s] = (ThreadCpuSeconds() - t0) / reps[c];
+                times[c][s] = (clock() - t0) / reps[c];
             }
         }
         return times.Select(t => { Array.Sort(t); return t[t.Length / 2]; }).ToArray();
@@ -127,11 +128,11 @@ public static unsafe class QuantGemvRunner
     private static extern int ClockGetTime(int clock, out Timespec time);
 
     /// <summary>CPU time consumed by the calling thread (Linux CLOCK_THREAD_CPUTIME_ID = 3).</summary>
-    private static double ThreadCpuSeconds()
+    internal static double ThreadCpuSeconds()
     {
         if (ClockGetTime(3, out var t) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
         return t.Seconds + t.Nanoseconds * 1e-9;
     }
 
-    private static string Format(double sec) => sec >= 1e-3 ? $"{sec * 1e3:F2} ms" : $"{sec * 1e6:F1} us";
+    internal static string Format(double sec) => sec >= 1e-3 ? $"{sec * 1e3:F2} ms" : $"{sec * 1e6:F1} us";
 }

@@ -50,6 +50,14 @@ public static class KernelOptions
         }
     }
 
+    /// <summary>
+    /// Whether block-quantized weights with int8 GEMM tiles (Q4_0 so far, AVX-512 path) use them
+    /// for multi-row products (default true). False restores the previous routing: row-quad dots
+    /// below <see cref="MatMul.QuantizedGemmMinRows"/> rows, the fp32 dequantizing GEMM from there
+    /// on, whose results differ in rounding (fp32 rather than int8 activations). For comparisons.
+    /// </summary>
+    public static bool Int8Gemm { get; set; } = true;
+
     /// <summary>Threads a call will actually use.</summary>
     public static int EffectiveThreads => s_threads == 0 ? Environment.ProcessorCount : s_threads;
 

@@ -16,7 +16,9 @@ namespace QuantSharp.Core.Kernels;
 public static class MatMul
 {
     /// <summary>
-    /// From this many activation rows on, block-quantized weights go through the fp32 GEMM: each
+    /// From this many activation rows on, block-quantized weights without an int8 GEMM for the
+    /// current ISA (<see cref="KernelOptions.Int8Gemm"/>; Q4_0 on AVX-512 has one, used from 8 rows
+    /// on) go through the fp32 GEMM: each
     /// weight tile is dequantized once (exactly, as ggml does) and reused for all rows, which beats
     /// per-row integer dots once the dequantization is spread over enough rows (prefill).
     /// Below it (decode, small batches), activations are quantized to int8 and meet the weight
@@ -48,7 +50,8 @@ public static class MatMul
         fixed (float* pa = &MemoryMarshal.GetReference(a))
         fixed (float* pc = &MemoryMarshal.GetReference(c))
         {
-            if (quantized && m < QuantizedGemmMinRows) Quantized.QuantizedMatMul.Run(pa, m, w, n, k, pc);
+            if (quantized && (m < QuantizedGemmMinRows || Quantized.QuantizedMatMul.UsesInt8Gemm(w.DType, m)))
+                Quantized.QuantizedMatMul.Run(pa, m, w, n, k, pc);
             else if (m == 1) Gemv.Run(pa, w, n, k, pc);
             else Gemm.Run(pa, m, w, n, k, pc);
         }

@@ -70,16 +70,24 @@ public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// From <see cref="MatMul.QuantizedGemmMinRows"/> rows on, weights are dequantized tile by tile
-    /// into the fp32 GEMM: the result must match the ggml-dequantized weights × the unquantized
-    /// activations up to fp32 rounding, on shapes with ragged tiles and several K blocks, and be
-    /// byte-identical on 1, 2 and 3 threads.
+    /// From <see cref="MatMul.QuantizedGemmMinRows"/> rows on, weights without int8 GEMM tiles are
+    /// dequantized tile by tile into the fp32 GEMM: the result must match the ggml-dequantized
+    /// weights × the unquantized activations up to fp32 rounding, on shapes with ragged tiles and
+    /// several K blocks, and be byte-identical on 1, 2 and 3 threads. The int8 GEMM is switched off
+    /// here so that every type's fp32 path is covered (Int8GemmTests covers the int8 one).
     /// </summary>
     [OracleTheory]
     [MemberData(nameof(IsaAndType))]
     public void GemmPathMatchesDequantizedReference(KernelIsa isa, DType type)
     {
         if (!KernelOptions.IsSupported(isa)) return;
+        KernelOptions.Int8Gemm = false;
+        try { Fp32GemmPathMatchesDequantizedReference(isa, type); }
+        finally { KernelOptions.Int8Gemm = true; }
+    }
+
+    private void Fp32GemmPathMatchesDequantizedReference(KernelIsa isa, DType type)
+    {
         double worst = 0;
         foreach (var (m, n, k) in new[] { (MatMul.QuantizedGemmMinRows, 67, 256), (45, 130, 768), (70, 300, 1024) })
         {

@@ -44,6 +44,32 @@ internal unsafe interface IQuantDot
     /// </summary>
     static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
         => throw new NotSupportedException("this kernel has no row-quad path");
+
+    /// <summary>Whether the kernel implements the int8 GEMM tiles (<see cref="PackOctet"/>, <see cref="Tile512"/>; optional, default no).</summary>
+    static virtual bool GemmTiles => false;
+
+    /// <summary>Bytes per block of a packed octet (eight weight rows) written by <see cref="PackOctet"/>.</summary>
+    static virtual int OctetBlockBytes => 0;
+
+    /// <summary>
+    /// Repacks <paramref name="nb"/> blocks of eight weight rows (<paramref name="rows"/>[0..8),
+    /// pointers into the GGUF data, which is only read) into the interleaved layout
+    /// <see cref="Tile512"/> reads: per block, the two row quads' data side by side, scales already
+    /// converted. Writes nb·<see cref="OctetBlockBytes"/> bytes at <paramref name="dst"/>.
+    /// </summary>
+    static virtual void PackOctet(byte** rows, int nb, byte* dst)
+        => throw new NotSupportedException("this kernel has no GEMM tile");
+
+    /// <summary>
+    /// AVX-512 int8 GEMM tile for prefill: a packed octet (8 weight rows as two row quads) against
+    /// <see cref="IntDot.TileRows"/> activation rows of <paramref name="a"/> (rows from
+    /// <paramref name="mt"/> on repeat row mt − 1), each weight block unpacked once for all of them.
+    /// results[t·8 + i] = weight row i · activation row t, bit-identical to <see cref="Dot512Quad"/>
+    /// for that pair: the same integer lanes and the same float operations in the same order; only
+    /// the loads and the unpacking are shared. Only called when <see cref="GemmTiles"/> is true.
+    /// </summary>
+    static virtual void Tile512(byte* packed, int nb, in ActTile a, int mt, float* results)
+        => throw new NotSupportedException("this kernel has no GEMM tile");
 }
 
 /// <summary>Compile-time choice between VNNI dot instructions and the AVX2 maddubs sequence.</summary>

@@ -1,5 +1,6 @@
 // C = A · Wᵀ for block-quantized W without dequantizing W: int8 activations, integer block dots.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 using QuantSharp.Core.Tensors;
 
@@ -18,6 +19,7 @@ internal static unsafe class QuantizedMatMul
 {
     private const int ChunkBytes = 32 * 1024;
     private const long ParallelThresholdBytes = 128 * 1024;
+    private const int GemmChunkBytes = 64 * 1024;
 
     [ThreadStatic] private static Job? t_job;
 
@@ -33,6 +35,26 @@ internal static unsafe class QuantizedMatMul
     {
         var traits = new KernelTraits();
         return WithKernel(t, ref traits) && traits.Quads;
+    }
+
+    /// <summary>
+    /// From this many activation rows on, types with GEMM tiles (<see cref="IQuantDot.GemmTiles"/>)
+    /// run the int8 GEMM on the AVX-512 path: each group of eight weight rows is repacked once per
+    /// call and multiplied against four activation rows at a time. Below it the row-quad kernels
+    /// run one activation row at a time (the repacking would not pay). Same bits either way.
+    /// </summary>
+    public const int Int8GemmMinRows = 8;
+
+    /// <summary>
+    /// Whether a call with <paramref name="m"/> activation rows on <paramref name="t"/> weights takes
+    /// the int8 GEMM under the current <see cref="KernelOptions"/> (also for M ≥
+    /// <see cref="MatMul.QuantizedGemmMinRows"/>, where it replaces the fp32 dequantizing GEMM).
+    /// </summary>
+    public static bool UsesInt8Gemm(DType t, int m)
+    {
+        if (m < Int8GemmMinRows || !KernelOptions.Int8Gemm || KernelOptions.EffectiveIsa != KernelIsa.Avx512 || !Avx512BW.IsSupported) return false;
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.Tiles;
     }
 
     /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
@@ -76,18 +98,29 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads;
-        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; }
+        public bool SuperBlocks, Quads, Tiles;
+        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; }
     }
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
         nint rowBytes = (nint)DTypeInfo.RowBytes(w.DType, k);
         int rowsPerChunk = (int)Math.Clamp(ChunkBytes / rowBytes, 1, 4096);
+        int threads = KernelOptions.EffectiveThreads;
+        bool gemm = UsesInt8Gemm(w.DType, m);
+        if (gemm)
+        {
+            // Whole octets, about GemmChunkBytes of weights (the chunk's repacked copy stays in L2
+            // while every activation row passes over it), but at least four chunks per thread.
+            // Chunking never changes results: every output is the same tile arithmetic.
+            int rows = (int)Math.Clamp(GemmChunkBytes / rowBytes, 8, 4096) & ~7;
+            int perThread = ((n + 4 * threads - 1) / (4 * threads) + 7) & ~7;
+            rowsPerChunk = Math.Max(8, Math.Min(rows, perThread));
+        }
         int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
         var job = t_job ??= new Job();
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, KernelOptions.EffectiveIsa);
-        if (chunks <= 1 || KernelOptions.EffectiveThreads <= 1 || (long)n * rowBytes < ParallelThresholdBytes)
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, KernelOptions.EffectiveIsa, gemm);
+        if (chunks <= 1 || threads <= 1 || (!gemm && (long)n * rowBytes < ParallelThresholdBytes))
             job.RunRows(0, n);
         else
             WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, job.Body);
@@ -103,13 +136,14 @@ internal static unsafe class QuantizedMatMul
         private DType _type;
         private int _m, _n, _k, _rowsPerChunk;
         private KernelIsa _isa;
+        private bool _gemm;
         public readonly Action<int> Body;
 
         public Job() => Body = RunChunk;
 
-        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa)
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm)
         {
-            _a = a; _m = m; _w = w; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa;
+            _a = a; _m = m; _w = w; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             if (SuperBlockActivations(type) is bool super) _acts.Quantize(a, m, k, super);
         }
 
@@ -142,6 +176,11 @@ internal static unsafe class QuantizedMatMul
             bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
             bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
             float* res = stackalloc float[IntDot.TileRows];
+            if (TD.GemmTiles && _gemm)
+            {
+                GemmRows<TD>(r0, r1, nb);
+                return;
+            }
             if (TD.RowQuads && _isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
             {
                 QuadRows<TD>(r0, r1, nb, res);
@@ -212,6 +251,51 @@ internal static unsafe class QuantizedMatMul
             }
         }
 
+        [ThreadStatic] private static PackBuffer? t_pack;
+
+        /// <summary>
+        /// Int8 GEMM over rows r0..r1: the chunk's octets (eight rows; the ragged last one repeats
+        /// its final row) are repacked once into a per-thread buffer, then for each block of
+        /// activation rows (≈ 64 KB of int8, L2) every octet (L1) meets them four rows at a time.
+        /// The GGUF data is only read; the repacked copy lives for this call only.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void GemmRows<TD>(int r0, int r1, int nb) where TD : struct, IQuantDot
+        {
+            int octets = (r1 - r0 + 7) / 8;
+            nint octetBytes = (nint)nb * TD.OctetBlockBytes;
+            var pack = t_pack ??= new PackBuffer();
+            byte* packed = pack.Get(octets * octetBytes);
+            byte** rows = stackalloc byte*[8];
+            float* res = stackalloc float[8 * IntDot.TileRows];
+            for (int o = 0; o < octets; o++)
+            {
+                int r = r0 + 8 * o;
+                for (int i = 0; i < 8; i++) rows[i] = _w + Math.Min(r + i, r1 - 1) * _rowBytes;
+                TD.PackOctet(rows, nb, packed + o * octetBytes);
+            }
+            int tokenBlock = Math.Max(IntDot.TileRows, (64 * 1024 / _k) & ~(IntDot.TileRows - 1));
+            for (int m0 = 0; m0 < _m; m0 += tokenBlock)
+            {
+                int m1 = Math.Min(_m, m0 + tokenBlock);
+                for (int o = 0; o < octets; o++)
+                {
+                    int r = r0 + 8 * o, count = Math.Min(8, r1 - r);
+                    byte* po = packed + o * octetBytes;
+                    for (int j = m0; j < m1; j += IntDot.TileRows)
+                    {
+                        int mt = Math.Min(IntDot.TileRows, m1 - j);
+                        TD.Tile512(po, nb, _acts.Tile(j), mt, res);
+                        for (int t = 0; t < mt; t++)
+                        {
+                            float* c = _c + (nint)(j + t) * _n + r;
+                            for (int i = 0; i < count; i++) c[i] = res[t * 8 + i];
+                        }
+                    }
+                }
+            }
+        }
+
         /// <summary>
         /// Prefetches the rows the 256-bit paths multiply next, one burst per call: the kernels read
         /// one or two rows at a time, short streams that the hardware prefetcher does not follow
@@ -225,6 +309,29 @@ internal static unsafe class QuantizedMatMul
         }
 
         [ThreadStatic] private static float[]? t_row;
+
+        /// <summary>A thread's 64-byte aligned repacking buffer, grown on demand and kept for the thread's lifetime.</summary>
+        private sealed class PackBuffer
+        {
+            private byte* _p;
+            private nint _size;
+
+            public byte* Get(nint size)
+            {
+                if (size > _size)
+                {
+                    if (_p != null) NativeMemory.AlignedFree(_p);
+                    _p = (byte*)NativeMemory.AlignedAlloc((nuint)size, 64);
+                    _size = size;
+                }
+                return _p;
+            }
+
+            ~PackBuffer()
+            {
+                if (_p != null) NativeMemory.AlignedFree(_p);
+            }
+        }
 
         /// <summary>Fallback for types without integer kernels: dequantize a row, fp32 dot with every activation row.</summary>
         private void DequantizingRows(int r0, int r1)

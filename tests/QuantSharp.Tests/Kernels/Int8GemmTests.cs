@@ -1,0 +1,157 @@
+// The int8 GEMM for prefill (AVX-512 tiles over repacked octets): bit-identical per row to the decode kernels, with ragged shapes.
+using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Kernels.Quantized;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Tests.LlamaCpp;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Kernels;
+
+/// <summary>
+/// For every type with GEMM tiles: an M-row product through the int8 GEMM gives, for each weight
+/// row and activation row, exactly the bits of the M = 1 (decode, row-quad) product; the same bits
+/// for 1, 2 and 3 threads, for any split of the M rows into calls, and whatever the neighbouring
+/// weight rows (so the ragged last octet, which repeats its final row, is harmless); and each
+/// output is within 2e-6 of Σ|w·a| of the exact dot of the dequantized operands. Shapes have
+/// weight rows that are not a multiple of 8 and activation rows that are not a multiple of 4.
+/// </summary>
+[Collection(KernelOptionsCollection.Name)]
+[Trait("Category", "Oracle")]
+public sealed unsafe class Int8GemmTests(ITestOutputHelper output)
+{
+    private static readonly DType[] TileTypes = [.. BlockTypes.All.Where(t => t != DType.Q8_K && HasTiles(t))];
+
+    private static readonly (int M, int N, int K)[] Shapes = [(8, 8, 32), (9, 37, 256), (13, 67, 768), (33, 130, 1024), (70, 21, 512)];
+
+    public static TheoryData<DType> Types()
+    {
+        var data = new TheoryData<DType>();
+        foreach (var t in TileTypes) data.Add(t);
+        return data;
+    }
+
+    private static bool HasTiles(DType t)
+    {
+        if (!KernelOptions.IsSupported(KernelIsa.Avx512)) return false;
+        using var scope = new KernelScope(KernelIsa.Avx512, 1);
+        return QuantizedMatMul.UsesInt8Gemm(t, QuantizedMatMul.Int8GemmMinRows);
+    }
+
+    [Fact]
+    public void Q4_0UsesTheInt8GemmOnAvx512()
+    {
+        if (!KernelOptions.IsSupported(KernelIsa.Avx512) || !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return;
+        using var scope = new KernelScope(KernelIsa.Avx512, 1);
+        Assert.True(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, QuantizedMatMul.Int8GemmMinRows));
+        Assert.True(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, 512));
+        Assert.False(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, QuantizedMatMul.Int8GemmMinRows - 1));
+        try
+        {
+            KernelOptions.Int8Gemm = false;
+            Assert.False(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, 512));
+        }
+        finally { KernelOptions.Int8Gemm = true; }
+        using var avx2 = new KernelScope(KernelIsa.Avx2, 1);
+        Assert.False(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, 512));
+    }
+
+    [OracleTheory]
+    [MemberData(nameof(Types))]
+    public void RowsEqualDecodeBitForBitOnAnyThreadsAndMatchExactDot(DType type)
+    {
+        double worst = 0;
+        foreach (var (m, n, k) in Shapes)
+        {
+            var rng = new Random(m * 7919 + n * 31 + k + (int)type);
+            using var w = QuantizedTensor.Create(type, n, k, rng);
+            float[] a = BlockTypes.RandomWeights(rng, m * k);
+            for (int i = 0; i < a.Length; i++) a[i] *= 20;
+            var c = new float[m * n];
+            byte[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var scope = new KernelScope(KernelIsa.Avx512, threads);
+                Assert.True(QuantizedMatMul.UsesInt8Gemm(type, m));
+                MatMul.Multiply(a, m, w.View, c);
+                byte[] bytes = MemoryMarshal.AsBytes(c.AsSpan()).ToArray();
+                if (first is null) first = bytes;
+                else Assert.True(first.AsSpan().SequenceEqual(bytes), $"{type} M={m} N={n} K={k}: {threads} threads differ from 1 thread");
+            }
+            float[] aq = QuantizedActivations(type, a, m, k);
+            using (new KernelScope(KernelIsa.Avx512, 1))
+            {
+                var one = new float[n];
+                for (int i = 0; i < m; i++)
+                {
+                    MatMul.Multiply(a.AsSpan(i * k, k), 1, w.View, one);
+                    for (int r = 0; r < n; r++)
+                    {
+                        Assert.True(BitConverter.SingleToInt32Bits(one[r]) == BitConverter.SingleToInt32Bits(c[i * n + r]),
+                            $"{type} M={m} N={n} K={k} [{i},{r}]: GEMM {c[i * n + r]:R} vs decode {one[r]:R}");
+                        double exact = 0, mag = 0;
+                        for (int x = 0; x < k; x++)
+                        {
+                            double p = w.Values[(long)r * k + x] * aq[i * k + x];
+                            exact += p;
+                            mag += Math.Abs(p);
+                        }
+                        double err = Math.Abs(c[i * n + r] - exact);
+                        Assert.True(err <= 2e-6 * mag + 1e-30, $"{type} M={m} N={n} K={k} [{i},{r}]: {c[i * n + r]} vs exact {exact} (Σ|w·a| {mag})");
+                        if (mag > 0) worst = Math.Max(worst, err / mag);
+                    }
+                }
+            }
+        }
+        output.WriteLine($"{type} int8 GEMM: max |Δ|/Σ|w·a| vs exact dot of dequantized operands {worst:E2}");
+    }
+
+    /// <summary>
+    /// Splitting the activation rows over calls (each half through the GEMM, or a small remainder
+    /// through the row quads) and starting the weight view one row later (every octet regrouped)
+    /// give the same bits.
+    /// </summary>
+    [OracleTheory]
+    [MemberData(nameof(Types))]
+    public void ResultsDoNotDependOnMSplitOrNeighbouringRows(DType type)
+    {
+        const int m = 45, n = 53, k = 512;
+        var rng = new Random(97 + (int)type);
+        using var w = QuantizedTensor.Create(type, n, k, rng);
+        float[] a = BlockTypes.RandomWeights(rng, m * k);
+        using var scope = new KernelScope(KernelIsa.Avx512, 2);
+        var all = new float[m * n];
+        MatMul.Multiply(a, m, w.View, all);
+        foreach (int split in new[] { 8, 20, 41 })
+        {
+            var part = new float[m * n];
+            MatMul.Multiply(a.AsSpan(0, split * k), split, w.View, part.AsSpan(0, split * n));
+            MatMul.Multiply(a.AsSpan(split * k), m - split, w.View, part.AsSpan(split * n));
+            Assert.True(MemoryMarshal.AsBytes(all.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(part.AsSpan())), $"{type}: split at {split} differs");
+        }
+        long rowBytes = w.View.RowByteLength;
+        var shifted = new TensorView("w", type, [n - 1, k], w.View.Pointer + rowBytes, (n - 1) * rowBytes);
+        var tail = new float[m * (n - 1)];
+        MatMul.Multiply(a, m, shifted, tail);
+        for (int i = 0; i < m; i++)
+            for (int r = 1; r < n; r++)
+                Assert.True(BitConverter.SingleToInt32Bits(all[i * n + r]) == BitConverter.SingleToInt32Bits(tail[i * (n - 1) + r - 1]),
+                    $"{type} row {r} of {i}: {all[i * n + r]:R} vs {tail[i * (n - 1) + r - 1]:R} shifted by one row");
+    }
+
+    /// <summary>The activations as the kernels quantize them (q·d).</summary>
+    private static float[] QuantizedActivations(DType type, float[] a, int m, int k)
+    {
+        bool super = QuantizedMatMul.SuperBlockActivations(type)!.Value;
+        var acts = new Q8Activations();
+        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
+        var result = new float[m * k];
+        int bs = super ? 256 : 32;
+        for (int i = 0; i < m; i++)
+        {
+            var tile = acts.Tile(i);
+            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
+        }
+        return result;
+    }
+}
