@@ -15,6 +15,7 @@ namespace QuantSharp.Bench.EndToEnd;
 /// of order one; speed does not depend on their values. The output goes to a new temp folder unless
 /// --out is given (it must not exist yet): model files are never written into the repository.
 /// Then e.g. `e2e --model DIR --types q4_0` converts it (llama.cpp's quantizer) and runs both engines.
+/// `--experts N [--experts-used 2] [--expert-ffn F]` writes a Mixtral-layout mixture of experts instead.
 /// </summary>
 internal static class RandomModelWriter
 {
@@ -23,6 +24,8 @@ internal static class RandomModelWriter
         int hidden = Int(args, "--hidden", 2048), layers = Int(args, "--layers", 16), heads = Int(args, "--heads", 32);
         int kvHeads = Int(args, "--kv-heads", 8), ffn = Int(args, "--ffn", 8192), vocab = Int(args, "--vocab", 8192);
         int context = Int(args, "--context", 2048), seed = Int(args, "--seed", 1);
+        // --experts N: a Mixtral-layout mixture of experts (router + N experts of --expert-ffn each, top --experts-used).
+        int experts = Int(args, "--experts", 0), used = Int(args, "--experts-used", 2), expertFfn = Int(args, "--expert-ffn", ffn);
         string folder = Arg(args, "--out") ?? Directory.CreateTempSubdirectory("qs-random-model-").FullName;
         if (Arg(args, "--out") is not null)
         {
@@ -49,6 +52,18 @@ internal static class RandomModelWriter
             Add(p + "self_attn.v_proj.weight", kv, hidden, 1 / Math.Sqrt(hidden));
             Add(p + "self_attn.o_proj.weight", hidden, q, 1 / Math.Sqrt(q));
             Add(p + "post_attention_layernorm.weight", hidden, 0, 0.1, 1);
+            if (experts > 0)
+            {
+                Add(p + "block_sparse_moe.gate.weight", experts, hidden, 1 / Math.Sqrt(hidden));
+                for (int e = 0; e < experts; e++)
+                {
+                    string x = $"{p}block_sparse_moe.experts.{e}.";
+                    Add(x + "w1.weight", expertFfn, hidden, 1 / Math.Sqrt(hidden));
+                    Add(x + "w3.weight", expertFfn, hidden, 1 / Math.Sqrt(hidden));
+                    Add(x + "w2.weight", hidden, expertFfn, 1 / Math.Sqrt(expertFfn));
+                }
+                continue;
+            }
             Add(p + "mlp.gate_proj.weight", ffn, hidden, 1 / Math.Sqrt(hidden));
             Add(p + "mlp.up_proj.weight", ffn, hidden, 1 / Math.Sqrt(hidden));
             Add(p + "mlp.down_proj.weight", hidden, ffn, 1 / Math.Sqrt(ffn));
@@ -77,11 +92,23 @@ internal static class RandomModelWriter
             ["eos_token_id"] = 0,
             ["torch_dtype"] = "bfloat16",
         };
+        if (experts > 0)
+        {
+            config["architectures"] = new JsonArray("MixtralForCausalLM");
+            config["model_type"] = "mixtral";
+            config["intermediate_size"] = expertFfn;
+            config["num_local_experts"] = experts;
+            config["num_experts_per_tok"] = used;
+            config.Remove("attention_bias");
+            config.Remove("mlp_bias");
+        }
         File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJsonString());
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
             File.Copy(Path.Combine(SharedRoot(), "models", "sotu-llama-30m", file), Path.Combine(folder, file));
-        long parameters = (long)vocab * hidden + layers * ((long)hidden * (q + 2 * kv) + (long)q * hidden + 3L * hidden * ffn + 2 * hidden) + hidden;
-        Console.WriteLine($"{folder}: {parameters / 1e6:F0}M parameters, {layers} layers, hidden {hidden}, heads {heads}/{kvHeads}, ffn {ffn}, vocab {vocab}");
+        long mlp = experts > 0 ? (long)experts * (3L * hidden * expertFfn + hidden) : 3L * hidden * ffn;
+        long parameters = (long)vocab * hidden + layers * ((long)hidden * (q + 2 * kv) + (long)q * hidden + mlp + 2 * hidden) + hidden;
+        Console.WriteLine($"{folder}: {parameters / 1e6:F0}M parameters, {layers} layers, hidden {hidden}, heads {heads}/{kvHeads}, "
+            + (experts > 0 ? $"{experts} experts of {expertFfn} (top {used})" : $"ffn {ffn}") + $", vocab {vocab}");
         return 0;
     }
 
