@@ -293,6 +293,11 @@ public sealed class LayerStreamingQuantizer
         var r = _quantizer.Quantize(input);
         if (r.Dequantized.Length != (long)rows * cols)
             throw new InvalidOperationException($"{view.Name}: the {_quantizer.Name} quantizer returned {r.Dequantized.Length} weights, expected {rows}×{cols}");
+        // A weight no scale of the format can hold (finite in bf16, say 3.4e38) gives Inf/NaN weights here; refuse it by
+        // name rather than let NaN reach the next linear's statistics and the file.
+        int bad = FiniteCheck.FirstNonFinite(r.Dequantized);
+        if (bad >= 0)
+            throw new InvalidDataException($"layer {l} {view.Name}: the {_quantizer.Name} quantizer produced a non-finite weight (row {bad / cols}); a weight of this tensor is too large for the format's fp16 scales");
         // The forward continues with the quantizer's own array, pinned for MatMul until the layer is done.
         state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, rows, cols, pinInPlace: true);
         state.Views[(int)k] = state.Dequantized[(int)k]!.View;

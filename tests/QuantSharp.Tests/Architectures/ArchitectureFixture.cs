@@ -33,6 +33,8 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     public int Experts { get; init; }
     public int ExpertsUsed { get; init; }
     public int ExpertFfn { get; init; } = 256;
+    /// <summary>When set, the first weight of layer 0's q_proj takes this value (an extreme but finite weight).</summary>
+    public float? ExtremeWeight { get; init; }
 
     /// <summary>A name for folders and messages.</summary>
     public string Name => SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType;
@@ -74,6 +76,7 @@ public static class ArchitectureFixture
             long n = shape.Aggregate(1L, (a, b) => a * b);
             var values = new float[n];
             for (long i = 0; i < n; i++) values[i] = draw();
+            if (spec.ExtremeWeight is { } extreme && name == "model.layers.0.self_attn.q_proj.weight") values[0] = extreme;
             w.AddTensor(name, DType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
         }
         // Scales chosen so that attention scores, MLP activations and logits are of order one: a model

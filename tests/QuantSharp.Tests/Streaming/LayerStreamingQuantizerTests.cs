@@ -128,7 +128,8 @@ public sealed class LayerStreamingQuantizerTests
             var obs = new FingerprintObserver();
             var r = new LayerStreamingQuantizer(model, new RtnLinearQuantizer(new GptqOptions { Bits = 4, GroupSize = 32 }), calib,
                 new LayerStreamingOptions { Storage = storage, TemporaryDirectory = dir.Path, Observer = obs });
-            foreach (var _ in r.Run()) Assert.Equal(storage == ActivationStorage.Disk ? 1 : 0, Directory.GetFiles(dir.Path, "quantsharp-activations-*").Length);
+            // The disk store's file is unlinked as soon as it is opened (nothing survives kill -9): no name is ever visible.
+            foreach (var _ in r.Run()) Assert.Empty(Directory.GetFiles(dir.Path, "quantsharp-activations-*"));
             seen.Add(obs.Seen);
         }
         Assert.Equal(seen[0], seen[1]);
