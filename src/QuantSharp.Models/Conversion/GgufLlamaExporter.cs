@@ -112,12 +112,7 @@ public static class GgufLlamaExporter
                 if (l.Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
                 {
                     if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router);
-                    var (role, views) = linear switch
-                    {
-                        LlamaLinear.Gate => (TensorRole.ExpertGate, ex.Gate),
-                        LlamaLinear.Up => (TensorRole.ExpertUp, ex.Up),
-                        _ => (TensorRole.ExpertDown, ex.Down),
-                    };
+                    var (role, views) = ex.For(linear);
                     AddStacked(w, naming.Name(role, i), views, enc, scratch);
                     continue;
                 }
@@ -198,12 +193,7 @@ public static class GgufLlamaExporter
                 if (model.Layers[i].Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
                 {
                     // Stacked experts: one tensor of experts × rows rows (the router stays F32 and is not listed).
-                    var (role, views) = linear switch
-                    {
-                        LlamaLinear.Gate => (TensorRole.ExpertGate, ex.Gate),
-                        LlamaLinear.Up => (TensorRole.ExpertUp, ex.Up),
-                        _ => (TensorRole.ExpertDown, ex.Down),
-                    };
+                    var (role, views) = ex.For(linear);
                     list.Add((TensorNaming.Gguf.Name(role, i), views.Length * views[0].Rows, views[0].Columns));
                     continue;
                 }

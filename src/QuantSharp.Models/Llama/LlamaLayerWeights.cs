@@ -73,4 +73,13 @@ public sealed class ExpertWeights
     public required TensorView[] Down { get; init; }
     /// <summary>Number of experts.</summary>
     public int Count => Gate.Length;
+
+    /// <summary>The expert tensors that stand where a dense layer has <paramref name="linear"/> (gate, up or down), with their role.</summary>
+    public (Architectures.TensorRole Role, TensorView[] Views) For(LlamaLinear linear) => linear switch
+    {
+        LlamaLinear.Gate => (Architectures.TensorRole.ExpertGate, Gate),
+        LlamaLinear.Up => (Architectures.TensorRole.ExpertUp, Up),
+        LlamaLinear.Down => (Architectures.TensorRole.ExpertDown, Down),
+        _ => throw new ArgumentOutOfRangeException(nameof(linear), linear, "attention linears are not experts"),
+    };
 }
