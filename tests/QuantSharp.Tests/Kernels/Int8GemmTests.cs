@@ -78,7 +78,7 @@ public sealed unsafe class Int8GemmTests(ITestOutputHelper output)
                 if (first is null) first = bytes;
                 else Assert.True(first.AsSpan().SequenceEqual(bytes), $"{type} M={m} N={n} K={k}: {threads} threads differ from 1 thread");
             }
-            float[] aq = QuantizedActivations(type, a, m, k);
+            float[] aq = QuantizedOperands.Activations(type, a, m, k);
             using (new KernelScope(KernelIsa.Avx512, 1))
             {
                 var one = new float[n];
@@ -89,13 +89,7 @@ public sealed unsafe class Int8GemmTests(ITestOutputHelper output)
                     {
                         Assert.True(BitConverter.SingleToInt32Bits(one[r]) == BitConverter.SingleToInt32Bits(c[i * n + r]),
                             $"{type} M={m} N={n} K={k} [{i},{r}]: GEMM {c[i * n + r]:R} vs decode {one[r]:R}");
-                        double exact = 0, mag = 0;
-                        for (int x = 0; x < k; x++)
-                        {
-                            double p = w.Values[(long)r * k + x] * aq[i * k + x];
-                            exact += p;
-                            mag += Math.Abs(p);
-                        }
+                        var (exact, mag) = QuantizedOperands.ExactDot(w.Values, aq, r, i, k);
                         double err = Math.Abs(c[i * n + r] - exact);
                         Assert.True(err <= 2e-6 * mag + 1e-30, $"{type} M={m} N={n} K={k} [{i},{r}]: {c[i * n + r]} vs exact {exact} (Σ|w·a| {mag})");
                         if (mag > 0) worst = Math.Max(worst, err / mag);
@@ -139,19 +133,4 @@ public sealed unsafe class Int8GemmTests(ITestOutputHelper output)
                     $"{type} row {r} of {i}: {all[i * n + r]:R} vs {tail[i * (n - 1) + r - 1]:R} shifted by one row");
     }
 
-    /// <summary>The activations as the kernels quantize them (q·d).</summary>
-    private static float[] QuantizedActivations(DType type, float[] a, int m, int k)
-    {
-        bool super = QuantizedMatMul.SuperBlockActivations(type)!.Value;
-        var acts = new Q8Activations();
-        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
-        var result = new float[m * k];
-        int bs = super ? 256 : 32;
-        for (int i = 0; i < m; i++)
-        {
-            var tile = acts.Tile(i);
-            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
-        }
-        return result;
-    }
 }

@@ -89,7 +89,7 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
             foreach (int m in new[] { 1, 3, 5, 7 })
             {
                 float[] a = Activations(rng, m, k);
-                float[] aq = DequantizedActivations(type, a, m, k);
+                float[] aq = QuantizedOperands.Activations(type, a, m, k);
                 float[]? first = null;
                 KernelIsa firstIsa = default;
                 var results = new List<(KernelIsa Isa, float[] C)>();
@@ -110,13 +110,7 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
                 {
                     for (int r = 0; r < n; r++)
                     {
-                        double exact = 0, mag = 0;
-                        for (int x = 0; x < k; x++)
-                        {
-                            double p = (double)wq[(long)r * k + x] * aq[i * k + x];
-                            exact += p;
-                            mag += Math.Abs(p);
-                        }
+                        var (exact, mag) = QuantizedOperands.ExactDot(wq, aq, r, i, k);
                         foreach (var (isa, c) in results)
                         {
                             double err = Math.Abs(c[i * n + r] - exact);
@@ -153,19 +147,4 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
         return a;
     }
 
-    /// <summary>q·d of the activations exactly as the kernels quantize them.</summary>
-    private static float[] DequantizedActivations(DType type, float[] a, int m, int k)
-    {
-        bool super = QuantizedMatMul.SuperBlockActivations(type) ?? throw new InvalidOperationException($"{type} has no integer kernel");
-        var acts = new Q8Activations();
-        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
-        var result = new float[m * k];
-        int bs = super ? 256 : 32;
-        for (int i = 0; i < m; i++)
-        {
-            var tile = acts.Tile(i);
-            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
-        }
-        return result;
-    }
 }

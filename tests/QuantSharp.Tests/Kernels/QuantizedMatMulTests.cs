@@ -44,7 +44,7 @@ public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
             var c = new float[m * n];
             MatMul.Multiply(a, m, w.View, c);
 
-            float[] aq = QuantizedActivationValues(type, a, m, k);
+            float[] aq = QuantizedOperands.Activations(type, a, m, k);
             for (int i = 0; i < m; i++)
             {
                 for (int r = 0; r < n; r++)
@@ -108,13 +108,7 @@ public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
             for (int i = 0; i < m; i++)
                 for (int r = 0; r < n; r++)
                 {
-                    double exact = 0, mag = 0;
-                    for (int x = 0; x < k; x++)
-                    {
-                        double p = w.Values[(long)r * k + x] * a[i * k + x];
-                        exact += p;
-                        mag += Math.Abs(p);
-                    }
+                    var (exact, mag) = QuantizedOperands.ExactDot(w.Values, a, r, i, k);
                     double err = Math.Abs(c[i * n + r] - exact);
                     Assert.True(err <= 1e-5 * mag + 1e-30, $"{isa} {type} M={m} N={n} K={k} [{i},{r}]: {c[i * n + r]} vs {exact} (Σ|w·a| {mag})");
                     if (mag > 0) worst = Math.Max(worst, err / mag);
@@ -195,21 +189,6 @@ public sealed unsafe class QuantizedMatMulTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The activations as the kernel sees them (q·d), or the fp32 values for the fallback types.</summary>
-    private static float[] QuantizedActivationValues(DType type, float[] a, int m, int k)
-    {
-        if (QuantizedMatMul.SuperBlockActivations(type) is not bool super) return a;
-        var acts = new Q8Activations();
-        fixed (float* pa = a) acts.Quantize(pa, m, k, super);
-        var result = new float[m * k];
-        int bs = super ? 256 : 32;
-        for (int i = 0; i < m; i++)
-        {
-            var tile = acts.Tile(i);
-            for (int x = 0; x < k; x++) result[i * k + x] = tile.Q(0)[x] * tile.D(0)[x / bs];
-        }
-        return result;
-    }
 
     /// <summary>max|a| over the activation block holding column <paramref name="x"/> (0 for the fp32 fallback).</summary>
     private static double BlockMax(float[] a, int rowStart, int x, DType type)
