@@ -102,8 +102,12 @@ public sealed class DecoderLayerForward
     /// each expert runs on the tokens routed to it only (decode reads only the routed experts' weights); each
     /// token's output is Σ weight·expert(x) in top-k order, so it does not depend on which other tokens share
     /// the batch. <paramref name="routed"/>, when given, sees each expert's input rows (calibration statistics).
+    /// <paramref name="only"/>, when given, restricts the work to the experts it accepts, skips their down
+    /// projections and leaves <paramref name="x"/> unchanged: a statistics pass over a batch of experts (the calibration runner bounds
+    /// its memory by collecting a few experts' Hessians at a time).
     /// </summary>
-    public void MixtureOfExperts(ReadOnlySpan<float> xn, int n, ExpertWeights experts, Span<float> x, ExpertObserver? routed = null)
+    public void MixtureOfExperts(ReadOnlySpan<float> xn, int n, ExpertWeights experts, Span<float> x, ExpertObserver? routed = null,
+        Predicate<int>? only = null)
     {
         int dim = _hp.Dim, e = experts.Count, k = _hp.ExpertsPerToken, h = _hp.ExpertHiddenDim;
         var m = _moe ??= new MoeScratch();
@@ -137,7 +141,7 @@ public sealed class DecoderLayerForward
         var outRows = m.Out.AsSpan(0, n * k * dim);
         for (int c = 0; c < e; c++)
         {
-            if (counts[c] == 0) continue;
+            if (counts[c] == 0 || (only != null && !only(c))) continue;
             int rows = 0;
             for (int t = 0; t < n; t++)
                 for (int j = 0; j < k; j++)
@@ -155,10 +159,12 @@ public sealed class DecoderLayerForward
             if (_hp.Architecture.Activation == Architectures.Activation.GeluTanh) GeluTanhMul(gate, up);
             else VectorOps.SiluMul(gate, up, gate);
             routed?.Invoke(c, LinearInputGroup.MlpHidden, gate, rows, h);
+            if (only != null) continue; // a statistics pass: the expert outputs are not needed
             var y = m.Y.AsSpan(0, rows * dim);
             MatMul.Multiply(gate, rows, experts.Down[c], y);
             for (int r = 0; r < rows; r++) y.Slice(r * dim, dim).CopyTo(outRows.Slice(m.Slot[r] * dim, dim));
         }
+        if (only != null) return;
         for (int t = 0; t < n; t++)
         {
             var xr = x.Slice(t * dim, dim);

@@ -131,7 +131,13 @@ public sealed class InferenceSession
             _layer.MlpNorm(x, w, xn, n);
             if (w.Experts is { } experts)
             {
-                _layer.MixtureOfExperts(xn, n, experts, x);
+                if (MatMulObserver is { } o)
+                {
+                    o.OnMatMulInput(TensorNaming.Gguf.Name(TensorRole.Router, l), xn, n, dim);
+                    _observedLayer = l;
+                    _layer.MixtureOfExperts(xn, n, experts, x, _expertObserver ??= ObserveExpert(experts.Count));
+                }
+                else _layer.MixtureOfExperts(xn, n, experts, x);
                 continue;
             }
             Observe(LinearInputGroup.MlpInput, l, xn, n, dim);
@@ -208,6 +214,17 @@ public sealed class InferenceSession
                 rows.AsSpan(t * kvDim + kvh * hd, hd).CopyTo(cache.AsSpan(dst + t * hd, hd));
         }
     }
+
+    private DecoderLayerForward.ExpertObserver? _expertObserver;
+    private int _observedLayer;
+
+    // Expert inputs to the matmul observer under the stacked tensors' GGUF names (what llama-imatrix sees).
+    private DecoderLayerForward.ExpertObserver ObserveExpert(int count) => (expert, group, rows, n, width) =>
+    {
+        var roles = group == LinearInputGroup.MlpInput ? [TensorRole.ExpertGate, TensorRole.ExpertUp] : new[] { TensorRole.ExpertDown };
+        foreach (var role in roles)
+            MatMulObserver?.OnExpertMatMulInput(TensorNaming.Gguf.Name(role, _observedLayer), expert, count, rows, n, width);
+    };
 
     /// <summary>Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as llama-imatrix names them).</summary>
     private void Observe(LinearInputGroup group, int layer, ReadOnlySpan<float> input, int n, int width)

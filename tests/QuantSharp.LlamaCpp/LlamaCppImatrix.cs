@@ -105,7 +105,8 @@ public static unsafe class LlamaCppImatrix
         }
     }
 
-    // IMatrixCollector::collect_imatrix for dense GGML_OP_MUL_MAT (the only kind a Llama model has).
+    // IMatrixCollector::collect_imatrix: dense GGML_OP_MUL_MAT, and GGML_OP_MUL_MAT_ID of stacked experts (a sum and a
+    // count per expert, from the rows routed to it; every indirect multiplication is collected, whatever its size).
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte Callback(GgmlTensorStruct* t, byte ask, IntPtr userData)
     {
@@ -122,7 +123,11 @@ public static unsafe class LlamaCppImatrix
                 string w = FilterName(src0->NameString);
                 return (byte)(w.StartsWith("blk.", StringComparison.Ordinal) || (state.ProcessOutput && w == "output.weight") ? 1 : 0);
             }
-            if (t->Op != GgmlTensorStruct.OpMulMat) throw new NotSupportedException($"op {t->Op} (MUL_MAT_ID) is not handled by this oracle");
+            if (t->Op == GgmlTensorStruct.OpMulMatId)
+            {
+                CollectExperts(state, FilterName(src0->NameString), src0, src1, t->Source(2));
+                return 1;
+            }
             string name = FilterName(src0->NameString);
             long nMat = src0->Ne[2] * src0->Ne[3];
             long cols = src1->Ne[0];
@@ -158,6 +163,42 @@ public static unsafe class LlamaCppImatrix
         {
             state.Failure ??= ex;
             return 0;
+        }
+    }
+
+    // ids [n_ids, tokens] (int32, possibly not contiguous) pick the expert of each (slot, token); src1 [cols, ne1, tokens]
+    // holds the row of slot idx at i11 = idx % ne1 (ne1 = 1 for gate/up, whose input is shared by the slots).
+    private static void CollectExperts(State state, string name, GgmlTensorStruct* src0, GgmlTensorStruct* src1, GgmlTensorStruct* ids)
+    {
+        long nAs = src0->Ne[2], cols = src1->Ne[0], nIds = ids->Ne[0];
+        if (src1->Type != GgmlTensorStruct.TypeF32 || src1->Nb[0] != 4) throw new NotSupportedException($"{name}: expert input is not contiguous f32");
+        if (!state.Stats.TryGetValue(name, out var e))
+        {
+            state.Stats[name] = e = (new float[cols * nAs], new long[nAs]);
+            state.DoubleSums[name] = new double[cols * nAs];
+        }
+        else if (e.Sums.Length != cols * nAs || e.Counts.Length != nAs)
+            throw new InvalidOperationException($"inconsistent size for {name}");
+        var d = state.DoubleSums[name];
+        byte* data = (byte*)src1->Data, idData = (byte*)ids->Data;
+        // The same order as llama-imatrix: experts, then slots, then tokens (the float sums depend on it).
+        for (long ex = 0; ex < nAs; ex++)
+        {
+            long start = ex * cols;
+            for (long idx = 0; idx < nIds; idx++)
+                for (long row = 0; row < src1->Ne[2]; row++)
+                {
+                    int cur = *(int*)(idData + row * (long)ids->Nb[1] + idx * (long)ids->Nb[0]);
+                    if (cur < 0 || cur >= nAs) throw new InvalidOperationException($"{name}: expert id {cur} of {nAs}");
+                    if (cur != ex) continue;
+                    float* x = (float*)(data + idx % src1->Ne[1] * (long)src1->Nb[1] + row * (long)src1->Nb[2]);
+                    e.Counts[ex]++;
+                    for (long j = 0; j < cols; j++)
+                    {
+                        e.Sums[start + j] += x[j] * x[j];
+                        d[start + j] += (double)x[j] * x[j];
+                    }
+                }
         }
     }
 

@@ -18,6 +18,7 @@ internal static class CalibrationRunBenchmark
     {
         public string Name => "rtn+hessian";
         public StatisticsNeeds Needs => StatisticsNeeds.Hessian;
+        public ILinearQuantizer WithoutData => inner.WithoutData;
         public QuantizedLinear Quantize(LinearQuantizationInput input)
         {
             _ = input.Statistics!.Hessian(); // what GPTQ would start from

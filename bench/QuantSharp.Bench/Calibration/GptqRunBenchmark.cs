@@ -30,6 +30,7 @@ internal static class GptqRunBenchmark
         public TimeSpan Factor, Sweep;
         public string Name => inner.Name;
         public StatisticsNeeds Needs => inner.Needs;
+        public ILinearQuantizer WithoutData => inner.WithoutData;
         public QuantizedLinear Quantize(LinearQuantizationInput input)
         {
             var r = inner.Quantize(input);

@@ -129,6 +129,7 @@ internal sealed class QuantizeMethodOptions
                 OriginalActivations = r.GetValue(OriginalActivations),
                 Storage = r.GetValue(Activations) == "memory" ? ActivationStorage.Memory : ActivationStorage.Disk,
                 Progress = p,
+                Warn = Warn,
             };
             runner = new LayerStreamingQuantizer(model, quantizer, calib, opts);
             if (ggufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: CommandRunner.Cancellation);

@@ -30,8 +30,23 @@ public sealed record GptqQuantizationConfig
     /// <summary>Whether zero points are stored minus one.</summary>
     public bool ZerosMinusOne => CheckpointFormat == "gptq";
 
+    /// <summary>
+    /// The packed modules of one decoder block, relative to it, in true-sequential groups (transformers/optimum's
+    /// modules_in_block_to_quantize): written for a mixture of experts, whose router is a linear left in fp16 that
+    /// loaders must not replace by a quantized one. Null: every linear of the block is packed.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<string>>? ModulesInBlockToQuantize { get; init; }
+
     /// <summary>The JSON object written under "quantization_config".</summary>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var o = Fields();
+        if (ModulesInBlockToQuantize is { } groups)
+            o["modules_in_block_to_quantize"] = new JsonArray(groups.Select(g => (JsonNode)new JsonArray(g.Select(m => (JsonNode)JsonValue.Create(m)!).ToArray())).ToArray());
+        return o;
+    }
+
+    private JsonObject Fields() => new()
     {
         ["bits"] = Bits,
         ["group_size"] = GroupSize,

@@ -113,7 +113,7 @@ public static class GgufLlamaExporter
                 {
                     if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router);
                     var (role, views) = ex.For(linear);
-                    AddStacked(w, naming.Name(role, i), views, enc, scratch);
+                    AddStacked(w, naming.Name(role, i), views, enc, scratch, i, linear);
                     continue;
                 }
                 bool rotated = linear is LlamaLinear.Q or LlamaLinear.K;
@@ -178,14 +178,14 @@ public static class GgufLlamaExporter
 
     /// <summary>
     /// The 2-D weights <see cref="Export(LlamaModel, string, GgufTensorEncoding, string?, IEnumerable{string}?, IProgress{ValueTuple{int, int}}?, CancellationToken)"/>
-    /// writes for <paramref name="model"/>, by GGUF name with their (rows, columns): the tensors a quantization recipe
-    /// chooses types for.
+    /// writes for <paramref name="model"/>, by GGUF name with their (rows, columns) and the number of matrices they stack
+    /// (experts; 1 for a 2-D weight): the tensors a quantization recipe chooses types for.
     /// </summary>
-    public static IReadOnlyList<(string Name, long Rows, long Columns)> Matrices(LlamaModel model)
+    public static IReadOnlyList<(string Name, long Rows, long Columns, int Matrices)> Matrices(LlamaModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var list = new List<(string, long, long)>();
-        void Add(string name, TensorView t) => list.Add((name, t.Rows, t.Columns));
+        var list = new List<(string, long, long, int)>();
+        void Add(string name, TensorView t) => list.Add((name, t.Rows, t.Columns, 1));
         Add(LlamaGgufNames.TokenEmbedding, model.TokenEmbedding);
         for (int i = 0; i < model.Parameters.NumLayers; i++)
             foreach (var linear in LlamaLinearExtensions.All)
@@ -194,7 +194,7 @@ public static class GgufLlamaExporter
                 {
                     // Stacked experts: one tensor of experts × rows rows (the router stays F32 and is not listed).
                     var (role, views) = ex.For(linear);
-                    list.Add((TensorNaming.Gguf.Name(role, i), views.Length * views[0].Rows, views[0].Columns));
+                    list.Add((TensorNaming.Gguf.Name(role, i), views.Length * views[0].Rows, views[0].Columns, views.Length));
                     continue;
                 }
                 Add(linear.GgufName(i), model.Layers[i].Weight(linear));
@@ -228,7 +228,7 @@ public static class GgufLlamaExporter
         w.AddTensor(name, type, [rows, cols], s =>
         {
             if (layer >= 0 && enc.LayerTensors != null)
-                WriteEncodedRows(s, name, type, rows, cols, enc.LayerTensors(layer, linear), permute, headDim);
+                WriteEncodedRows(s, name, type, rows, cols, enc.LayerTensors(layer, linear, -1), permute, headDim);
             else
                 WriteView(s, name, type, t, enc, scratch, permute, headDim);
             _progressHook?.Invoke();
@@ -236,13 +236,19 @@ public static class GgufLlamaExporter
     }
 
     /// <summary>Experts' matrices stacked into one [experts, rows, columns] tensor, as llama.cpp's ffn_*_exps.</summary>
-    private static void AddStacked(GgufWriter w, string name, TensorView[] experts, GgufTensorEncoding enc, EncodeScratch scratch)
+    private static void AddStacked(GgufWriter w, string name, TensorView[] experts, GgufTensorEncoding enc, EncodeScratch scratch, int layer, LlamaLinear linear)
     {
         long rows = experts[0].Rows, cols = experts[0].Columns;
         var type = enc.TypeFor(name, [experts.Length, rows, cols]);
         w.AddTensor(name, type, [experts.Length, rows, cols], s =>
         {
-            foreach (var t in experts) WriteView(s, name, type, t, enc, scratch, false, 0);
+            for (int e = 0; e < experts.Length; e++)
+            {
+                if (enc.LayerTensors != null)
+                    WriteEncodedRows(s, name, type, (int)rows, (int)cols, enc.LayerTensors(layer, linear, e), false, 0);
+                else
+                    WriteView(s, name, type, experts[e], enc, scratch, false, 0, e);
+            }
             _progressHook?.Invoke();
         });
     }
@@ -261,14 +267,15 @@ public static class GgufLlamaExporter
         });
 
     /// <summary>Writes the rows of <paramref name="t"/> in <paramref name="type"/>: floats row by row, block types through the encoder.</summary>
-    private static void WriteView(Stream s, string name, GgmlType type, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch, bool permute, int headDim)
+    private static void WriteView(Stream s, string name, GgmlType type, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch, bool permute, int headDim,
+        int matrix = 0)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
         bool block = type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16);
         if (block)
         {
             if (enc.Encoder is null) throw new NotSupportedException($"{name}: {type} needs a block encoder");
-            WriteBlockEncoded(s, name, type, t, rows, cols, enc.Encoder, permute, headDim, scratch);
+            WriteBlockEncoded(s, name, matrix, type, t, rows, cols, enc.Encoder, permute, headDim, scratch);
             return;
         }
         // Float outputs stream row by row.
@@ -316,7 +323,7 @@ public static class GgufLlamaExporter
     /// Encodes a whole tensor with a block type (one tensor in fp32 at most). An F32 source in file
     /// order is encoded straight from its mapping; anything else is converted (and permuted) first.
     /// </summary>
-    private static unsafe void WriteBlockEncoded(Stream s, string name, GgmlType type, TensorView t, int rows, int cols, BlockRowEncoder encoder,
+    private static unsafe void WriteBlockEncoded(Stream s, string name, int matrix, GgmlType type, TensorView t, int rows, int cols, BlockRowEncoder encoder,
         bool permute, int headDim, EncodeScratch scratch)
     {
         long count = (long)rows * cols;
@@ -342,7 +349,7 @@ public static class GgufLlamaExporter
             throw new InvalidDataException($"{t.Name}: row {(permute ? RopePermutation.SourceRow(r, headDim) : r)} contains NaN or Inf; refusing to export a broken model");
         }
         var bytes = scratch.Bytes(GgmlTypeInfo.Of(type).TensorByteSize([cols, rows]));
-        encoder(name, type, values, cols, bytes);
+        encoder(name, matrix, type, values, cols, bytes);
         s.Write(bytes);
     }
 }

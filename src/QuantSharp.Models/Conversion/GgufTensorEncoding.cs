@@ -6,11 +6,13 @@ namespace QuantSharp.Models.Conversion;
 /// <summary>Encodes whole rows of fp32 values into a block-quantized type (ggml layout).</summary>
 /// <param name="tensorName">GGUF name of the tensor being encoded (e.g. "blk.0.attn_q.weight"), so that per-tensor
 /// data such as an importance-matrix entry can be looked up.</param>
+/// <param name="matrix">Which matrix of the tensor: 0 for a 2-D weight, the expert for a stacked [experts, rows, columns]
+/// one (each expert has its own slice of an importance matrix, as in llama-quantize).</param>
 /// <param name="type">Target type.</param>
 /// <param name="rows">Row-major values, a whole number of rows.</param>
 /// <param name="rowLength">Values per row.</param>
 /// <param name="destination">Encoded bytes of all rows.</param>
-public delegate void BlockRowEncoder(string tensorName, GgmlType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination);
+public delegate void BlockRowEncoder(string tensorName, int matrix, GgmlType type, ReadOnlySpan<float> rows, int rowLength, Span<byte> destination);
 
 /// <summary>
 /// The exporter's choice for 2-D weights: <see cref="TypeFor"/> picks a type per GGUF tensor name
@@ -25,5 +27,8 @@ public delegate void BlockRowEncoder(string tensorName, GgmlType type, ReadOnlyS
 /// </remarks>
 public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType, LayerTensorSource? LayerTensors = null);
 
-/// <summary>The encoded bytes (whole rows of <c>type</c>, source row order) of linear <paramref name="linear"/> in decoder layer <paramref name="layer"/>.</summary>
-public delegate (GgmlType Type, ReadOnlyMemory<byte> Bytes) LayerTensorSource(int layer, Llama.LlamaLinear linear);
+/// <summary>
+/// The encoded bytes (whole rows of <c>type</c>, source row order) of linear <paramref name="linear"/> in decoder layer
+/// <paramref name="layer"/>; for a mixture of experts, of expert <paramref name="expert"/>'s gate/up/down (−1 for a dense linear).
+/// </summary>
+public delegate (GgmlType Type, ReadOnlyMemory<byte> Bytes) LayerTensorSource(int layer, Llama.LlamaLinear linear, int expert);

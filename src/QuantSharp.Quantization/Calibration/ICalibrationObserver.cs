@@ -14,6 +14,13 @@ public interface ICalibrationObserver
     /// <summary>Input rows [rows, width] of the linear layers of <paramref name="group"/> in decoder layer <paramref name="layer"/>.</summary>
     void ObserveLinearInput(int layer, LinearInputGroup group, ReadOnlySpan<float> x, int rows, int width);
 
+    /// <summary>
+    /// Input rows of one expert's linears in decoder layer <paramref name="layer"/> (a mixture of experts): the tokens
+    /// routed to <paramref name="expert"/> only; <paramref name="group"/> is MlpInput (gate/up) or MlpHidden (down).
+    /// Experts are observed in batches, in expert order within each statistics pass.
+    /// </summary>
+    void ObserveExpertInput(int layer, int expert, LinearInputGroup group, ReadOnlySpan<float> x, int rows, int width) { }
+
     /// <summary>Keys (after RoPE) and values [tokens, kvDim] of decoder layer <paramref name="layer"/>.</summary>
     void ObserveKeyValue(int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens, int kvDim);
 }

@@ -11,7 +11,9 @@ namespace QuantSharp.Quantization.Calibration;
 /// dropped, as its -f option does), at least two chunks of <see cref="ImatrixOptions.ContextLength"/>
 /// tokens are required, and each of the first min(chunks, tokens / n_ctx) chunks is evaluated from
 /// an empty KV cache with its first token replaced by BOS (when the vocabulary adds one), every
-/// weight multiplication's input feeding <see cref="ActivationSquareSums"/>.
+/// weight multiplication's input feeding <see cref="ActivationSquareSums"/>. A mixture of experts gets
+/// llama-imatrix's per-expert entries for its stacked expert tensors (sums and a count per expert, from the
+/// tokens routed to each) and a dense entry for the router.
 /// </summary>
 public static class ImatrixCalibration
 {
@@ -54,8 +56,6 @@ public static class ImatrixCalibration
         IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model.Parameters.ExpertCount > 0)
-            throw new NotSupportedException($"{model.Origin}: {model.Parameters.Architecture.Name} is a mixture of experts; per-expert importance matrices are not collected yet");
         ArgumentNullException.ThrowIfNull(options);
         int n = options.ContextLength;
         int chunks = ChunkCount(tokens.Length, options);

@@ -26,11 +26,11 @@ public static class GgufStreamingExport
         using var cursor = new LayerCursor(runner.Run(cancellationToken));
         var encoding = PureGgufRecipe.Encoding(model, target) with
         {
-            LayerTensors = (layer, linear) =>
+            LayerTensors = (layer, linear, expert) =>
             {
-                var q = cursor.Layer(layer)[linear];
+                var q = expert < 0 ? cursor.Layer(layer)[linear] : cursor.Layer(layer).Expert(linear, expert);
                 if (q.GgufType is not { } t || q.GgufBytes is null)
-                    throw new InvalidOperationException($"layer {layer} {linear}: the quantizer did not produce GGUF rows (use a GGUF quantizer for --format gguf)");
+                    throw new InvalidOperationException($"layer {layer} {linear}{(expert < 0 ? "" : $" expert {expert}")}: the quantizer did not produce GGUF rows (use a GGUF quantizer for --format gguf)");
                 return (GgmlTypeInfo.FromDType(t) ?? throw new NotSupportedException($"{t} has no GGUF type"), q.GgufBytes);
             },
         };

@@ -74,6 +74,7 @@ public static class HfGptqExporter
             StaticGroups = options.StaticGroups,
             DampPercent = options.Damping,
             CheckpointFormat = checkpointFormat,
+            ModulesInBlockToQuantize = hp.ExpertCount > 0 ? ModulesInBlock(hp) : null,
         };
 
         string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) ?? ".";
@@ -113,6 +114,23 @@ public static class HfGptqExporter
         }
     }
 
+    // The packed modules of a mixture-of-experts block relative to it (router excluded), in true-sequential groups.
+    private static List<IReadOnlyList<string>> ModulesInBlock(LlamaHyperParameters hp)
+    {
+        var names = hp.Architecture.HfNaming;
+        string prefix = LlamaLinear.Q.HfModule(0)[..^"self_attn.q_proj".Length];
+        string Relative(string name) => name[prefix.Length..^".weight".Length];
+        var groups = new List<IReadOnlyList<string>>
+        {
+            new[] { LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V }.Select(k => k.HfModule(0)[prefix.Length..]).ToList(),
+            new List<string> { LlamaLinear.O.HfModule(0)[prefix.Length..] },
+        };
+        groups.Add(Enumerable.Range(0, hp.ExpertCount)
+            .SelectMany(e => new[] { Relative(names.Name(TensorRole.ExpertGate, 0, e)), Relative(names.Name(TensorRole.ExpertUp, 0, e)) }).ToList());
+        groups.Add(Enumerable.Range(0, hp.ExpertCount).Select(e => Relative(names.Name(TensorRole.ExpertDown, 0, e))).ToList());
+        return groups;
+    }
+
     private static IEnumerable<(string Name, int Rows, int Cols)> Linears(LlamaHyperParameters hp, int layer)
     {
         foreach (var k in LlamaLinearExtensions.All)
@@ -125,6 +143,8 @@ public static class HfGptqExporter
                 LlamaLinear.Gate or LlamaLinear.Up => (hp.HiddenDim, hp.Dim),
                 _ => (hp.Dim, hp.HiddenDim),
             };
+            if (hp.ExpertCount > 0 && k is LlamaLinear.Gate or LlamaLinear.Up) (rows, cols) = (hp.ExpertHiddenDim, hp.Dim);
+            if (hp.ExpertCount > 0 && k is LlamaLinear.Down) (rows, cols) = (hp.Dim, hp.ExpertHiddenDim);
             yield return (k.HfModule(layer), rows, cols);
         }
     }
@@ -142,37 +162,26 @@ public static class HfGptqExporter
         {
             int layer = i;
             AddF16(w, names.AttentionNorm(i), NormAsStored(model.Layers[i].AttentionNorm));
+            var experts = model.Layers[i].Experts;
             foreach (var (k, (module, rows, cols)) in LlamaLinearExtensions.All.Zip(Linears(hp, i)))
             {
                 if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
-                int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
-                int groups = (cols + gs - 1) / gs;
-                int bits = options.Bits;
-                GptqLayerResult Grid()
+                if (experts is null || k is LlamaLinear.Q or LlamaLinear.K or LlamaLinear.V or LlamaLinear.O)
                 {
-                    var g = cursor.Layer(layer)[k].Grid
-                        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
-                    if (g.Rows != rows || g.Cols != cols || g.Bits != bits || g.Groups != groups || g.GroupIndex.Length != cols)
-                        throw new InvalidOperationException($"{module}: quantizer returned [{g.Rows}, {g.Cols}] {g.Bits}-bit with {g.Groups} groups, expected [{rows}, {cols}] {bits}-bit with {groups}");
-                    return g;
+                    AddModule(w, module, rows, cols, options, zerosMinusOne, () => cursor.Layer(layer)[k]);
+                    continue;
                 }
-                w.AddTensor(module + ".qweight", DType.I32, [cols / 32 * bits, rows],
-                    s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackWeight(Grid().QuantizedValues, rows, cols, bits).AsSpan())));
-                w.AddTensor(module + ".qzeros", DType.I32, [groups, rows / 32 * bits],
-                    s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackZeros(Grid().Zeros, groups, rows, bits, zerosMinusOne, module).AsSpan())));
-                w.AddTensor(module + ".scales", DType.F16, [groups, rows], s =>
+                // A mixture of experts: the router stays in fp16 (GPTQModel does not quantize it), each expert's
+                // gate/up/down is a packed module of its own under the family's expert names.
+                if (k == LlamaLinear.Gate) AddF16(w, names.Name(TensorRole.Router, i), experts.Router);
+                var (role, views) = experts.For(k);
+                for (int e = 0; e < views.Length; e++)
                 {
-                    var g = Grid();
-                    var half = new Half[g.Scales.Length];
-                    for (int j = 0; j < half.Length; j++)
-                    {
-                        half[j] = (Half)g.Scales[j];
-                        if ((float)half[j] != g.Scales[j] || !float.IsFinite(g.Scales[j]))
-                            throw new InvalidDataException($"{module}: scale {g.Scales[j]} (group {j / rows}, row {j % rows}) is not an fp16 value; the quantizer must round scales to fp16 before choosing the integers");
-                    }
-                    s.Write(MemoryMarshal.AsBytes(half.AsSpan()));
-                });
-                w.AddTensor(module + ".g_idx", DType.I32, [cols], s => s.Write(MemoryMarshal.AsBytes(Grid().GroupIndex.AsSpan())));
+                    int expert = e;
+                    string name = names.Name(role, i, e);
+                    AddModule(w, name[..^".weight".Length], (int)views[e].Rows, (int)views[e].Columns, options, zerosMinusOne,
+                        () => cursor.Layer(layer).Expert(k, expert));
+                }
             }
             // Biases and q/k norms stay in fp16 beside the packed modules, as GPTQModel stores them.
             foreach (var role in hp.Architecture.OptionalLayerTensors)
@@ -182,6 +191,39 @@ public static class HfGptqExporter
         AddF16(w, names.OutputNorm, NormAsStored(model.OutputNorm));
         if (!hp.TiedEmbeddings) AddF16(w, names.Output, model.Output);
         return w;
+    }
+
+    // qweight/qzeros/scales/g_idx of one quantized module, packed when the writer reaches them.
+    private static void AddModule(SafetensorsWriter w, string module, int rows, int cols, GptqOptions options, bool zerosMinusOne, Func<QuantizedLinear> result)
+    {
+        int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
+        int groups = (cols + gs - 1) / gs;
+        int bits = options.Bits;
+        GptqLayerResult Grid()
+        {
+            var g = result().Grid
+                ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+            if (g.Rows != rows || g.Cols != cols || g.Bits != bits || g.Groups != groups || g.GroupIndex.Length != cols)
+                throw new InvalidOperationException($"{module}: quantizer returned [{g.Rows}, {g.Cols}] {g.Bits}-bit with {g.Groups} groups, expected [{rows}, {cols}] {bits}-bit with {groups}");
+            return g;
+        }
+        w.AddTensor(module + ".qweight", DType.I32, [cols / 32 * bits, rows],
+            s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackWeight(Grid().QuantizedValues, rows, cols, bits).AsSpan())));
+        w.AddTensor(module + ".qzeros", DType.I32, [groups, rows / 32 * bits],
+            s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackZeros(Grid().Zeros, groups, rows, bits, zerosMinusOne, module).AsSpan())));
+        w.AddTensor(module + ".scales", DType.F16, [groups, rows], s =>
+        {
+            var g = Grid();
+            var half = new Half[g.Scales.Length];
+            for (int j = 0; j < half.Length; j++)
+            {
+                half[j] = (Half)g.Scales[j];
+                if ((float)half[j] != g.Scales[j] || !float.IsFinite(g.Scales[j]))
+                    throw new InvalidDataException($"{module}: scale {g.Scales[j]} (group {j / rows}, row {j % rows}) is not an fp16 value; the quantizer must round scales to fp16 before choosing the integers");
+            }
+            s.Write(MemoryMarshal.AsBytes(half.AsSpan()));
+        });
+        w.AddTensor(module + ".g_idx", DType.I32, [cols], s => s.Write(MemoryMarshal.AsBytes(Grid().GroupIndex.AsSpan())));
     }
 
     private static void AddF16(SafetensorsWriter w, string name, TensorView t)

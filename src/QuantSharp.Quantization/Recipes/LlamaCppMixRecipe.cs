@@ -34,17 +34,19 @@ public static class LlamaCppMixRecipe
     {
         if (importance != null) TensorImportance.Validate(importance);
         var plan = Plan(model, fileType, importance != null, pure);
+        var experts = GgufLlamaExporter.Matrices(model).Where(m => m.Matrices > 1).ToDictionary(m => m.Name, m => m.Matrices, StringComparer.Ordinal);
         // Every entry is checked against its tensor before anything is written: a wrong length is an error even for a
         // tensor that falls back to F16 (llama.cpp looks the entry up for every tensor it converts), and a Q2_K_S
         // tensor without one is refused up front.
-        foreach (var (name, _, columns) in GgufLlamaExporter.Matrices(model))
-            TensorImportance.For(importance, name, plan[name], checked((int)columns), fileType);
+        foreach (var (name, _, columns, matrices) in GgufLlamaExporter.Matrices(model))
+            TensorImportance.For(importance, name, plan[name], checked((int)columns), fileType, matrices);
         return new GgufTensorEncoding(
             (name, _) => plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{fileType}: no type planned for tensor {name}"),
-            (name, type, rows, rowLength, dst) =>
+            (name, matrix, type, rows, rowLength, dst) =>
             {
-                var weights = TensorImportance.For(importance, name, type, rowLength, fileType);
-                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, weights, $"tensor '{name}'");
+                var weights = TensorImportance.For(importance, name, type, rowLength, fileType, experts.GetValueOrDefault(name, 1), matrix);
+                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, weights.Span,
+                    matrix == 0 && !experts.ContainsKey(name) ? $"tensor '{name}'" : $"tensor '{name}' expert {matrix}");
             },
             (uint)fileType);
     }

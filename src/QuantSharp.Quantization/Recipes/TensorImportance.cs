@@ -37,31 +37,37 @@ public static class TensorImportance
         && tensorName is not ("token_embd.weight" or "output.weight");
 
     /// <summary>
-    /// The importance weights for one tensor (empty: quantize without), following llama-quantize.
+    /// The importance weights for one tensor (empty: quantize without), following llama-quantize. A stacked
+    /// expert tensor's entry holds one slice of <paramref name="rowLength"/> values per expert (llama-imatrix's
+    /// per-expert sums); <paramref name="matrix"/> picks the expert's slice, as llama_model_quantize does.
     /// </summary>
     /// <param name="importance">The matrix, or null when none was given.</param>
     /// <param name="tensorName">GGUF tensor name.</param>
     /// <param name="type">The type the tensor is quantized to.</param>
     /// <param name="rowLength">Values per row of the tensor.</param>
     /// <param name="fileType">The file's mix (for the Q2_K_S requirement).</param>
-    /// <exception cref="InvalidDataException">The entry's length is not <paramref name="rowLength"/>.</exception>
+    /// <param name="matrices">Matrices the tensor stacks (experts; 1 for a 2-D weight).</param>
+    /// <param name="matrix">The matrix being quantized.</param>
+    /// <exception cref="InvalidDataException">The entry's length is not <paramref name="rowLength"/> × <paramref name="matrices"/>.</exception>
     /// <exception cref="InvalidOperationException">The tensor needs an entry and has none.</exception>
-    public static float[]? For(IReadOnlyDictionary<string, float[]>? importance, string tensorName, GgmlType type, int rowLength,
-        LlamaCppFileType fileType)
+    public static ReadOnlyMemory<float> For(IReadOnlyDictionary<string, float[]>? importance, string tensorName, GgmlType type, int rowLength,
+        LlamaCppFileType fileType, int matrices = 1, int matrix = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(matrix);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(matrix, matrices);
         float[]? entry = null;
         if (importance != null && importance.TryGetValue(tensorName, out var values))
         {
-            if (values.Length == rowLength) entry = values;
+            if (values.Length == (long)rowLength * matrices) entry = values;
             // llama.cpp tolerates a wrong-sized token_embd entry (old imatrix files carry one) and quantizes without it.
             else if (tensorName != "token_embd.weight")
                 throw new InvalidDataException(
-                    $"importance matrix entry for {tensorName} has {values.Length} values but the tensor's rows have {rowLength} (one weight per column); was the imatrix computed for a different model?");
+                    $"importance matrix entry for {tensorName} has {values.Length} values but the tensor has {matrices} matri{(matrices == 1 ? "x" : "ces")} of rows of {rowLength} (one weight per column{(matrices == 1 ? "" : " and expert")}); was the imatrix computed for a different model?");
         }
         if (entry is null && IsRequired(tensorName, type, fileType))
             throw new InvalidOperationException(importance is null
                 ? $"{fileType} needs an importance matrix: {tensorName} is quantized to {type}, which llama.cpp refuses to do without one (pass --imatrix)"
                 : $"the importance matrix has no entry for {tensorName}, which {fileType} quantizes to {type}; llama.cpp refuses to do that without one");
-        return entry;
+        return entry is null ? ReadOnlyMemory<float>.Empty : entry.AsMemory(matrix * rowLength, rowLength);
     }
 }

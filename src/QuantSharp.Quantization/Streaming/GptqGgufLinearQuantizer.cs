@@ -37,6 +37,9 @@ public sealed class GptqGgufLinearQuantizer : ILinearQuantizer
     public StatisticsNeeds Needs => StatisticsNeeds.Hessian;
 
     /// <inheritdoc/>
+    public ILinearQuantizer WithoutData => _fallback;
+
+    /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Options.Type)!.Value, input.Cols, input.Name);

@@ -21,6 +21,9 @@ public sealed class GptqLinearQuantizer(GptqOptions options, Action<string>? war
     public StatisticsNeeds Needs => StatisticsNeeds.Hessian;
 
     /// <inheritdoc/>
+    public ILinearQuantizer WithoutData => new RtnLinearQuantizer(Options with { ActOrder = false });
+
+    /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         var stats = input.Statistics ?? throw new InvalidOperationException($"{input.Name}: GPTQ needs calibration data (--calib FILE)");

@@ -22,8 +22,10 @@ public sealed class LinearQuantizationInput
 {
     /// <summary>Decoder layer index.</summary>
     public required int Layer { get; init; }
-    /// <summary>Which linear layer.</summary>
+    /// <summary>Which linear layer (for an expert: gate, up or down).</summary>
     public required LlamaLinear Kind { get; init; }
+    /// <summary>The expert whose gate/up/down this is, or −1 for a dense linear.</summary>
+    public int Expert { get; init; } = -1;
     /// <summary>Source tensor name (for messages).</summary>
     public required string Name { get; init; }
     /// <summary>Output features.</summary>
@@ -69,4 +71,10 @@ public interface ILinearQuantizer
 
     /// <summary>Quantizes <paramref name="input"/>.</summary>
     QuantizedLinear Quantize(LinearQuantizationInput input);
+
+    /// <summary>
+    /// The quantizer for a linear that received no calibration data — an expert no calibration token was routed
+    /// to: the same grid or block format, no statistics (round-to-nearest). A quantizer that needs none is its own.
+    /// </summary>
+    ILinearQuantizer WithoutData { get; }
 }

@@ -25,6 +25,19 @@ public sealed record LayerStreamingOptions
     /// <summary>Also receives every calibration activation (importance matrices, K/V statistics, ...).</summary>
     public ICalibrationObserver? Observer { get; init; }
 
+    /// <summary>
+    /// Experts whose statistics are collected in one pass over the calibration data (a mixture of experts): the
+    /// Hessians of that many experts are held at once. Null: as many as fit in <see cref="ExpertStatisticsBudgetBytes"/>.
+    /// The result does not depend on it.
+    /// </summary>
+    public int? ExpertsPerPass { get; init; }
+
+    /// <summary>Memory for the experts' statistics of one pass when <see cref="ExpertsPerPass"/> is null (at least one expert).</summary>
+    public long ExpertStatisticsBudgetBytes { get; init; } = 256L << 20;
+
+    /// <summary>Receives warnings of the run (an expert that no calibration token reached, quantized without data).</summary>
+    public Action<string>? Warn { get; init; }
+
     /// <summary>Reports (steps done, total steps); steps are forward chunks and layer quantizations.</summary>
     public IProgress<(int Done, int Total)>? Progress { get; init; }
 }

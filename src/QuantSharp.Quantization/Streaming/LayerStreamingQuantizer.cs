@@ -49,8 +49,6 @@ public sealed class LayerStreamingQuantizer
         _quantizer = quantizer;
         _calibration = calibration;
         _options = options ?? new LayerStreamingOptions();
-        if (_hp.ExpertCount > 0)
-            throw new NotSupportedException($"{model.Origin}: {_hp.Architecture.Name} is a mixture of experts; the layer-streaming quantizers (RTN/GPTQ into HF or GGUF) do not handle experts yet — llama.cpp's mixes (quantize --type) do");
         if (_options.ChunkTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "chunk size must be positive");
         if (calibration == null && quantizer.Needs != StatisticsNeeds.None)
             throw new ArgumentException($"the {quantizer.Name} quantizer with these settings needs calibration data (--calib)");
@@ -74,7 +72,8 @@ public sealed class LayerStreamingQuantizer
         Report.CalibrationTokens = calibration?.TotalTokens ?? 0;
         Report.ActivationBytes = Report.CalibrationTokens * _hp.Dim * sizeof(float);
         long p = (long)_hp.VocabSize * _hp.Dim * (_hp.TiedEmbeddings ? 1 : 2) + _hp.Dim;
-        p += (long)_hp.NumLayers * (2L * _hp.Dim + 2L * _hp.QDim * _hp.Dim + 2L * _hp.KvDim * _hp.Dim + 3L * _hp.HiddenDim * _hp.Dim);
+        long mlp = _hp.ExpertCount > 0 ? _hp.ExpertCount * (3L * _hp.ExpertHiddenDim * _hp.Dim + _hp.Dim) : 3L * _hp.HiddenDim * _hp.Dim;
+        p += (long)_hp.NumLayers * (2L * _hp.Dim + 2L * _hp.QDim * _hp.Dim + 2L * _hp.KvDim * _hp.Dim + mlp);
         Report.ModelFp32Bytes = p * sizeof(float);
     }
 
@@ -92,8 +91,8 @@ public sealed class LayerStreamingQuantizer
     // Sets up the run (statistics, activation store, embedding) before the first layer.
     private (ActivationStore? Store, ChunkBuffers? Buffers) Start(CancellationToken cancellationToken)
     {
-        int passes = _calibration == null ? 0 : Sequential ? 5 : 1;
-        _progressTotal = _hp.NumLayers * (passes * _chunks.Count + LlamaLinearExtensions.All.Length);
+        _progressTotal = 0;
+        for (int l = 0; l < _hp.NumLayers; l++) _progressTotal += StepsOf(l);
         _progressDone = 0;
         _options.Progress?.Report((0, _progressTotal));
         // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
@@ -199,6 +198,27 @@ public sealed class LayerStreamingQuantizer
         }
     }
 
+    // Progress steps of layer l: its calibration passes (one step per chunk) and its quantized linears.
+    private int StepsOf(int l)
+    {
+        if (_model.Layers[l].Experts is not { } ex)
+            return (_calibration == null ? 0 : Sequential ? 5 : 1) * _chunks.Count + LlamaLinearExtensions.All.Length;
+        int batches = (ex.Count + ExpertsPerPass(ex) - 1) / ExpertsPerPass(ex);
+        int passes = _calibration == null ? 0 : (Sequential ? 3 : 1) + batches * (Sequential ? 2 : 1) + 1;
+        return passes * _chunks.Count + 4 + 3 * ex.Count;
+    }
+
+    // Experts whose statistics one pass collects: the budget over the largest per-expert statistics (a Hessian of
+    // dim² or expert_hidden² doubles; mean squares are tiny), at least one.
+    private int ExpertsPerPass(ExpertWeights ex)
+    {
+        if (_options.ExpertsPerPass is { } n) return Math.Clamp(n, 1, ex.Count);
+        if (_quantizer.Needs != StatisticsNeeds.Hessian) return ex.Count;
+        long width = Math.Max(_hp.Dim, _hp.ExpertHiddenDim);
+        long perExpert = width * width * sizeof(double) * (Sequential ? 1 : 2);
+        return (int)Math.Clamp(_options.ExpertStatisticsBudgetBytes / perExpert, 1, ex.Count);
+    }
+
     private LinearInputGroup GroupOf(LlamaLinear k) => _hp.Architecture.InputOf(k);
 
     private int GroupWidth(LinearInputGroup g) => g switch
@@ -212,8 +232,10 @@ public sealed class LayerStreamingQuantizer
     {
         var lw = _model.Layers[l];
         var state = new LayerState(lw);
-        var results = new QuantizedLinear[LlamaLinearExtensions.All.Length];
+        var results = new QuantizedLinear?[LlamaLinearExtensions.All.Length];
+        QuantizedLinear[][]? expertResults = null;
         bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        bool moe = lw.Experts != null;
         // Statistics are created just before the pass that fills them, so that in sequential mode at
         // most one group's Hessian (down_proj's is the largest) exists at a time.
         void Collect(params LinearInputGroup[] groups)
@@ -237,16 +259,31 @@ public sealed class LayerStreamingQuantizer
         {
             if (store == null)
             {
-                foreach (var k in LlamaLinearExtensions.All) Quantize(k);
+                foreach (var k in LlamaLinearExtensions.All)
+                    if (!moe || k is LlamaLinear.Q or LlamaLinear.K or LlamaLinear.V or LlamaLinear.O) Quantize(k);
+                if (moe) expertResults = QuantizeExperts(l, null, null, state, ct);
             }
             else if (!Sequential)
             {
-                Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
-                Pass(l, store, b!, state, firstStep: 1, lastStep: 6, writeAfter: 6, observeAll: true, null, ct);
+                if (moe)
+                {
+                    // The MLP's statistics come per expert (ProcessExperts); the first pass stops at the residual after attention.
+                    Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput);
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 3, writeAfter: 3, observeAll: true, null, ct);
+                }
+                else
+                {
+                    Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 6, writeAfter: 6, observeAll: true, null, ct);
+                }
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Quantize(LlamaLinear.O);
-                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
-                Quantize(LlamaLinear.Down);
+                if (moe) expertResults = QuantizeExperts(l, store, b, state, ct);
+                else
+                {
+                    Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                    Quantize(LlamaLinear.Down);
+                }
             }
             else
             {
@@ -261,46 +298,197 @@ public sealed class LayerStreamingQuantizer
                     Pass(l, store, b!, state, firstStep: 1, lastStep: 2, writeAfter: 0, observeAll: false, attention, ct);
                     Quantize(LlamaLinear.O);
                     // The residual stream after the quantized attention replaces the layer input in the store.
-                    Collect(LinearInputGroup.MlpInput);
-                    Pass(l, store, b!, state, firstStep: 3, lastStep: 4, writeAfter: 3, observeAll: false, attention, ct);
+                    if (!moe) Collect(LinearInputGroup.MlpInput);
+                    Pass(l, store, b!, state, firstStep: 3, lastStep: moe ? 3 : 4, writeAfter: 3, observeAll: false, attention, ct);
                 }
-                Quantize(LlamaLinear.Gate, LlamaLinear.Up);
-                Collect(LinearInputGroup.MlpHidden);
-                Pass(l, store, b!, state, firstStep: 4, lastStep: 5, writeAfter: 0, observeAll: false, null, ct);
-                Quantize(LlamaLinear.Down);
-                Pass(l, store, b!, state, firstStep: 4, lastStep: 6, writeAfter: 6, observeAll: false, null, ct);
+                if (moe) expertResults = QuantizeExperts(l, store, b, state, ct);
+                else
+                {
+                    Quantize(LlamaLinear.Gate, LlamaLinear.Up);
+                    Collect(LinearInputGroup.MlpHidden);
+                    Pass(l, store, b!, state, firstStep: 4, lastStep: 5, writeAfter: 0, observeAll: false, null, ct);
+                    Quantize(LlamaLinear.Down);
+                    Pass(l, store, b!, state, firstStep: 4, lastStep: 6, writeAfter: 6, observeAll: false, null, ct);
+                }
             }
         }
         finally
         {
             foreach (var m in state.Dequantized) m?.Dispose();
+            foreach (var m in state.ExpertDequantized) m.Dispose();
         }
         GC.Collect();
-        return new QuantizedDecoderLayer { Index = l, Linears = results };
+        return new QuantizedDecoderLayer { Index = l, Linears = results, Experts = expertResults };
+    }
+
+    /// <summary>
+    /// The experts of a mixture-of-experts layer, whose store holds the residual stream after the (quantized,
+    /// in sequential mode) attention. Experts go in batches (<see cref="ExpertsPerPass"/>): per batch a pass
+    /// collects each expert's gate/up statistics from the tokens routed to it, gate and up are quantized, a
+    /// second pass (sequential mode) collects down's statistics from the quantized gate/up, down is quantized.
+    /// A last pass runs the whole mixture (quantized experts in sequential mode, original ones otherwise) and
+    /// stores the layer's output. Without calibration (store null) every expert is quantized from its weights alone.
+    /// </summary>
+    private QuantizedLinear[][] QuantizeExperts(int l, ActivationStore? store, ChunkBuffers? b, LayerState state, CancellationToken ct)
+    {
+        var original = state.Weights.Experts!;
+        int count = original.Count;
+        var results = new[] { new QuantizedLinear[count], new QuantizedLinear[count], new QuantizedLinear[count] };
+        // The experts the forward continues with: replaced one by one by their quantized weights in sequential mode.
+        var current = new ExpertWeights
+        {
+            Router = original.Router, Gate = (TensorView[])original.Gate.Clone(), Up = (TensorView[])original.Up.Clone(),
+            Down = (TensorView[])original.Down.Clone(),
+        };
+        void QuantizeBatch(int first, int end, LlamaLinear kind, LinearInputStatistics?[] stats)
+        {
+            for (int e = first; e < end; e++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var (views, slot) = kind switch
+                {
+                    LlamaLinear.Gate => (current.Gate, 0),
+                    LlamaLinear.Up => (current.Up, 1),
+                    _ => (current.Down, 2),
+                };
+                var (r, view) = QuantizeExpert(l, kind, e, original, stats[e], lastUse: kind != LlamaLinear.Gate, state);
+                results[slot][e] = r;
+                if (Sequential) views[e] = view;
+                Step();
+            }
+        }
+
+        if (store == null)
+        {
+            var none = new LinearInputStatistics?[count];
+            QuantizeBatch(0, count, LlamaLinear.Gate, none);
+            QuantizeBatch(0, count, LlamaLinear.Up, none);
+            QuantizeBatch(0, count, LlamaLinear.Down, none);
+            return results;
+        }
+        bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        int batch = ExpertsPerPass(original);
+        for (int first = 0; first < count; first += batch)
+        {
+            int end = Math.Min(count, first + batch);
+            var input = new LinearInputStatistics?[count];
+            var hidden = new LinearInputStatistics?[count];
+            for (int e = first; e < end; e++)
+            {
+                input[e] = new LinearInputStatistics(_hp.Dim, hessian);
+                if (!Sequential) hidden[e] = new LinearInputStatistics(_hp.ExpertHiddenDim, hessian);
+            }
+            // Original-activation mode collects both groups from the original experts in one pass.
+            ExpertPass(l, store, b!, state, original, input, Sequential ? null : hidden, first, end, ct);
+            QuantizeBatch(first, end, LlamaLinear.Gate, input);
+            QuantizeBatch(first, end, LlamaLinear.Up, input);
+            Array.Clear(input);
+            if (Sequential)
+            {
+                for (int e = first; e < end; e++) hidden[e] = new LinearInputStatistics(_hp.ExpertHiddenDim, hessian);
+                ExpertPass(l, store, b!, state, current, null, hidden, first, end, ct);
+            }
+            QuantizeBatch(first, end, LlamaLinear.Down, hidden);
+        }
+        ExpertPass(l, store, b!, state, Sequential ? current : original, null, null, 0, count, ct);
+        return results;
+    }
+
+    // One pass of the MLP over the calibration chunks: statistics of experts [first, end) (input: gate/up's,
+    // hidden: down's) from their routed tokens; with neither, the whole mixture and the layer output stored back.
+    private void ExpertPass(int l, ActivationStore store, ChunkBuffers b, LayerState st, ExpertWeights experts,
+        LinearInputStatistics?[]? input, LinearInputStatistics?[]? hidden, int first, int end, CancellationToken ct)
+    {
+        int dim = _hp.Dim;
+        var seqs = _calibration!.Sequences;
+        bool output = input == null && hidden == null;
+        var fwd = new Stopwatch();
+        DecoderLayerForward.ExpertObserver observe = (e, group, rows, n, width) =>
+        {
+            var stats = group == LinearInputGroup.MlpInput ? input : hidden;
+            if (stats?[e] is not { } s) return;
+            fwd.Stop();
+            var sw = Stopwatch.StartNew();
+            s.Add(rows, n);
+            _options.Observer?.ObserveExpertInput(l, e, group, rows, n, width);
+            Report.Statistics += sw.Elapsed;
+            fwd.Start();
+        };
+        foreach (var (c0, count, n) in _chunks)
+        {
+            ct.ThrowIfCancellationRequested();
+            fwd.Restart();
+            var x = b.X.AsSpan(0, n * dim);
+            for (int s = 0, off = 0; s < count; off += seqs[c0 + s].Length, s++)
+                store.Read(c0 + s, x.Slice(off * dim, seqs[c0 + s].Length * dim));
+            var xn = b.Xn.AsSpan(0, n * dim);
+            b.Layer.MlpNorm(x, st.Weights, xn, n);
+            if (output) b.Layer.MixtureOfExperts(xn, n, experts, x);
+            else b.Layer.MixtureOfExperts(xn, n, experts, x, observe, e => e >= first && e < end);
+            if (output) WriteBack(store, seqs, c0, count, x, dim);
+            fwd.Stop();
+            Report.Forward += fwd.Elapsed;
+            Report.Memory.Sample();
+            Step();
+        }
+        foreach (var s in (input ?? []).Concat(hidden ?? [])) s?.ReleaseScratch();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+    }
+
+    // One expert's gate/up/down; an expert that no calibration token reached is quantized without data, with a warning.
+    private (QuantizedLinear Result, TensorView View) QuantizeExpert(int l, LlamaLinear kind, int expert, ExpertWeights experts,
+        LinearInputStatistics? stats, bool lastUse, LayerState state)
+    {
+        var (_, views) = experts.For(kind);
+        var view = views[expert];
+        var quantizer = _quantizer;
+        if (stats is { Count: 0 })
+        {
+            quantizer = _quantizer.WithoutData;
+            stats = null;
+            if (kind == LlamaLinear.Gate)
+            {
+                Report.ExpertsWithoutData.Add((l, expert));
+                _options.Warn?.Invoke($"layer {l} expert {expert}: no calibration token was routed to it; its gate/up/down ({view.Name}, …) are quantized without data ({quantizer.Name})");
+            }
+        }
+        else if (stats == null && quantizer.Needs != StatisticsNeeds.None)
+        {
+            quantizer = _quantizer.WithoutData;
+        }
+        var r = QuantizeWith(quantizer, l, kind, expert, view, stats, lastUse);
+        var pinned = new PinnedMatrix(view.Name, r.Dequantized, (int)view.Rows, (int)view.Columns, pinInPlace: true);
+        state.ExpertDequantized.Add(pinned);
+        return (r, pinned.View);
     }
 
     private QuantizedLinear QuantizeOne(int l, LlamaLinear k, LayerState state, LlamaLayerWeights lw, bool lastUse)
     {
-        var sw = Stopwatch.StartNew();
         var view = lw.Weight(k);
+        var r = QuantizeWith(_quantizer, l, k, -1, view, state.Stats[(int)GroupOf(k)], lastUse);
+        // The forward continues with the quantizer's own array, pinned for MatMul until the layer is done.
+        state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, (int)view.Rows, (int)view.Columns, pinInPlace: true);
+        state.Views[(int)k] = state.Dequantized[(int)k]!.View;
+        return r;
+    }
+
+    private QuantizedLinear QuantizeWith(ILinearQuantizer quantizer, int l, LlamaLinear k, int expert, TensorView view, LinearInputStatistics? stats, bool lastUse)
+    {
+        var sw = Stopwatch.StartNew();
         int rows = checked((int)view.Rows), cols = checked((int)view.Columns);
-        var stats = state.Stats[(int)GroupOf(k)];
         var input = new LinearQuantizationInput
         {
-            Layer = l, Kind = k, Name = view.Name, Rows = rows, Cols = cols, Weight = view.ToFloat32(),
+            Layer = l, Kind = k, Expert = expert, Name = view.Name, Rows = rows, Cols = cols, Weight = view.ToFloat32(),
             Statistics = stats, LastUseOfStatistics = lastUse,
         };
-        var r = _quantizer.Quantize(input);
+        var r = quantizer.Quantize(input);
         if (r.Dequantized.Length != (long)rows * cols)
-            throw new InvalidOperationException($"{view.Name}: the {_quantizer.Name} quantizer returned {r.Dequantized.Length} weights, expected {rows}×{cols}");
+            throw new InvalidOperationException($"{view.Name}: the {quantizer.Name} quantizer returned {r.Dequantized.Length} weights, expected {rows}×{cols}");
         // A weight no scale of the format can hold (finite in bf16, say 3.4e38) gives Inf/NaN weights here; refuse it by
         // name rather than let NaN reach the next linear's statistics and the file.
         int bad = FiniteCheck.FirstNonFinite(r.Dequantized);
         if (bad >= 0)
-            throw new InvalidDataException($"layer {l} {view.Name}: the {_quantizer.Name} quantizer produced a non-finite weight (row {bad / cols}); a weight of this tensor is too large for the format's fp16 scales");
-        // The forward continues with the quantizer's own array, pinned for MatMul until the layer is done.
-        state.Dequantized[(int)k] = new PinnedMatrix(view.Name, r.Dequantized, rows, cols, pinInPlace: true);
-        state.Views[(int)k] = state.Dequantized[(int)k]!.View;
+            throw new InvalidDataException($"layer {l} {view.Name}: the {quantizer.Name} quantizer produced a non-finite weight (row {bad / cols}); a weight of this tensor is too large for the format's fp16 scales");
         Report.Quantization += sw.Elapsed;
         Report.Memory.Sample();
         // The quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit on
@@ -433,7 +621,10 @@ public sealed class LayerStreamingQuantizer
     private sealed class LayerState(LlamaLayerWeights weights)
     {
         public LlamaLayerWeights Weights { get; } = weights;
-        public TensorView[] Views { get; } = LlamaLinearExtensions.All.Select(weights.Weight).ToArray();
+        // A mixture-of-experts layer has no dense gate/up/down: their slots stay empty.
+        public TensorView[] Views { get; } = LlamaLinearExtensions.All
+            .Select(k => weights.Experts != null && k is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down ? default : weights.Weight(k)).ToArray();
+        public List<PinnedMatrix> ExpertDequantized { get; } = [];
         public PinnedMatrix?[] Dequantized { get; } = new PinnedMatrix?[LlamaLinearExtensions.All.Length];
         public LinearInputStatistics?[] Stats { get; } = new LinearInputStatistics?[4];
     }

@@ -3,15 +3,31 @@ using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Quantization.Streaming;
 
-/// <summary>One quantized decoder layer: its seven linear layers (and the norm weights, unchanged).</summary>
+/// <summary>
+/// One quantized decoder layer: its linear layers — for a mixture of experts, q/k/v/o and each expert's
+/// gate/up/down (the router stays in full precision) — with the norm weights unchanged.
+/// </summary>
 public sealed class QuantizedDecoderLayer
 {
     /// <summary>Decoder layer index.</summary>
     public required int Index { get; init; }
 
-    /// <summary>Indexed by <see cref="LlamaLinear"/>.</summary>
-    public required QuantizedLinear[] Linears { get; init; }
+    /// <summary>Indexed by <see cref="LlamaLinear"/>; in a mixture-of-experts layer gate/up/down are null (see <see cref="Experts"/>).</summary>
+    public required QuantizedLinear?[] Linears { get; init; }
 
-    /// <summary>The quantized <paramref name="linear"/>.</summary>
-    public QuantizedLinear this[LlamaLinear linear] => Linears[(int)linear];
+    /// <summary>Each expert's quantized gate, up and down, indexed [linear − Gate][expert]; null for a dense layer.</summary>
+    public QuantizedLinear[][]? Experts { get; init; }
+
+    /// <summary>The quantized <paramref name="linear"/> of a dense layer (q/k/v/o of any layer).</summary>
+    public QuantizedLinear this[LlamaLinear linear] => Linears[(int)linear]
+        ?? throw new InvalidOperationException($"layer {Index}: {linear} is an expert tensor in this mixture-of-experts layer; ask Expert(linear, expert)");
+
+    /// <summary>Expert <paramref name="expert"/>'s quantized gate, up or down.</summary>
+    public QuantizedLinear Expert(LlamaLinear linear, int expert)
+    {
+        if (Experts is null) throw new InvalidOperationException($"layer {Index} is dense: it has no experts");
+        if (linear is not (LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down))
+            throw new ArgumentOutOfRangeException(nameof(linear), linear, "experts have gate, up and down only");
+        return Experts[linear - LlamaLinear.Gate][expert];
+    }
 }

@@ -34,6 +34,9 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
     public StatisticsNeeds Needs => StatisticsNeeds.None;
 
     /// <inheritdoc/>
+    public ILinearQuantizer WithoutData => this;
+
+    /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         int rows = input.Rows, cols = input.Cols;

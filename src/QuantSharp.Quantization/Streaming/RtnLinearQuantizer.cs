@@ -19,6 +19,9 @@ public sealed class RtnLinearQuantizer(GptqOptions options) : ILinearQuantizer
     public StatisticsNeeds Needs => Options.ActOrder && !Options.StaticGroups ? StatisticsNeeds.MeanSquares : StatisticsNeeds.None;
 
     /// <inheritdoc/>
+    public ILinearQuantizer WithoutData => Needs == StatisticsNeeds.None ? this : new RtnLinearQuantizer(Options with { ActOrder = false });
+
+    /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         double[]? importance = null;

@@ -22,6 +22,8 @@ public sealed class StreamingRunReport
     public long BaselineAnonymousBytes { get; internal set; }
     /// <summary>Managed heap when the run started.</summary>
     public long BaselineManagedBytes { get; internal set; }
+    /// <summary>Experts (layer, expert) that no calibration token was routed to, quantized without data.</summary>
+    public List<(int Layer, int Expert)> ExpertsWithoutData { get; } = [];
     /// <summary>Peak memory at the sample points (every forward chunk and every quantized layer).</summary>
     public MemoryProbe Memory { get; } = new();
 }

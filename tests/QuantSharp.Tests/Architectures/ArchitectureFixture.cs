@@ -33,11 +33,16 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     public int Experts { get; init; }
     public int ExpertsUsed { get; init; }
     public int ExpertFfn { get; init; } = 256;
+    /// <summary>
+    /// An expert no token is ever routed to: the router's rows 0–5 come in opposite pairs (w, −w), so three experts
+    /// always have a logit ≥ 0, and this expert's row is zero (needs 8 experts, top-2, index ≥ 6).
+    /// </summary>
+    public int? DeadExpert { get; init; }
     /// <summary>When set, the first weight of layer 0's q_proj takes this value (an extreme but finite weight).</summary>
     public float? ExtremeWeight { get; init; }
 
     /// <summary>A name for folders and messages.</summary>
-    public string Name => SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType;
+    public string Name => (SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType) + (DeadExpert is { } x ? $"-dead{x}" : "");
 
     public override string ToString() => Name;
 
@@ -116,7 +121,18 @@ public static class ArchitectureFixture
                 bool mixtral = spec.ModelType == "mixtral";
                 string moe = mixtral ? "block_sparse_moe." : "mlp.";
                 int ef = spec.ExpertFfn;
-                Add(p + moe + "gate.weight", [spec.Experts, d], Normal(1.0 / 16));
+                if (spec.DeadExpert is { } dead)
+                {
+                    if (spec.Experts != 8 || spec.ExpertsUsed != 2 || dead < 6) throw new ArgumentException("a dead expert needs 8 experts, top-2, index ≥ 6");
+                    var router = new float[spec.Experts * d];
+                    var draw = Normal(1.0 / 16);
+                    for (int j = 0; j < router.Length; j++) router[j] = draw();
+                    for (int e = 0; e < 6; e += 2)
+                        for (int j = 0; j < d; j++) router[(e + 1) * d + j] = -router[e * d + j];
+                    Array.Clear(router, dead * d, d);
+                    w.AddTensor(p + moe + "gate.weight", DType.F32, [spec.Experts, d], MemoryMarshal.AsBytes(router.AsSpan()).ToArray());
+                }
+                else Add(p + moe + "gate.weight", [spec.Experts, d], Normal(1.0 / 16));
                 for (int e = 0; e < spec.Experts; e++)
                 {
                     string x = $"{p}{moe}experts.{e}.";

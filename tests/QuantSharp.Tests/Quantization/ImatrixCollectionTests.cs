@@ -106,5 +106,8 @@ public sealed class ImatrixCollectionTests : IDisposable
     private sealed class Recorder(List<(string, int, int)> seen) : IMatMulObserver
     {
         public void OnMatMulInput(string weightName, ReadOnlySpan<float> input, int rows, int columns) => seen.Add((weightName, rows, columns));
+
+        public void OnExpertMatMulInput(string weightName, int expert, int experts, ReadOnlySpan<float> input, int rows, int columns)
+            => throw new InvalidOperationException($"{weightName}: a dense model has no experts");
     }
 }

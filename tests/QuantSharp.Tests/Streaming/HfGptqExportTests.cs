@@ -17,13 +17,18 @@ public sealed class HfGptqExportTests
     /// <summary>Keeps every result the wrapped quantizer returns.</summary>
     internal sealed class RecordingQuantizer(ILinearQuantizer inner) : ILinearQuantizer
     {
-        public Dictionary<string, QuantizedLinear> Results { get; } = [];
+        private readonly Dictionary<string, QuantizedLinear> _results = [];
+        /// <summary>Results by Hugging Face module (an expert's by its tensor name without ".weight").</summary>
+        public Dictionary<string, QuantizedLinear> Results => _results;
         public string Name => inner.Name;
         public StatisticsNeeds Needs => inner.Needs;
+        /// <summary>Records into the same table what the data-free fallback returns.</summary>
+        public ILinearQuantizer WithoutData => ReferenceEquals(inner.WithoutData, inner) ? this : new RecordingQuantizer(inner.WithoutData, _results);
+        private RecordingQuantizer(ILinearQuantizer inner, Dictionary<string, QuantizedLinear> results) : this(inner) => _results = results;
         public QuantizedLinear Quantize(LinearQuantizationInput input)
         {
             var r = inner.Quantize(input);
-            Results[input.Kind.HfModule(input.Layer)] = r;
+            Results[input.Expert < 0 ? input.Kind.HfModule(input.Layer) : input.Name[..^".weight".Length]] = r;
             return r;
         }
     }

@@ -41,6 +41,7 @@ public sealed class LayerStreamingQuantizerTests
     {
         public string Name => "identity";
         public StatisticsNeeds Needs => StatisticsNeeds.None;
+        public ILinearQuantizer WithoutData => this;
         public QuantizedLinear Quantize(LinearQuantizationInput input) => new() { Dequantized = input.Weight };
     }
 
@@ -91,7 +92,7 @@ public sealed class LayerStreamingQuantizerTests
         {
             var obs = new FingerprintObserver();
             var runner = new LayerStreamingQuantizer(model, q, calib, new LayerStreamingOptions { OriginalActivations = original, Observer = obs, ChunkTokens = 100, Storage = ActivationStorage.Memory });
-            var weights = runner.Run().SelectMany(l => l.Linears.Select(x => x.Dequantized)).ToList();
+            var weights = runner.Run().SelectMany(l => l.Linears.Select(x => x!.Dequantized)).ToList();
             return (obs, weights);
         }
 
