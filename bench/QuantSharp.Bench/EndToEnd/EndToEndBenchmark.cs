@@ -116,12 +116,21 @@ internal static class EndToEndBenchmark
         _ => null,
     };
 
-    /// <summary>Bytes of weights one decode step reads: every matmul weight once, plus one embedding row.</summary>
+    /// <summary>
+    /// Bytes of weights one decode step reads: every matmul weight once, plus one embedding row; of a mixture of
+    /// experts the router and the routed experts only (experts-per-token of them).
+    /// </summary>
     private static long WeightBytesPerToken(LlamaModel model)
     {
         long total = model.Output.ByteLength + model.TokenEmbedding.RowByteLength;
         foreach (var l in model.Layers)
-            total += l.Wq.ByteLength + l.Wk.ByteLength + l.Wv.ByteLength + l.Wo.ByteLength + l.WGate.ByteLength + l.WUp.ByteLength + l.WDown.ByteLength;
+        {
+            total += l.Wq.ByteLength + l.Wk.ByteLength + l.Wv.ByteLength + l.Wo.ByteLength;
+            if (l.Experts is { } ex)
+                total += ex.Router.ByteLength + model.Parameters.ExpertsPerToken * (ex.Gate[0].ByteLength + ex.Up[0].ByteLength + ex.Down[0].ByteLength);
+            else
+                total += l.WGate.ByteLength + l.WUp.ByteLength + l.WDown.ByteLength;
+        }
         return total;
     }
 
