@@ -2,7 +2,6 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using QuantSharp.Core.IO;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats;
 using QuantSharp.Formats.Safetensors;
@@ -14,14 +13,10 @@ namespace QuantSharp.Quantization.Export;
 /// in one model.safetensors (F32, F16 or BF16, in the source's tensor order), the source's config.json with the
 /// dtype and tie_word_embeddings set to what was written, extra JSON files (e.g. rotation.json) and every other
 /// file of the source (tokenizer, generation config) copied. Assembled in a temporary folder beside the destination
-/// and renamed into place when complete; refuses the input folder and a non-empty destination.
+/// and renamed into place when complete by <see cref="HfFolderOutput"/>, which refuses the input folder and a non-empty destination.
 /// </summary>
 public static class HfFloatCheckpointWriter
 {
-    private static bool Replaced(string fileName) =>
-        fileName.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)
-        || fileName is "config.json" or "model.safetensors.index.json" or "pytorch_model.bin.index.json" or "quantize_config.json";
-
     /// <summary>Writes <paramref name="weights"/> (fp32 tensors) as the folder <paramref name="outputFolder"/>.</summary>
     /// <param name="sourceFolder">The Hugging Face folder the model came from (config.json, tokenizer files).</param>
     /// <param name="weights">fp32 tensors under their Hugging Face names.</param>
@@ -34,15 +29,6 @@ public static class HfFloatCheckpointWriter
         IReadOnlyDictionary<string, string>? extraFiles = null, CancellationToken cancellationToken = default)
     {
         if (dtype is not (DType.F32 or DType.F16 or DType.BF16)) throw new ArgumentException($"a float checkpoint is F32, F16 or BF16, not {dtype}", nameof(dtype));
-        if (!File.Exists(Path.Combine(sourceFolder, "config.json")))
-            throw new NotSupportedException($"{sourceFolder}: not a Hugging Face model folder (no config.json)");
-        string target = Path.TrimEndingDirectorySeparator(AtomicFile.CanonicalPath(outputFolder));
-        if (string.Equals(target, Path.TrimEndingDirectorySeparator(AtomicFile.CanonicalPath(sourceFolder)), StringComparison.Ordinal))
-            throw new IOException($"refusing to write {outputFolder}: it is the input model folder");
-        if (File.Exists(target)) throw new IOException($"{outputFolder} exists and is a file; the output is a folder");
-        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
-            throw new IOException($"{outputFolder} exists and is not empty; choose a new folder");
-
         var writer = new SafetensorsWriter();
         writer.Metadata["format"] = "pt";
         foreach (var name in weights.TensorNames)
@@ -52,33 +38,12 @@ public static class HfFloatCheckpointWriter
             writer.AddTensor(name, dtype, (long[])t.Shape.Clone(), s => WriteAs(name, weights.Get(name), dtype, s));
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(target) ?? ".");
-        AtomicFile.SweepStale(target);
-        string tmp = AtomicFile.TempPathFor(target);
-        Directory.CreateDirectory(tmp);
-        try
+        HfFolderOutput.Write(sourceFolder, outputFolder, tmp =>
         {
             writer.WriteFile(Path.Combine(tmp, "model.safetensors"), cancellationToken: cancellationToken);
             File.WriteAllText(Path.Combine(tmp, "config.json"), Config(sourceFolder, dtype, tiedEmbeddings));
             foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>()) File.WriteAllText(Path.Combine(tmp, name), text);
-            foreach (var f in Directory.GetFiles(sourceFolder))
-            {
-                string name = Path.GetFileName(f);
-                if (Replaced(name) || extraFiles?.ContainsKey(name) == true) continue;
-                string copy = Path.Combine(tmp, name);
-                File.Copy(f, copy);
-                // The source may be read-only (a shared model store); the output belongs to the user.
-                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            if (Directory.Exists(target)) Directory.Delete(target); // empty, checked above
-            Directory.Move(tmp, target);
-        }
-        catch
-        {
-            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        }, cancellationToken);
     }
 
     private static void WriteAs(string name, TensorView t, DType dtype, Stream s)
@@ -106,10 +71,7 @@ public static class HfFloatCheckpointWriter
 
     private static string Config(string source, DType dtype, bool tied)
     {
-        string path = Path.Combine(source, "config.json");
-        JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object"); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
+        var root = HfFolderOutput.ReadConfig(source);
         string torch = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
         if (root.ContainsKey("dtype")) root["dtype"] = torch;
         root["torch_dtype"] = torch;
