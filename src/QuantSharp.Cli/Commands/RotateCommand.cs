@@ -27,6 +27,8 @@ internal static class RotateCommand
             CommandRunner.SetThreads(r.GetValue(threads));
             string input = r.GetValue(model)!;
             string outDir = Path.GetFullPath(r.GetValue(output)!);
+            // A bad destination (the input itself, a non-empty folder) fails before the work, not after it.
+            if (Directory.Exists(input)) HfFolderOutput.CheckDestination(input, outDir);
             using var m = LlamaModel.Load(input);
             var options = new RotationOptions { Seed = r.GetValue(seed), HeadRotation = !r.GetValue(noR2), Threads = r.GetValue(threads) ?? 0 };
             DType type = r.GetValue(outType) == "auto" ? m.TokenEmbedding.DType : DType.F32;

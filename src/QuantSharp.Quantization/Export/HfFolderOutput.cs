@@ -26,8 +26,12 @@ public static class HfFolderOutput
         catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
     }
 
-    /// <summary>Checks the destination, runs <paramref name="writeInto"/> on a temporary folder, copies the rest of the source, renames.</summary>
-    public static void Write(string sourceFolder, string outputFolder, Action<string> writeInto, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Throws a clear error when <paramref name="sourceFolder"/> is not a Hugging Face folder or <paramref name="outputFolder"/>
+    /// is the source, a file or a non-empty folder; returns the destination with links resolved. Call it before a long
+    /// computation so that a bad destination fails at once.
+    /// </summary>
+    public static string CheckDestination(string sourceFolder, string outputFolder)
     {
         if (!File.Exists(Path.Combine(sourceFolder, "config.json")))
             throw new NotSupportedException($"{sourceFolder}: not a Hugging Face model folder (no config.json)");
@@ -37,6 +41,13 @@ public static class HfFolderOutput
         if (File.Exists(target)) throw new IOException($"{outputFolder} exists and is a file; the output is a folder");
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new IOException($"{outputFolder} exists and is not empty; choose a new folder");
+        return target;
+    }
+
+    /// <summary>Checks the destination, runs <paramref name="writeInto"/> on a temporary folder, copies the rest of the source, renames.</summary>
+    public static void Write(string sourceFolder, string outputFolder, Action<string> writeInto, CancellationToken cancellationToken = default)
+    {
+        string target = CheckDestination(sourceFolder, outputFolder);
         Directory.CreateDirectory(Path.GetDirectoryName(target) ?? ".");
         // Folders left by a killed run (kill -9 skips every cleanup) are recognised by their dead pid and removed.
         AtomicFile.SweepStale(target);
