@@ -7,6 +7,7 @@ var root = new RootCommand("QuantSharp: quantize, evaluate and run language mode
     InspectCommand.Create(),
     ConvertCommand.Create(),
     QuantizeCommand.Create(),
+    RotateCommand.Create(),
     ImatrixCommand.Create(),
     PerplexityCommand.Create(),
     KldCommand.Create(),

@@ -1,0 +1,37 @@
+// The result of a whole-model rotation: fp32 tensors in memory under Hugging Face names, and what was done.
+using QuantSharp.Formats;
+using QuantSharp.Formats.Tokenizers;
+using QuantSharp.Models.Llama;
+
+namespace QuantSharp.Quantization.Transforms;
+
+/// <summary>
+/// A rotated model: every tensor in fp32 under its Hugging Face name (norms all ones), the hyperparameters
+/// (<see cref="LlamaHyperParameters.TiedEmbeddings"/> false when the head had to be untied) and the choices made,
+/// for the log and the output folder's rotation.json.
+/// </summary>
+public sealed class RotatedModel(InMemoryWeights weights, LlamaHyperParameters parameters, IReadOnlyList<string> notes) : IDisposable
+{
+    /// <summary>The tensors, in the order a checkpoint stores them.</summary>
+    public InMemoryWeights Weights { get; } = weights;
+    /// <summary>The hyperparameters of the rotated model.</summary>
+    public LlamaHyperParameters Parameters { get; } = parameters;
+    /// <summary>What was done, one line each (rotations used, tied or untied head).</summary>
+    public IReadOnlyList<string> Notes { get; } = notes;
+
+    /// <summary>The rotated model as a runnable <see cref="LlamaModel"/> over <see cref="Weights"/> (not owning them).</summary>
+    public LlamaModel Open(ITextTokenizer? tokenizer) =>
+        new(new NonOwningWeights(Weights), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors");
+
+    /// <inheritdoc/>
+    public void Dispose() => Weights.Dispose();
+
+    private sealed class NonOwningWeights(IWeightSource inner) : IWeightSource
+    {
+        public string Origin => inner.Origin;
+        public IReadOnlyList<string> TensorNames => inner.TensorNames;
+        public bool Contains(string name) => inner.Contains(name);
+        public Core.Tensors.TensorView Get(string name) => inner.Get(name);
+        public void Dispose() { }
+    }
+}
