@@ -28,11 +28,6 @@ namespace QuantSharp.Quantization.Export;
 /// </summary>
 public static class HfGptqExporter
 {
-    /// <summary>Files of a Hugging Face folder that are not copied (replaced by the export).</summary>
-    private static bool Replaced(string fileName) =>
-        fileName.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)
-        || fileName is "config.json" or "model.safetensors.index.json" or "quantize_config.json" or "pytorch_model.bin.index.json";
-
     /// <summary>Runs <paramref name="runner"/> and writes the folder <paramref name="outputFolder"/>.</summary>
     /// <param name="model">The source model (a Hugging Face folder).</param>
     /// <param name="runner">The run; its quantizer must produce integer-grid results (<see cref="QuantizedLinear.Grid"/>).</param>
@@ -51,13 +46,7 @@ public static class HfGptqExporter
         if (!Directory.Exists(source) || !File.Exists(Path.Combine(source, "config.json")))
             throw new NotSupportedException($"{source}: the Hugging Face GPTQ export needs a Hugging Face model folder (config.json, tokenizer files) as input");
         var hp = model.Parameters;
-        string target = Path.GetFullPath(outputFolder);
-        string src = Path.GetFullPath(source);
-        if (string.Equals(Path.TrimEndingDirectorySeparator(target), Path.TrimEndingDirectorySeparator(src), StringComparison.Ordinal))
-            throw new IOException($"refusing to write {outputFolder}: it is the input model folder");
-        if (File.Exists(target)) throw new IOException($"{outputFolder} exists and is a file; the GPTQ export is a folder");
-        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
-            throw new IOException($"{outputFolder} exists and is not empty; choose a new folder");
+        HfFolderOutput.CheckDestination(source, outputFolder);
         foreach (var (name, rows, cols) in Linears(hp, 0))
         {
             if (cols % 32 != 0 || rows % 32 != 0)
@@ -77,15 +66,8 @@ public static class HfGptqExporter
             ModulesInBlockToQuantize = hp.ExpertCount > 0 ? ModulesInBlock(hp) : null,
         };
 
-        string parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(target)) ?? ".";
-        Directory.CreateDirectory(parent);
-        // <name>.tmp-<pid>-<guid>: folders left by a killed run (kill -9 skips every cleanup) are
-        // recognised by their dead pid and removed by the next export to the same place.
-        string bare = Path.TrimEndingDirectorySeparator(target);
-        AtomicFile.SweepStale(bare);
-        string tmp = AtomicFile.TempPathFor(bare);
-        Directory.CreateDirectory(tmp);
-        try
+        // Assembled under a temporary name beside the destination (source files copied), renamed when complete.
+        HfFolderOutput.Write(source, outputFolder, tmp =>
         {
             using (var cursor = new LayerCursor(runner.Run(cancellationToken)))
             {
@@ -94,24 +76,7 @@ public static class HfGptqExporter
             }
             cancellationToken.ThrowIfCancellationRequested();
             WriteConfig(source, tmp, config);
-            foreach (var f in Directory.GetFiles(source))
-            {
-                string name = Path.GetFileName(f);
-                if (Replaced(name)) continue;
-                string copy = Path.Combine(tmp, name);
-                File.Copy(f, copy);
-                // The source may be read-only (a shared model store); the export belongs to the user.
-                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            if (Directory.Exists(target)) Directory.Delete(target); // empty, checked above
-            Directory.Move(tmp, target);
-        }
-        catch
-        {
-            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        }, cancellationToken);
     }
 
     // The packed modules of a mixture-of-experts block relative to it (router excluded), in true-sequential groups.
@@ -254,10 +219,7 @@ public static class HfGptqExporter
 
     private static void WriteConfig(string source, string folder, GptqQuantizationConfig config)
     {
-        string path = Path.Combine(source, "config.json");
-        JsonObject root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object"); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON: {ex.Message}", ex); }
+        var root = HfFolderOutput.ReadConfig(source);
         root["quantization_config"] = config.ToJson();
         if (root.ContainsKey("dtype")) root["dtype"] = "float16";
         root["torch_dtype"] = "float16";
