@@ -209,10 +209,15 @@ public sealed class InferenceSession
         }
     }
 
-    /// <summary>Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as llama-imatrix names them).</summary>
+    /// <summary>
+    /// Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as
+    /// llama-imatrix names them); a fused tensor (phi3's attn_qkv) is one matmul there, so it is shown once.
+    /// </summary>
     private void Observe(LinearInputGroup group, int layer, ReadOnlySpan<float> input, int n, int width)
     {
         if (MatMulObserver is not { } o) return;
-        foreach (var linear in _hp.Architecture.LinearsReading(group)) o.OnMatMulInput(linear.GgufName(layer), input[..(n * width)], n, width);
+        var naming = _hp.Architecture.GgufNaming;
+        foreach (var linear in _hp.Architecture.LinearsReading(group))
+            if (naming.IsFirstPart(linear.Role())) o.OnMatMulInput(naming.Name(linear.Role(), layer), input[..(n * width)], n, width);
     }
 }

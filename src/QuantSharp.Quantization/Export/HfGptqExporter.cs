@@ -58,7 +58,7 @@ public static class HfGptqExporter
         if (File.Exists(target)) throw new IOException($"{outputFolder} exists and is a file; the GPTQ export is a folder");
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new IOException($"{outputFolder} exists and is not empty; choose a new folder");
-        foreach (var (name, rows, cols) in Linears(hp, 0))
+        foreach (var (_, name, rows, cols) in Modules(hp, 0))
         {
             if (cols % 32 != 0 || rows % 32 != 0)
                 throw new NotSupportedException($"{name}: [{rows}, {cols}] cannot be GPTQ-packed (both dimensions must be multiples of 32)");
@@ -113,19 +113,21 @@ public static class HfGptqExporter
         }
     }
 
-    private static IEnumerable<(string Name, int Rows, int Cols)> Linears(LlamaHyperParameters hp, int layer)
+    /// <summary>
+    /// The packed modules of a layer under the family's Hugging Face names, each with the linears it holds
+    /// (one, or several fused: Phi-3's qkv_proj and gate_up_proj), its rows and columns.
+    /// </summary>
+    private static IEnumerable<(LlamaLinear[] Parts, string Module, int Rows, int Cols)> Modules(LlamaHyperParameters hp, int layer)
     {
+        var names = hp.Architecture.HfNaming;
         foreach (var k in LlamaLinearExtensions.All)
         {
-            var (rows, cols) = k switch
-            {
-                LlamaLinear.Q => (hp.QDim, hp.Dim),
-                LlamaLinear.K or LlamaLinear.V => (hp.KvDim, hp.Dim),
-                LlamaLinear.O => (hp.Dim, hp.QDim),
-                LlamaLinear.Gate or LlamaLinear.Up => (hp.HiddenDim, hp.Dim),
-                _ => (hp.Dim, hp.HiddenDim),
-            };
-            yield return (k.HfModule(layer), rows, cols);
+            if (!names.IsFirstPart(k.Role())) continue;
+            var parts = names.FusedParts(k.Role()).Select(LlamaLinearExtensions.FromRole).ToArray();
+            int rows = parts.Sum(p => checked((int)LlamaModel.RowsOf(p.Role(), hp)));
+            int cols = k switch { LlamaLinear.O => hp.QDim, LlamaLinear.Down => hp.HiddenDim, _ => hp.Dim };
+            string name = names.Name(k.Role(), layer);
+            yield return (parts, name[..^".weight".Length], rows, cols);
         }
     }
 
@@ -142,16 +144,16 @@ public static class HfGptqExporter
         {
             int layer = i;
             AddF16(w, names.AttentionNorm(i), NormAsStored(model.Layers[i].AttentionNorm));
-            foreach (var (k, (module, rows, cols)) in LlamaLinearExtensions.All.Zip(Linears(hp, i)))
+            foreach (var (parts, module, rows, cols) in Modules(hp, i))
             {
-                if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
+                if (parts[0] == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
                 int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
                 int groups = (cols + gs - 1) / gs;
                 int bits = options.Bits;
                 GptqLayerResult Grid()
                 {
-                    var g = cursor.Layer(layer)[k].Grid
-                        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+                    var g = GptqFusedModule.Join(parts.Select(k => cursor.Layer(layer)[k].Grid
+                        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)")).ToArray(), module);
                     if (g.Rows != rows || g.Cols != cols || g.Bits != bits || g.Groups != groups || g.GroupIndex.Length != cols)
                         throw new InvalidOperationException($"{module}: quantizer returned [{g.Rows}, {g.Cols}] {g.Bits}-bit with {g.Groups} groups, expected [{rows}, {cols}] {bits}-bit with {groups}");
                     return g;

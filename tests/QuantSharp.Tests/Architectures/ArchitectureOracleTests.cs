@@ -20,7 +20,8 @@ public sealed class ArchitectureFixtures : IDisposable
     {
         foreach (var spec in ArchitectureSpec.LlamaCppRunnable)
         {
-            string folder = ArchitectureFixture.Write(spec, Path.Combine(_dir, spec.Name));
+            // The folder's name becomes general.name: not "phi3", for which llama.cpp looks up tokens sotu's vocabulary lacks.
+            string folder = ArchitectureFixture.Write(spec, Path.Combine(_dir, spec.Name, "hf"));
             string gguf = Path.Combine(_dir, spec.Name + "-f32.gguf");
             using (var m = LlamaModel.Load(folder)) GgufLlamaExporter.Export(m, gguf, GgmlType.F32);
             Folders[spec.Name] = folder;
@@ -48,9 +49,9 @@ public sealed class ArchitectureCollection : ICollectionFixture<ArchitectureFixt
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutputHelper output)
 {
-    public static TheoryData<string> Dense() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text" };
+    public static TheoryData<string> Dense() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3" };
 
-    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral" };
+    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral", "phi3" };
 
     [OracleTheory]
     [MemberData(nameof(Runnable))]
@@ -124,7 +125,7 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
     public static TheoryData<string, string> MixesOfNewArchitectures()
     {
         var data = new TheoryData<string, string>();
-        foreach (var arch in new[] { "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral" })
+        foreach (var arch in new[] { "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral", "phi3" })
             foreach (var t in LlamaCppFileTypeNames.All)
                 if (t != LlamaCppFileType.Q2_K_S) data.Add(arch, t.ToString());
         return data;
