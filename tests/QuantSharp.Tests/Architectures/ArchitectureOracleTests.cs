@@ -150,6 +150,67 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
         }
     }
 
+    [OracleFact]
+    public void APhi3GgufSlidingWindowRunsInOurEngineAsTransformersDoesWhileLlamaCppIgnoresIt()
+    {
+        // llama.cpp's converter writes Phi-3-mini's window (2047) as phi3.attention.sliding_window; b8390 reads it and runs
+        // full attention ("Phi SWA is currently disabled"). Our engine applies it, as transformers does.
+        string windowed = fx.Scratch("phi3-swa16.gguf"), longrope = fx.Scratch("phi3-longrope.gguf");
+        try
+        {
+            CopyGguf(fx.Ggufs["phi3"], windowed, md => md.SetUInt32("phi3.attention.sliding_window", 16));
+            int[] tokens = fx.Tokens[..40];
+            int v = ArchitectureSpec.Phi3.Vocab;
+            float[] Ours(LlamaModel m) { var l = new float[tokens.Length * v]; new InferenceSession(m, 64).Forward(tokens, l, allLogits: true); return l; }
+            using var gguf = LlamaModel.Load(windowed);
+            Assert.Equal(16, gguf.Parameters.SlidingWindow);
+            using var dir = new QuantSharp.Tests.Gguf.TempDirectory();
+            using var hfWindow = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Phi3Window, dir.File("w")));
+            using var full = LlamaModel.Load(fx.Folders["phi3"]);
+            float[] a = Ours(gguf), b = Ours(hfWindow), c = Ours(full);
+            Assert.Equal(b, a); // the same weights in F32, the same window: the same logits
+            using var cpp = LlamaCppModel.Load(windowed);
+            using var ctx = cpp.CreateContext(64, 64, threads: 2, f32Cache: true);
+            float[] theirs = ctx.Evaluate(tokens);
+            float range = theirs.Max() - theirs.Min();
+            double ToFull = 0, ToWindow = 0;
+            for (int i = 20 * v; i < theirs.Length; i++)
+            {
+                ToFull = Math.Max(ToFull, Math.Abs(theirs[i] - c[i]));
+                ToWindow = Math.Max(ToWindow, Math.Abs(theirs[i] - a[i]));
+            }
+            output.WriteLine($"positions 20–39: llama.cpp vs ours with full attention {ToFull:E3}, vs ours with the window {ToWindow:E3} (range {range:F3})");
+            Assert.True(ToFull <= 1e-3 * range && ToWindow > 1e-2 * range);
+
+            // Phi-3 128k's LongRoPE factors are refused by name, not ignored.
+            CopyGguf(fx.Ggufs["phi3"], longrope, _ => { }, ("rope_factors_long.weight", new float[ArchitectureSpec.Phi3.HeadDim / 2]));
+            var ex = Assert.Throws<NotSupportedException>(() => LlamaModel.Load(longrope));
+            Assert.Contains("rope_factors_long.weight", ex.Message);
+        }
+        finally
+        {
+            File.Delete(windowed);
+            File.Delete(longrope);
+        }
+    }
+
+    /// <summary>A copy of a GGUF with its metadata edited and optionally one F32 tensor added.</summary>
+    private static void CopyGguf(string source, string destination, Action<QuantSharp.Formats.Gguf.GgufMetadata> edit, (string Name, float[] Values)? extra = null)
+    {
+        using var g = new GgufFile(source);
+        var md = new QuantSharp.Formats.Gguf.GgufMetadata(destination);
+        foreach (var (key, value) in g.Metadata.Entries) md.Set(key, value);
+        edit(md);
+        var w = new GgufWriter(md);
+        foreach (var name in g.TensorNames)
+        {
+            var info = g.GetInfo(name);
+            w.AddTensor(name, info.Type, info.Shape, g.GetRawBytes(name).ToArray());
+        }
+        if (extra is { } t) w.AddTensor(t.Name, [t.Values.Length], t.Values);
+        w.WriteFile(destination);
+    }
+
     private void AssertSameTensors(string ours, string theirs)
     {
         using var a = new GgufFile(ours);
