@@ -133,7 +133,7 @@ public sealed class InferenceSession
             {
                 if (MatMulObserver is { } o)
                 {
-                    o.OnMatMulInput(TensorNaming.Gguf.Name(TensorRole.Router, l), xn, n, dim);
+                    o.OnMatMulInput(_hp.Architecture.GgufNaming.Name(TensorRole.Router, l), xn, n, dim);
                     _observedLayer = l;
                     _layer.MixtureOfExperts(xn, n, experts, x, _expertObserver ??= ObserveExpert(experts.Count));
                 }
@@ -223,13 +223,18 @@ public sealed class InferenceSession
     {
         var roles = group == LinearInputGroup.MlpInput ? [TensorRole.ExpertGate, TensorRole.ExpertUp] : new[] { TensorRole.ExpertDown };
         foreach (var role in roles)
-            MatMulObserver?.OnExpertMatMulInput(TensorNaming.Gguf.Name(role, _observedLayer), expert, count, rows, n, width);
+            MatMulObserver?.OnExpertMatMulInput(_hp.Architecture.GgufNaming.Name(role, _observedLayer), expert, count, rows, n, width);
     };
 
-    /// <summary>Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as llama-imatrix names them).</summary>
+    /// <summary>
+    /// Shows the matmul observer the input of every linear of <paramref name="group"/> (by GGUF tensor name, as
+    /// llama-imatrix names them); a fused tensor (phi3's attn_qkv) is one matmul there, so it is shown once.
+    /// </summary>
     private void Observe(LinearInputGroup group, int layer, ReadOnlySpan<float> input, int n, int width)
     {
         if (MatMulObserver is not { } o) return;
-        foreach (var linear in _hp.Architecture.LinearsReading(group)) o.OnMatMulInput(linear.GgufName(layer), input[..(n * width)], n, width);
+        var naming = _hp.Architecture.GgufNaming;
+        foreach (var linear in _hp.Architecture.LinearsReading(group))
+            if (naming.IsFirstPart(linear.Role())) o.OnMatMulInput(naming.Name(linear.Role(), layer), input[..(n * width)], n, width);
     }
 }

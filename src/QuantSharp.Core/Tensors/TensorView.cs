@@ -57,6 +57,18 @@ public readonly unsafe struct TensorView
         return new ReadOnlySpan<byte>(Pointer + row * rowBytes, checked((int)rowBytes));
     }
 
+    /// <summary>
+    /// Rows [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of this matrix as a view of the
+    /// same memory (rows are whole blocks in every type, so a block-quantized matrix splits without re-encoding).
+    /// </summary>
+    public TensorView RowRange(long first, long count, string name)
+    {
+        if (Shape.Length != 2) throw new InvalidOperationException($"tensor '{Name}': a row range needs a matrix, shape is [{string.Join(", ", Shape)}]");
+        if (first < 0 || count < 0 || first + count > Rows) throw new ArgumentOutOfRangeException(nameof(first), $"tensor '{Name}': rows [{first}, {first + count}) are outside [0, {Rows})");
+        long rowBytes = RowByteLength;
+        return new TensorView(name, DType, [count, Columns], Pointer + first * rowBytes, count * rowBytes);
+    }
+
     /// <summary>Converts the whole tensor to fp32 into <paramref name="destination"/>.</summary>
     public void ToFloat32(Span<float> destination)
     {

@@ -77,6 +77,13 @@ public sealed record ModelArchitecture
     public bool Moe { get; init; }
     /// <summary>Tensor names in Hugging Face files.</summary>
     public TensorNaming HfNaming { get; init; } = TensorNaming.HuggingFace;
+    /// <summary>Tensor names in llama.cpp's GGUF of this family (Phi-3 keeps q/k/v and gate/up fused there too).</summary>
+    public TensorNaming GgufNaming { get; init; } = TensorNaming.Gguf;
+    /// <summary>
+    /// llama.cpp's graph for this family sizes attn_output as [hidden, hidden] (phi3), so a GGUF needs
+    /// heads × head_dim = hidden.
+    /// </summary>
+    public bool GgufNeedsQueryWidthEqualHidden { get; init; }
     /// <summary>Config keys this family implements that are refused for the others (e.g. Gemma's query_pre_attn_scalar).</summary>
     public string[] ImplementedKeys { get; init; } = [];
     /// <summary>

@@ -68,8 +68,27 @@ public static class ModelArchitectures
             (TensorRole.ExpertDown, "block_sparse_moe.experts.{1}.w2.weight")),
     };
 
+    /// <summary>
+    /// Phi-3 (Phi3ForCausalLM): Mistral's block with q/k/v fused in one <c>qkv_proj</c> (q rows, then k, then v)
+    /// and gate/up in one <c>gate_up_proj</c> (gate rows first), in Hugging Face files and in llama.cpp's GGUF
+    /// (<c>attn_qkv</c>; <c>ffn_up</c> of 2·ffn rows, no ffn_gate). The engine splits them at load into row views
+    /// (no copy; block rows for quantized GGUF) and fuses them again when writing. NeoX RoPE; an optional
+    /// <c>sliding_window</c> on every layer, as Mistral's.
+    /// </summary>
+    public static readonly ModelArchitecture Phi3 = new()
+    {
+        Name = "phi3", HfArchitectures = ["Phi3ForCausalLM"], GgufArchitecture = "phi3", GgufRopeLayout = RopeLayout.HalfSplit,
+        SlidingWindow = SlidingWindowStyle.EveryLayer, GgufNeedsQueryWidthEqualHidden = true,
+        HfNaming = TensorNaming.HuggingFace
+            .Fuse("self_attn.qkv_proj.weight", TensorRole.Q, TensorRole.K, TensorRole.V)
+            .Fuse("mlp.gate_up_proj.weight", TensorRole.Gate, TensorRole.Up),
+        GgufNaming = TensorNaming.Gguf
+            .Fuse("attn_qkv.weight", TensorRole.Q, TensorRole.K, TensorRole.V)
+            .Fuse("ffn_up.weight", TensorRole.Gate, TensorRole.Up),
+    };
+
     /// <summary>All supported architectures.</summary>
-    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral];
+    public static IReadOnlyList<ModelArchitecture> All { get; } = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral, Phi3];
 
     /// <summary>The entry for a Hugging Face config, or null.</summary>
     public static ModelArchitecture? FromHf(string modelType, string architecture) =>

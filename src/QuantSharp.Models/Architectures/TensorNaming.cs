@@ -5,17 +5,26 @@ namespace QuantSharp.Models.Architectures;
 
 /// <summary>
 /// Tensor names of one file family (Hugging Face safetensors, llama.cpp GGUF, Meta/llama2.c), as data:
-/// a pattern per <see cref="TensorRole"/> in which <c>{0}</c> stands for the layer index.
+/// a pattern per <see cref="TensorRole"/> in which <c>{0}</c> stands for the layer index. Several roles
+/// may be stored in one fused tensor (Phi-3's <c>qkv_proj</c>, <c>gate_up_proj</c>): their rows
+/// concatenated along the output dimension in the order <see cref="FusedParts"/> gives.
 /// </summary>
 public sealed class TensorNaming
 {
     private readonly IReadOnlyDictionary<TensorRole, string> _patterns;
+    private readonly IReadOnlyDictionary<TensorRole, TensorRole[]> _fused;
 
     /// <summary>A naming from role patterns ({0} = layer index).</summary>
     public TensorNaming(string family, IReadOnlyDictionary<TensorRole, string> patterns)
+        : this(family, patterns, new Dictionary<TensorRole, TensorRole[]>())
+    {
+    }
+
+    private TensorNaming(string family, IReadOnlyDictionary<TensorRole, string> patterns, IReadOnlyDictionary<TensorRole, TensorRole[]> fused)
     {
         Family = family;
         _patterns = patterns;
+        _fused = fused;
     }
 
     /// <summary>"hf", "gguf" or "meta", for messages.</summary>
@@ -38,14 +47,41 @@ public sealed class TensorNaming
     /// </summary>
     public bool StacksExperts(TensorRole role) => _patterns.TryGetValue(role, out var p) && !p.Contains("{1}", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The roles stored in the same tensor as <paramref name="role"/>, in row order (their rows are
+    /// concatenated along the output dimension); just <paramref name="role"/> when it has a tensor of its own.
+    /// </summary>
+    public IReadOnlyList<TensorRole> FusedParts(TensorRole role) => _fused.TryGetValue(role, out var parts) ? parts : [role];
+
+    /// <summary>Whether <paramref name="role"/> is the first part of its tensor (or has a tensor of its own): the one a writer writes it for.</summary>
+    public bool IsFirstPart(TensorRole role) => FusedParts(role)[0] == role;
+
     /// <summary>This naming with per-layer patterns added or replaced (e.g. a family's expert tensors).</summary>
     public TensorNaming With(params (TensorRole Role, string Part)[] layer)
     {
         var d = new Dictionary<TensorRole, string>(_patterns);
-        string prefix = _patterns[TensorRole.AttentionNorm][..(_patterns[TensorRole.AttentionNorm].IndexOf("{0}", StringComparison.Ordinal) + 4)];
-        foreach (var (role, part) in layer) d[role] = prefix + part;
-        return new TensorNaming(Family, d);
+        foreach (var (role, part) in layer) d[role] = LayerPrefix + part;
+        return new TensorNaming(Family, d, _fused);
     }
+
+    /// <summary>
+    /// This naming with <paramref name="parts"/> stored in one per-layer tensor <paramref name="part"/>, their
+    /// rows concatenated in the given order (Phi-3's <c>qkv_proj</c>: q rows, then k, then v).
+    /// </summary>
+    public TensorNaming Fuse(string part, params TensorRole[] parts)
+    {
+        var d = new Dictionary<TensorRole, string>(_patterns);
+        var f = new Dictionary<TensorRole, TensorRole[]>(_fused);
+        foreach (var role in parts)
+        {
+            d[role] = LayerPrefix + part;
+            f[role] = parts;
+        }
+        return new TensorNaming(Family, d, f);
+    }
+
+    // "model.layers.{0}." / "blk.{0}.": the part of a per-layer pattern before the tensor's own name.
+    private string LayerPrefix => _patterns[TensorRole.AttentionNorm][..(_patterns[TensorRole.AttentionNorm].IndexOf("{0}", StringComparison.Ordinal) + 4)];
 
     /// <summary>Token embedding.</summary>
     public string TokenEmbedding => Name(TensorRole.TokenEmbedding);

@@ -56,11 +56,14 @@ public static class GgufLlamaExporter
         var enc = encoding;
         string arch = hp.Architecture.GgufArchitecture;
         CheckLlamaCppCanRun(model, arch);
-        var naming = TensorNaming.Gguf;
+        var naming = hp.Architecture.GgufNaming;
         var w = new GgufWriter(new GgufMetadata(outputPath));
         var md = w.Metadata;
         md.SetString(LlamaGgufNames.Architecture, arch);
-        md.SetString(LlamaGgufNames.Name, name ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Origin)));
+        string generalName = name ?? Path.GetFileNameWithoutExtension(Path.TrimEndingDirectorySeparator(model.Origin));
+        var tokenizerData = tok.ToTokenizerData();
+        CheckLlamaCppLoadsVocabulary(model, generalName, tokenizerData.Tokens);
+        md.SetString(LlamaGgufNames.Name, generalName);
         md.SetUInt32(LlamaGgufNames.FileType, enc.FileType);
         md.SetUInt32(LlamaGgufNames.ContextLength(arch), (uint)hp.ContextLength);
         md.SetUInt32(LlamaGgufNames.EmbeddingLength(arch), (uint)hp.Dim);
@@ -91,7 +94,7 @@ public static class GgufLlamaExporter
             md.SetString($"{arch}.rope.scaling.type", "linear");
             md.SetFloat32($"{arch}.rope.scaling.factor", (float)lin.Factor);
         }
-        GgufTokenizerMetadata.Write(md, tok.ToTokenizerData());
+        GgufTokenizerMetadata.Write(md, tokenizerData);
         if (enc.Encoder != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
         // llama.cpp's "llama" pairs RoPE dimensions (2i, 2i+1), so Hugging Face's q/k rows are permuted as its
@@ -101,7 +104,7 @@ public static class GgufLlamaExporter
             throw new NotSupportedException($"{model.Origin}: {hp.Architecture.Name} weights in interleaved RoPE layout cannot be written as '{arch}' (NeoX layout)");
         bool permute = hp.RopeLayout == RopeLayout.HalfSplit && target == RopeLayout.Interleaved;
         var scratch = new EncodeScratch();
-        AddMatrix(w, naming.TokenEmbedding, model.TokenEmbedding, enc, scratch, false, hp.HeadDim);
+        AddMatrix(w, naming.TokenEmbedding, model.TokenEmbedding, enc, scratch);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             var l = model.Layers[i];
@@ -116,8 +119,10 @@ public static class GgufLlamaExporter
                     AddStacked(w, naming.Name(role, i), views, enc, scratch, i, linear);
                     continue;
                 }
-                bool rotated = linear is LlamaLinear.Q or LlamaLinear.K;
-                AddMatrix(w, naming.Name(linear.Role(), i), l.Weight(linear), enc, scratch, permute && rotated, hp.HeadDim, i, linear);
+                // A fused tensor (phi3's attn_qkv, ffn_up = gate ‖ up) is written once, at its first part, from all its parts.
+                if (!naming.IsFirstPart(linear.Role())) continue;
+                var parts = naming.FusedParts(linear.Role()).Select(LlamaLinearExtensions.FromRole).ToArray();
+                AddMatrix(w, naming.Name(linear.Role(), i), parts, l, enc, scratch, permute, hp.HeadDim, i);
             }
             foreach (var role in hp.Architecture.OptionalLayerTensors)
             {
@@ -128,7 +133,7 @@ public static class GgufLlamaExporter
             }
         }
         AddVector(w, naming.OutputNorm, model.OutputNorm);
-        if (!hp.TiedEmbeddings) AddMatrix(w, naming.Output, model.Output, enc, scratch, false, hp.HeadDim);
+        if (!hp.TiedEmbeddings) AddMatrix(w, naming.Output, model.Output, enc, scratch);
         if (hp.RopeScaling is { Type: "llama3" } || hp.RopeFrequencyFactors != null)
         {
             var factors = new float[hp.HeadDim / 2];
@@ -157,6 +162,8 @@ public static class GgufLlamaExporter
         var hp = model.Parameters;
         var rule = hp.Architecture.GgufSlidingWindowRule;
         string Why(string what) => $"{model.Origin}: {what} cannot be written: llama.cpp's '{arch}' architecture would compute a different model";
+        if (hp.Architecture.GgufNeedsQueryWidthEqualHidden && hp.QDim != hp.Dim)
+            throw new NotSupportedException(Why($"heads × head_dim = {hp.QDim} ≠ hidden {hp.Dim}") + " (it sizes attn_output [hidden, hidden])");
         if (hp.ExpertCount > 0 && !hp.NormalizeTopK)
             throw new NotSupportedException(Why("norm_topk_prob false") + " (it renormalises the top-k routing weights)");
         if (rule is not { } r)
@@ -177,6 +184,21 @@ public static class GgufLlamaExporter
     }
 
     /// <summary>
+    /// llama.cpp b8390 gives Phi-3's special tokens their whitespace-strip attributes by name: when general.name contains
+    /// "phi3" or "phi-3" (any case) it looks up "&lt;/s&gt;", "&lt;unk&gt;", "&lt;s&gt;" and "&lt;|endoftext|&gt;" and fails to load
+    /// the file ("error loading model vocabulary") when one is missing. Such a name with such a vocabulary is refused here.
+    /// </summary>
+    private static void CheckLlamaCppLoadsVocabulary(LlamaModel model, string generalName, IReadOnlyList<string> tokens)
+    {
+        string lower = generalName.ToLowerInvariant();
+        if (!lower.Contains("phi3", StringComparison.Ordinal) && !lower.Contains("phi-3", StringComparison.Ordinal)) return;
+        var have = new HashSet<string>(tokens, StringComparer.Ordinal);
+        var missing = new[] { "</s>", "<unk>", "<s>", "<|endoftext|>" }.Where(t => !have.Contains(t)).ToArray();
+        if (missing.Length > 0)
+            throw new NotSupportedException($"{model.Origin}: general.name '{generalName}' makes llama.cpp look up the Phi-3 tokens {string.Join(", ", missing)}, which this vocabulary lacks, and fail to load the file; choose another name");
+    }
+
+    /// <summary>
     /// The 2-D weights <see cref="Export(LlamaModel, string, GgufTensorEncoding, string?, IEnumerable{string}?, IProgress{ValueTuple{int, int}}?, CancellationToken)"/>
     /// writes for <paramref name="model"/>, by GGUF name with their (rows, columns) and the number of matrices they stack
     /// (experts; 1 for a 2-D weight): the tensors a quantization recipe chooses types for.
@@ -187,6 +209,7 @@ public static class GgufLlamaExporter
         var list = new List<(string, long, long, int)>();
         void Add(string name, TensorView t) => list.Add((name, t.Rows, t.Columns, 1));
         Add(LlamaGgufNames.TokenEmbedding, model.TokenEmbedding);
+        var naming = model.Parameters.Architecture.GgufNaming;
         for (int i = 0; i < model.Parameters.NumLayers; i++)
             foreach (var linear in LlamaLinearExtensions.All)
             {
@@ -194,10 +217,13 @@ public static class GgufLlamaExporter
                 {
                     // Stacked experts: one tensor of experts × rows rows (the router stays F32 and is not listed).
                     var (role, views) = ex.For(linear);
-                    list.Add((TensorNaming.Gguf.Name(role, i), views.Length * views[0].Rows, views[0].Columns, views.Length));
+                    list.Add((naming.Name(role, i), views.Length * views[0].Rows, views[0].Columns, views.Length));
                     continue;
                 }
-                Add(linear.GgufName(i), model.Layers[i].Weight(linear));
+                // A fused tensor once, with the rows of all its parts.
+                if (!naming.IsFirstPart(linear.Role())) continue;
+                long rows = naming.FusedParts(linear.Role()).Sum(p => model.Layers[i].Weight(LlamaLinearExtensions.FromRole(p)).Rows);
+                list.Add((naming.Name(linear.Role(), i), rows, model.Layers[i].Weight(linear).Columns, 1));
             }
         if (!model.Parameters.TiedEmbeddings) Add(LlamaGgufNames.Output, model.Output);
         return list;
@@ -221,16 +247,39 @@ public static class GgufLlamaExporter
     private static void AddVector(GgufWriter w, string name, float[] values)
         => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
 
-    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch, bool permute, int headDim, int layer = -1, LlamaLinear linear = default)
+    /// <summary>A model-level matrix (embedding, classifier).</summary>
+    private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
         var type = enc.TypeFor(name, [rows, cols]);
         w.AddTensor(name, type, [rows, cols], s =>
         {
-            if (layer >= 0 && enc.LayerTensors != null)
-                WriteEncodedRows(s, name, type, rows, cols, enc.LayerTensors(layer, linear, -1), permute, headDim);
-            else
-                WriteView(s, name, type, t, enc, scratch, permute, headDim);
+            WriteView(s, name, type, t, enc, scratch, false, 0);
+            _progressHook?.Invoke();
+        });
+    }
+
+    /// <summary>
+    /// A layer's linear, or several linears fused into one tensor (their rows concatenated in <paramref name="parts"/>
+    /// order). Every ggml type encodes rows independently (an importance matrix weights columns, which the parts
+    /// share), so encoding part by part gives the bytes llama-quantize gives for the fused tensor.
+    /// </summary>
+    private static void AddMatrix(GgufWriter w, string name, LlamaLinear[] parts, LlamaLayerWeights l, GgufTensorEncoding enc, EncodeScratch scratch,
+        bool permute, int headDim, int layer)
+    {
+        int rows = parts.Sum(p => checked((int)l.Weight(p).Rows)), cols = checked((int)l.Weight(parts[0]).Columns);
+        var type = enc.TypeFor(name, [rows, cols]);
+        w.AddTensor(name, type, [rows, cols], s =>
+        {
+            foreach (var linear in parts)
+            {
+                var t = l.Weight(linear);
+                bool rotated = permute && linear is LlamaLinear.Q or LlamaLinear.K;
+                if (enc.LayerTensors != null)
+                    WriteEncodedRows(s, name, type, checked((int)t.Rows), cols, enc.LayerTensors(layer, linear, -1), rotated, headDim);
+                else
+                    WriteView(s, name, type, t, enc, scratch, rotated, headDim);
+            }
             _progressHook?.Invoke();
         });
     }

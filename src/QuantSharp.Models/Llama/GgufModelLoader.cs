@@ -23,9 +23,14 @@ internal static class GgufModelLoader
                 ?? throw new NotSupportedException($"{path}: architecture '{arch}' is not supported (supported: {ModelArchitectures.SupportedGguf})");
             // Keys that change the function and that this engine does not implement are refused, never ignored.
             var rule = description.GgufSlidingWindowRule;
+            // Families whose window applies to every layer (phi3) carry it as {arch}.attention.sliding_window, 0 for none.
+            bool everyLayerWindow = description.SlidingWindow == SlidingWindowStyle.EveryLayer;
             foreach (var key in new[] { "attention.sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "expert_shared_count", "expert_weights_scale" })
-                if (md.ContainsKey($"{arch}.{key}") && !(key == "attention.sliding_window" && rule != null))
+                if (md.ContainsKey($"{arch}.{key}") && !(key == "attention.sliding_window" && (rule != null || everyLayerWindow)))
                     throw new NotSupportedException($"{path}: {arch}.{key} is not supported");
+            // Phi-3 128k's LongRoPE factors: a per-position choice of frequency divisors this engine does not implement.
+            foreach (var tensor in new[] { "rope_factors_long.weight", "rope_factors_short.weight" })
+                if (gguf.Contains(tensor)) throw new NotSupportedException($"{path}: tensor '{tensor}' (LongRoPE scaling) is not supported");
             int Int(string key, int? fallback = null)
             {
                 if (md.TryGetInteger(key, out long v)) return HyperParameterChecks.PositiveCount(path, key, v);
@@ -63,6 +68,15 @@ internal static class GgufModelLoader
             int? window = null;
             bool[]? slidingLayers = null;
             float? queryScalar = null;
+            if (everyLayerWindow && md.ContainsKey($"{arch}.attention.sliding_window"))
+            {
+                // As transformers runs the model: each query sees the last `window` positions. llama.cpp b8390 ignores
+                // phi3's window ("Phi SWA is currently disabled"), so past the window the two differ (docs/architectures.md).
+                long w = md.TryGetInteger($"{arch}.attention.sliding_window", out long sw) ? sw
+                    : throw new InvalidDataException($"{path}: {arch}.attention.sliding_window is not an integer");
+                int context = Int(LlamaGgufNames.ContextLength(arch), 2048);
+                if (w > 0 && w < context) window = HyperParameterChecks.PositiveCount(path, $"{arch}.attention.sliding_window", w);
+            }
             if (rule is { } r)
             {
                 // llama.cpp's fixed rules for this family: every Pattern-th layer global, the others windowed
@@ -98,7 +112,7 @@ internal static class GgufModelLoader
                 TiedEmbeddings = !gguf.Contains(LlamaGgufNames.Output),
             };
             ITextTokenizer? tokenizer = tokData is null ? null : GgufTokenizerFactory.Create(tokData, path);
-            return new LlamaModel(gguf, hp, TensorNaming.Gguf, tokenizer, "gguf");
+            return new LlamaModel(gguf, hp, description.GgufNaming, tokenizer, "gguf");
         }
         catch
         {

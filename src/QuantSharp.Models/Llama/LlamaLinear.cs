@@ -55,6 +55,19 @@ public static class LlamaLinearExtensions
         _ => Architectures.TensorRole.Down,
     };
 
+    /// <summary>The linear of tensor role <paramref name="role"/> (one of the seven linear roles).</summary>
+    public static LlamaLinear FromRole(Architectures.TensorRole role) => role switch
+    {
+        Architectures.TensorRole.Q => LlamaLinear.Q,
+        Architectures.TensorRole.K => LlamaLinear.K,
+        Architectures.TensorRole.V => LlamaLinear.V,
+        Architectures.TensorRole.O => LlamaLinear.O,
+        Architectures.TensorRole.Gate => LlamaLinear.Gate,
+        Architectures.TensorRole.Up => LlamaLinear.Up,
+        Architectures.TensorRole.Down => LlamaLinear.Down,
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a linear role"),
+    };
+
     /// <summary>llama.cpp's GGUF tensor name of <paramref name="linear"/> in layer <paramref name="i"/>.</summary>
     public static string GgufName(this LlamaLinear linear, int i) => Architectures.TensorNaming.Gguf.Name(linear.Role(), i);
 

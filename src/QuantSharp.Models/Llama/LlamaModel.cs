@@ -44,17 +44,19 @@ public sealed class LlamaModel : IDisposable
         for (int i = 0; i < hp.NumLayers; i++)
         {
             string N(TensorRole role) => names.Name(role, i);
+            var fused = new Dictionary<string, TensorView>(StringComparer.Ordinal);
+            TensorView W(TensorRole role) => Linear(names, role, i, hp, fused);
             Layers[i] = new LlamaLayerWeights
             {
                 AttentionNorm = Norm(N(TensorRole.AttentionNorm), hp.Dim),
-                Wq = Expect(N(TensorRole.Q), hp.QDim, hp.Dim),
-                Wk = Expect(N(TensorRole.K), hp.KvDim, hp.Dim),
-                Wv = Expect(N(TensorRole.V), hp.KvDim, hp.Dim),
-                Wo = Expect(N(TensorRole.O), hp.Dim, hp.QDim),
+                Wq = W(TensorRole.Q),
+                Wk = W(TensorRole.K),
+                Wv = W(TensorRole.V),
+                Wo = W(TensorRole.O),
                 FfnNorm = Norm(N(TensorRole.FfnNorm), hp.Dim),
-                WGate = arch.Moe ? default : Expect(N(TensorRole.Gate), hp.HiddenDim, hp.Dim),
-                WUp = arch.Moe ? default : Expect(N(TensorRole.Up), hp.HiddenDim, hp.Dim),
-                WDown = arch.Moe ? default : Expect(N(TensorRole.Down), hp.Dim, hp.HiddenDim),
+                WGate = arch.Moe ? default : W(TensorRole.Gate),
+                WUp = arch.Moe ? default : W(TensorRole.Up),
+                WDown = arch.Moe ? default : W(TensorRole.Down),
                 Experts = arch.Moe ? LoadExperts(names, i, hp) : null,
                 QBias = Optional(TensorRole.QBias, i, arch.QkvBias, hp.QDim),
                 KBias = Optional(TensorRole.KBias, i, arch.QkvBias, hp.KvDim),
@@ -182,6 +184,36 @@ public sealed class LlamaModel : IDisposable
     }
 
     private readonly float _normShift;
+
+    /// <summary>Rows of a linear's weight: its output width.</summary>
+    public static long RowsOf(TensorRole role, LlamaHyperParameters hp) => role switch
+    {
+        TensorRole.Q => hp.QDim,
+        TensorRole.K or TensorRole.V => hp.KvDim,
+        TensorRole.Gate or TensorRole.Up => hp.HiddenDim,
+        TensorRole.O or TensorRole.Down => hp.Dim,
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a linear"),
+    };
+
+    /// <summary>
+    /// A linear's weight: its own tensor, or its rows of a tensor it shares with others (Phi-3's qkv_proj and
+    /// gate_up_proj), checked once per file tensor (<paramref name="fused"/> keeps the layer's fused views).
+    /// </summary>
+    private TensorView Linear(TensorNaming names, TensorRole role, int layer, LlamaHyperParameters hp, Dictionary<string, TensorView> fused)
+    {
+        long cols = role switch { TensorRole.O => hp.QDim, TensorRole.Down => hp.HiddenDim, _ => hp.Dim };
+        string name = names.Name(role, layer);
+        var parts = names.FusedParts(role);
+        if (parts.Count == 1) return Expect(name, RowsOf(role, hp), cols);
+        long first = 0, total = 0;
+        foreach (var part in parts)
+        {
+            if (part == role) first = total;
+            total += RowsOf(part, hp);
+        }
+        if (!fused.TryGetValue(name, out var whole)) fused[name] = whole = Expect(name, total, cols);
+        return whole.RowRange(first, RowsOf(role, hp), $"{name}[{role}]");
+    }
 
     private ExpertWeights LoadExperts(TensorNaming names, int layer, LlamaHyperParameters hp)
     {

@@ -47,7 +47,9 @@ public static class HfGptqExporter
             throw new NotSupportedException($"{source}: the Hugging Face GPTQ export needs a Hugging Face model folder (config.json, tokenizer files) as input");
         var hp = model.Parameters;
         HfFolderOutput.CheckDestination(source, outputFolder);
-        foreach (var (name, rows, cols) in Linears(hp, 0))
+        var packed = Modules(hp, 0).Select(m => (m.Module, m.Rows, m.Cols)).ToList();
+        if (hp.ExpertCount > 0) packed.Add(("experts' gate/up/down", hp.ExpertHiddenDim, hp.Dim));
+        foreach (var (name, rows, cols) in packed)
         {
             if (cols % 32 != 0 || rows % 32 != 0)
                 throw new NotSupportedException($"{name}: [{rows}, {cols}] cannot be GPTQ-packed (both dimensions must be multiples of 32)");
@@ -96,21 +98,23 @@ public static class HfGptqExporter
         return groups;
     }
 
-    private static IEnumerable<(string Name, int Rows, int Cols)> Linears(LlamaHyperParameters hp, int layer)
+    /// <summary>
+    /// The packed modules of a layer under the family's Hugging Face names, each with the linears it holds
+    /// (one, or several fused: Phi-3's qkv_proj and gate_up_proj), its rows and columns.
+    /// </summary>
+    private static IEnumerable<(LlamaLinear[] Parts, string Module, int Rows, int Cols)> Modules(LlamaHyperParameters hp, int layer)
     {
+        var names = hp.Architecture.HfNaming;
         foreach (var k in LlamaLinearExtensions.All)
         {
-            var (rows, cols) = k switch
-            {
-                LlamaLinear.Q => (hp.QDim, hp.Dim),
-                LlamaLinear.K or LlamaLinear.V => (hp.KvDim, hp.Dim),
-                LlamaLinear.O => (hp.Dim, hp.QDim),
-                LlamaLinear.Gate or LlamaLinear.Up => (hp.HiddenDim, hp.Dim),
-                _ => (hp.Dim, hp.HiddenDim),
-            };
-            if (hp.ExpertCount > 0 && k is LlamaLinear.Gate or LlamaLinear.Up) (rows, cols) = (hp.ExpertHiddenDim, hp.Dim);
-            if (hp.ExpertCount > 0 && k is LlamaLinear.Down) (rows, cols) = (hp.Dim, hp.ExpertHiddenDim);
-            yield return (k.HfModule(layer), rows, cols);
+            // A mixture of experts packs each expert as a module of its own (BuildWriter); the dense slots are empty.
+            if (hp.ExpertCount > 0 && k is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down) continue;
+            if (!names.IsFirstPart(k.Role())) continue;
+            var parts = names.FusedParts(k.Role()).Select(LlamaLinearExtensions.FromRole).ToArray();
+            int rows = parts.Sum(p => checked((int)LlamaModel.RowsOf(p.Role(), hp)));
+            int cols = k switch { LlamaLinear.O => hp.QDim, LlamaLinear.Down => hp.HiddenDim, _ => hp.Dim };
+            string name = names.Name(k.Role(), layer);
+            yield return (parts, name[..^".weight".Length], rows, cols);
         }
     }
 
@@ -127,25 +131,29 @@ public static class HfGptqExporter
         {
             int layer = i;
             AddF16(w, names.AttentionNorm(i), NormAsStored(model.Layers[i].AttentionNorm));
-            var experts = model.Layers[i].Experts;
-            foreach (var (k, (module, rows, cols)) in LlamaLinearExtensions.All.Zip(Linears(hp, i)))
+            foreach (var (parts, module, rows, cols) in Modules(hp, i))
             {
-                if (k == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
-                if (experts is null || k is LlamaLinear.Q or LlamaLinear.K or LlamaLinear.V or LlamaLinear.O)
-                {
-                    AddModule(w, module, rows, cols, options, zerosMinusOne, () => cursor.Layer(layer)[k]);
-                    continue;
-                }
+                if (parts[0] == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
+                // One linear, or the parts of a fused module (Phi-3) with their grids stacked row-wise.
+                AddModule(w, module, rows, cols, options, zerosMinusOne, () => GptqFusedModule.Join(
+                    parts.Select(k => GridOf(cursor.Layer(layer)[k], module)).ToArray(), module));
+            }
+            if (model.Layers[i].Experts is { } experts)
+            {
                 // A mixture of experts: the router stays in fp16 (GPTQModel does not quantize it), each expert's
                 // gate/up/down is a packed module of its own under the family's expert names.
-                if (k == LlamaLinear.Gate) AddF16(w, names.Name(TensorRole.Router, i), experts.Router);
-                var (role, views) = experts.For(k);
-                for (int e = 0; e < views.Length; e++)
+                AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
+                AddF16(w, names.Name(TensorRole.Router, i), experts.Router);
+                foreach (var k in new[] { LlamaLinear.Gate, LlamaLinear.Up, LlamaLinear.Down })
                 {
-                    int expert = e;
-                    string name = names.Name(role, i, e);
-                    AddModule(w, name[..^".weight".Length], (int)views[e].Rows, (int)views[e].Columns, options, zerosMinusOne,
-                        () => cursor.Layer(layer).Expert(k, expert));
+                    var (role, views) = experts.For(k);
+                    for (int e = 0; e < views.Length; e++)
+                    {
+                        int expert = e;
+                        string module = names.Name(role, i, e)[..^".weight".Length];
+                        AddModule(w, module, (int)views[e].Rows, (int)views[e].Columns, options, zerosMinusOne,
+                            () => GridOf(cursor.Layer(layer).Expert(k, expert), module));
+                    }
                 }
             }
             // Biases and q/k norms stay in fp16 beside the packed modules, as GPTQModel stores them.
@@ -158,16 +166,18 @@ public static class HfGptqExporter
         return w;
     }
 
+    private static GptqLayerResult GridOf(QuantizedLinear q, string module) => q.Grid
+        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+
     // qweight/qzeros/scales/g_idx of one quantized module, packed when the writer reaches them.
-    private static void AddModule(SafetensorsWriter w, string module, int rows, int cols, GptqOptions options, bool zerosMinusOne, Func<QuantizedLinear> result)
+    private static void AddModule(SafetensorsWriter w, string module, int rows, int cols, GptqOptions options, bool zerosMinusOne, Func<GptqLayerResult> grid)
     {
         int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
         int groups = (cols + gs - 1) / gs;
         int bits = options.Bits;
         GptqLayerResult Grid()
         {
-            var g = result().Grid
-                ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+            var g = grid();
             if (g.Rows != rows || g.Cols != cols || g.Bits != bits || g.Groups != groups || g.GroupIndex.Length != cols)
                 throw new InvalidOperationException($"{module}: quantizer returned [{g.Rows}, {g.Cols}] {g.Bits}-bit with {g.Groups} groups, expected [{rows}, {cols}] {bits}-bit with {groups}");
             return g;

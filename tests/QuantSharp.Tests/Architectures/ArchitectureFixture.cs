@@ -41,6 +41,9 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     /// <summary>When set, the first weight of layer 0's q_proj takes this value (an extreme but finite weight).</summary>
     public float? ExtremeWeight { get; init; }
 
+    /// <summary>Whether the checkpoint fuses q/k/v and gate/up (Phi-3's qkv_proj and gate_up_proj).</summary>
+    public bool Fused => ModelType == "phi3";
+
     /// <summary>A name for folders and messages.</summary>
     public string Name => (SlidingWindow is { } w && !IsGemma ? $"{ModelType}-swa{w}" : ModelType) + (DeadExpert is { } x ? $"-dead{x}" : "");
 
@@ -59,11 +62,19 @@ public sealed record ArchitectureSpec(string ModelType, string HfArchitecture)
     /// <summary>Mixtral: 8 experts (llama.cpp's mixes treat 8-expert models specially), top 2.</summary>
     public static readonly ArchitectureSpec Mixtral = new("mixtral", "MixtralForCausalLM") { Experts = 8, ExpertsUsed = 2, Seed = 7, RopeTheta = 1e6 };
 
+    /// <summary>
+    /// Phi-3: q/k/v fused in qkv_proj and gate/up in gate_up_proj; 8 query heads on 4 KV heads of 32 (llama.cpp's phi3
+    /// needs heads × head_dim = hidden); the config carries a sliding window as long as the context, as Phi-3-mini's does.
+    /// </summary>
+    public static readonly ArchitectureSpec Phi3 = new("phi3", "Phi3ForCausalLM") { Heads = 8, KvHeads = 4, HeadDim = 32, Seed = 8 };
+    /// <summary>Phi-3 with a window of 16, which transformers applies on every layer.</summary>
+    public static readonly ArchitectureSpec Phi3Window = Phi3 with { SlidingWindow = 16 };
+
     /// <summary>Whether this is the Gemma family (norms stored as w of 1 + w, four per block, GELU).</summary>
     public bool IsGemma => ModelType == "gemma3_text";
 
     /// <summary>The fixtures llama.cpp can run (every architecture without a sliding window it would ignore).</summary>
-    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral];
+    public static readonly ArchitectureSpec[] LlamaCppRunnable = [Llama, Mistral, Qwen2, Qwen3, Gemma3, Qwen3Moe, Mixtral, Phi3];
 }
 
 /// <summary>Writes an <see cref="ArchitectureSpec"/> as a Hugging Face folder (config.json, model.safetensors in fp32, tokenizer).</summary>
@@ -95,9 +106,14 @@ public static class ArchitectureFixture
         {
             string p = $"model.layers.{i}.";
             Add(p + "input_layernorm.weight", [d], Around1);
-            Add(p + "self_attn.q_proj.weight", [q, d], Normal(1.0 / 16));
-            Add(p + "self_attn.k_proj.weight", [kv, d], Normal(1.0 / 16));
-            Add(p + "self_attn.v_proj.weight", [kv, d], Normal(1.0 / 16));
+            if (spec.Fused)
+                Add(p + "self_attn.qkv_proj.weight", [q + 2 * kv, d], Normal(1.0 / 16)); // q rows, then k, then v
+            else
+            {
+                Add(p + "self_attn.q_proj.weight", [q, d], Normal(1.0 / 16));
+                Add(p + "self_attn.k_proj.weight", [kv, d], Normal(1.0 / 16));
+                Add(p + "self_attn.v_proj.weight", [kv, d], Normal(1.0 / 16));
+            }
             Add(p + "self_attn.o_proj.weight", [d, q], Normal(1.0 / Math.Sqrt(q)));
             if (spec.QkvBias)
             {
@@ -142,8 +158,13 @@ public static class ArchitectureFixture
                 }
                 continue;
             }
-            Add(p + "mlp.gate_proj.weight", [f, d], Normal(1.0 / 16));
-            Add(p + "mlp.up_proj.weight", [f, d], Normal(1.0 / 16));
+            if (spec.Fused)
+                Add(p + "mlp.gate_up_proj.weight", [2 * f, d], Normal(1.0 / 16)); // gate rows, then up
+            else
+            {
+                Add(p + "mlp.gate_proj.weight", [f, d], Normal(1.0 / 16));
+                Add(p + "mlp.up_proj.weight", [f, d], Normal(1.0 / 16));
+            }
             Add(p + "mlp.down_proj.weight", [d, f], Normal(1.0 / Math.Sqrt(f)));
         }
         Add("model.norm.weight", [d], Around1);
@@ -196,6 +217,16 @@ public static class ArchitectureFixture
                 config["intermediate_size"] = spec.ExpertFfn;
                 config["sliding_window"] = null;
                 config["router_jitter_noise"] = 0.0;
+                break;
+            case "phi3":
+                // As Phi-3-mini-4k's config: a window (there 2047 of 4096), dropout keys, no rope scaling.
+                config["sliding_window"] = spec.SlidingWindow ?? spec.Context;
+                config["original_max_position_embeddings"] = spec.Context;
+                config["rope_scaling"] = null;
+                config["attention_bias"] = false;
+                config["attention_dropout"] = 0.0;
+                config["embd_pdrop"] = 0.0;
+                config["resid_pdrop"] = 0.0;
                 break;
             case "gemma3_text":
                 config.Remove("hidden_act");

@@ -20,7 +20,8 @@ public sealed class ArchitectureFixtures : IDisposable
     {
         foreach (var spec in ArchitectureSpec.LlamaCppRunnable)
         {
-            string folder = ArchitectureFixture.Write(spec, Path.Combine(_dir, spec.Name));
+            // The folder's name becomes general.name: not "phi3", for which llama.cpp looks up tokens sotu's vocabulary lacks.
+            string folder = ArchitectureFixture.Write(spec, Path.Combine(_dir, spec.Name, "hf"));
             string gguf = Path.Combine(_dir, spec.Name + "-f32.gguf");
             using (var m = LlamaModel.Load(folder)) GgufLlamaExporter.Export(m, gguf, GgmlType.F32);
             Folders[spec.Name] = folder;
@@ -48,9 +49,9 @@ public sealed class ArchitectureCollection : ICollectionFixture<ArchitectureFixt
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutputHelper output)
 {
-    public static TheoryData<string> Dense() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text" };
+    public static TheoryData<string> Dense() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3" };
 
-    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral" };
+    public static TheoryData<string> Runnable() => new() { "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "qwen3_moe", "mixtral", "phi3" };
 
     [OracleTheory]
     [MemberData(nameof(Runnable))]
@@ -124,10 +125,10 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
     public static TheoryData<string, string> MixesOfNewArchitectures()
     {
         // Every mix on the families whose tensors the mix rules treat apart (Gemma's tied output and post norms, the
-        // experts' ffn_*_exps); Qwen2/Qwen3 only differ from Llama in q/k/v biases and norms, which the rules never
+        // experts' ffn_*_exps, Phi-3's fused attn_qkv counted as attn_v); Qwen2/Qwen3 only differ from Llama in q/k/v biases and norms, which the rules never
         // read, so they take the mixes with the most rules (CI time: each case quantizes twice, ~3 s).
         var data = new TheoryData<string, string>();
-        foreach (var arch in new[] { "gemma3_text", "qwen3_moe", "mixtral" })
+        foreach (var arch in new[] { "gemma3_text", "qwen3_moe", "mixtral", "phi3" })
             foreach (var t in LlamaCppFileTypeNames.All)
                 if (t != LlamaCppFileType.Q2_K_S) data.Add(arch, t.ToString());
         foreach (var arch in new[] { "qwen2", "qwen3" })
@@ -153,6 +154,67 @@ public sealed class ArchitectureOracleTests(ArchitectureFixtures fx, ITestOutput
             File.Delete(ours);
             File.Delete(theirs);
         }
+    }
+
+    [OracleFact]
+    public void APhi3GgufSlidingWindowRunsInOurEngineAsTransformersDoesWhileLlamaCppIgnoresIt()
+    {
+        // llama.cpp's converter writes Phi-3-mini's window (2047) as phi3.attention.sliding_window; b8390 reads it and runs
+        // full attention ("Phi SWA is currently disabled"). Our engine applies it, as transformers does.
+        string windowed = fx.Scratch("phi3-swa16.gguf"), longrope = fx.Scratch("phi3-longrope.gguf");
+        try
+        {
+            CopyGguf(fx.Ggufs["phi3"], windowed, md => md.SetUInt32("phi3.attention.sliding_window", 16));
+            int[] tokens = fx.Tokens[..40];
+            int v = ArchitectureSpec.Phi3.Vocab;
+            float[] Ours(LlamaModel m) { var l = new float[tokens.Length * v]; new InferenceSession(m, 64).Forward(tokens, l, allLogits: true); return l; }
+            using var gguf = LlamaModel.Load(windowed);
+            Assert.Equal(16, gguf.Parameters.SlidingWindow);
+            using var dir = new QuantSharp.Tests.Gguf.TempDirectory();
+            using var hfWindow = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Phi3Window, dir.File("w")));
+            using var full = LlamaModel.Load(fx.Folders["phi3"]);
+            float[] a = Ours(gguf), b = Ours(hfWindow), c = Ours(full);
+            Assert.Equal(b, a); // the same weights in F32, the same window: the same logits
+            using var cpp = LlamaCppModel.Load(windowed);
+            using var ctx = cpp.CreateContext(64, 64, threads: 2, f32Cache: true);
+            float[] theirs = ctx.Evaluate(tokens);
+            float range = theirs.Max() - theirs.Min();
+            double ToFull = 0, ToWindow = 0;
+            for (int i = 20 * v; i < theirs.Length; i++)
+            {
+                ToFull = Math.Max(ToFull, Math.Abs(theirs[i] - c[i]));
+                ToWindow = Math.Max(ToWindow, Math.Abs(theirs[i] - a[i]));
+            }
+            output.WriteLine($"positions 20–39: llama.cpp vs ours with full attention {ToFull:E3}, vs ours with the window {ToWindow:E3} (range {range:F3})");
+            Assert.True(ToFull <= 1e-3 * range && ToWindow > 1e-2 * range);
+
+            // Phi-3 128k's LongRoPE factors are refused by name, not ignored.
+            CopyGguf(fx.Ggufs["phi3"], longrope, _ => { }, ("rope_factors_long.weight", new float[ArchitectureSpec.Phi3.HeadDim / 2]));
+            var ex = Assert.Throws<NotSupportedException>(() => LlamaModel.Load(longrope));
+            Assert.Contains("rope_factors_long.weight", ex.Message);
+        }
+        finally
+        {
+            File.Delete(windowed);
+            File.Delete(longrope);
+        }
+    }
+
+    /// <summary>A copy of a GGUF with its metadata edited and optionally one F32 tensor added.</summary>
+    private static void CopyGguf(string source, string destination, Action<QuantSharp.Formats.Gguf.GgufMetadata> edit, (string Name, float[] Values)? extra = null)
+    {
+        using var g = new GgufFile(source);
+        var md = new QuantSharp.Formats.Gguf.GgufMetadata(destination);
+        foreach (var (key, value) in g.Metadata.Entries) md.Set(key, value);
+        edit(md);
+        var w = new GgufWriter(md);
+        foreach (var name in g.TensorNames)
+        {
+            var info = g.GetInfo(name);
+            w.AddTensor(name, info.Type, info.Shape, g.GetRawBytes(name).ToArray());
+        }
+        if (extra is { } t) w.AddTensor(t.Name, [t.Values.Length], t.Values);
+        w.WriteFile(destination);
     }
 
     private void AssertSameTensors(string ours, string theirs)

@@ -180,8 +180,11 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
         var mine = ImatrixCalibration.Collect(ours, tokens, null, new ImatrixOptions { ContextLength = nCtx, MaxChunks = chunks });
         var theirs = LlamaCppImatrix.Collect(cpp, tokens, nCtx, chunks, processOutput: false, threads: 2, exactAttention: true);
         Assert.Equal(theirs.Entries.Keys.Order(StringComparer.Ordinal), mine.Entries.Select(e => e.Name).Order(StringComparer.Ordinal));
-        // Dense: q, k, v, o, gate, up, down; a mixture of experts: q, k, v, o, the router and the three stacked expert tensors.
-        Assert.Equal(ours.Parameters.NumLayers * (ours.Parameters.ExpertCount > 0 ? 8 : 7), mine.Entries.Count);
+        // One entry per GGUF weight: 7 per layer, 4 where q/k/v and gate/up are fused (phi3's attn_qkv, ffn_up); a mixture
+        // of experts: q, k, v, o, the router and the three stacked expert tensors.
+        var naming = ours.Parameters.Architecture.GgufNaming;
+        int perLayer = ours.Parameters.ExpertCount > 0 ? 8 : LlamaLinearExtensions.All.Count(k => naming.IsFirstPart(k.Role()));
+        Assert.Equal(ours.Parameters.NumLayers * perLayer, mine.Entries.Count);
         double worst = 0;
         foreach (var e in mine.Entries)
         {
@@ -224,6 +227,54 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
             Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < bound, $"ours {a} vs llama.cpp {b}");
         }
         finally { File.Delete(file); }
+    }
+
+    [Fact]
+    public void Phi3GptqWithActOrderIsStoredAsFusedModulesThatLoadBackExactly()
+    {
+        // q/k/v (and gate/up) are quantized as separate linears from one Hessian, so act-order gives them one permutation
+        // and their stacked rows are the fused module's GPTQ; the checkpoint holds qkv_proj / gate_up_proj as transformers has them.
+        string folder = fx.Scratch("phi3-gptq-actorder-hf");
+        var options = new GptqOptions { Bits = 4, GroupSize = 128, ActOrder = true, Fp16Scales = true };
+        var rec = new HfGptqExportTests.RecordingQuantizer(new GptqLinearQuantizer(options));
+        try
+        {
+            using (var model = LlamaModel.Load(fx.Folders["phi3"]))
+                HfGptqExporter.Export(model, new LayerStreamingQuantizer(model, rec, Calibration()), options, folder);
+            using (var st = QuantSharp.Formats.Safetensors.SafetensorsModel.Open(folder))
+            {
+                Assert.Contains("model.layers.0.self_attn.qkv_proj.qweight", st.TensorNames);
+                Assert.Contains("model.layers.1.mlp.gate_up_proj.g_idx", st.TensorNames);
+                Assert.DoesNotContain(st.TensorNames, n => n.Contains("q_proj", StringComparison.Ordinal) || n.Contains("mlp.up_proj", StringComparison.Ordinal));
+                var gIdx = st.Get("model.layers.0.self_attn.qkv_proj.g_idx").Bytes.ToArray();
+                var groups = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(gIdx).ToArray();
+                Assert.False(groups.SequenceEqual(groups.Order()), "act-order should give a permuted g_idx");
+            }
+            using var loaded = LlamaModel.Load(folder);
+            for (int l = 0; l < loaded.Parameters.NumLayers; l++)
+                foreach (var k in LlamaLinearExtensions.All)
+                    Assert.Equal(rec.Results[k.HfModule(l)].Dequantized, loaded.Layers[l].Weight(k).ToFloat32());
+        }
+        finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
+    }
+
+    [Fact]
+    public void PartsWithDifferentColumnGroupsAreNotFusedIntoOneModule()
+    {
+        // 2 rows × 4 columns, 2 groups; scales group-major [g·rows + r] = 10·part + 2·g + r.
+        static GptqLayerResult Part(int part, int[] gIdx) => new()
+        {
+            Rows = 2, Cols = 4, Bits = 4, GroupSize = 2, QuantizedValues = Enumerable.Range(8 * part, 8).ToArray(),
+            Scales = [10 * part, 10 * part + 1, 10 * part + 2, 10 * part + 3], Zeros = new int[4], GroupIndex = gIdx, Dequantized = new float[8],
+        };
+        var ex = Assert.Throws<NotSupportedException>(() => GptqFusedModule.Join([Part(0, [0, 0, 1, 1]), Part(1, [1, 0, 0, 1])], "m.qkv_proj"));
+        Assert.Contains("m.qkv_proj", ex.Message);
+        Assert.Contains("g_idx", ex.Message);
+        // Joined: rows stack (values row-major), scales interleave per group.
+        var joined = GptqFusedModule.Join([Part(0, [0, 0, 1, 1]), Part(1, [0, 0, 1, 1])], "m");
+        Assert.Equal(4, joined.Rows);
+        Assert.Equal(Enumerable.Range(0, 16), joined.QuantizedValues);
+        Assert.Equal([0f, 1, 10, 11, 2, 3, 12, 13], joined.Scales);
     }
 
     [Theory]

@@ -10,7 +10,7 @@ namespace QuantSharp.Tests.Architectures;
 [Trait("Category", "RealModel")]
 public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3", "qwen3_moe", "mixtral" };
+    public static TheoryData<string> Specs() => new() { "llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3", "qwen3_moe", "mixtral", "phi3", "phi3-swa16" };
 
     internal static ArchitectureSpec Spec(string name) => name switch
     {
@@ -22,6 +22,8 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
         "gemma3" => ArchitectureSpec.Gemma3,
         "qwen3_moe" => ArchitectureSpec.Qwen3Moe,
         "mixtral" => ArchitectureSpec.Mixtral,
+        "phi3" => ArchitectureSpec.Phi3,
+        "phi3-swa16" => ArchitectureSpec.Phi3Window,
         _ => throw new ArgumentException(name),
     };
 
@@ -75,14 +77,39 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
         Assert.NotEqual(a.AsSpan(16 * v, v).ToArray(), b.AsSpan(16 * v, v).ToArray());
     }
 
-    [Fact]
-    public void ASlidingWindowModelIsNotWrittenAsAGgufThatWouldIgnoreIt()
+    [Theory]
+    [InlineData("mistral-swa16")]
+    [InlineData("phi3-swa16")] // llama.cpp b8390 reads phi3's window and ignores it ("Phi SWA is currently disabled")
+    public void ASlidingWindowModelIsNotWrittenAsAGgufThatWouldIgnoreIt(string name)
     {
         using var dir = new TempDirectory();
-        using var model = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.MistralWindow, dir.File("m")));
+        using var model = LlamaModel.Load(ArchitectureFixture.Write(Spec(name), dir.File("m")));
         var ex = Assert.Throws<NotSupportedException>(() => GgufLlamaExporter.Export(model, dir.File("m.gguf"), QuantSharp.Formats.Gguf.GgmlType.F32));
         Assert.Contains("sliding_window 16", ex.Message);
         Assert.False(File.Exists(dir.File("m.gguf")));
+    }
+
+    [Fact]
+    public void AGgufNameThatMakesLlamaCppLookUpPhi3TokensTheVocabularyLacksIsRefused()
+    {
+        // The folder "phi3" becomes general.name; llama.cpp then needs </s>, <unk>, <s>, <|endoftext|> (sotu's vocabulary has only the last).
+        using var dir = new TempDirectory();
+        using var model = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Phi3, dir.File("phi3")));
+        var ex = Assert.Throws<NotSupportedException>(() => GgufLlamaExporter.Export(model, dir.File("p.gguf"), QuantSharp.Formats.Gguf.GgmlType.F32));
+        Assert.Contains("</s>, <unk>, <s>", ex.Message);
+        Assert.False(File.Exists(dir.File("p.gguf")));
+        GgufLlamaExporter.Export(model, dir.File("q.gguf"), QuantSharp.Formats.Gguf.GgmlType.F32, name: "fixture");
+        Assert.True(File.Exists(dir.File("q.gguf")));
+    }
+
+    [Fact]
+    public void APhi3WhoseQueryWidthIsNotHiddenIsNotWrittenAsAGgufLlamaCppCannotLoad()
+    {
+        // llama.cpp's phi3 sizes attn_output [hidden, hidden]: 8 heads of 64 on a hidden width of 256 does not fit.
+        using var dir = new TempDirectory();
+        using var model = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Phi3 with { HeadDim = 64 }, dir.File("m")));
+        var ex = Assert.Throws<NotSupportedException>(() => GgufLlamaExporter.Export(model, dir.File("m.gguf"), QuantSharp.Formats.Gguf.GgmlType.F32));
+        Assert.Contains("heads × head_dim = 512", ex.Message);
     }
 
     [Theory]
@@ -95,6 +122,8 @@ public sealed class ArchitectureReferenceTests(ITestOutputHelper output)
     [InlineData("qwen3", "partial_rotary_factor", "0.5")]
     [InlineData("llama", "attention_bias", "true")]
     [InlineData("llama", "layer_types", "[\"sliding_attention\", \"full_attention\"]")]
+    [InlineData("phi3", "rope_scaling", "{\"type\": \"longrope\", \"long_factor\": [1.0], \"short_factor\": [1.0]}")]
+    [InlineData("phi3", "partial_rotary_factor", "0.75")]
     public void AConfigKeyTheEngineDoesNotImplementIsRefusedByName(string arch, string key, string json)
     {
         using var dir = new TempDirectory();

@@ -15,6 +15,7 @@ namespace QuantSharp.Tests.Architectures;
 /// Gemma 3 (modeling_gemma3.py): embeddings × √hidden, norms <c>x · rsqrt(mean(x²) + eps) · (1 + w)</c>,
 /// post-attention and pre/post-feedforward norms, GELU-tanh, scores scaled by query_pre_attn_scalar^−½,
 /// local layers (<c>layer_types</c>) windowed and rotated with <c>rope_local_base_freq</c>.
+/// Phi-3 (modeling_phi3.py): Mistral's block read from fused <c>qkv_proj</c> and <c>gate_up_proj</c> weights.
 /// </summary>
 public sealed class ReferenceDecoder
 {
@@ -44,7 +45,8 @@ public sealed class ReferenceDecoder
         _eps = c.GetProperty("rms_norm_eps").GetDouble();
         _theta = c.GetProperty("rope_theta").GetDouble();
         _tied = c.GetProperty("tie_word_embeddings").GetBoolean();
-        bool useWindow = c.GetProperty("model_type").GetString() == "mistral" || (c.TryGetProperty("use_sliding_window", out var u) && u.GetBoolean());
+        // Mistral and Phi-3 mask with sliding_window whenever it is set (create_sliding_window_causal_mask); Qwen only with use_sliding_window.
+        bool useWindow = c.GetProperty("model_type").GetString() is "mistral" or "phi3" || (c.TryGetProperty("use_sliding_window", out var u) && u.GetBoolean());
         _window = useWindow && c.TryGetProperty("sliding_window", out var sw) && sw.ValueKind == JsonValueKind.Number ? sw.GetInt32() : null;
         _gemma = c.GetProperty("model_type").GetString() == "gemma3_text";
         _local = new bool[_layers];
@@ -72,6 +74,24 @@ public sealed class ReferenceDecoder
         }
         using var st = SafetensorsModel.Open(folder);
         foreach (var name in st.TensorNames) _w[name] = Array.ConvertAll(st.Get(name).ToFloat32(), x => (double)x);
+        // Phi-3 (modeling_phi3.py): qkv = qkv_proj(x); q = qkv[..., :heads·hd], k = the next kv_heads·hd, v = the rest;
+        // gate, up = gate_up_proj(x).chunk(2) and the MLP is down(up · act(gate)). Rows of the fused weights split so.
+        for (int l = 0; l < _layers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            if (Opt(p + "self_attn.qkv_proj.weight") is { } qkv)
+            {
+                int qRows = _heads * _hd, kvRows = _kvHeads * _hd;
+                _w[p + "self_attn.q_proj.weight"] = qkv[..(qRows * _d)];
+                _w[p + "self_attn.k_proj.weight"] = qkv[(qRows * _d)..((qRows + kvRows) * _d)];
+                _w[p + "self_attn.v_proj.weight"] = qkv[((qRows + kvRows) * _d)..];
+            }
+            if (Opt(p + "mlp.gate_up_proj.weight") is { } gateUp)
+            {
+                _w[p + "mlp.gate_proj.weight"] = gateUp[..(_ffn * _d)];
+                _w[p + "mlp.up_proj.weight"] = gateUp[(_ffn * _d)..];
+            }
+        }
     }
 
     private double[]? Opt(string name) => _w.TryGetValue(name, out var v) ? v : null;
