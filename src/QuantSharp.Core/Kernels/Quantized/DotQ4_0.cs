@@ -106,14 +106,11 @@ internal unsafe struct DotQ4_0 : IQuantDot
     {
         for (int b = 0; b < nb; b++, dst += 256)
         {
-            float* scales = (float*)dst;
             for (int i = 0; i < 8; i++)
             {
                 byte* block = rows[i] + (nint)b * BlockBytes;
                 // WeightBits.Fp16 is bit-identical to RowQuad.Fp16x4 (tested on all 65,536 patterns).
-                float s = WeightBits.Fp16(block);
-                int lane = (i >> 2) * 16 + (i & 3) * 4;
-                scales[lane] = scales[lane + 1] = scales[lane + 2] = scales[lane + 3] = s;
+                Octet.StoreScale(dst, i, WeightBits.Fp16(block));
                 Vector128.Store(Vector128.Load(block + 2), dst + 128 + i * 16);
             }
         }
@@ -163,10 +160,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
             c3a = TileStep(c3a, loA, hiA, x0, x1, seed, scA * dv);
             c3b = TileStep(c3b, loB, hiB, x0, x1, seed, scB * dv);
         }
-        RowQuad.Sum(c0a, results); RowQuad.Sum(c0b, results + 4);
-        RowQuad.Sum(c1a, results + 8); RowQuad.Sum(c1b, results + 12);
-        RowQuad.Sum(c2a, results + 16); RowQuad.Sum(c2b, results + 20);
-        RowQuad.Sum(c3a, results + 24); RowQuad.Sum(c3b, results + 28);
+        Octet.Store(results, c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b);
     }
 
     /// <summary>One quad × one activation row × one block of <see cref="Tile512"/>: Dot512Quad's loop body.</summary>
@@ -258,11 +252,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
                 c3a = PairStep<TF>(c3a, loA, hiA, x0, x1, seed, scA * dv);
                 c3b = PairStep<TF>(c3b, loB, hiB, x0, x1, seed, scB * dv);
             }
-            float* r = results + 4 * quad;
-            QuadLanes.Sum(c0a, r); QuadLanes.Sum(c0b, r + 2);
-            QuadLanes.Sum(c1a, r + 8); QuadLanes.Sum(c1b, r + 10);
-            QuadLanes.Sum(c2a, r + 16); QuadLanes.Sum(c2b, r + 18);
-            QuadLanes.Sum(c3a, r + 24); QuadLanes.Sum(c3b, r + 26);
+            Octet.StoreQuad(results + 4 * quad, c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b);
         }
     }
 
@@ -289,7 +279,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
                 for (int b = 0; b < nb; b++, pb += 256, q += 32)
                 {
                     BlockLanes(pb + 128 + 16 * i, q, a.S(t)[b], lanes);
-                    QuadLanes.Accumulate(acc, lanes, ((float*)pb)[(i >> 2) * 16 + (i & 3) * 4] * a.D(t)[b]);
+                    QuadLanes.Accumulate(acc, lanes, Octet.Scale(pb, i) * a.D(t)[b]);
                 }
                 results[t * 8 + i] = QuadLanes.Sum(acc);
             }

@@ -61,7 +61,7 @@ internal static unsafe class QuantizedMatMul
     /// </summary>
     public static bool UsesInt8Gemm(DType t, int m)
         => m >= Int8GemmMinRows && KernelOptions.Int8Gemm && IsIsaExact(t) && TileIsa(KernelOptions.EffectiveIsa) != TileKind.None
-           && (m < MatMul.QuantizedGemmMinRows || Int8GemmRoutes.ReplacesFp32Gemm(t, KernelOptions.EffectiveIsa));
+           && (m < MatMul.QuantizedGemmMinRows || Int8GemmRoutes.ReplacesFp32Gemm(t, KernelOptions.EffectiveIsa, m));
 
     /// <summary>Which GEMM tile an ISA level runs.</summary>
     private enum TileKind { None, Avx512, Avx2, Vnni, Scalar }
