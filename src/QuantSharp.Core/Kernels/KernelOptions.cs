@@ -51,8 +51,8 @@ public static class KernelOptions
     }
 
     /// <summary>
-    /// Whether block-quantized weights with int8 GEMM tiles (Q4_0 so far, AVX-512 path) use them
-    /// for multi-row products (default true). False restores the previous routing: row-quad dots
+    /// Whether block-quantized weights with int8 GEMM tiles use them for multi-row products where
+    /// they are routed (default true; see QuantizedMatMul.UsesInt8Gemm and Int8GemmRoutes). False restores the previous routing: row-quad dots
     /// below <see cref="MatMul.QuantizedGemmMinRows"/> rows, the fp32 dequantizing GEMM from there
     /// on, whose results differ in rounding (fp32 rather than int8 activations). For comparisons.
     /// </summary>

@@ -16,9 +16,9 @@ namespace QuantSharp.Core.Kernels;
 public static class MatMul
 {
     /// <summary>
-    /// From this many activation rows on, block-quantized weights without an int8 GEMM for the
-    /// current ISA (<see cref="KernelOptions.Int8Gemm"/>; Q4_0 on AVX-512 has one, used from 8 rows
-    /// on) go through the fp32 GEMM: each
+    /// From this many activation rows on, block-quantized weights whose int8 GEMM is not routed for
+    /// the current ISA (<see cref="KernelOptions.Int8Gemm"/>; the per-type table is Int8GemmRoutes)
+    /// go through the fp32 GEMM: each
     /// weight tile is dequantized once (exactly, as ggml does) and reused for all rows, which beats
     /// per-row integer dots once the dequantization is spread over enough rows (prefill).
     /// Below it (decode, small batches), activations are quantized to int8 and meet the weight

@@ -19,8 +19,9 @@ internal unsafe struct DotQ4_0 : IQuantDot
     public static void Dot256<TF>(byte* w, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
     {
         // Accumulators are locals, not an array, so they stay in registers; a row's arithmetic is
-        // the same whatever mt is, so an M-row product equals its M = 1 rows bit for bit.
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        // the same whatever mt is, so an M-row product equals its M = 1 rows bit for bit, and it is
+        // Dot512Quad's (QuadLanes), so AVX2 and AVX-512 agree too.
+        Vector128<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         sbyte* q0 = a.Q(0), q1 = a.Q(Math.Min(1, mt - 1)), q2 = a.Q(Math.Min(2, mt - 1)), q3 = a.Q(Math.Min(3, mt - 1));
         float* d0 = a.D(0), d1 = a.D(Math.Min(1, mt - 1)), d2 = a.D(Math.Min(2, mt - 1)), d3 = a.D(Math.Min(3, mt - 1));
         int* s0 = a.S(0), s1 = a.S(Math.Min(1, mt - 1)), s2 = a.S(Math.Min(2, mt - 1)), s3 = a.S(Math.Min(3, mt - 1));
@@ -39,10 +40,10 @@ internal unsafe struct DotQ4_0 : IQuantDot
                 }
             }
         }
-        results[0] = Vector256.Sum(acc0);
-        if (mt > 1) results[1] = Vector256.Sum(acc1);
-        if (mt > 2) results[2] = Vector256.Sum(acc2);
-        if (mt > 3) results[3] = Vector256.Sum(acc3);
+        results[0] = QuadLanes.Sum(acc0);
+        if (mt > 1) results[1] = QuadLanes.Sum(acc1);
+        if (mt > 2) results[2] = QuadLanes.Sum(acc2);
+        if (mt > 3) results[3] = QuadLanes.Sum(acc3);
     }
 
     public static bool PairRows => true;
@@ -51,22 +52,21 @@ internal unsafe struct DotQ4_0 : IQuantDot
     public static void Dot256Rows2<TF>(byte* w0, byte* w1, int nb, in ActTile a, float* results) where TF : struct, IDotFlavor
     {
         // Per row exactly Step's operations in Dot256 (mt = 1); only the activation side is shared.
-        Vector256<float> acc0 = default, acc1 = default;
+        Vector128<float> acc0 = default, acc1 = default;
         sbyte* q = a.Q(0);
         float* d = a.D(0);
         int* s = a.S(0);
         for (int b = 0; b < nb; b++, w0 += BlockBytes, w1 += BlockBytes)
         {
             var av = Vector256.Load(q + b * 32);
-            var seed = Vector256.CreateScalar(-8 * s[b]);
-            var da = Vector256.Create(d[b]);
-            var dot0 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w0 + 2), av);
-            var dot1 = IntDot.U8S8<TF>(seed, IntDot.Nibbles32(w1 + 2), av);
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot0), Vector256.Create(IntDot.Half(w0)) * da, acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot1), Vector256.Create(IntDot.Half(w1)) * da, acc1);
+            var seed = Vector128.CreateScalar(-8 * s[b]);
+            var dot0 = QuadLanes.Fold(IntDot.U8S8<TF>(Vector256<int>.Zero, IntDot.Nibbles32(w0 + 2), av)) + seed;
+            var dot1 = QuadLanes.Fold(IntDot.U8S8<TF>(Vector256<int>.Zero, IntDot.Nibbles32(w1 + 2), av)) + seed;
+            acc0 = QuadLanes.Accumulate(acc0, dot0, IntDot.Half(w0) * d[b]);
+            acc1 = QuadLanes.Accumulate(acc1, dot1, IntDot.Half(w1) * d[b]);
         }
-        results[0] = Vector256.Sum(acc0);
-        results[1] = Vector256.Sum(acc1);
+        results[0] = QuadLanes.Sum(acc0);
+        results[1] = QuadLanes.Sum(acc1);
     }
 
     public static bool RowQuads => true;
@@ -106,14 +106,11 @@ internal unsafe struct DotQ4_0 : IQuantDot
     {
         for (int b = 0; b < nb; b++, dst += 256)
         {
-            float* scales = (float*)dst;
             for (int i = 0; i < 8; i++)
             {
                 byte* block = rows[i] + (nint)b * BlockBytes;
                 // WeightBits.Fp16 is bit-identical to RowQuad.Fp16x4 (tested on all 65,536 patterns).
-                float s = WeightBits.Fp16(block);
-                int lane = (i >> 2) * 16 + (i & 3) * 4;
-                scales[lane] = scales[lane + 1] = scales[lane + 2] = scales[lane + 3] = s;
+                Octet.StoreScale(dst, i, WeightBits.Fp16(block));
                 Vector128.Store(Vector128.Load(block + 2), dst + 128 + i * 16);
             }
         }
@@ -163,10 +160,7 @@ internal unsafe struct DotQ4_0 : IQuantDot
             c3a = TileStep(c3a, loA, hiA, x0, x1, seed, scA * dv);
             c3b = TileStep(c3b, loB, hiB, x0, x1, seed, scB * dv);
         }
-        RowQuad.Sum(c0a, results); RowQuad.Sum(c0b, results + 4);
-        RowQuad.Sum(c1a, results + 8); RowQuad.Sum(c1b, results + 12);
-        RowQuad.Sum(c2a, results + 16); RowQuad.Sum(c2b, results + 20);
-        RowQuad.Sum(c3a, results + 24); RowQuad.Sum(c3b, results + 28);
+        Octet.Store(results, c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b);
     }
 
     /// <summary>One quad × one activation row × one block of <see cref="Tile512"/>: Dot512Quad's loop body.</summary>
@@ -174,28 +168,121 @@ internal unsafe struct DotQ4_0 : IQuantDot
     private static Vector512<float> TileStep(Vector512<float> acc, Vector512<byte> lo, Vector512<byte> hi, Vector512<sbyte> x0, Vector512<sbyte> x1, Vector512<int> seed, Vector512<float> scale)
         => Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(RowQuad.U8S8Twice(lo, x0, hi, x1) + seed), scale, acc);
 
+    /// <summary>One block of one row against activation row q: Dot512Quad's lanes, offset and FMA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Step<TF>(Vector256<float> acc, Vector256<byte> u, float dw, sbyte* q, float* d, int* s, int b) where TF : struct, IDotFlavor
+    private static Vector128<float> Step<TF>(Vector128<float> acc, Vector256<byte> u, float dw, sbyte* q, float* d, int* s, int b) where TF : struct, IDotFlavor
     {
-        var dot = IntDot.U8S8<TF>(Vector256.CreateScalar(-8 * s[b]), u, Vector256.Load(q + b * 32));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(dw) * Vector256.Create(d[b]), acc);
+        var dot = QuadLanes.Fold(IntDot.U8S8<TF>(Vector256<int>.Zero, u, Vector256.Load(q + b * 32))) + Vector128.CreateScalar(-8 * s[b]);
+        return QuadLanes.Accumulate(acc, dot, dw * d[b]);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
     {
+        float* acc = stackalloc float[4];
+        int* lanes = stackalloc int[4];
         for (int j = 0; j < mt; j++)
         {
-            float acc = 0;
+            new Span<float>(acc, 4).Clear();
             byte* wb = w;
             sbyte* q = a.Q(j);
             for (int b = 0; b < nb; b++, wb += BlockBytes, q += 32)
             {
-                byte* qs = wb + 2;
-                int sum = 0;
-                for (int i = 0; i < 16; i++) sum += ((qs[i] & 0xF) - 8) * q[i] + ((qs[i] >> 4) - 8) * q[i + 16];
-                acc += IntDot.Half(wb) * a.D(j)[b] * sum;
+                BlockLanes(wb + 2, q, a.S(j)[b], lanes);
+                QuadLanes.Accumulate(acc, lanes, WeightBits.Fp16(wb) * a.D(j)[b]);
             }
-            results[j] = acc;
+            results[j] = QuadLanes.Sum(acc);
+        }
+    }
+
+    /// <summary>The four exact int32 lanes of one block (16 nibble bytes at <paramref name="qs"/>) against 32 activations with sum <paramref name="sum"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BlockLanes(byte* qs, sbyte* q, int sum, int* lanes)
+    {
+        for (int l = 0; l < 4; l++)
+        {
+            int v = 0;
+            for (int i = 4 * l; i < 4 * l + 4; i++) v += (qs[i] & 0xF) * q[i] + (qs[i] >> 4) * q[i + 16];
+            lanes[l] = v;
+        }
+        lanes[0] -= 8 * sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile256<TF>(byte* p, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
+    {
+        // Each row quad of the octet in turn, as two row pairs (row i of the pair in 128-bit lane i)
+        // against four activation rows: eight accumulators, which fit AVX2's sixteen registers.
+        sbyte* q0 = a.Q(0), q1 = a.Q(Math.Min(1, mt - 1)), q2 = a.Q(Math.Min(2, mt - 1)), q3 = a.Q(Math.Min(3, mt - 1));
+        float* d0 = a.D(0), d1 = a.D(Math.Min(1, mt - 1)), d2 = a.D(Math.Min(2, mt - 1)), d3 = a.D(Math.Min(3, mt - 1));
+        int* s0 = a.S(0), s1 = a.S(Math.Min(1, mt - 1)), s2 = a.S(Math.Min(2, mt - 1)), s3 = a.S(Math.Min(3, mt - 1));
+        var low = Vector256.Create((byte)0x0F);
+        for (int quad = 0; quad < 2; quad++)
+        {
+            Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
+            byte* pb = p + 64 * quad;
+            for (int b = 0; b < nb; b++, pb += 256)
+            {
+                var pa = Vector256.Load(pb + 128);
+                var pc = Vector256.Load(pb + 160);
+                var loA = pa & low;
+                var hiA = Vector256.ShiftRightLogical(pa.AsUInt16(), 4).AsByte() & low;
+                var loB = pc & low;
+                var hiB = Vector256.ShiftRightLogical(pc.AsUInt16(), 4).AsByte() & low;
+                var scA = Vector256.Load((float*)pb);
+                var scB = Vector256.Load((float*)(pb + 32));
+                nint qo = (nint)b * 32;
+
+                var x0 = Broadcast16(q0 + qo); var x1 = Broadcast16(q0 + qo + 16);
+                var seed = QuadLanes.FirstLanes(-8 * s0[b]); var dv = Vector256.Create(d0[b]);
+                c0a = PairStep<TF>(c0a, loA, hiA, x0, x1, seed, scA * dv);
+                c0b = PairStep<TF>(c0b, loB, hiB, x0, x1, seed, scB * dv);
+
+                x0 = Broadcast16(q1 + qo); x1 = Broadcast16(q1 + qo + 16);
+                seed = QuadLanes.FirstLanes(-8 * s1[b]); dv = Vector256.Create(d1[b]);
+                c1a = PairStep<TF>(c1a, loA, hiA, x0, x1, seed, scA * dv);
+                c1b = PairStep<TF>(c1b, loB, hiB, x0, x1, seed, scB * dv);
+
+                x0 = Broadcast16(q2 + qo); x1 = Broadcast16(q2 + qo + 16);
+                seed = QuadLanes.FirstLanes(-8 * s2[b]); dv = Vector256.Create(d2[b]);
+                c2a = PairStep<TF>(c2a, loA, hiA, x0, x1, seed, scA * dv);
+                c2b = PairStep<TF>(c2b, loB, hiB, x0, x1, seed, scB * dv);
+
+                x0 = Broadcast16(q3 + qo); x1 = Broadcast16(q3 + qo + 16);
+                seed = QuadLanes.FirstLanes(-8 * s3[b]); dv = Vector256.Create(d3[b]);
+                c3a = PairStep<TF>(c3a, loA, hiA, x0, x1, seed, scA * dv);
+                c3b = PairStep<TF>(c3b, loB, hiB, x0, x1, seed, scB * dv);
+            }
+            Octet.StoreQuad(results + 4 * quad, c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b);
+        }
+    }
+
+    /// <summary>The 16 bytes at <paramref name="p"/> in both 128-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast16(sbyte* p) => Avx2.BroadcastVector128ToVector256(p);
+
+    /// <summary>One row pair × one activation row × one block of <see cref="Tile256"/>: Step's arithmetic for both rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PairStep<TF>(Vector256<float> acc, Vector256<byte> lo, Vector256<byte> hi, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<int> seed, Vector256<float> scale) where TF : struct, IDotFlavor
+        => Fma.MultiplyAdd(Avx.ConvertToVector256Single(IntDot.U8S8Twice<TF>(seed, lo, x0, hi, x1)), scale, acc);
+
+    public static void TileScalar(byte* p, int nb, in ActTile a, int mt, float* results)
+    {
+        float* acc = stackalloc float[4];
+        int* lanes = stackalloc int[4];
+        for (int t = 0; t < mt; t++)
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                new Span<float>(acc, 4).Clear();
+                byte* pb = p;
+                sbyte* q = a.Q(t);
+                for (int b = 0; b < nb; b++, pb += 256, q += 32)
+                {
+                    BlockLanes(pb + 128 + 16 * i, q, a.S(t)[b], lanes);
+                    QuadLanes.Accumulate(acc, lanes, Octet.Scale(pb, i) * a.D(t)[b]);
+                }
+                results[t * 8 + i] = QuadLanes.Sum(acc);
+            }
         }
     }
 }

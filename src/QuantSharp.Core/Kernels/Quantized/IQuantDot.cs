@@ -45,7 +45,12 @@ internal unsafe interface IQuantDot
     static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
         => throw new NotSupportedException("this kernel has no row-quad path");
 
-    /// <summary>Whether the kernel implements the int8 GEMM tiles (<see cref="PackOctet"/>, <see cref="Tile512"/>; optional, default no).</summary>
+    /// <summary>
+    /// Whether the kernel implements the int8 GEMM tiles (<see cref="PackOctet"/>, <see cref="Tile512"/>,
+    /// <see cref="Tile256"/>, <see cref="TileScalar"/>; optional, default no). Such a kernel reduces in
+    /// the row-quad order (<see cref="QuadLanes"/>) on every path, M = 1 included, so its results do
+    /// not depend on M, ISA or thread count.
+    /// </summary>
     static virtual bool GemmTiles => false;
 
     /// <summary>Bytes per block of a packed octet (eight weight rows) written by <see cref="PackOctet"/>.</summary>
@@ -69,6 +74,18 @@ internal unsafe interface IQuantDot
     /// the loads and the unpacking are shared. Only called when <see cref="GemmTiles"/> is true.
     /// </summary>
     static virtual void Tile512(byte* packed, int nb, in ActTile a, int mt, float* results)
+        => throw new NotSupportedException("this kernel has no GEMM tile");
+
+    /// <summary>
+    /// The AVX2 twin of <see cref="Tile512"/> (VNNI when <typeparamref name="TF"/> says so): the same
+    /// packed octet, the same results layout and bit for bit the same results, as kernels with GEMM
+    /// tiles reduce in the row-quad order on every ISA (<see cref="QuadLanes"/>).
+    /// </summary>
+    static virtual void Tile256<TF>(byte* packed, int nb, in ActTile a, int mt, float* results) where TF : struct, IDotFlavor
+        => throw new NotSupportedException("this kernel has no GEMM tile");
+
+    /// <summary>The scalar twin of <see cref="Tile512"/>; writes results for activation rows 0..mt only.</summary>
+    static virtual void TileScalar(byte* packed, int nb, in ActTile a, int mt, float* results)
         => throw new NotSupportedException("this kernel has no GEMM tile");
 }
 
@@ -99,6 +116,16 @@ internal static class IntDot
     public static Vector256<int> U8S8<TF>(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) where TF : struct, IDotFlavor
         => TF.Vnni ? AvxVnni.MultiplyWideningAndAdd(acc, u, s)
                    : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256<short>.One));
+
+    /// <summary>
+    /// acc + Σ of groups of four u8×s8 products of two operand pairs (the 512-bit form is
+    /// <see cref="RowQuad.U8S8Twice"/>). Without VNNI both pairs' int16 pair sums are added before
+    /// widening, one vpmaddwd for both: callers keep |u·s| pair sums of both pairs together below 32768.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> U8S8Twice<TF>(Vector256<int> acc, Vector256<byte> u0, Vector256<sbyte> s0, Vector256<byte> u1, Vector256<sbyte> s1) where TF : struct, IDotFlavor
+        => TF.Vnni ? AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, u0, s0), u1, s1)
+                   : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, s0) + Avx2.MultiplyAddAdjacent(u1, s1), Vector256<short>.One));
 
     /// <summary>acc + pairwise int16 products (scales applied to maddubs partial sums).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

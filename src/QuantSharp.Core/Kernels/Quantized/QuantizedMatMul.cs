@@ -28,8 +28,9 @@ internal static unsafe class QuantizedMatMul
 
     /// <summary>
     /// Whether <paramref name="t"/> has AVX-512 row-quad kernels (<see cref="RowQuad"/>), which the
-    /// AVX-512 path uses for every M; they reduce in their own fixed order, so their results are
-    /// not bit-identical to the AVX2 and scalar kernels' (each path is deterministic on its own).
+    /// AVX-512 path uses for every M. They reduce in their own fixed order; types with GEMM tiles
+    /// (<see cref="IQuantDot.GemmTiles"/>) reduce in that order on every path, the others' AVX2 and
+    /// scalar kernels in another (each path is deterministic on its own).
     /// </summary>
     public static bool HasRowQuadKernel(DType t)
     {
@@ -39,11 +40,19 @@ internal static unsafe class QuantizedMatMul
 
     /// <summary>
     /// From this many activation rows on, types with GEMM tiles (<see cref="IQuantDot.GemmTiles"/>)
-    /// run the int8 GEMM on the AVX-512 path: each group of eight weight rows is repacked once per
-    /// call and multiplied against four activation rows at a time. Below it the row-quad kernels
-    /// run one activation row at a time (the repacking would not pay). Same bits either way.
+    /// run the int8 GEMM: each group of eight weight rows is repacked once per call and multiplied
+    /// against four activation rows at a time (AVX-512, AVX2 or scalar tiles). Below it the M = 1
+    /// kernels run one activation row (or tile of four) at a time, as the repacking would not pay.
+    /// Same bits either way.
     /// </summary>
     public const int Int8GemmMinRows = 8;
+
+    /// <summary>Whether <paramref name="t"/>'s kernel reduces in the row-quad order on every ISA path (it has GEMM tiles).</summary>
+    public static bool IsIsaExact(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.Tiles;
+    }
 
     /// <summary>
     /// Whether a call with <paramref name="m"/> activation rows on <paramref name="t"/> weights takes
@@ -51,11 +60,19 @@ internal static unsafe class QuantizedMatMul
     /// <see cref="MatMul.QuantizedGemmMinRows"/>, where it replaces the fp32 dequantizing GEMM).
     /// </summary>
     public static bool UsesInt8Gemm(DType t, int m)
+        => m >= Int8GemmMinRows && KernelOptions.Int8Gemm && IsIsaExact(t) && TileIsa(KernelOptions.EffectiveIsa) != TileKind.None
+           && (m < MatMul.QuantizedGemmMinRows || Int8GemmRoutes.ReplacesFp32Gemm(t, KernelOptions.EffectiveIsa, m));
+
+    /// <summary>Which GEMM tile an ISA level runs.</summary>
+    private enum TileKind { None, Avx512, Avx2, Vnni, Scalar }
+
+    private static TileKind TileIsa(KernelIsa isa) => isa switch
     {
-        if (m < Int8GemmMinRows || !KernelOptions.Int8Gemm || KernelOptions.EffectiveIsa != KernelIsa.Avx512 || !Avx512BW.IsSupported) return false;
-        var traits = new KernelTraits();
-        return WithKernel(t, ref traits) && traits.Tiles;
-    }
+        KernelIsa.Avx512 when Avx512BW.IsSupported => TileKind.Avx512,
+        KernelIsa.Avx2 when Avx2.IsSupported && Fma.IsSupported => AvxVnni.IsSupported ? TileKind.Vnni : TileKind.Avx2,
+        KernelIsa.Avx512 or KernelIsa.Avx2 => TileKind.None,
+        _ => TileKind.Scalar,
+    };
 
     /// <summary>Whether MatMul accepts weights of <paramref name="t"/>.</summary>
     public static bool Supports(DType t) => BlockDequantizer.Supports(t) && t != DType.Q8_K;
@@ -274,6 +291,7 @@ internal static unsafe class QuantizedMatMul
                 for (int i = 0; i < 8; i++) rows[i] = _w + Math.Min(r + i, r1 - 1) * _rowBytes;
                 TD.PackOctet(rows, nb, packed + o * octetBytes);
             }
+            var kind = TileIsa(_isa);
             int tokenBlock = Math.Max(IntDot.TileRows, (64 * 1024 / _k) & ~(IntDot.TileRows - 1));
             for (int m0 = 0; m0 < _m; m0 += tokenBlock)
             {
@@ -285,7 +303,14 @@ internal static unsafe class QuantizedMatMul
                     for (int j = m0; j < m1; j += IntDot.TileRows)
                     {
                         int mt = Math.Min(IntDot.TileRows, m1 - j);
-                        TD.Tile512(po, nb, _acts.Tile(j), mt, res);
+                        var tile = _acts.Tile(j);
+                        switch (kind)
+                        {
+                            case TileKind.Avx512: TD.Tile512(po, nb, tile, mt, res); break;
+                            case TileKind.Vnni: TD.Tile256<VnniFlavor>(po, nb, tile, mt, res); break;
+                            case TileKind.Avx2: TD.Tile256<Avx2Flavor>(po, nb, tile, mt, res); break;
+                            default: TD.TileScalar(po, nb, tile, mt, res); break;
+                        }
                         for (int t = 0; t < mt; t++)
                         {
                             float* c = _c + (nint)(j + t) * _n + r;

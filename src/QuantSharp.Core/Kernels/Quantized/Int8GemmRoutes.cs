@@ -1,0 +1,32 @@
+// Where prefill takes the int8 GEMM rather than the fp32 dequantizing GEMM: a per-type, per-ISA table of measurements.
+using QuantSharp.Core.Tensors;
+
+namespace QuantSharp.Core.Kernels.Quantized;
+
+/// <summary>
+/// The routing decision for products of <see cref="MatMul.QuantizedGemmMinRows"/> activation rows
+/// or more, taken from `QuantSharp.Bench qgemm` (int8 GEMM vs fp32 GEMM over dequantized tiles,
+/// one thread, interleaved rounds; figures in docs/quantized-inference.md). Below that row count
+/// every type with GEMM tiles takes the int8 GEMM from <see cref="QuantizedMatMul.Int8GemmMinRows"/>
+/// rows on: there it replaces the per-row integer kernels, with the same bits. Where this table
+/// says no, M ≥ 32 products round differently from the M = 1 kernels (fp32 activations).
+/// </summary>
+internal static class Int8GemmRoutes
+{
+    /// <summary>
+    /// Whether a product of <paramref name="m"/> ≥ <see cref="MatMul.QuantizedGemmMinRows"/> rows on
+    /// <paramref name="t"/> weights takes the int8 GEMM on <paramref name="isa"/>.
+    /// </summary>
+    public static bool ReplacesFp32Gemm(DType t, KernelIsa isa, int m) => (t, isa) switch
+    {
+        // AVX-512, 1 thread, shapes 512×512, 1536×512, 2048×2048: 1.7–1.9× at M = 32, 1.1–1.2× at
+        // M = 128, 0.96–1.18× at M = 512.
+        (DType.Q4_0, KernelIsa.Avx512) => true,
+        // AVX-512 (no vpsignb: signs by masked select, two vpmaddwd per quad): 1.35–2.0× at M = 32,
+        // 1.03–1.13× at M = 64, 0.88–0.99× at M = 128, 0.82–0.89× at M = 512.
+        (DType.Q8_0, KernelIsa.Avx512) => m < 128,
+        // AVX2 (256-bit vpmaddubsw, 8 MACs per instruction like an fp32 FMA): Q4_0 0.7–0.8× at
+        // M ≥ 128; scalar: Q4_0 0.3× at M = 64. The fp32 GEMM stays.
+        _ => false,
+    };
+}
