@@ -221,8 +221,7 @@ public sealed class InferenceSession
     // Expert inputs to the matmul observer under the stacked tensors' GGUF names (what llama-imatrix sees).
     private DecoderLayerForward.ExpertObserver ObserveExpert(int count) => (expert, group, rows, n, width) =>
     {
-        var roles = group == LinearInputGroup.MlpInput ? [TensorRole.ExpertGate, TensorRole.ExpertUp] : new[] { TensorRole.ExpertDown };
-        foreach (var role in roles)
+        foreach (var role in ExpertWeights.RolesReading(group))
             MatMulObserver?.OnExpertMatMulInput(_hp.Architecture.GgufNaming.Name(role, _observedLayer), expert, count, rows, n, width);
     };
 

@@ -74,6 +74,11 @@ public sealed class ExpertWeights
     /// <summary>Number of experts.</summary>
     public int Count => Gate.Length;
 
+    /// <summary>The expert roles whose input is <paramref name="group"/>: gate and up read the MLP input, down the hidden activations.</summary>
+    public static Architectures.TensorRole[] RolesReading(Architectures.LinearInputGroup group) => group == Architectures.LinearInputGroup.MlpInput
+        ? [Architectures.TensorRole.ExpertGate, Architectures.TensorRole.ExpertUp]
+        : group == Architectures.LinearInputGroup.MlpHidden ? [Architectures.TensorRole.ExpertDown] : [];
+
     /// <summary>The expert tensors that stand where a dense layer has <paramref name="linear"/> (gate, up or down), with their role.</summary>
     public (Architectures.TensorRole Role, TensorView[] Views) For(LlamaLinear linear) => linear switch
     {

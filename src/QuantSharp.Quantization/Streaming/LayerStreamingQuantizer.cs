@@ -345,15 +345,9 @@ public sealed class LayerStreamingQuantizer
             for (int e = first; e < end; e++)
             {
                 ct.ThrowIfCancellationRequested();
-                var (views, slot) = kind switch
-                {
-                    LlamaLinear.Gate => (current.Gate, 0),
-                    LlamaLinear.Up => (current.Up, 1),
-                    _ => (current.Down, 2),
-                };
                 var (r, view) = QuantizeExpert(l, kind, e, original, stats[e], lastUse: kind != LlamaLinear.Gate, state);
-                results[slot][e] = r;
-                if (Sequential) views[e] = view;
+                results[kind - LlamaLinear.Gate][e] = r;
+                if (Sequential) current.For(kind).Views[e] = view;
                 Step();
             }
         }

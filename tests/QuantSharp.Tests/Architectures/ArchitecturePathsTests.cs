@@ -37,7 +37,7 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
         public void ObserveKeyValue(int layer, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int tokens, int kvDim) { }
         public void ObserveExpertInput(int layer, int expert, LinearInputGroup group, ReadOnlySpan<float> x, int rows, int width)
         {
-            foreach (var role in group == LinearInputGroup.MlpInput ? new[] { TensorRole.ExpertGate, TensorRole.ExpertUp } : [TensorRole.ExpertDown])
+            foreach (var role in ExpertWeights.RolesReading(group))
                 Sums.OnExpertMatMulInput(TensorNaming.Gguf.Name(role, layer), expert, experts, x, rows, width);
         }
     }

@@ -62,11 +62,19 @@ public sealed class CliTests : IDisposable
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
+        // Drained so that progress lines can never fill the pipe and block the run before it sees the signal.
+        var stdout = p.StandardOutput.ReadToEndAsync();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (Directory.GetFiles(_dir, "base.qslogits.tmp-*").Length == 0 && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(50);
         Assert.False(p.HasExited, "the run ended before it could be interrupted");
         using (var kill = Process.Start("kill", ["-INT", p.Id.ToString()])) kill.WaitForExit();
-        await p.WaitForExitAsync(new CancellationTokenSource(60_000).Token);
+        try { await p.WaitForExitAsync(new CancellationTokenSource(60_000).Token); }
+        catch (TaskCanceledException)
+        {
+            // Say what the run was doing instead of leaving it running for the rest of the suite.
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"no exit within 60 s of SIGINT; stderr: {await stderr}; stdout: {await stdout}");
+        }
         Assert.Equal(130, p.ExitCode);
         Assert.Contains("cancelled", await stderr);
         Assert.Empty(Directory.GetFiles(_dir));
