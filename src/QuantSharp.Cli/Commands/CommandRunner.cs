@@ -20,8 +20,19 @@ internal static class CommandRunner
             e.Cancel = true;
             cts.Cancel();
         };
+        // SIGTERM (kill, timeout, a service manager) too: a process started in the background of a script inherits
+        // SIGINT as ignored, and then SIGTERM is the only way to stop it cleanly.
+        s_terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+        {
+            if (cts.IsCancellationRequested) return;
+            c.Cancel = true;
+            cts.Cancel();
+        });
         return cts;
     });
+
+    // Kept alive for the process's lifetime (disposing it would restore the default SIGTERM behaviour).
+    private static System.Runtime.InteropServices.PosixSignalRegistration? s_terminate;
 
     /// <summary>Cancelled by Ctrl-C; long steps that write files watch it and remove their temporary output.</summary>
     public static CancellationToken Cancellation => Interrupt.Value.Token;

@@ -67,7 +67,10 @@ public sealed class CliTests : IDisposable
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (Directory.GetFiles(_dir, "base.qslogits.tmp-*").Length == 0 && !p.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(50);
         Assert.False(p.HasExited, "the run ended before it could be interrupted");
-        using (var kill = Process.Start("kill", ["-INT", p.Id.ToString()])) kill.WaitForExit();
+        // A test run started in the background of a script inherits SIGINT as ignored (so would the CLI, and .NET then
+        // leaves Ctrl-C alone, as a shell does): there SIGTERM, which the CLI treats the same way, stands in for it.
+        string signal = SigIntIgnored() ? "-TERM" : "-INT";
+        using (var kill = Process.Start("kill", [signal, p.Id.ToString()])) kill.WaitForExit();
         try { await p.WaitForExitAsync(new CancellationTokenSource(60_000).Token); }
         catch (TaskCanceledException)
         {
@@ -78,6 +81,13 @@ public sealed class CliTests : IDisposable
         Assert.Equal(130, p.ExitCode);
         Assert.Contains("cancelled", await stderr);
         Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    // Bit 2 (SIGINT) of the SigIgn mask in /proc/self/status.
+    private static bool SigIntIgnored()
+    {
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line != null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 2) != 0;
     }
 
     [Theory]
