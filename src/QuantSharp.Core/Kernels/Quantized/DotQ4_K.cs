@@ -73,32 +73,13 @@ internal unsafe struct DotQ4_K : IQuantDot
         float* ad = a.D(j);
         int* asum = a.S(j);
         var nibble = Vector512.Create((byte)0x0F);
-        // Per lane (row) the block's first 16 bytes are dwords [d|dmin, u0, u1, u2]; the packed 6-bit
-        // scales and mins become dwords [sc0..3, sc4..7, m0..3, m4..7] as in ScaleMinK4.
-        var pickLow = Vector512.Create(1, 3, 2, 3, 5, 7, 6, 7, 9, 11, 10, 11, 13, 15, 14, 15).AsUInt32();
-        var pickHigh = Vector512.Create(1, 1, 2, 2, 5, 5, 6, 6, 9, 9, 10, 10, 13, 13, 14, 14).AsUInt32();
-        var lowShift = Vector512.Create(0u, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
-        var lowMask = Vector512.Create(0x3F3F3F3Fu, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
-                                       0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F);
-        var highMask = Vector512.Create(0u, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030,
-                                        0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030);
-        // Mins (bytes 8..15 of each lane) zero-extended to int16.
-        var minsPick = RowQuad.EveryLane(Vector128.Create(unchecked((short)0x8008), unchecked((short)0x8009), unchecked((short)0x800A), unchecked((short)0x800B),
-                                                          unchecked((short)0x800C), unchecked((short)0x800D), unchecked((short)0x800E), unchecked((short)0x800F))).AsSByte();
         var acc = Vector512<float>.Zero;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
-            var head = RowQuad.Load16(w0, w1, w2, w3, ob).AsUInt32();
-            var sm = ((Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(head, pickLow), lowShift) & lowMask)
-                      | (Vector512.ShiftLeft(Vector512.ShiftRightLogical(Avx512F.PermuteVar16x32(head, pickHigh), 6), 4) & highMask)).AsSByte();
-
-            // Σ_s m_s·Σa_s with Σa over each 32-value sub-block, the eight sums as int16 in every lane.
-            var sums16 = Avx512F.ConvertToVector256Int16(Vector512.Load(asum + b * 16));
-            var pairSums = Avx2.MultiplyAddAdjacent(sums16, Vector256<short>.One);
-            var subSums = RowQuad.EveryLane(Vector128.Narrow(pairSums.GetLower(), pairSums.GetUpper()));
-            var minSum = Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(sm, minsPick).AsInt16(), subSums);
+            var sm = ScalesAndMins(RowQuad.Load16(w0, w1, w2, w3, ob));
+            var minSum = MinSum(sm, asum + b * 16);
 
             var isum = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
@@ -123,9 +104,42 @@ internal unsafe struct DotQ4_K : IQuantDot
         RowQuad.Sum(acc, results);
     }
 
+    /// <summary>
+    /// Per lane (row) a block's first 16 bytes are dwords [d|dmin, u0, u1, u2]; the packed 6-bit scales
+    /// and mins become bytes [sc0..7, m0..7] of the lane as in <see cref="KQuantDequant.ScaleMinK4"/>
+    /// (shared with Q5_K, whose block starts the same way).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<sbyte> ScalesAndMins(Vector512<byte> head16)
+    {
+        var head = head16.AsUInt32();
+        var pickLow = Vector512.Create(1, 3, 2, 3, 5, 7, 6, 7, 9, 11, 10, 11, 13, 15, 14, 15).AsUInt32();
+        var pickHigh = Vector512.Create(1, 1, 2, 2, 5, 5, 6, 6, 9, 9, 10, 10, 13, 13, 14, 14).AsUInt32();
+        var lowShift = Vector512.Create(0u, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
+        var lowMask = Vector512.Create(0x3F3F3F3Fu, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F,
+                                       0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F);
+        var highMask = Vector512.Create(0u, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030,
+                                        0, 0x30303030, 0, 0x30303030, 0, 0x30303030, 0, 0x30303030);
+        return ((Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar16x32(head, pickLow), lowShift) & lowMask)
+                | (Vector512.ShiftLeft(Vector512.ShiftRightLogical(Avx512F.PermuteVar16x32(head, pickHigh), 6), 4) & highMask)).AsSByte();
+    }
+
+    /// <summary>Σ_s m_s·Σa_s per row (four int32 lanes per row), Σa over each 32-value sub-block from Q8_K's 16-value sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> MinSum(Vector512<sbyte> sm, int* sums16)
+    {
+        // Mins (bytes 8..15 of each lane) zero-extended to int16.
+        var minsPick = RowQuad.EveryLane(Vector128.Create(unchecked((short)0x8008), unchecked((short)0x8009), unchecked((short)0x800A), unchecked((short)0x800B),
+                                                          unchecked((short)0x800C), unchecked((short)0x800D), unchecked((short)0x800E), unchecked((short)0x800F))).AsSByte();
+        var sums = Avx512F.ConvertToVector256Int16(Vector512.Load(sums16));
+        var pairSums = Avx2.MultiplyAddAdjacent(sums, Vector256<short>.One);
+        var subSums = RowQuad.EveryLane(Vector128.Narrow(pairSums.GetLower(), pairSums.GetUpper()));
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.Shuffle(sm, minsPick).AsInt16(), subSums);
+    }
+
     /// <summary>Scale byte <paramref name="s"/> of each lane (0..63) zero-extended into all eight int16 of the lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<short> Scale(Vector512<sbyte> sm, int s)
+    internal static Vector512<short> Scale(Vector512<sbyte> sm, int s)
         => Avx512BW.Shuffle(sm, Vector512.Create((short)(s | 0x8000)).AsSByte()).AsInt16();
 
     /// <summary>One super-block against activation row j: d·da·Σ sc·(q·a) − dmin·da·Σ m·Σa, lane-wise.</summary>
