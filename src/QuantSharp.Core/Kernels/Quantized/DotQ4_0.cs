@@ -9,7 +9,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// The nibbles (0..15) go straight in as the unsigned operand; the −8 offset is applied exactly in
 /// integers as −8·Σa, seeded into lane 0 of the block's accumulator from the precomputed block sum.
 /// </summary>
-internal unsafe struct DotQ4_0 : IQuantDot
+internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 18;
 
@@ -73,6 +73,22 @@ internal unsafe struct DotQ4_0 : IQuantDot
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => true;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_0>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ4_0>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
     {
         // Row lane l sums weights 4l..4l+3 (low nibbles) and 16+4l..16+4l+3 (high nibbles); the −8
         // offset is −8·Σa in lane 0 of each row, exact in integers before the one FMA per block.
@@ -86,12 +102,12 @@ internal unsafe struct DotQ4_0 : IQuantDot
         for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
         {
             RowQuad.PrefetchNext(next, off, BlockBytes);
-            var packed = RowQuad.Load16(w0, w1, w2, w3, off + 2);
+            var packed = src.Load16(off, 2);
             var lo = packed & low;
             var hi = Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
             var dot = RowQuad.U8S8Twice(lo, RowQuad.Broadcast16(q), hi, RowQuad.Broadcast16(q + 16))
                       + (Vector512.Create(-8 * s[b]) & firstLane);
-            var scale = RowQuad.Fp16x4(RowQuad.Words(w0, w1, w2, w3, off)) * Vector128.Create(d[b]);
+            var scale = RowQuad.Fp16x4(src.Halves(off, 0)) * Vector128.Create(d[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
         }
         RowQuad.Sum(acc, results);

@@ -11,7 +11,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// int16 pairs, at most 2·15·127) then vpmaddwd/vpdpwssd by the sub-block scale; the second uses
 /// the activations' 16-value sums, so both stay exact integers until the two final multiplies.
 /// </summary>
-internal unsafe struct DotQ4_K : IQuantDot
+internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 144;
 
@@ -68,6 +68,22 @@ internal unsafe struct DotQ4_K : IQuantDot
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => false;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_K>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ4_K>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
     {
         sbyte* aq = a.Q(j);
         float* ad = a.D(j);
@@ -78,15 +94,16 @@ internal unsafe struct DotQ4_K : IQuantDot
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
-            var sm = ScalesAndMins(RowQuad.Load16(w0, w1, w2, w3, ob));
+            var head = src.Load16(ob, 0);
+            var sm = ScalesAndMins(head);
             var minSum = MinSum(sm, asum + b * 16);
 
             var isum = Vector512<int>.Zero;
             for (int k = 0; k < 4; k++)
             {
                 // Bytes 32k..32k+31 of qs: low nibbles are sub-block 2k, high nibbles 2k+1.
-                var v0 = RowQuad.Load16(w0, w1, w2, w3, ob + 16 + 32 * k);
-                var v1 = RowQuad.Load16(w0, w1, w2, w3, ob + 32 + 32 * k);
+                var v0 = src.Load16(ob, 16 + 32 * k);
+                var v1 = src.Load16(ob, 32 + 32 * k);
                 sbyte* y = aq + 64 * k;
                 var pLow = Avx512BW.MultiplyAddAdjacent(v0 & nibble, RowQuad.Broadcast16(y))
                            + Avx512BW.MultiplyAddAdjacent(v1 & nibble, RowQuad.Broadcast16(y + 16));
@@ -94,7 +111,7 @@ internal unsafe struct DotQ4_K : IQuantDot
                             + Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble, RowQuad.Broadcast16(y + 48));
                 isum += Avx512BW.MultiplyAddAdjacent(pLow, Scale(sm, 2 * k)) + Avx512BW.MultiplyAddAdjacent(pHigh, Scale(sm, 2 * k + 1));
             }
-            var dd = RowQuad.Words(w0, w1, w2, w3, ob);
+            var dd = RowQuad.FirstWords(head); // d | dmin of each row
             var da = Vector128.Create(ad[b]);
             var d = RowQuad.Fp16x4(dd) * da;
             var dmin = RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16)) * -da;

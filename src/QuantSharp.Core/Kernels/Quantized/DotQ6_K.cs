@@ -10,7 +10,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// the −32 offset becomes −32·Σ_s sc_s·Σa_s from the activations' 16-value sums, seeded into the
 /// integer accumulator, so a super-block's dot is exact before its single multiply by d·d_a.
 /// </summary>
-internal unsafe struct DotQ6_K : IQuantDot
+internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 210;
 
@@ -66,6 +66,22 @@ internal unsafe struct DotQ6_K : IQuantDot
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => false;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ6_K>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ6_K>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
     {
         // Per super-block: the −32 offset as −32·Σ_s sc_s·Σa_s (exact), then for each 16-byte slice
         // of ql/qh four 16-weight sub-blocks of all four rows, each weighted by its row's int8 scale
@@ -81,7 +97,7 @@ internal unsafe struct DotQ6_K : IQuantDot
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
             // Row i's sixteen int8 scales in lane i: sign-extended to int16 (even and odd ones) and the −32 offset term.
-            var sc = RowQuad.Load16(w0, w1, w2, w3, ob + 192).AsSByte();
+            var sc = src.Load16(ob, 192).AsSByte();
             var scEven = RowQuad.SignExtendEven(sc);
             var scOdd = RowQuad.SignExtendOdd(sc);
             var isum = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, asum + b * 16), 5);
@@ -91,10 +107,10 @@ internal unsafe struct DotQ6_K : IQuantDot
                 for (int c = 0; c < 2; c++)
                 {
                     // Weights 128h + 32t + 16c + (0..15) form sub-block 8h + 2t + c (t = 0..3 below).
-                    nint o = ob + 64 * h + 16 * c;
-                    var ql0 = RowQuad.Load16(w0, w1, w2, w3, o);
-                    var ql1 = RowQuad.Load16(w0, w1, w2, w3, o + 32);
-                    var qh = RowQuad.Load16(w0, w1, w2, w3, ob + 128 + 32 * h + 16 * c).AsUInt16();
+                    int o = 64 * h + 16 * c;
+                    var ql0 = src.Load16(ob, o);
+                    var ql1 = src.Load16(ob, o + 32);
+                    var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
                     sbyte* y = aq + 128 * h + 16 * c;
                     int s = 8 * h + c;
                     isum += SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, RowQuad.ScaleOf(scEven, scOdd, s));
@@ -103,8 +119,8 @@ internal unsafe struct DotQ6_K : IQuantDot
                     isum += SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, RowQuad.ScaleOf(scEven, scOdd, s + 6));
                 }
             }
-            // d is the fp16 at 208..209: read the word ending there so no byte past the block is touched.
-            var d = RowQuad.Fp16x4(Vector128.ShiftRightLogical(RowQuad.Words(w0, w1, w2, w3, ob + 206), 16)) * Vector128.Create(ad[b]);
+            // d is the fp16 at 208..209.
+            var d = RowQuad.Fp16x4(src.Halves(ob, 208)) * Vector128.Create(ad[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
         }
         RowQuad.Sum(acc, results);

@@ -38,6 +38,13 @@ internal static unsafe class QuantizedMatMul
         return WithKernel(t, ref traits) && traits.Quads;
     }
 
+    /// <summary>Whether <paramref name="t"/>'s row-quad kernel can read a quad-interleaved copy (<see cref="TensorView.WithInterleavedCopy"/>).</summary>
+    public static bool HasInterleavedKernel(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.Interleaves;
+    }
+
     /// <summary>
     /// From this many activation rows on, types with GEMM tiles (<see cref="IQuantDot.GemmTiles"/>)
     /// run the int8 GEMM: each group of eight weight rows is repacked once per call and multiplied
@@ -115,9 +122,22 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads, Tiles;
-        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; }
+        public bool SuperBlocks, Quads, Tiles, Interleaves;
+        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; }
     }
+
+    /// <summary>The view's interleaved copy (built on first use), or null where the type has none.</summary>
+    private struct InterleavedCall(TensorView w) : IKernelCall
+    {
+        public byte* Quads;
+        public void Call<TD>() where TD : struct, IQuantDot
+        {
+            if (TD.Interleaves) Quads = w.Interleaved!.Get(w, &InterleaveRows<TD>);
+        }
+    }
+
+    private static void InterleaveRows<TD>(byte* rows, nint rowBytes, int n, byte* dst) where TD : struct, IQuantDot
+        => TD.Interleave(rows, rowBytes, n, dst);
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
@@ -134,9 +154,19 @@ internal static unsafe class QuantizedMatMul
             int perThread = ((n + 4 * threads - 1) / (4 * threads) + 7) & ~7;
             rowsPerChunk = Math.Max(8, Math.Min(rows, perThread));
         }
+        var isa = KernelOptions.EffectiveIsa;
+        byte* quads = null;
+        if (w.Interleaved != null && !gemm && isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
+        {
+            var call = new InterleavedCall(w);
+            WithKernel(w.DType, ref call);
+            quads = call.Quads;
+            // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad).
+            if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
+        }
         int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
         var job = t_job ??= new Job();
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, KernelOptions.EffectiveIsa, gemm);
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads);
         if (chunks <= 1 || threads <= 1 || (!gemm && (long)n * rowBytes < ParallelThresholdBytes))
             job.RunRows(0, n);
         else
@@ -148,7 +178,7 @@ internal static unsafe class QuantizedMatMul
     {
         private readonly Q8Activations _acts = new();
         private float* _a, _c;
-        private byte* _w;
+        private byte* _w, _quads;
         private nint _rowBytes;
         private DType _type;
         private int _m, _n, _k, _rowsPerChunk;
@@ -158,9 +188,9 @@ internal static unsafe class QuantizedMatMul
 
         public Job() => Body = RunChunk;
 
-        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm)
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm, byte* quads)
         {
-            _a = a; _m = m; _w = w; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
+            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             if (SuperBlockActivations(type) is bool super) _acts.Quantize(a, m, k, super);
         }
 
@@ -200,7 +230,8 @@ internal static unsafe class QuantizedMatMul
             }
             if (TD.RowQuads && _isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
             {
-                QuadRows<TD>(r0, r1, nb, res);
+                if (TD.Interleaves && _quads != null) InterleavedRows<TD>(r0, r1, nb, res);
+                else QuadRows<TD>(r0, r1, nb, res);
                 return;
             }
             if (_m == 1 && simd && TD.PairRows)
@@ -262,6 +293,24 @@ internal static unsafe class QuantizedMatMul
                 for (int j = 0; j < _m; j++)
                 {
                     TD.Dot512Quad(w0, w1, w2, w3, next, nb, acts, j, res);
+                    float* c = _c + (nint)j * _n + r;
+                    for (int i = 0; i < count; i++) c[i] = res[i];
+                }
+            }
+        }
+
+        /// <summary><see cref="QuadRows{TD}"/> on the interleaved copy: r0 is a multiple of four, quad r/4 starts at row r's offset.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void InterleavedRows<TD>(int r0, int r1, int nb, float* res) where TD : struct, IQuantDot
+        {
+            var acts = _acts.Tile(0);
+            for (int r = r0; r < r1; r += 4)
+            {
+                byte* quad = _quads + r * _rowBytes;
+                int count = Math.Min(4, r1 - r);
+                for (int j = 0; j < _m; j++)
+                {
+                    TD.Dot512Interleaved(quad, quad + 4 * _rowBytes, nb, acts, j, res);
                     float* c = _c + (nint)j * _n + r;
                     for (int i = 0; i < count; i++) c[i] = res[i];
                 }

@@ -35,6 +35,11 @@ internal static unsafe class RowQuad
             Unsafe.ReadUnaligned<int>(w0 + offset), Unsafe.ReadUnaligned<int>(w1 + offset),
             Unsafe.ReadUnaligned<int>(w2 + offset), Unsafe.ReadUnaligned<int>(w3 + offset));
 
+    /// <summary>The first 32-bit word of each 128-bit lane (row i's in element i): a block's leading scales without reloading them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> FirstWords(Vector512<byte> lanes)
+        => Avx512F.PermuteVar16x32(lanes.AsInt32(), Vector512.Create(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower().GetLower();
+
     /// <summary>The 16 bytes at <paramref name="offset"/> of each row, row i in 128-bit lane i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Load16(byte* w0, byte* w1, byte* w2, byte* w3, nint offset)
