@@ -74,4 +74,49 @@ public sealed unsafe class InterleavedWeightsTests
             }
         }
     }
+
+    public static TheoryData<DType> TileTypes()
+    {
+        var data = new TheoryData<DType>();
+        foreach (var t in BlockTypes.All.Where(QuantizedMatMul.HasQuadTiles)) data.Add(t);
+        return data;
+    }
+
+    /// <summary>
+    /// The four-activation-row tiles of the AVX-512 row-quad kernels (which also replace the fp32 GEMM at
+    /// M ≥ 32 where Int8GemmRoutes says so) give each activation row exactly what it gets alone (M = 1),
+    /// on both layouts, with M not a multiple of four.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TileTypes))]
+    public void QuadTilesGiveEveryRowItsSingleRowResult(DType type)
+    {
+        if (!KernelOptions.IsSupported(KernelIsa.Avx512) || !System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) return; // the tiles are AVX-512 only
+        const int k = 1024, n = 37;
+        var weights = BlockTypes.RandomWeights(new Random(5 + (int)type), n * k);
+        var packed = new byte[DTypeInfo.RowBytes(type, (long)n * k)];
+        BlockQuantizer.QuantizeRows(type, weights, k, packed);
+        var rng = new Random(9);
+        fixed (byte* pw = packed)
+        {
+            var plain = new TensorView("w", type, [n, k], pw, packed.Length);
+            foreach (var view in new[] { plain, plain.WithInterleavedCopy() })
+                foreach (int m in new[] { 2, 7, 45 })
+                {
+                    var a = new float[m * k];
+                    for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * (i % 53 == 0 ? 15 : 1);
+                    var all = new float[m * n];
+                    var one = new float[n];
+                    using var scope = new KernelScope(KernelIsa.Avx512, 2);
+                    MatMul.Multiply(a, m, view, all);
+                    for (int t = 0; t < m; t++)
+                    {
+                        MatMul.Multiply(a.AsSpan(t * k, k), 1, view, one);
+                        for (int r = 0; r < n; r++)
+                            Assert.True(BitConverter.SingleToInt32Bits(one[r]) == BitConverter.SingleToInt32Bits(all[t * n + r]),
+                                $"{type} M={m} interleaved={view.Interleaved != null} [{t},{r}]: {all[t * n + r]:R} vs alone {one[r]:R}");
+                    }
+                }
+        }
+    }
 }

@@ -121,6 +121,86 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
         RowQuad.Sum(acc, results);
     }
 
+    public static bool QuadTiles => true;
+
+    public static void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+
+    public static void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new InterleavedQuad<DotQ4_K>(quad), next, nb, a, j, mt, results);
+
+    /// <summary>
+    /// <see cref="Quad{TQ}"/> for activation rows j..j+3 at once (rows from <paramref name="mt"/> on repeat
+    /// row j + mt − 1): each block's scales and nibbles are unpacked once for the four, and every
+    /// (weight row, activation row) pair gets exactly the single-row kernel's operations in its
+    /// order, so results are bit-identical to it. results[4t + i] = weight row i · activation row j + t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuadTile<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results) where TQ : struct, IQuadSource
+    {
+        int j1 = j + Math.Min(1, mt - 1), j2 = j + Math.Min(2, mt - 1), j3 = j + Math.Min(3, mt - 1);
+        sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
+        float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
+        int* s0 = a.S(j), s1 = a.S(j1), s2 = a.S(j2), s3 = a.S(j3);
+        var nibble = Vector512.Create((byte)0x0F);
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var head = src.Load16(ob, 0);
+            var sm = ScalesAndMins(head);
+            var dd = RowQuad.FirstWords(head);
+            var wd = RowQuad.Fp16x4(dd);
+            var wmin = RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16));
+            // The min term first, as the single-row kernel adds it first.
+            acc0 = MinTerm(acc0, sm, s0 + b * 16, wmin, d0[b]);
+            acc1 = MinTerm(acc1, sm, s1 + b * 16, wmin, d1[b]);
+            acc2 = MinTerm(acc2, sm, s2 + b * 16, wmin, d2[b]);
+            acc3 = MinTerm(acc3, sm, s3 + b * 16, wmin, d3[b]);
+            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            int o = b * 256;
+            for (int k = 0; k < 4; k++, o += 64)
+            {
+                var v0 = src.Load16(ob, 16 + 32 * k);
+                var v1 = src.Load16(ob, 32 + 32 * k);
+                var l0 = v0 & nibble;
+                var l1 = v1 & nibble;
+                var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble;
+                var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble;
+                var sc0 = Scale(sm, 2 * k);
+                var sc1 = Scale(sm, 2 * k + 1);
+                i0 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q0 + o);
+                i1 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q1 + o);
+                i2 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q2 + o);
+                i3 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q3 + o);
+            }
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+        }
+        RowQuad.Sum(acc0, results);
+        RowQuad.Sum(acc1, results + 4);
+        RowQuad.Sum(acc2, results + 8);
+        RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>acc + (Σ_s m_s·Σa_s)·(dmin·−da), the single-row kernel's first FMA of a block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MinTerm(Vector512<float> acc, Vector512<sbyte> sm, int* sums16, Vector128<float> wmin, float da)
+        => Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(MinSum(sm, sums16)), RowQuad.Spread(wmin * -Vector128.Create(da)), acc);
+
+    /// <summary>Sub-blocks 2k and 2k+1 of the quad against one activation row's 64 values at <paramref name="y"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlocks(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> h0, Vector512<byte> h1,
+        Vector512<short> sc0, Vector512<short> sc1, sbyte* y)
+    {
+        var pLow = Avx512BW.MultiplyAddAdjacent(l0, RowQuad.Broadcast16(y)) + Avx512BW.MultiplyAddAdjacent(l1, RowQuad.Broadcast16(y + 16));
+        var pHigh = Avx512BW.MultiplyAddAdjacent(h0, RowQuad.Broadcast16(y + 32)) + Avx512BW.MultiplyAddAdjacent(h1, RowQuad.Broadcast16(y + 48));
+        return Avx512BW.MultiplyAddAdjacent(pLow, sc0) + Avx512BW.MultiplyAddAdjacent(pHigh, sc1);
+    }
+
     /// <summary>
     /// Per lane (row) a block's first 16 bytes are dwords [d|dmin, u0, u1, u2]; the packed 6-bit scales
     /// and mins become bytes [sc0..7, m0..7] of the lane as in <see cref="KQuantDequant.ScaleMinK4"/>

@@ -70,6 +70,24 @@ internal static unsafe class QuantizedMatMul
         => m >= Int8GemmMinRows && KernelOptions.Int8Gemm && IsIsaExact(t) && TileIsa(KernelOptions.EffectiveIsa) != TileKind.None
            && (m < MatMul.QuantizedGemmMinRows || Int8GemmRoutes.ReplacesFp32Gemm(t, KernelOptions.EffectiveIsa, m));
 
+    /// <summary>Whether <paramref name="t"/>'s row-quad kernel has the four-activation-row tile (<see cref="IQuantDot.QuadTiles"/>).</summary>
+    public static bool HasQuadTiles(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.QuadTiles;
+    }
+
+    /// <summary>
+    /// Whether a product of <paramref name="m"/> ≥ <see cref="MatMul.QuantizedGemmMinRows"/> rows on <paramref name="t"/>
+    /// stays on the integer row-quad tiles (AVX-512; <see cref="Int8GemmRoutes.QuadTilesReplaceFp32Gemm"/>).
+    /// </summary>
+    public static bool UsesQuadTiles(DType t, int m)
+    {
+        if (!KernelOptions.Int8Gemm || KernelOptions.EffectiveIsa != KernelIsa.Avx512 || !Avx512BW.IsSupported) return false;
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.QuadTiles && Int8GemmRoutes.QuadTilesReplaceFp32Gemm(t, m);
+    }
+
     /// <summary>Which GEMM tile an ISA level runs.</summary>
     private enum TileKind { None, Avx512, Avx2, Vnni, Scalar }
 
@@ -122,8 +140,8 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads, Tiles, Interleaves;
-        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; }
+        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles;
+        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; QuadTiles = TD.QuadTiles; }
     }
 
     /// <summary>The view's interleaved copy (built on first use), or null where the type has none.</summary>
@@ -222,7 +240,7 @@ internal static unsafe class QuantizedMatMul
             int nb = _k / (TD.SuperBlocks ? 256 : 32);
             bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
             bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
-            float* res = stackalloc float[IntDot.TileRows];
+            float* res = stackalloc float[4 * IntDot.TileRows]; // quad tiles: 4 weight rows × 4 activation rows
             if (TD.GemmTiles && _gemm)
             {
                 GemmRows<TD>(r0, r1, nb);
@@ -290,7 +308,15 @@ internal static unsafe class QuantizedMatMul
                 byte* w3 = _w + Math.Min(r + 3, last) * _rowBytes;
                 byte* next = w0 + 4 * _rowBytes;
                 int count = Math.Min(4, r1 - r);
-                for (int j = 0; j < _m; j++)
+                int j = 0;
+                if (TD.QuadTiles)
+                    for (; j + 1 < _m; j += 4)
+                    {
+                        int mt = Math.Min(4, _m - j);
+                        TD.Dot512QuadTile(w0, w1, w2, w3, next, nb, acts, j, mt, res);
+                        Store(res, j, mt, r, count);
+                    }
+                for (; j < _m; j++)
                 {
                     TD.Dot512Quad(w0, w1, w2, w3, next, nb, acts, j, res);
                     float* c = _c + (nint)j * _n + r;
@@ -308,12 +334,30 @@ internal static unsafe class QuantizedMatMul
             {
                 byte* quad = _quads + r * _rowBytes;
                 int count = Math.Min(4, r1 - r);
-                for (int j = 0; j < _m; j++)
+                int j = 0;
+                if (TD.QuadTiles)
+                    for (; j + 1 < _m; j += 4)
+                    {
+                        int mt = Math.Min(4, _m - j);
+                        TD.Dot512InterleavedTile(quad, quad + 4 * _rowBytes, nb, acts, j, mt, res);
+                        Store(res, j, mt, r, count);
+                    }
+                for (; j < _m; j++)
                 {
                     TD.Dot512Interleaved(quad, quad + 4 * _rowBytes, nb, acts, j, res);
                     float* c = _c + (nint)j * _n + r;
                     for (int i = 0; i < count; i++) c[i] = res[i];
                 }
+            }
+        }
+
+        /// <summary>A quad tile's results[4t + i] to C[j + t, r + i] for t &lt; mt, i &lt; count.</summary>
+        private void Store(float* res, int j, int mt, int r, int count)
+        {
+            for (int t = 0; t < mt; t++)
+            {
+                float* c = _c + (nint)(j + t) * _n + r;
+                for (int i = 0; i < count; i++) c[i] = res[4 * t + i];
             }
         }
 
