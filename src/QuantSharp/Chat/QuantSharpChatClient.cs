@@ -1,6 +1,5 @@
 // Microsoft.Extensions.AI IChatClient over the engine: chat-templated prompts, sampling options, streaming, usage.
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using QuantSharp.Templates;
 
@@ -76,19 +75,11 @@ public sealed class QuantSharpChatClient : IChatClient
     {
         var (loop, promptTokens) = Prepare(messages, options);
         string responseId = Guid.NewGuid().ToString("N");
-        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var producer = Task.Run(() =>
-        {
-            try
-            {
-                foreach (var piece in loop.Run(cancellationToken)) channel.Writer.TryWrite(piece);
-                channel.Writer.TryComplete();
-            }
-            catch (Exception ex) { channel.Writer.TryComplete(ex); }
-        }, CancellationToken.None);
-        await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ResponseId = responseId, ModelId = Metadata.DefaultModelId };
-        await producer.ConfigureAwait(false);
+        // Pull, not push: the next token is computed only when the caller asks for it, so a slow reader never
+        // has tokens piling up and a cancel between two updates stops before the next forward step.
+        using var pieces = loop.Run(cancellationToken).GetEnumerator();
+        while (await Task.Run(pieces.MoveNext, cancellationToken).ConfigureAwait(false))
+            yield return new ChatResponseUpdate(ChatRole.Assistant, pieces.Current) { ResponseId = responseId, ModelId = Metadata.DefaultModelId };
         yield return new ChatResponseUpdate
         {
             Role = ChatRole.Assistant,

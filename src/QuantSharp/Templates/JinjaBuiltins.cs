@@ -374,7 +374,7 @@ internal static class JinjaBuiltins
             case "safe" or "e" or "escape" or "forceescape": return v is string ? v : JinjaValues.ToText(v);
             case "int": return v switch { long l => l, double d => (long)d, string s when long.TryParse(s.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long p) => p, _ => Arg(0, "default", 0L) };
             case "float": return v switch { long l => (double)l, double d => d, string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double p) => p, _ => Arg(0, "default", 0.0) };
-            case "abs": return v is long al ? Math.Abs(al) : Math.Abs(JinjaValues.ToDouble(v, line));
+            case "abs": return v is long al ? Math.Abs(al) : (object)Math.Abs(JinjaValues.ToDouble(v, line));
             case "round":
             {
                 int digits = (int)AsLong(Arg(0, "precision", 0L));

@@ -139,6 +139,6 @@ internal static partial class JinjaLexer
     }
 
     public static object ParseNumber(JinjaToken t) => t.Kind == TokenKind.Integer
-        ? long.Parse(t.Value, CultureInfo.InvariantCulture)
-        : double.Parse(t.Value, CultureInfo.InvariantCulture);
+        ? (object)long.Parse(t.Value, CultureInfo.InvariantCulture)
+        : (object)double.Parse(t.Value, CultureInfo.InvariantCulture);
 }

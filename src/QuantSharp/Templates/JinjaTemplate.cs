@@ -229,8 +229,8 @@ public sealed class JinjaTemplate
                 case Unary u:
                 {
                     var v = Eval(u.Operand);
-                    return u.Op == "not" ? !JinjaValues.IsTrue(v)
-                        : v is long l ? -l : -JinjaValues.ToDouble(v, u.Line);
+                    if (u.Op == "not") return !JinjaValues.IsTrue(v);
+                    return v is long l ? -l : (object)-JinjaValues.ToDouble(v, u.Line);
                 }
                 case Binary b:
                 {
