@@ -38,10 +38,12 @@ internal static class Int8GemmRoutes
     public static bool QuadTilesReplaceFp32Gemm(DType t, int m) => t switch
     {
         // 1 thread, 2816×1024: 50 GMAC/s at M = 8…31 against the fp32 GEMM's 27 at M = 32 and 37 at M = 64.
-        // At M = 128 and 512 equal to the fp32 GEMM (48–49 vs 42–47 GMAC/s).
-        DType.Q4_K => true,
-        // 1024×2816 and 2048×2048: 32–35 GMAC/s against the fp32 GEMM's 18–23 at M = 32, 36–40 at M = 128, 45–49 at M = 512.
-        DType.Q6_K => m < 128,
+        // Measured faster (Q4_K, 1 thread, 2816×1024 and 2048×2048: 37–49 GMAC/s against the fp32 GEMM's 13–47 at
+        // M = 32…512; Q6_K 32–35 against 18–23 at M = 32) but not routed yet: with int8 activations in prefill our
+        // Mixtral fixture's Q4_K_M perplexity moved 0.54 % away from llama.cpp's (its flat random routers flip
+        // near-tie expert choices), past the 0.1 % the oracle test holds. Below M = 32 the tiles run (same bits as before).
+        DType.Q4_K => false,
+        DType.Q6_K => false,
         _ => false,
     };
 }
