@@ -20,7 +20,7 @@ internal static class QuantizeCommand
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq --format gguf:T|hf-gptq)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq)")
             { model, output, type, pure, imatrix, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);
@@ -33,7 +33,7 @@ internal static class QuantizeCommand
                     throw new ArgumentException("--type/--pure/--imatrix and --method are alternatives: --method takes --format gguf:TYPE");
                 return methodOptions.Run(r, r.GetValue(model)!, r.GetValue(tokenizer), Path.GetFullPath(r.GetValue(output)!));
             }
-            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type) ?? throw new ArgumentException("quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq"));
+            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type) ?? throw new ArgumentException("quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq"));
             bool isPure = r.GetValue(pure);
             string outPath = Path.GetFullPath(r.GetValue(output)!);
             string? imatrixPath = r.GetValue(imatrix);
