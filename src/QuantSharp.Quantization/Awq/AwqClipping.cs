@@ -33,7 +33,7 @@ public static class AwqClipping
         for (int r = 0; r < rows; r++)
         {
             var row = w.Row(r);
-            for (int g = 0; g < groups; g++) orgMax[r * groups + g] = TensorPrimitives.MaxMagnitude(row.Slice(g * gs, gs)) is var m ? Math.Abs(m) : 0;
+            for (int g = 0; g < groups; g++) orgMax[r * groups + g] = Math.Abs(TensorPrimitives.MaxMagnitude(row.Slice(g * gs, gs)));
         }
         var bestMax = (float[])orgMax.Clone();
         var bestErr = new double[rows * groups];
