@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash .ci/install-llama-cpp.sh
 bash .ci/install-tokenizers.sh
+bash .ci/install-jinja.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -65,6 +65,14 @@ internal static class CommandRunner
         KernelOptions.Threads = threads.Value;
     }
 
+    /// <summary>--threads as execution options for one run (null: the process defaults); the same check as SetThreads.</summary>
+    public static ExecutionOptions? Execution(int? threads)
+    {
+        if (threads is null) return null;
+        if (threads < 1) throw new ArgumentException($"--threads must be ≥ 1, got {threads}");
+        return new ExecutionOptions { Threads = threads.Value };
+    }
+
     /// <summary>Runs <paramref name="work"/> under a progress bar (plain lines when output is redirected).</summary>
     public static T WithProgress<T>(string title, Func<IProgress<(int Done, int Total)>, T> work)
     {

@@ -1,7 +1,5 @@
 // quantsharp quantize: a model to a GGUF of one of llama.cpp's named mixes (Q4_K_M, …) or one block type (--pure).
 using System.CommandLine;
-using QuantSharp.Formats.Imatrix;
-using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Recipes;
 
 namespace QuantSharp.Cli.Commands;
@@ -26,29 +24,43 @@ internal static class QuantizeCommand
         methodOptions.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
-            CommandRunner.SetThreads(r.GetValue(threads));
-            if (r.GetValue(methodOptions.Method) != null)
+            // One code path with the library: the request validates every rule (QuantizeRequest.Resolve) and runs.
+            var request = methodOptions.Apply(r, new QuantizeRequest
             {
-                if (r.GetValue(type) != null || r.GetValue(pure) || r.GetValue(imatrix) != null)
-                    throw new ArgumentException("--type/--pure/--imatrix and --method are alternatives: --method takes --format gguf:TYPE");
-                return methodOptions.Run(r, r.GetValue(model)!, r.GetValue(tokenizer), Path.GetFullPath(r.GetValue(output)!));
-            }
-            var fileType = LlamaCppFileTypeNames.Parse(r.GetValue(type) ?? throw new ArgumentException("quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq"));
-            bool isPure = r.GetValue(pure);
-            string outPath = Path.GetFullPath(r.GetValue(output)!);
-            string? imatrixPath = r.GetValue(imatrix);
-            var importance = imatrixPath is null ? null : ImatrixFile.Read(Path.GetFullPath(imatrixPath)).ToQuantizerImportance();
-            using var m = LlamaModel.Load(r.GetValue(model)!, r.GetValue(tokenizer));
-            CommandRunner.WithProgress("quantize", p =>
-            {
-                LlamaCppMixRecipe.Quantize(m, outPath, fileType, importance, pure: isPure, protectedPaths: CommonOptions.Inputs(r.GetValue(model)!, imatrixPath, r.GetValue(tokenizer)), progress: p, cancellationToken: CommandRunner.Cancellation);
-                return 0;
+                Model = r.GetValue(model)!,
+                Output = r.GetValue(output)!,
+                Tokenizer = r.GetValue(tokenizer),
+                Type = r.GetValue(type),
+                Pure = r.GetValue(pure),
+                Imatrix = r.GetValue(imatrix),
+                Execution = CommandRunner.Execution(r.GetValue(threads)),
+                OnWarning = m => Console.Error.WriteLine($"warning: {m}"),
+                OnInfo = m => Console.Error.WriteLine(m),
             });
-            string what = (isPure ? $"{fileType}, pure {LlamaCppFileTypeNames.DefaultType(fileType)}" : fileType.ToString())
-                + (importance is null ? "" : $", imatrix {importance.Count} tensors");
-            Console.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length:N0} bytes, {what})");
+            request.Validate();
+            string title = request.Method is { } method ? $"quantize ({QuantizeRequest.MethodName(method)})" : "quantize";
+            var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
+            if (result.Report is not { } rep)
+            {
+                Console.WriteLine($"wrote {result.OutputPath} ({new FileInfo(result.OutputPath).Length:N0} bytes, {result.Description})");
+                return 0;
+            }
+            rep.Memory.Sample();
+            const double MiB = 1024 * 1024;
+            var total = result.RunTime;
+            var write = total - rep.Embedding - rep.Transforms - rep.Forward - rep.Statistics - rep.Quantization;
+            Console.WriteLine($"wrote {result.OutputPath} ({result.Description})");
+            Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, {(rep.Transforms > TimeSpan.Zero ? $"transforms {rep.Transforms.TotalSeconds:F1} s, " : "")}forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
+            Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB (run start {rep.BaselineAnonymousBytes / MiB:F1} MiB), peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "
+                + $"whole model in fp32 {rep.ModelFp32Bytes / MiB:F1} MiB + calibration activations {rep.ActivationBytes / MiB:F1} MiB ({rep.CalibrationTokens:N0} tokens) = {(rep.ModelFp32Bytes + rep.ActivationBytes) / MiB:F1} MiB");
             return 0;
         }));
         return cmd;
     }
+}
+
+/// <summary>Forwards the library's progress to the CLI's progress bar.</summary>
+internal sealed class TupleProgress(IProgress<(int Done, int Total)> inner) : IProgress<QuantizeProgress>
+{
+    public void Report(QuantizeProgress value) => inner.Report((value.Done, value.Total));
 }

@@ -5,9 +5,11 @@ using System.Runtime.Intrinsics.X86;
 namespace QuantSharp.Core.Kernels;
 
 /// <summary>
-/// Global settings read by <see cref="MatMul"/> and friends. Both are meant to be set once at
-/// start-up (the CLI's --threads) or by tests; changing them while a kernel runs on another thread
-/// is allowed but that call may use either value.
+/// Settings read by <see cref="MatMul"/> and friends. The static setters are process-wide defaults
+/// (the CLI's --threads, tests); changing them while a kernel runs on another thread is allowed but
+/// that call may use either value. <see cref="Use(ExecutionOptions)"/> overrides them for the calling
+/// thread (and the kernel workers it hands items to) until the returned scope is disposed, which is
+/// how a library session carries its own threads and ISA.
 /// </summary>
 public static class KernelOptions
 {
@@ -15,6 +17,63 @@ public static class KernelOptions
     private static KernelIsa s_effective = Detect();
     private static int s_threads;
     private static ParallelOptions s_parallel = MakeParallelOptions(0);
+
+    // The override of the current thread. Thread-static rather than AsyncLocal: it is read ~60 times per
+    // decode step and setting an AsyncLocal allocates; WorkerPool copies it onto its workers for each call.
+    [ThreadStatic] private static Scope? t_scope;
+
+    /// <summary>
+    /// Runs the calling thread's kernels with <paramref name="options"/> until the returned scope is
+    /// disposed (scopes nest; dispose in reverse order on the same thread). Parallel kernel items run by
+    /// <see cref="WorkerPool"/> see the same settings; Parallel.For bodies started under the scope get its
+    /// degree of parallelism through <see cref="Parallel"/> but read the process-wide ISA.
+    /// </summary>
+    public static IDisposable Use(ExecutionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var scope = new Scope(options, t_scope);
+        t_scope = scope;
+        return scope;
+    }
+
+    /// <summary>The settings in force on this thread (an active <see cref="Use"/> scope, else the process defaults).</summary>
+    public static ExecutionOptions Current => t_scope?.Options ?? new ExecutionOptions { Threads = s_threads, Isa = s_requested };
+
+    /// <summary>The scope of the calling thread, for WorkerPool to hand to its workers.</summary>
+    internal static object? CaptureScope() => t_scope;
+
+    /// <summary>Installs a scope captured by <see cref="CaptureScope"/> on a worker thread; returns the previous one.</summary>
+    internal static object? RestoreScope(object? scope)
+    {
+        var previous = t_scope;
+        t_scope = (Scope?)scope;
+        return previous;
+    }
+
+    private sealed class Scope : IDisposable
+    {
+        public Scope(ExecutionOptions options, Scope? outer)
+        {
+            Options = options;
+            Outer = outer;
+            Effective = options.Isa == KernelIsa.Auto ? Detect() : options.Isa;
+            Parallel = MakeParallelOptions(options.Threads);
+        }
+
+        public ExecutionOptions Options { get; }
+        public Scope? Outer { get; }
+        public KernelIsa Effective { get; }
+        public ParallelOptions Parallel { get; }
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (t_scope == this) t_scope = Outer;
+        }
+    }
 
     /// <summary>
     /// Requested instruction-set level. <see cref="KernelIsa.Auto"/> (the default) picks the best
@@ -33,7 +92,7 @@ public static class KernelOptions
     }
 
     /// <summary>The level actually used: <see cref="Isa"/> with Auto resolved.</summary>
-    public static KernelIsa EffectiveIsa => s_effective;
+    public static KernelIsa EffectiveIsa => t_scope?.Effective ?? s_effective;
 
     /// <summary>
     /// Maximum number of threads a kernel call uses; 0 (the default) means
@@ -59,10 +118,17 @@ public static class KernelOptions
     public static bool Int8Gemm { get; set; } = true;
 
     /// <summary>Threads a call will actually use.</summary>
-    public static int EffectiveThreads => s_threads == 0 ? Environment.ProcessorCount : s_threads;
+    public static int EffectiveThreads
+    {
+        get
+        {
+            int t = t_scope is { } scope ? scope.Options.Threads : s_threads;
+            return t == 0 ? Environment.ProcessorCount : t;
+        }
+    }
 
     /// <summary>Options for Parallel.For matching <see cref="Threads"/> (cached: no allocation per call).</summary>
-    public static ParallelOptions Parallel => s_parallel;
+    public static ParallelOptions Parallel => t_scope?.Parallel ?? s_parallel;
 
     /// <summary>Whether the running CPU can execute the given level.</summary>
     public static bool IsSupported(KernelIsa isa) => isa switch

@@ -50,7 +50,7 @@ public static class MatMul
         fixed (float* pa = &MemoryMarshal.GetReference(a))
         fixed (float* pc = &MemoryMarshal.GetReference(c))
         {
-            if (quantized && (m < QuantizedGemmMinRows || Quantized.QuantizedMatMul.UsesInt8Gemm(w.DType, m)))
+            if (quantized && (m < QuantizedGemmMinRows || Quantized.QuantizedMatMul.UsesInt8Gemm(w.DType, m) || Quantized.QuantizedMatMul.UsesQuadTiles(w.DType, m)))
                 Quantized.QuantizedMatMul.Run(pa, m, w, n, k, pc);
             else if (m == 1) Gemv.Run(pa, w, n, k, pc);
             else Gemm.Run(pa, m, w, n, k, pc);

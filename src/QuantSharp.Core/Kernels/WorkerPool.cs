@@ -29,6 +29,7 @@ public static class WorkerPool
     private static int s_next;
     private static int s_running;
     private static ExceptionDispatchInfo? s_error;
+    private static object? s_scope; // the caller's KernelOptions.Use scope, installed on each helper for the call
 
     /// <summary>
     /// Runs <paramref name="body"/>(i) for every i in [0, <paramref name="items"/>) on up to
@@ -51,6 +52,7 @@ public static class WorkerPool
             s_body = body;
             s_items = items;
             s_error = null;
+            s_scope = KernelOptions.CaptureScope();
             Volatile.Write(ref s_next, 0);
             Volatile.Write(ref s_running, helpers);
             for (int w = 0; w < helpers; w++) s_workers[w].Release();
@@ -59,6 +61,7 @@ public static class WorkerPool
             var spin = new SpinWait();
             while (Volatile.Read(ref s_running) != 0) spin.SpinOnce(sleep1Threshold: -1);
             s_body = null;
+            s_scope = null;
             s_error?.Throw();
         }
         finally
@@ -120,7 +123,10 @@ public static class WorkerPool
             while (true)
             {
                 seen = WaitForCall(seen);
+                // Items read the caller's threads/ISA (KernelOptions.Use), not whatever this thread last saw.
+                var previous = KernelOptions.RestoreScope(s_scope);
                 Drain();
+                KernelOptions.RestoreScope(previous);
                 Interlocked.Decrement(ref s_running);
             }
         }

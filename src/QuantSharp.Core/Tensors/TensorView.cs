@@ -25,6 +25,19 @@ public readonly unsafe struct TensorView
         Name = name; DType = dtype; Shape = shape; Pointer = pointer; ByteLength = byteLength; ElementCount = elements;
     }
 
+    /// <summary>
+    /// A view of the same bytes that the AVX-512 decode kernels may read from a quad-interleaved copy
+    /// (one sequential stream per four rows, llama.cpp's "repack" idea), built on the first product
+    /// that can use it and kept for as long as any copy of the returned view lives: it costs the
+    /// matrix's size in memory once used, nothing before. Results are bit-identical either way.
+    /// Types without an interleaved kernel, and other ISAs, read the original bytes.
+    /// </summary>
+    public TensorView WithInterleavedCopy()
+        => Kernels.Quantized.QuantizedMatMul.HasInterleavedKernel(DType) ? this with { Interleaved = new Kernels.Quantized.InterleavedWeights() } : this;
+
+    /// <summary>The interleaved copy's holder when <see cref="WithInterleavedCopy"/> made this view; else null.</summary>
+    public Kernels.Quantized.InterleavedWeights? Interleaved { get; private init; }
+
     /// <summary>Tensor name as stored in the file.</summary>
     public string Name { get; }
     /// <summary>Element type.</summary>

@@ -54,7 +54,7 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>The row-quad kernels' four-at-once fp16 → fp32 equals the scalar one on all 65536 bit patterns, in every lane.</summary>
+    /// <summary>The row-quad kernels' four- and eight-at-once fp16 → fp32 equal the scalar one on all 65536 bit patterns, in every lane.</summary>
     [Fact]
     public void Fp16x4ConversionMatchesScalarForEveryBitPattern()
     {
@@ -64,11 +64,15 @@ public sealed unsafe class QuantizedDotKernelTests(ITestOutputHelper output)
             // High halves of the lanes hold junk that must be ignored.
             var raw = Vector128.Create(h | 0x5A5A0000, (h + 1) | unchecked((int)0xFFFF0000), h + 2, (h + 3) | 0x12340000);
             var got = RowQuad.Fp16x4(raw);
+            // The eight-wide twin (two blocks' scales at once) on the same values in both halves, swapped.
+            var got8 = RowQuad.Fp16x8(Vector256.Create(raw, Vector128.Shuffle(raw, Vector128.Create(3, 2, 1, 0))));
             for (int lane = 0; lane < 4; lane++)
             {
                 *p = (ushort)(h + lane);
                 int want = BitConverter.SingleToInt32Bits(WeightBits.Fp16((byte*)p));
                 Assert.True(want == BitConverter.SingleToInt32Bits(got.GetElement(lane)), $"0x{h + lane:X4} in lane {lane}: {got.GetElement(lane):R} vs {BitConverter.Int32BitsToSingle(want):R}");
+                Assert.True(want == BitConverter.SingleToInt32Bits(got8.GetElement(lane)), $"x8 0x{h + lane:X4} in lane {lane}");
+                Assert.True(want == BitConverter.SingleToInt32Bits(got8.GetElement(7 - lane)), $"x8 0x{h + lane:X4} in lane {7 - lane}");
             }
         }
     }

@@ -9,7 +9,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// The nibbles (0..15) go straight in as the unsigned operand; the −8 offset is applied exactly in
 /// integers as −8·Σa, seeded into lane 0 of the block's accumulator from the precomputed block sum.
 /// </summary>
-internal unsafe struct DotQ4_0 : IQuantDot
+internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 18;
 
@@ -73,6 +73,22 @@ internal unsafe struct DotQ4_0 : IQuantDot
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => true;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_0>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ4_0>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
     {
         // Row lane l sums weights 4l..4l+3 (low nibbles) and 16+4l..16+4l+3 (high nibbles); the −8
         // offset is −8·Σa in lane 0 of each row, exact in integers before the one FMA per block.
@@ -83,18 +99,35 @@ internal unsafe struct DotQ4_0 : IQuantDot
         var firstLane = Vector512.Create(-1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0);
         var acc = Vector512<float>.Zero;
         nint off = 0;
-        for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
+        int b = 0;
+        // Two blocks per pass: their eight fp16 scales are converted together (the same lane-wise
+        // operations as one block at a time, so the same bits); the blocks are accumulated in order.
+        for (; b + 2 <= nb; b += 2, off += 2 * BlockBytes, q += 64)
+        {
+            RowQuad.PrefetchNext(next, off, 2 * BlockBytes);
+            var scales = RowQuad.Fp16x8(Vector256.Create(src.Halves(off, 0), src.Halves(off + BlockBytes, 0)))
+                         * Vector256.Create(Vector128.Create(d[b]), Vector128.Create(d[b + 1]));
+            acc = Block(src.Load16(off, 2), q, s[b], scales.GetLower(), acc, low, firstLane);
+            acc = Block(src.Load16(off + BlockBytes, 2), q + 32, s[b + 1], scales.GetUpper(), acc, low, firstLane);
+        }
+        for (; b < nb; b++, off += BlockBytes, q += 32)
         {
             RowQuad.PrefetchNext(next, off, BlockBytes);
-            var packed = RowQuad.Load16(w0, w1, w2, w3, off + 2);
-            var lo = packed & low;
-            var hi = Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
-            var dot = RowQuad.U8S8Twice(lo, RowQuad.Broadcast16(q), hi, RowQuad.Broadcast16(q + 16))
-                      + (Vector512.Create(-8 * s[b]) & firstLane);
-            var scale = RowQuad.Fp16x4(RowQuad.Words(w0, w1, w2, w3, off)) * Vector128.Create(d[b]);
-            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
+            var scale = RowQuad.Fp16x4(src.Halves(off, 0)) * Vector128.Create(d[b]);
+            acc = Block(src.Load16(off, 2), q, s[b], scale, acc, low, firstLane);
         }
         RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>One block of the quad: nibbles · activations, the −8 offset in lane 0 of each row, one FMA by the rows' scales.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Block(Vector512<byte> packed, sbyte* q, int sum, Vector128<float> scale, Vector512<float> acc,
+        Vector512<byte> low, Vector512<int> firstLane)
+    {
+        var lo = packed & low;
+        var hi = Vector512.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & low;
+        var dot = RowQuad.U8S8Twice(lo, RowQuad.Broadcast16(q), hi, RowQuad.Broadcast16(q + 16)) + (Vector512.Create(-8 * sum) & firstLane);
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
     }
 
     public static bool GemmTiles => true;

@@ -11,7 +11,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// high for odd) and its fifth bit from bit s of the 32 qh bytes, giving an unsigned 0..31.
 /// Σ w·a = d·Σ_s sc_s·Σ(q·a) − dmin·Σ_s m_s·Σa_s, the min term from Q8_K's 16-value sums.
 /// </summary>
-internal unsafe struct DotQ5_K : IQuantDot
+internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 176;
 
@@ -62,6 +62,75 @@ internal unsafe struct DotQ5_K : IQuantDot
         }
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]) - LaneSums.Sum(accMin[j]);
     }
+
+    public static bool RowQuads => true;
+
+    /// <summary>
+    /// AVX-512 row quad (see <see cref="DotQ4_K.Dot512Quad"/>, whose block head and min term this shares):
+    /// the fifth bit of sub-block s is bit s of the qh byte of the same element, moved to bit 4 and
+    /// OR-ed into the nibble; pair sums stay below 2·2·31·128 &lt; 32768.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => false;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ5_K>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ5_K>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
+    {
+        sbyte* aq = a.Q(j);
+        float* ad = a.D(j);
+        int* asum = a.S(j);
+        var nibble = Vector512.Create((byte)0x0F);
+        var fifth = Vector512.Create((byte)0x10);
+        var acc = Vector512<float>.Zero;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var head = src.Load16(ob, 0);
+            var sm = DotQ4_K.ScalesAndMins(head);
+            var minSum = DotQ4_K.MinSum(sm, asum + b * 16);
+            var qh0 = src.Load16(ob, 16).AsUInt16(); // elements 0..15 of every sub-block
+            var qh1 = src.Load16(ob, 32).AsUInt16(); // elements 16..31
+            var isum = Vector512<int>.Zero;
+            for (int k = 0; k < 4; k++)
+            {
+                var v0 = src.Load16(ob, 48 + 32 * k);
+                var v1 = src.Load16(ob, 64 + 32 * k);
+                sbyte* y = aq + 64 * k;
+                int s = 2 * k;
+                var pLow = Avx512BW.MultiplyAddAdjacent((v0 & nibble) | Fifth(qh0, s, fifth), RowQuad.Broadcast16(y))
+                           + Avx512BW.MultiplyAddAdjacent((v1 & nibble) | Fifth(qh1, s, fifth), RowQuad.Broadcast16(y + 16));
+                var pHigh = Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh0, s + 1, fifth), RowQuad.Broadcast16(y + 32))
+                            + Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh1, s + 1, fifth), RowQuad.Broadcast16(y + 48));
+                isum += Avx512BW.MultiplyAddAdjacent(pLow, DotQ4_K.Scale(sm, s)) + Avx512BW.MultiplyAddAdjacent(pHigh, DotQ4_K.Scale(sm, s + 1));
+            }
+            var dd = RowQuad.FirstWords(head); // d | dmin of each row
+            var da = Vector128.Create(ad[b]);
+            var d = RowQuad.Fp16x4(dd) * da;
+            var dmin = RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16)) * -da;
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(minSum), RowQuad.Spread(dmin), acc);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>Bit <paramref name="s"/> of every qh byte at bit 4 (16-bit shifts; what crosses a byte is masked off).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Fifth(Vector512<ushort> qh, int s, Vector512<byte> fifth)
+        => Vector512.ShiftLeft(Vector512.ShiftRightLogical(qh, s), 4).AsByte() & fifth;
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
     {

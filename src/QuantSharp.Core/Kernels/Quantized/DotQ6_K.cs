@@ -10,7 +10,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// the −32 offset becomes −32·Σ_s sc_s·Σa_s from the activations' 16-value sums, seeded into the
 /// integer accumulator, so a super-block's dot is exact before its single multiply by d·d_a.
 /// </summary>
-internal unsafe struct DotQ6_K : IQuantDot
+internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 210;
 
@@ -66,6 +66,22 @@ internal unsafe struct DotQ6_K : IQuantDot
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => false;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ6_K>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotQ6_K>(quad), next, nb, a, j, results);
+
+    /// <summary>The row-quad kernel over either layout (<see cref="IQuadSource"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
     {
         // Per super-block: the −32 offset as −32·Σ_s sc_s·Σa_s (exact), then for each 16-byte slice
         // of ql/qh four 16-weight sub-blocks of all four rows, each weighted by its row's int8 scale
@@ -81,7 +97,7 @@ internal unsafe struct DotQ6_K : IQuantDot
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
             // Row i's sixteen int8 scales in lane i: sign-extended to int16 (even and odd ones) and the −32 offset term.
-            var sc = RowQuad.Load16(w0, w1, w2, w3, ob + 192).AsSByte();
+            var sc = src.Load16(ob, 192).AsSByte();
             var scEven = RowQuad.SignExtendEven(sc);
             var scOdd = RowQuad.SignExtendOdd(sc);
             var isum = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, asum + b * 16), 5);
@@ -91,10 +107,10 @@ internal unsafe struct DotQ6_K : IQuantDot
                 for (int c = 0; c < 2; c++)
                 {
                     // Weights 128h + 32t + 16c + (0..15) form sub-block 8h + 2t + c (t = 0..3 below).
-                    nint o = ob + 64 * h + 16 * c;
-                    var ql0 = RowQuad.Load16(w0, w1, w2, w3, o);
-                    var ql1 = RowQuad.Load16(w0, w1, w2, w3, o + 32);
-                    var qh = RowQuad.Load16(w0, w1, w2, w3, ob + 128 + 32 * h + 16 * c).AsUInt16();
+                    int o = 64 * h + 16 * c;
+                    var ql0 = src.Load16(ob, o);
+                    var ql1 = src.Load16(ob, o + 32);
+                    var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
                     sbyte* y = aq + 128 * h + 16 * c;
                     int s = 8 * h + c;
                     isum += SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, RowQuad.ScaleOf(scEven, scOdd, s));
@@ -103,11 +119,93 @@ internal unsafe struct DotQ6_K : IQuantDot
                     isum += SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, RowQuad.ScaleOf(scEven, scOdd, s + 6));
                 }
             }
-            // d is the fp16 at 208..209: read the word ending there so no byte past the block is touched.
-            var d = RowQuad.Fp16x4(Vector128.ShiftRightLogical(RowQuad.Words(w0, w1, w2, w3, ob + 206), 16)) * Vector128.Create(ad[b]);
+            // d is the fp16 at 208..209.
+            var d = RowQuad.Fp16x4(src.Halves(ob, 208)) * Vector128.Create(ad[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
         }
         RowQuad.Sum(acc, results);
+    }
+
+    public static bool QuadTiles => true;
+
+    public static void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+
+    public static void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new InterleavedQuad<DotQ6_K>(quad), next, nb, a, j, mt, results);
+
+    /// <summary>
+    /// <see cref="Quad{TQ}"/> for activation rows j..j+3 (rows from <paramref name="mt"/> on repeat row
+    /// j + mt − 1): each block's 6-bit values and scales are unpacked once for the four; every (weight row,
+    /// activation row) pair gets the single-row kernel's operations, so the same bits.
+    /// results[4t + i] = weight row i · activation row j + t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuadTile<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results) where TQ : struct, IQuadSource
+    {
+        int j1 = j + Math.Min(1, mt - 1), j2 = j + Math.Min(2, mt - 1), j3 = j + Math.Min(3, mt - 1);
+        sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
+        float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
+        int* s0 = a.S(j), s1 = a.S(j1), s2 = a.S(j2), s3 = a.S(j3);
+        var low = Vector512.Create((byte)0x0F);
+        var high = Vector512.Create((byte)0x30);
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var sc = src.Load16(ob, 192).AsSByte();
+            var scEven = RowQuad.SignExtendEven(sc);
+            var scOdd = RowQuad.SignExtendOdd(sc);
+            var i0 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s0 + b * 16), 5);
+            var i1 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s1 + b * 16), 5);
+            var i2 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s2 + b * 16), 5);
+            var i3 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s3 + b * 16), 5);
+            int ab = b * 256;
+            for (int h = 0; h < 2; h++)
+            {
+                for (int c = 0; c < 2; c++)
+                {
+                    int o = 64 * h + 16 * c;
+                    var ql0 = src.Load16(ob, o);
+                    var ql1 = src.Load16(ob, o + 32);
+                    var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
+                    int s = 8 * h + c, y = ab + 128 * h + 16 * c;
+                    var qa = (ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high);
+                    var qb = (ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high);
+                    var qc = (Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high);
+                    var qd = (Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high);
+                    var sa = RowQuad.ScaleOf(scEven, scOdd, s);
+                    var sb = RowQuad.ScaleOf(scEven, scOdd, s + 2);
+                    var scc = RowQuad.ScaleOf(scEven, scOdd, s + 4);
+                    var sd = RowQuad.ScaleOf(scEven, scOdd, s + 6);
+                    i0 = FourSubBlocks(i0, qa, qb, qc, qd, sa, sb, scc, sd, q0 + y);
+                    i1 = FourSubBlocks(i1, qa, qb, qc, qd, sa, sb, scc, sd, q1 + y);
+                    i2 = FourSubBlocks(i2, qa, qb, qc, qd, sa, sb, scc, sd, q2 + y);
+                    i3 = FourSubBlocks(i3, qa, qb, qc, qd, sa, sb, scc, sd, q3 + y);
+                }
+            }
+            var wd = RowQuad.Fp16x4(src.Halves(ob, 208));
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+        }
+        RowQuad.Sum(acc0, results);
+        RowQuad.Sum(acc1, results + 4);
+        RowQuad.Sum(acc2, results + 8);
+        RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>The four sub-blocks of one (h, c) slice against one activation row, in the single-row kernel's order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> FourSubBlocks(Vector512<int> isum, Vector512<byte> qa, Vector512<byte> qb, Vector512<byte> qc, Vector512<byte> qd,
+        Vector512<short> sa, Vector512<short> sb, Vector512<short> sc, Vector512<short> sd, sbyte* y)
+    {
+        isum += SubBlock(qa, y, sa);
+        isum += SubBlock(qb, y + 32, sb);
+        isum += SubBlock(qc, y + 64, sc);
+        return isum + SubBlock(qd, y + 96, sd);
     }
 
     /// <summary>Σ q·a of one 16-weight sub-block per row (int16 pairs) times the row's int16 sub-block scale, in int32 lanes.</summary>

@@ -45,6 +45,34 @@ internal unsafe interface IQuantDot
     static virtual void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
         => throw new NotSupportedException("this kernel has no row-quad path");
 
+    /// <summary>Whether the kernel also reads the quad-interleaved copy (<see cref="QuadInterleave"/>; optional, default no).</summary>
+    static virtual bool Interleaves => false;
+
+    /// <summary>Writes the quad-interleaved copy of <paramref name="n"/> rows (see <see cref="QuadInterleave.Copy{TL}"/>).</summary>
+    static virtual void Interleave(byte* rows, nint rowBytes, int n, byte* dst)
+        => throw new NotSupportedException("this kernel has no interleaved layout");
+
+    /// <summary>
+    /// <see cref="Dot512Quad"/> on the quad at <paramref name="quad"/> of the interleaved copy (next quad at
+    /// <paramref name="next"/>): the same arithmetic on the same register contents, so bit-identical results.
+    /// </summary>
+    static virtual void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => throw new NotSupportedException("this kernel has no interleaved layout");
+
+    /// <summary>Whether the kernel implements <see cref="Dot512QuadTile"/> and <see cref="Dot512InterleavedTile"/> (optional; default no).</summary>
+    static virtual bool QuadTiles => false;
+
+    /// <summary>
+    /// <see cref="Dot512Quad"/> for activation rows j..j+<paramref name="mt"/>−1 (mt ≤ 4) at once, each weight block
+    /// unpacked once: results[4t + i] = weight row i · activation row j + t, bit-identical to the single-row kernel.
+    /// </summary>
+    static virtual void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => throw new NotSupportedException("this kernel has no row-quad tile");
+
+    /// <summary><see cref="Dot512QuadTile"/> on the interleaved copy.</summary>
+    static virtual void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => throw new NotSupportedException("this kernel has no row-quad tile");
+
     /// <summary>
     /// Whether the kernel implements the int8 GEMM tiles (<see cref="PackOctet"/>, <see cref="Tile512"/>,
     /// <see cref="Tile256"/>, <see cref="TileScalar"/>; optional, default no). Such a kernel reduces in

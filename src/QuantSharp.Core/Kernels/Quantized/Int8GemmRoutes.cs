@@ -29,4 +29,19 @@ internal static class Int8GemmRoutes
         // M ≥ 128; scalar: Q4_0 0.3× at M = 64. The fp32 GEMM stays.
         _ => false,
     };
+
+    /// <summary>
+    /// Whether a product of <paramref name="m"/> ≥ <see cref="MatMul.QuantizedGemmMinRows"/> rows on
+    /// <paramref name="t"/> weights stays on the AVX-512 row-quad tiles (<see cref="IQuantDot.QuadTiles"/>;
+    /// types without the int8 GEMM tiles) instead of the fp32 GEMM.
+    /// </summary>
+    public static bool QuadTilesReplaceFp32Gemm(DType t, int m) => t switch
+    {
+        // 1 thread, 2816×1024: 50 GMAC/s at M = 8…31 against the fp32 GEMM's 27 at M = 32 and 37 at M = 64.
+        // At M = 128 and 512 equal to the fp32 GEMM (48–49 vs 42–47 GMAC/s).
+        DType.Q4_K => true,
+        // 1024×2816 and 2048×2048: 32–35 GMAC/s against the fp32 GEMM's 18–23 at M = 32, 36–40 at M = 128, 45–49 at M = 512.
+        DType.Q6_K => m < 128,
+        _ => false,
+    };
 }

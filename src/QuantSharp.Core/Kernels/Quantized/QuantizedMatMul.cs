@@ -38,6 +38,13 @@ internal static unsafe class QuantizedMatMul
         return WithKernel(t, ref traits) && traits.Quads;
     }
 
+    /// <summary>Whether <paramref name="t"/>'s row-quad kernel can read a quad-interleaved copy (<see cref="TensorView.WithInterleavedCopy"/>).</summary>
+    public static bool HasInterleavedKernel(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.Interleaves;
+    }
+
     /// <summary>
     /// From this many activation rows on, types with GEMM tiles (<see cref="IQuantDot.GemmTiles"/>)
     /// run the int8 GEMM: each group of eight weight rows is repacked once per call and multiplied
@@ -62,6 +69,24 @@ internal static unsafe class QuantizedMatMul
     public static bool UsesInt8Gemm(DType t, int m)
         => m >= Int8GemmMinRows && KernelOptions.Int8Gemm && IsIsaExact(t) && TileIsa(KernelOptions.EffectiveIsa) != TileKind.None
            && (m < MatMul.QuantizedGemmMinRows || Int8GemmRoutes.ReplacesFp32Gemm(t, KernelOptions.EffectiveIsa, m));
+
+    /// <summary>Whether <paramref name="t"/>'s row-quad kernel has the four-activation-row tile (<see cref="IQuantDot.QuadTiles"/>).</summary>
+    public static bool HasQuadTiles(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.QuadTiles;
+    }
+
+    /// <summary>
+    /// Whether a product of <paramref name="m"/> ≥ <see cref="MatMul.QuantizedGemmMinRows"/> rows on <paramref name="t"/>
+    /// stays on the integer row-quad tiles (AVX-512; <see cref="Int8GemmRoutes.QuadTilesReplaceFp32Gemm"/>).
+    /// </summary>
+    public static bool UsesQuadTiles(DType t, int m)
+    {
+        if (!KernelOptions.Int8Gemm || KernelOptions.EffectiveIsa != KernelIsa.Avx512 || !Avx512BW.IsSupported) return false;
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.QuadTiles && Int8GemmRoutes.QuadTilesReplaceFp32Gemm(t, m);
+    }
 
     /// <summary>Which GEMM tile an ISA level runs.</summary>
     private enum TileKind { None, Avx512, Avx2, Vnni, Scalar }
@@ -115,9 +140,22 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads, Tiles;
-        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; }
+        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles;
+        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; QuadTiles = TD.QuadTiles; }
     }
+
+    /// <summary>The view's interleaved copy (built on first use), or null where the type has none.</summary>
+    private struct InterleavedCall(TensorView w) : IKernelCall
+    {
+        public byte* Quads;
+        public void Call<TD>() where TD : struct, IQuantDot
+        {
+            if (TD.Interleaves) Quads = w.Interleaved!.Get(w, &InterleaveRows<TD>);
+        }
+    }
+
+    private static void InterleaveRows<TD>(byte* rows, nint rowBytes, int n, byte* dst) where TD : struct, IQuantDot
+        => TD.Interleave(rows, rowBytes, n, dst);
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
@@ -134,9 +172,19 @@ internal static unsafe class QuantizedMatMul
             int perThread = ((n + 4 * threads - 1) / (4 * threads) + 7) & ~7;
             rowsPerChunk = Math.Max(8, Math.Min(rows, perThread));
         }
+        var isa = KernelOptions.EffectiveIsa;
+        byte* quads = null;
+        if (w.Interleaved != null && !gemm && isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
+        {
+            var call = new InterleavedCall(w);
+            WithKernel(w.DType, ref call);
+            quads = call.Quads;
+            // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad).
+            if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
+        }
         int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
         var job = t_job ??= new Job();
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, KernelOptions.EffectiveIsa, gemm);
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads);
         if (chunks <= 1 || threads <= 1 || (!gemm && (long)n * rowBytes < ParallelThresholdBytes))
             job.RunRows(0, n);
         else
@@ -148,7 +196,7 @@ internal static unsafe class QuantizedMatMul
     {
         private readonly Q8Activations _acts = new();
         private float* _a, _c;
-        private byte* _w;
+        private byte* _w, _quads;
         private nint _rowBytes;
         private DType _type;
         private int _m, _n, _k, _rowsPerChunk;
@@ -158,9 +206,9 @@ internal static unsafe class QuantizedMatMul
 
         public Job() => Body = RunChunk;
 
-        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm)
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm, byte* quads)
         {
-            _a = a; _m = m; _w = w; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
+            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             if (SuperBlockActivations(type) is bool super) _acts.Quantize(a, m, k, super);
         }
 
@@ -192,7 +240,7 @@ internal static unsafe class QuantizedMatMul
             int nb = _k / (TD.SuperBlocks ? 256 : 32);
             bool vnni = _isa == KernelIsa.Avx512 && AvxVnni.IsSupported;
             bool simd = vnni || (_isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Avx2.IsSupported && Fma.IsSupported);
-            float* res = stackalloc float[IntDot.TileRows];
+            float* res = stackalloc float[4 * IntDot.TileRows]; // quad tiles: 4 weight rows × 4 activation rows
             if (TD.GemmTiles && _gemm)
             {
                 GemmRows<TD>(r0, r1, nb);
@@ -200,7 +248,8 @@ internal static unsafe class QuantizedMatMul
             }
             if (TD.RowQuads && _isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
             {
-                QuadRows<TD>(r0, r1, nb, res);
+                if (TD.Interleaves && _quads != null) InterleavedRows<TD>(r0, r1, nb, res);
+                else QuadRows<TD>(r0, r1, nb, res);
                 return;
             }
             if (_m == 1 && simd && TD.PairRows)
@@ -259,12 +308,56 @@ internal static unsafe class QuantizedMatMul
                 byte* w3 = _w + Math.Min(r + 3, last) * _rowBytes;
                 byte* next = w0 + 4 * _rowBytes;
                 int count = Math.Min(4, r1 - r);
-                for (int j = 0; j < _m; j++)
+                int j = 0;
+                if (TD.QuadTiles)
+                    for (; j + 1 < _m; j += 4)
+                    {
+                        int mt = Math.Min(4, _m - j);
+                        TD.Dot512QuadTile(w0, w1, w2, w3, next, nb, acts, j, mt, res);
+                        Store(res, j, mt, r, count);
+                    }
+                for (; j < _m; j++)
                 {
                     TD.Dot512Quad(w0, w1, w2, w3, next, nb, acts, j, res);
                     float* c = _c + (nint)j * _n + r;
                     for (int i = 0; i < count; i++) c[i] = res[i];
                 }
+            }
+        }
+
+        /// <summary><see cref="QuadRows{TD}"/> on the interleaved copy: r0 is a multiple of four, quad r/4 starts at row r's offset.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void InterleavedRows<TD>(int r0, int r1, int nb, float* res) where TD : struct, IQuantDot
+        {
+            var acts = _acts.Tile(0);
+            for (int r = r0; r < r1; r += 4)
+            {
+                byte* quad = _quads + r * _rowBytes;
+                int count = Math.Min(4, r1 - r);
+                int j = 0;
+                if (TD.QuadTiles)
+                    for (; j + 1 < _m; j += 4)
+                    {
+                        int mt = Math.Min(4, _m - j);
+                        TD.Dot512InterleavedTile(quad, quad + 4 * _rowBytes, nb, acts, j, mt, res);
+                        Store(res, j, mt, r, count);
+                    }
+                for (; j < _m; j++)
+                {
+                    TD.Dot512Interleaved(quad, quad + 4 * _rowBytes, nb, acts, j, res);
+                    float* c = _c + (nint)j * _n + r;
+                    for (int i = 0; i < count; i++) c[i] = res[i];
+                }
+            }
+        }
+
+        /// <summary>A quad tile's results[4t + i] to C[j + t, r + i] for t &lt; mt, i &lt; count.</summary>
+        private void Store(float* res, int j, int mt, int r, int count)
+        {
+            for (int t = 0; t < mt; t++)
+            {
+                float* c = _c + (nint)(j + t) * _n + r;
+                for (int i = 0; i < count; i++) c[i] = res[4 * t + i];
             }
         }
 

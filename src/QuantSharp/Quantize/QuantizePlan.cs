@@ -1,0 +1,32 @@
+// A validated QuantizeRequest resolved into the engine's settings (internal: the request is the public contract).
+using QuantSharp.Core.Tensors;
+using QuantSharp.Quantization.Gptq;
+using QuantSharp.Quantization.Recipes;
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp;
+
+/// <summary>What <see cref="QuantizeRequest.Resolve"/> decided: a mix, or a method with its quantizer and output.</summary>
+internal sealed record QuantizePlan
+{
+    /// <summary>The named mix (when <see cref="Method"/> is null).</summary>
+    public LlamaCppFileType FileType { get; init; }
+
+    /// <summary>The layer-streaming method, or null for a mix.</summary>
+    public QuantizeMethod? Method { get; init; }
+
+    /// <summary>"rtn", "gptq", "awq" or "awq+gptq" (for messages).</summary>
+    public string MethodName { get; init; } = "";
+
+    /// <summary>The GGUF block type of --format gguf:T, or null for hf-gptq.</summary>
+    public DType? GgufType { get; init; }
+
+    /// <summary>The integer grid (hf-gptq).</summary>
+    public GptqOptions Grid { get; init; } = new();
+
+    /// <summary>The per-linear quantizer of a method run.</summary>
+    public ILinearQuantizer? Quantizer { get; init; }
+
+    /// <summary>The layer transforms that run before the quantizer (AWQ), in order.</summary>
+    public IReadOnlyList<ILayerTransform> Transforms { get; init; } = [];
+}

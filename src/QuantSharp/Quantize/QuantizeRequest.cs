@@ -1,0 +1,304 @@
+// Everything one quantization run needs, and every rule about which options go together (the CLI uses the same rules).
+using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Quantization.Awq;
+using QuantSharp.Quantization.Gptq;
+using QuantSharp.Quantization.Recipes;
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp;
+
+/// <summary>
+/// A quantization run: either one of llama.cpp's named mixes (<see cref="Type"/>, optionally <see cref="Pure"/>
+/// and an <see cref="Imatrix"/>) or a layer-streaming method (<see cref="Method"/> with <see cref="Format"/>,
+/// grid options and calibration text). Unset nullable options take their documented defaults; an option that
+/// the chosen method and format would ignore is an error, not a silent no-op.
+/// <see cref="Validate"/> checks every rule before any work (the <c>quantsharp quantize</c> command calls it too)
+/// and throws <see cref="QuantizeRequestException"/> naming the option.
+/// </summary>
+public sealed record QuantizeRequest
+{
+    /// <summary>Hugging Face GPTQ bit widths (what AutoGPTQ packs).</summary>
+    private static readonly int[] HfGptqBits = [2, 3, 4, 8];
+
+    /// <summary>The model to quantize: a Hugging Face folder, a .gguf file or a llama2.c checkpoint.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Output: a .gguf file (mixes, gguf:TYPE) or a folder (hf-gptq). Written atomically; never an input.</summary>
+    public required string Output { get; init; }
+
+    /// <summary>Tokenizer file when it is not beside the model (<c>--tokenizer</c>).</summary>
+    public string? Tokenizer { get; init; }
+
+    /// <summary>llama-quantize type name (<c>--type</c>), e.g. <c>Q4_K_M</c> or <c>Q4_0</c>; the alternative to <see cref="Method"/>.</summary>
+    public string? Type { get; init; }
+
+    /// <summary>With <see cref="Type"/>: every 2-D weight in the type's default block type (<c>--pure</c>).</summary>
+    public bool Pure { get; init; }
+
+    /// <summary>With <see cref="Type"/>: an importance matrix file (<c>--imatrix</c>).</summary>
+    public string? Imatrix { get; init; }
+
+    /// <summary>Layer-streaming method (<c>--method</c>); needs <see cref="Format"/>.</summary>
+    public QuantizeMethod? Method { get; init; }
+
+    /// <summary>With <see cref="Method"/>: <c>gguf:TYPE</c> (e.g. <c>gguf:Q4_K</c>) or <c>hf-gptq</c> (<c>--format</c>).</summary>
+    public string? Format { get; init; }
+
+    /// <summary>hf-gptq: bits per weight, 2, 3, 4 or 8 (<c>--bits</c>; default 4).</summary>
+    public int? Bits { get; init; }
+
+    /// <summary>hf-gptq: columns per scale, 0 = per row (<c>--group-size</c>; default 128).</summary>
+    public int? GroupSize { get; init; }
+
+    /// <summary>hf-gptq: columns in order of decreasing activation magnitude (<c>--act-order</c>; needs calibration).</summary>
+    public bool ActOrder { get; init; }
+
+    /// <summary>hf-gptq with <see cref="ActOrder"/>: keep contiguous groups (<c>--static-groups</c>).</summary>
+    public bool StaticGroups { get; init; }
+
+    /// <summary>hf-gptq: symmetric grid (true, the default, <c>--sym</c>) or asymmetric (false, <c>--asym</c>).</summary>
+    public bool? Symmetric { get; init; }
+
+    /// <summary>GPTQ into hf-gptq: search a shrunken range per group minimising the rounding error (<c>--mse</c>).</summary>
+    public bool Mse { get; init; }
+
+    /// <summary>GPTQ: dampening as a fraction of the mean Hessian diagonal, in (0, 1) (<c>--damp</c>; default 0.01).</summary>
+    public double? Damping { get; init; }
+
+    /// <summary>Calibration text files, UTF-8 (<c>--calib</c>).</summary>
+    public IReadOnlyList<string> Calibration { get; init; } = [];
+
+    /// <summary>Calibration segments (<c>--nsamples</c>; default 128).</summary>
+    public int? Samples { get; init; }
+
+    /// <summary>Tokens per calibration segment (<c>--seqlen</c>; default 2048 or the model's context if shorter).</summary>
+    public int? SequenceLength { get; init; }
+
+    /// <summary>Seed of the segment choice (<c>--seed</c>; default 0).</summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>Whole documents (truncated to the sequence length) instead of random segments (<c>--calib-documents</c>).</summary>
+    public bool WholeDocuments { get; init; }
+
+    /// <summary>Feed every layer the unquantized model's activations (<c>--original-activations</c>).</summary>
+    public bool OriginalActivations { get; init; }
+
+    /// <summary>Where calibration hidden states live between layers (<c>--activations</c>; default disk).</summary>
+    public ActivationStorage? Activations { get; init; }
+
+    /// <summary>hf-gptq: <c>gptq</c> (v1, zeros stored minus one, the default) or <c>gptq_v2</c> (<c>--checkpoint-format</c>).</summary>
+    public string? CheckpointFormat { get; init; }
+
+    /// <summary>AWQ: points of the scale-exponent grid α = i/N, i &lt; N (<c>--awq-grid</c>; default 20, AutoAWQ's).</summary>
+    public int? AwqGrid { get; init; }
+
+    /// <summary>AWQ: skip the weight clipping search (<c>--no-awq-clip</c>).</summary>
+    public bool NoAwqClip { get; init; }
+
+    /// <summary>AWQ: AutoAWQ's duo scaling s = mean|x|^α / mean|ŵ|^(1−α) instead of the paper's s = mean|x|^α (<c>--awq-duo-scaling</c>).</summary>
+    public bool AwqDuoScaling { get; init; }
+
+    /// <summary>Threads and ISA for this run (<c>--threads</c>); null: the process defaults.</summary>
+    public ExecutionOptions? Execution { get; init; }
+
+    /// <summary>Receives warnings (e.g. a non-positive-definite Hessian damped further); null: ignored.</summary>
+    public Action<string>? OnWarning { get; init; }
+
+    /// <summary>Receives informational lines (e.g. the calibration set chosen); null: ignored.</summary>
+    public Action<string>? OnInfo { get; init; }
+
+    /// <summary>
+    /// Checks every rule of method × format × options without reading the model. Throws
+    /// <see cref="QuantizeRequestException"/> naming the first option at fault, <see cref="FileNotFoundException"/>
+    /// for a missing input file.
+    /// </summary>
+    public void Validate() => Resolve();
+
+    /// <summary>Validates and turns the request into the settings the run uses.</summary>
+    internal QuantizePlan Resolve()
+    {
+        if (string.IsNullOrWhiteSpace(Model)) throw new QuantizeRequestException("model", nameof(Model), "the model path is empty");
+        if (string.IsNullOrWhiteSpace(Output)) throw new QuantizeRequestException("--output", nameof(Output), "the output path is empty");
+        if (!File.Exists(Model) && !Directory.Exists(Model)) throw new FileNotFoundException($"{Path.GetFullPath(Model)}: model not found");
+        if (Tokenizer != null && !File.Exists(Tokenizer)) throw new FileNotFoundException($"--tokenizer {Path.GetFullPath(Tokenizer)}: file not found");
+        try { Execution?.Validate(); }
+        catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
+        return Method is null ? ResolveMix() : ResolveMethod(Method.Value);
+    }
+
+    private QuantizePlan ResolveMix()
+    {
+        if (Type is null) throw new QuantizeRequestException("--type", nameof(Type), "quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq");
+        // A method option next to --type would be silently ignored: the mix fixes every tensor's block type.
+        RejectIfSet(Format != null, "--format", nameof(Format), "goes with --method; --type NAME writes a GGUF of that mix");
+        RejectMethodOnly("--type");
+        RejectCalibration("--type NAME quantizes without calibration text (give an importance matrix with --imatrix)");
+        var fileType = LlamaCppFileTypeNames.TryParse(Type)
+            ?? throw new QuantizeRequestException("--type", nameof(Type), $"unknown type '{Type}'; choose one of {string.Join(", ", LlamaCppFileTypeNames.Names)}");
+        if (Imatrix != null && !File.Exists(Imatrix)) throw new FileNotFoundException($"--imatrix {Path.GetFullPath(Imatrix)}: file not found");
+        return new QuantizePlan { FileType = fileType };
+    }
+
+    private QuantizePlan ResolveMethod(QuantizeMethod method)
+    {
+        if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
+        string m = MethodName(method);
+        bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
+        // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
+        var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };
+        if (!awq)
+        {
+            RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), $"--awq-grid is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), $"--no-awq-clip is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), $"--awq-duo-scaling is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+        }
+        else
+        {
+            RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), $"--act-order is not supported with --method {m}: AWQ searches its scales on contiguous groups; drop --act-order");
+            RejectIfSet(Mse, "--mse", nameof(Mse), $"--mse is not supported with --method {m}: AWQ's own clipping search shrinks the ranges (--no-awq-clip turns it off)");
+            if (AwqGrid is < 1) throw new QuantizeRequestException("--awq-grid", nameof(AwqGrid), $"--awq-grid must be ≥ 1, got {AwqGrid}");
+        }
+        RejectIfSet(Type != null, "--type", nameof(Type), "--type and --method are alternatives: --method takes --format gguf:TYPE");
+        RejectIfSet(Pure, "--pure", nameof(Pure), "--pure goes with --type; --method --format gguf:TYPE already writes one block type");
+        RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type; --method gathers its statistics from --calib");
+        if (Format is null) throw new QuantizeRequestException("--format", nameof(Format), $"--method {m} needs --format gguf:TYPE or hf-gptq");
+
+        DType? ggufType = null;
+        if (Format.StartsWith("gguf:", StringComparison.OrdinalIgnoreCase))
+        {
+            string tn = Format[5..];
+            if (!Enum.TryParse<DType>(tn, ignoreCase: true, out var t) || int.TryParse(tn, out _) || Array.IndexOf(PureGgufRecipe.SupportedTypes, t) < 0)
+                throw new QuantizeRequestException("--format", nameof(Format), $"gguf:{tn}: type not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
+            if (rounding == QuantizeMethod.Gptq && !GptqBlockQuantizer.Supports(t))
+                throw new QuantizeRequestException("--format", nameof(Format), $"--method gptq --format gguf:{t}: GPTQ onto GGUF blocks supports {string.Join(", ", GptqBlockQuantizer.SupportedTypes)}");
+            ggufType = t;
+            // The block type fixes bits, grouping, symmetry and scale search: these options would be dropped.
+            string why = $"gguf:{t} fixes the bits, groups and scales of its blocks; this option is for --format hf-gptq";
+            RejectIfSet(Bits != null, "--bits", nameof(Bits), why);
+            RejectIfSet(GroupSize != null, "--group-size", nameof(GroupSize), why);
+            RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), $"GPTQ/RTN into {Format} processes columns in block order; act-order is for --format hf-gptq");
+            RejectIfSet(StaticGroups, "--static-groups", nameof(StaticGroups), why);
+            RejectIfSet(Symmetric != null, Symmetric == false ? "--asym" : "--sym", nameof(Symmetric), why);
+            RejectIfSet(Mse, "--mse", nameof(Mse), $"gguf:{t} uses its own scale search (ggml's); --mse is for --format hf-gptq");
+            RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), "goes with --format hf-gptq");
+        }
+        else if (!Format.Equals("hf-gptq", StringComparison.Ordinal))
+            throw new QuantizeRequestException("--format", nameof(Format), $"'{Format}' is not gguf:TYPE or hf-gptq");
+        else
+        {
+            if (Bits is { } b && Array.IndexOf(HfGptqBits, b) < 0)
+                throw new QuantizeRequestException("--bits", nameof(Bits), $"the Hugging Face GPTQ format packs 2, 3, 4 or 8 bits, not {b}");
+            if (GroupSize is < 0) throw new QuantizeRequestException("--group-size", nameof(GroupSize), $"must be ≥ 0 (0 = one group per row), got {GroupSize}");
+            if (StaticGroups && !ActOrder) throw new QuantizeRequestException("--static-groups", nameof(StaticGroups), "only changes anything with --act-order");
+            if (StaticGroups && GroupSize == 0) throw new QuantizeRequestException("--static-groups", nameof(StaticGroups), "static groups need a group size (--group-size > 0)");
+            if (CheckpointFormat is not (null or "gptq" or "gptq_v2"))
+                throw new QuantizeRequestException("--checkpoint-format", nameof(CheckpointFormat), $"'{CheckpointFormat}' is not gptq or gptq_v2");
+            // RTN rounds each group's min/max: without this rule --mse would silently do plain min/max.
+            RejectIfSet(Mse && rounding == QuantizeMethod.Rtn, "--mse", nameof(Mse), "--method rtn rounds plain min/max ranges; the MSE range search is implemented for --method gptq");
+        }
+        RejectIfSet(Damping != null && rounding == QuantizeMethod.Rtn, "--damp", nameof(Damping), "dampening is a GPTQ setting; --method rtn has no Hessian");
+        if (Damping is { } d && !(d > 0 && d < 1)) throw new QuantizeRequestException("--damp", nameof(Damping), $"dampening must be in (0, 1), got {d}");
+        if (Activations is { } a && !Enum.IsDefined(a)) throw new QuantizeRequestException("--activations", nameof(Activations), $"'{a}' is not disk or memory");
+
+        var grid = new GptqOptions
+        {
+            Bits = Bits ?? 4,
+            GroupSize = GroupSize ?? 128,
+            Symmetric = Symmetric ?? true,
+            ActOrder = ActOrder,
+            StaticGroups = StaticGroups,
+            Damping = Damping ?? 0.01,
+            MseClip = Mse,
+        };
+        try { grid.Validate(); }
+        catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException(CliName(ex.ParamName), ex.ParamName ?? "?", ex.Message.Split(Environment.NewLine)[0]); }
+        ILinearQuantizer quantizer = (rounding, ggufType) switch
+        {
+            (QuantizeMethod.Rtn, { } t) => new RtnGgufLinearQuantizer(t),
+            (QuantizeMethod.Rtn, null) => new RtnLinearQuantizer(grid),
+            (QuantizeMethod.Gptq, { } t) => new GptqGgufLinearQuantizer(new GptqBlockOptions { Type = t, Damping = grid.Damping }, Warn),
+            _ => new GptqLinearQuantizer(grid, Warn),
+        };
+
+        IReadOnlyList<ILayerTransform> transforms = [];
+        if (awq)
+        {
+            // AWQ searches with the quantizer's own grid, data-free (GPTQ's grid without error feedback, or the GGUF
+            // block type), grouped as the output is.
+            var options = new AwqOptions { Grid = AwqGrid ?? 20, Clip = !NoAwqClip, DuoScaling = AwqDuoScaling };
+            int groupSize = ggufType is { } gt ? DTypeInfo.BlockSize(gt) : grid.GroupSize;
+            transforms = [new AwqLayerTransform(options, quantizer.WithoutData, groupSize)];
+        }
+
+        if (Calibration.Count == 0)
+        {
+            if (quantizer.Needs != StatisticsNeeds.None || transforms.Any(t => t.NeedsCalibration))
+                throw new QuantizeRequestException("--calib", nameof(Calibration), $"--method {m} with these settings needs calibration data: pass --calib FILE");
+            RejectCalibration($"--method {m} without --calib uses no calibration text");
+        }
+        else
+        {
+            foreach (var f in Calibration)
+                if (!File.Exists(f)) throw new FileNotFoundException($"--calib {Path.GetFullPath(f)}: calibration text not found");
+            if (Samples is < 1) throw new QuantizeRequestException("--nsamples", nameof(Samples), $"must be ≥ 1, got {Samples}");
+            if (SequenceLength is < 2) throw new QuantizeRequestException("--seqlen", nameof(SequenceLength), $"must be ≥ 2, got {SequenceLength}");
+        }
+        return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, Grid = grid, Quantizer = quantizer, Transforms = transforms };
+    }
+
+    /// <summary>A method's name on the command line ("rtn", "gptq", "awq", "awq+gptq").</summary>
+    public static string MethodName(QuantizeMethod method) => method switch
+    {
+        QuantizeMethod.Rtn => "rtn",
+        QuantizeMethod.Gptq => "gptq",
+        QuantizeMethod.Awq => "awq",
+        QuantizeMethod.AwqGptq => "awq+gptq",
+        _ => method.ToString(),
+    };
+
+    private void Warn(string message) => OnWarning?.Invoke(message);
+
+    /// <summary>Options that only the layer-streaming methods read.</summary>
+    private void RejectMethodOnly(string context)
+    {
+        string why = $"is an option of --method rtn|gptq|awq|awq+gptq; {context} NAME fixes every tensor's block type";
+        RejectIfSet(Bits != null, "--bits", nameof(Bits), why);
+        RejectIfSet(GroupSize != null, "--group-size", nameof(GroupSize), why);
+        RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), why);
+        RejectIfSet(StaticGroups, "--static-groups", nameof(StaticGroups), why);
+        RejectIfSet(Symmetric != null, Symmetric == false ? "--asym" : "--sym", nameof(Symmetric), why);
+        RejectIfSet(Mse, "--mse", nameof(Mse), why);
+        RejectIfSet(Damping != null, "--damp", nameof(Damping), why);
+        RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), why);
+        RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), why);
+        RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), why);
+        RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), why);
+    }
+
+    /// <summary>Calibration settings are errors when no calibration text is read.</summary>
+    private void RejectCalibration(string why)
+    {
+        RejectIfSet(Calibration.Count > 0, "--calib", nameof(Calibration), why);
+        RejectIfSet(Samples != null, "--nsamples", nameof(Samples), $"{why}; --nsamples goes with --calib");
+        RejectIfSet(SequenceLength != null, "--seqlen", nameof(SequenceLength), $"{why}; --seqlen goes with --calib");
+        RejectIfSet(Seed != null, "--seed", nameof(Seed), $"{why}; --seed goes with --calib");
+        RejectIfSet(WholeDocuments, "--calib-documents", nameof(WholeDocuments), $"{why}; --calib-documents goes with --calib");
+        RejectIfSet(OriginalActivations, "--original-activations", nameof(OriginalActivations), $"{why}; --original-activations goes with --calib");
+        RejectIfSet(Activations != null, "--activations", nameof(Activations), $"{why}; --activations goes with --calib");
+    }
+
+    private static void RejectIfSet(bool isSet, string option, string property, string why)
+    {
+        if (isSet) throw new QuantizeRequestException(option, property, why);
+    }
+
+    private static string CliName(string? property) => property switch
+    {
+        nameof(GptqOptions.Bits) => "--bits",
+        nameof(GptqOptions.GroupSize) => "--group-size",
+        nameof(GptqOptions.Damping) => "--damp",
+        nameof(GptqOptions.StaticGroups) => "--static-groups",
+        _ => "--" + property?.ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,26 @@
+// What a finished quantization run reports: the output, what was written, and where the time and memory went.
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp;
+
+/// <summary>The outcome of <see cref="QuantSharpModel.Quantize"/>.</summary>
+public sealed record QuantizeResult
+{
+    /// <summary>Full path of the file or folder written.</summary>
+    public required string OutputPath { get; init; }
+
+    /// <summary>One line describing what was written, e.g. <c>Q4_K_M</c> or <c>hf-gptq 4-bit g128 sym, method gptq, sequential</c>.</summary>
+    public required string Description { get; init; }
+
+    /// <summary>Time to load (map) the model.</summary>
+    public TimeSpan LoadTime { get; init; }
+
+    /// <summary>Time to read and tokenize the calibration text.</summary>
+    public TimeSpan CalibrationTime { get; init; }
+
+    /// <summary>Time of the whole run after loading and tokenizing.</summary>
+    public TimeSpan RunTime { get; init; }
+
+    /// <summary>The layer-streaming run's phase times and memory figures (null for a named mix).</summary>
+    public StreamingRunReport? Report { get; init; }
+}

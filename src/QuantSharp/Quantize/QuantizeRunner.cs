@@ -1,0 +1,111 @@
+// Runs a validated QuantizeRequest: the one code path behind QuantSharpModel.Quantize and `quantsharp quantize`.
+using System.Diagnostics;
+using QuantSharp.Core.IO;
+using QuantSharp.Core.Kernels;
+using QuantSharp.Formats.Imatrix;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Calibration;
+using QuantSharp.Quantization.Export;
+using QuantSharp.Quantization.Recipes;
+using QuantSharp.Quantization.Streaming;
+
+namespace QuantSharp;
+
+/// <summary>Executes quantization requests (validation first, then load, calibrate, quantize and write).</summary>
+internal static class QuantizeRunner
+{
+    public static QuantizeResult Run(QuantizeRequest request, IProgress<QuantizeProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var plan = request.Resolve();
+        using var scope = request.Execution is { } e ? KernelOptions.Use(e) : null;
+        string outPath = Path.GetFullPath(request.Output);
+        // Every input is protected, not only the model: `--calib X -o X` must not replace the text.
+        var inputs = Inputs(request.Model, [request.Tokenizer, request.Imatrix, .. request.Calibration]);
+        AtomicFile.ThrowIfProtected(outPath, inputs);
+        var p = progress is null ? null : new ProgressAdapter(progress);
+        return plan.Method is null
+            ? RunMix(request, plan, outPath, inputs, p, cancellationToken)
+            : RunMethod(request, plan, outPath, inputs, p, cancellationToken);
+    }
+
+    private static QuantizeResult RunMix(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        var importance = request.Imatrix is null ? null : ImatrixFile.Read(Path.GetFullPath(request.Imatrix)).ToQuantizerImportance();
+        using var m = LlamaModel.Load(request.Model, request.Tokenizer);
+        var load = sw.Elapsed;
+        sw.Restart();
+        LlamaCppMixRecipe.Quantize(m, outPath, plan.FileType, importance, pure: request.Pure, protectedPaths: inputs, progress: progress, cancellationToken: ct);
+        string what = (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
+            + (importance is null ? "" : $", imatrix {importance.Count} tensors");
+        return new QuantizeResult { OutputPath = outPath, Description = what, LoadTime = load, RunTime = sw.Elapsed };
+    }
+
+    private static QuantizeResult RunMethod(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,
+        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+    {
+        // Activation files of killed runs, once ActivationStore names them quantsharp-activations-<pid>-<guid>.
+        AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
+        var sw = Stopwatch.StartNew();
+        using var model = LlamaModel.Load(request.Model, request.Tokenizer);
+        var loadTime = sw.Elapsed;
+        CalibrationSet? calib = null;
+        TimeSpan tokenizeTime = default;
+        if (request.Calibration.Count > 0)
+        {
+            sw.Restart();
+            var tok = model.Tokenizer ?? throw new InvalidDataException($"{model.Origin}: the model has no tokenizer; pass --tokenizer");
+            int seqLen = request.SequenceLength ?? Math.Min(CalibrationSet.DefaultSequenceLength, model.Parameters.ContextLength);
+            if (seqLen > model.Parameters.ContextLength)
+                throw new QuantizeRequestException("--seqlen", nameof(QuantizeRequest.SequenceLength), $"{seqLen} exceeds the model's context of {model.Parameters.ContextLength}");
+            int n = request.Samples ?? CalibrationSet.DefaultSamples;
+            ulong seed = request.Seed ?? 0;
+            calib = request.WholeDocuments
+                ? CalibrationSet.WholeDocuments(tok, request.Calibration, n, seqLen, seed)
+                : CalibrationSet.RandomSegments(tok, request.Calibration, n, seqLen, seed);
+            tokenizeTime = sw.Elapsed;
+            request.OnInfo?.Invoke($"calibration: {calib.Description}");
+        }
+        sw.Restart();
+        var opts = new LayerStreamingOptions
+        {
+            OriginalActivations = request.OriginalActivations,
+            Storage = request.Activations ?? ActivationStorage.Disk,
+            Progress = progress,
+            Warn = request.OnWarning,
+            Transforms = plan.Transforms,
+            Log = request.OnInfo,
+        };
+        var runner = new LayerStreamingQuantizer(model, plan.Quantizer!, calib, opts);
+        var grid = plan.Grid;
+        if (plan.GgufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct);
+        else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
+        string what = (plan.GgufType is { } gt ? gt.ToString() : $"hf-gptq {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
+            + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
+        return new QuantizeResult
+        {
+            OutputPath = outPath, Description = what, LoadTime = loadTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed, Report = runner.Report,
+        };
+    }
+
+    /// <summary>
+    /// Every input file of a run, for the writers' protected paths: the model (a file, or each file of a model
+    /// folder) and the other inputs (tokenizer, imatrix, calibration text).
+    /// </summary>
+    public static List<string> Inputs(string model, params IEnumerable<string?> others)
+    {
+        var list = new List<string> { Path.GetFullPath(model) };
+        if (Directory.Exists(model)) list.AddRange(Directory.GetFiles(model));
+        foreach (var o in others)
+            if (!string.IsNullOrEmpty(o)) list.Add(Path.GetFullPath(o));
+        return list;
+    }
+
+    /// <summary>The engine reports (done, total) tuples; the public API reports <see cref="QuantizeProgress"/>.</summary>
+    private sealed class ProgressAdapter(IProgress<QuantizeProgress> inner) : IProgress<(int Done, int Total)>
+    {
+        public void Report((int Done, int Total) value) => inner.Report(new QuantizeProgress(value.Done, value.Total));
+    }
+}
