@@ -18,7 +18,7 @@ internal static class QuantizeCommand
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq --format gguf:T|hf-gptq)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq)")
             { model, output, type, pure, imatrix, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);
@@ -38,7 +38,7 @@ internal static class QuantizeCommand
                 OnInfo = m => Console.Error.WriteLine(m),
             });
             request.Validate();
-            string title = request.Method is { } method ? $"quantize ({method.ToString().ToLowerInvariant()})" : "quantize";
+            string title = request.Method is { } method ? $"quantize ({QuantizeRequest.MethodName(method)})" : "quantize";
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
             if (result.Report is not { } rep)
             {
@@ -48,9 +48,9 @@ internal static class QuantizeCommand
             rep.Memory.Sample();
             const double MiB = 1024 * 1024;
             var total = result.RunTime;
-            var write = total - rep.Embedding - rep.Forward - rep.Statistics - rep.Quantization;
+            var write = total - rep.Embedding - rep.Transforms - rep.Forward - rep.Statistics - rep.Quantization;
             Console.WriteLine($"wrote {result.OutputPath} ({result.Description})");
-            Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
+            Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, {(rep.Transforms > TimeSpan.Zero ? $"transforms {rep.Transforms.TotalSeconds:F1} s, " : "")}forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
             Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB (run start {rep.BaselineAnonymousBytes / MiB:F1} MiB), peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "
                 + $"whole model in fp32 {rep.ModelFp32Bytes / MiB:F1} MiB + calibration activations {rep.ActivationBytes / MiB:F1} MiB ({rep.CalibrationTokens:N0} tokens) = {(rep.ModelFp32Bytes + rep.ActivationBytes) / MiB:F1} MiB");
             return 0;

@@ -1,4 +1,4 @@
-// quantsharp quantize --method rtn|gptq: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
+// quantsharp quantize --method rtn|gptq|awq|awq+gptq: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
 using System.CommandLine;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Streaming;
@@ -8,7 +8,7 @@ namespace QuantSharp.Cli.Commands;
 /// <summary>Options of the layer-streaming path of <c>quantize</c>, kept apart from the --type (whole-model) path.</summary>
 internal sealed class QuantizeMethodOptions
 {
-    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest) or gptq; then --format picks the output" };
+    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ); then --format picks the output" };
     public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) or hf-gptq (a Hugging Face GPTQ folder)" };
     public Option<int?> Bits { get; } = new("--bits") { Description = "hf-gptq: bits per weight (2, 3, 4, 8; default 4)" };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "hf-gptq: columns per scale (0 = one group per row; default 128)" };
@@ -25,18 +25,21 @@ internal sealed class QuantizeMethodOptions
     public Option<bool> Documents { get; } = new("--calib-documents") { Description = "Use whole documents (truncated to --seqlen) instead of random segments" };
     public Option<bool> OriginalActivations { get; } = new("--original-activations") { Description = "Feed every layer the unquantized model's activations (default: sequential, the quantized layers' outputs)" };
     public Option<string?> Activations { get; } = new("--activations") { Description = "Where calibration hidden states live between layers: disk (temporary file, default) or memory" };
+    public Option<int?> AwqGrid { get; } = new("--awq-grid") { Description = "AWQ: points of the scale exponent grid α = i/N, i < N (default 20, AutoAWQ's)" };
+    public Option<bool> NoAwqClip { get; } = new("--no-awq-clip") { Description = "AWQ: skip the weight clipping search" };
+    public Option<bool> AwqDuoScaling { get; } = new("--awq-duo-scaling") { Description = "AWQ: AutoAWQ's duo_scaling, s = mean|x|^α / mean|ŵ|^(1−α) (default: the paper's s = mean|x|^α)" };
     public Option<string?> CheckpointFormat { get; } = new("--checkpoint-format") { Description = "hf-gptq: gptq (v1, zeros stored minus one; default) or gptq_v2" };
 
     public QuantizeMethodOptions()
     {
-        Method.AcceptOnlyFromAmong("rtn", "gptq");
+        Method.AcceptOnlyFromAmong("rtn", "gptq", "awq", "awq+rtn", "awq+gptq");
         Activations.AcceptOnlyFromAmong("disk", "memory");
         CheckpointFormat.AcceptOnlyFromAmong("gptq", "gptq_v2");
     }
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat })
+        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat, AwqGrid, NoAwqClip, AwqDuoScaling })
             cmd.Add(o);
     }
 
@@ -51,7 +54,14 @@ internal sealed class QuantizeMethodOptions
         if (sym && asym) throw new QuantizeRequestException("--asym", nameof(QuantizeRequest.Symmetric), "--sym and --asym contradict each other");
         return request with
         {
-            Method = r.GetValue(Method) switch { null => null, "rtn" => QuantizeMethod.Rtn, _ => QuantizeMethod.Gptq },
+            Method = r.GetValue(Method) switch
+            {
+                null => null,
+                "rtn" => QuantizeMethod.Rtn,
+                "gptq" => QuantizeMethod.Gptq,
+                "awq" or "awq+rtn" => QuantizeMethod.Awq,
+                _ => QuantizeMethod.AwqGptq,
+            },
             Format = r.GetValue(Format),
             Bits = r.GetValue(Bits),
             GroupSize = r.GetValue(GroupSize),
@@ -68,6 +78,9 @@ internal sealed class QuantizeMethodOptions
             OriginalActivations = r.GetValue(OriginalActivations),
             Activations = r.GetValue(Activations) switch { null => null, "memory" => ActivationStorage.Memory, _ => ActivationStorage.Disk },
             CheckpointFormat = r.GetValue(CheckpointFormat),
+            AwqGrid = r.GetValue(AwqGrid),
+            NoAwqClip = r.GetValue(NoAwqClip),
+            AwqDuoScaling = r.GetValue(AwqDuoScaling),
         };
     }
 }

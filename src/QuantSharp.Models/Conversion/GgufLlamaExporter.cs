@@ -108,10 +108,14 @@ public static class GgufLlamaExporter
         for (int i = 0; i < hp.NumLayers; i++)
         {
             var l = model.Layers[i];
-            AddVector(w, naming.AttentionNorm(i), l.AttentionNorm);
+            int layer = i;
+            // A layer-streaming run supplies the vectors it used (a transform may have changed the norms); asked for when
+            // the writer reaches them, so the run's layer order is the file's.
+            Func<float[]> Vector(TensorRole role) => enc.LayerVectors is { } src ? () => src(layer, role) : () => l.Vector(role)!;
+            AddVector(w, naming.AttentionNorm(i), l.AttentionNorm.Length, Vector(TensorRole.AttentionNorm));
             foreach (var linear in LlamaLinearExtensions.All)
             {
-                if (linear == LlamaLinear.Gate) AddVector(w, naming.FfnNorm(i), l.FfnNorm);
+                if (linear == LlamaLinear.Gate) AddVector(w, naming.FfnNorm(i), l.FfnNorm.Length, Vector(TensorRole.FfnNorm));
                 if (l.Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
                 {
                     if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router);
@@ -129,7 +133,7 @@ public static class GgufLlamaExporter
                 // Biases of q/k would need the same row permutation; no permuted family has them.
                 if (permute && role is TensorRole.QBias or TensorRole.KBias)
                     throw new NotSupportedException($"{model.Origin}: q/k biases with a RoPE row permutation are not supported");
-                AddVector(w, naming.Name(role, i), l.Vector(role)!);
+                AddVector(w, naming.Name(role, i), l.Vector(role)!.Length, Vector(role));
             }
         }
         AddVector(w, naming.OutputNorm, model.OutputNorm);
@@ -244,8 +248,17 @@ public static class GgufLlamaExporter
             s.Write(encoded.Bytes.Span.Slice((int)(RopePermutation.SourceRow(r, headDim) * rowBytes), (int)rowBytes));
     }
 
-    private static void AddVector(GgufWriter w, string name, float[] values)
-        => w.AddTensor(name, GgmlType.F32, [values.Length], s => { s.Write(MemoryMarshal.AsBytes(values.AsSpan())); _progressHook?.Invoke(); });
+    private static void AddVector(GgufWriter w, string name, float[] values) => AddVector(w, name, values.Length, () => values);
+
+    // A vector whose values are asked for when the writer reaches it (a streaming run's layer vectors).
+    private static void AddVector(GgufWriter w, string name, int length, Func<float[]> values)
+        => w.AddTensor(name, GgmlType.F32, [length], s =>
+        {
+            var v = values();
+            if (v.Length != length) throw new InvalidOperationException($"{name}: {v.Length} values supplied for a tensor of {length}");
+            s.Write(MemoryMarshal.AsBytes(v.AsSpan()));
+            _progressHook?.Invoke();
+        });
 
     /// <summary>A model-level matrix (embedding, classifier).</summary>
     private static void AddMatrix(GgufWriter w, string name, TensorView t, GgufTensorEncoding enc, EncodeScratch scratch)

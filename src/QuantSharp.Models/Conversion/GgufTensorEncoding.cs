@@ -25,7 +25,13 @@ public delegate void BlockRowEncoder(string tensorName, int matrix, GgmlType typ
 /// permutation) instead of encoding the model's weights: a layer-streaming quantizer produces
 /// them one layer at a time, in the order the file is written.
 /// </remarks>
-public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType, LayerTensorSource? LayerTensors = null);
+/// <para><see cref="LayerVectors"/>, when set, supplies each decoder layer's norms, biases and q/k norms (in the
+/// model's in-memory convention) instead of the model's: a layer-streaming run whose transforms changed them.</para>
+public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType, LayerTensorSource? LayerTensors = null,
+    LayerVectorSource? LayerVectors = null);
+
+/// <summary>The vector of <paramref name="role"/> (a norm, bias or q/k norm) of decoder layer <paramref name="layer"/>.</summary>
+public delegate float[] LayerVectorSource(int layer, Architectures.TensorRole role);
 
 /// <summary>
 /// The encoded bytes (whole rows of <c>type</c>, source row order) of linear <paramref name="linear"/> in decoder layer

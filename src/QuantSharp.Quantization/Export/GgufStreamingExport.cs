@@ -13,8 +13,8 @@ namespace QuantSharp.Quantization.Export;
 /// rows (<see cref="QuantizedLinear.GgufBytes"/>). The tensor table comes first, from the type
 /// policy of <see cref="PureGgufRecipe"/> for the target type (types and sizes are known
 /// before any layer is quantized); token embedding and classifier are encoded from the model as the
-/// whole-model recipe does; each decoder layer's linear tensors are pulled from the run when the
-/// writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
+/// whole-model recipe does; each decoder layer's linear tensors and vectors (norms, biases) are pulled from the run
+/// when the writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
 /// complete; removed on error or cancellation).
 /// </summary>
 public static class GgufStreamingExport
@@ -33,6 +33,8 @@ public static class GgufStreamingExport
                     throw new InvalidOperationException($"layer {layer} {linear}{(expert < 0 ? "" : $" expert {expert}")}: the quantizer did not produce GGUF rows (use a GGUF quantizer for --format gguf)");
                 return (GgmlTypeInfo.FromDType(t) ?? throw new NotSupportedException($"{t} has no GGUF type"), q.GgufBytes);
             },
+            // Norms, biases and q/k norms as the run used them (a transform may have changed them).
+            LayerVectors = (layer, role) => cursor.Layer(layer).Vector(role),
         };
         GgufLlamaExporter.Export(model, outputPath, encoding, protectedPaths: protectedPaths, cancellationToken: cancellationToken);
     }

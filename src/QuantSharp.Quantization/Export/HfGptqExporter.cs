@@ -17,7 +17,7 @@ namespace QuantSharp.Quantization.Export;
 /// Writes a GPTQ-quantized Hugging Face model folder: model.safetensors with, per quantized
 /// linear module, qweight/qzeros/scales/g_idx packed as AutoGPTQ packs them (see
 /// <see cref="GptqPacking"/>), every other tensor (embeddings, norms, q/k/v biases, q/k norms, untied
-/// lm_head) in fp16; config.json = the source's with quantization_config added and dtype float16;
+/// lm_head) in fp16 — a layer's norms and biases as the run used them (<see cref="QuantizedDecoderLayer.Vectors"/>); config.json = the source's with quantization_config added and dtype float16;
 /// quantize_config.json (AutoGPTQ); tokenizer and generation files copied. Linear layers are pulled
 /// from the streaming run as the safetensors data reaches them. The folder is assembled under a
 /// temporary name next to the destination and renamed when complete (removed on error or Ctrl-C).
@@ -130,10 +130,16 @@ public static class HfGptqExporter
         for (int i = 0; i < hp.NumLayers; i++)
         {
             int layer = i;
-            AddF16(w, names.AttentionNorm(i), NormAsStored(model.Layers[i].AttentionNorm));
+            // Vectors come from the run's layer (a transform may have changed the norms), pulled when the writer reaches them.
+            void AddVector(TensorRole role, bool norm)
+            {
+                int length = model.Layers[layer].Vector(role)!.Length;
+                AddF16(w, names.Name(role, layer), length, () => norm ? NormAsStored(cursor.Layer(layer).Vector(role)) : cursor.Layer(layer).Vector(role));
+            }
+            AddVector(TensorRole.AttentionNorm, norm: true);
             foreach (var (parts, module, rows, cols) in Modules(hp, i))
             {
-                if (parts[0] == LlamaLinear.Gate) AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
+                if (parts[0] == LlamaLinear.Gate) AddVector(TensorRole.FfnNorm, norm: true);
                 // One linear, or the parts of a fused module (Phi-3) with their grids stacked row-wise.
                 AddModule(w, module, rows, cols, options, zerosMinusOne, () => GptqFusedModule.Join(
                     parts.Select(k => GridOf(cursor.Layer(layer)[k], module)).ToArray(), module));
@@ -142,7 +148,7 @@ public static class HfGptqExporter
             {
                 // A mixture of experts: the router stays in fp16 (GPTQModel does not quantize it), each expert's
                 // gate/up/down is a packed module of its own under the family's expert names.
-                AddF16(w, names.FfnNorm(i), NormAsStored(model.Layers[i].FfnNorm));
+                AddVector(TensorRole.FfnNorm, norm: true);
                 AddF16(w, names.Name(TensorRole.Router, i), experts.Router);
                 foreach (var k in new[] { LlamaLinear.Gate, LlamaLinear.Up, LlamaLinear.Down })
                 {
@@ -158,8 +164,7 @@ public static class HfGptqExporter
             }
             // Biases and q/k norms stay in fp16 beside the packed modules, as GPTQModel stores them.
             foreach (var role in hp.Architecture.OptionalLayerTensors)
-                AddF16(w, names.Name(role, i), role is TensorRole.QBias or TensorRole.KBias or TensorRole.VBias
-                    ? model.Layers[i].Vector(role)! : NormAsStored(model.Layers[i].Vector(role)!));
+                AddVector(role, norm: role is not (TensorRole.QBias or TensorRole.KBias or TensorRole.VBias));
         }
         AddF16(w, names.OutputNorm, NormAsStored(model.OutputNorm));
         if (!hp.TiedEmbeddings) AddF16(w, names.Output, model.Output);
@@ -217,8 +222,18 @@ public static class HfGptqExporter
         });
     }
 
-    private static void AddF16(SafetensorsWriter w, string name, float[] v)
-        => w.AddTensor(name, DType.F16, [v.Length], s => { var h = new Half[v.Length]; ToF16(name, v, h); s.Write(MemoryMarshal.AsBytes(h.AsSpan())); });
+    private static void AddF16(SafetensorsWriter w, string name, float[] v) => AddF16(w, name, v.Length, () => v);
+
+    // A vector whose values are asked for when the writer reaches it (a streaming run's layer vectors).
+    private static void AddF16(SafetensorsWriter w, string name, int length, Func<float[]> values)
+        => w.AddTensor(name, DType.F16, [length], s =>
+        {
+            var v = values();
+            if (v.Length != length) throw new InvalidOperationException($"{name}: {v.Length} values supplied for a tensor of {length}");
+            var h = new Half[v.Length];
+            ToF16(name, v, h);
+            s.Write(MemoryMarshal.AsBytes(h.AsSpan()));
+        });
 
     private static void ToF16(string name, ReadOnlySpan<float> f, Span<Half> h)
     {

@@ -35,6 +35,15 @@ public sealed record LayerStreamingOptions
     /// <summary>Memory for the experts' statistics of one pass when <see cref="ExpertsPerPass"/> is null (at least one expert).</summary>
     public long ExpertStatisticsBudgetBytes { get; init; } = 256L << 20;
 
+    /// <summary>
+    /// Layer transforms run in order on each decoder layer before the quantizer sees it (AWQ's scaling, ...): the
+    /// pipeline is transforms → quantizer → layer result. Empty: the layer is quantized as read.
+    /// </summary>
+    public IReadOnlyList<ILayerTransform> Transforms { get; init; } = [];
+
+    /// <summary>Receives the transforms' one-line notes per layer (chosen scales, errors).</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>Receives warnings of the run (an expert that no calibration token reached, quantized without data).</summary>
     public Action<string>? Warn { get; init; }
 

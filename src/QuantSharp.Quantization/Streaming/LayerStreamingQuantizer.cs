@@ -6,6 +6,7 @@ using QuantSharp.Models;
 using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
+using QuantSharp.Quantization.Transforms;
 
 namespace QuantSharp.Quantization.Streaming;
 
@@ -52,6 +53,12 @@ public sealed class LayerStreamingQuantizer
         if (_options.ChunkTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "chunk size must be positive");
         if (calibration == null && quantizer.Needs != StatisticsNeeds.None)
             throw new ArgumentException($"the {quantizer.Name} quantizer with these settings needs calibration data (--calib)");
+        foreach (var t in _options.Transforms)
+        {
+            if (calibration == null && t.NeedsCalibration)
+                throw new ArgumentException($"the {t.Name} transform needs calibration data (--calib)");
+            t.ThrowIfUnsupported(model);
+        }
         if (calibration != null)
         {
             if (calibration.MaxLength > _hp.ContextLength)
@@ -201,11 +208,12 @@ public sealed class LayerStreamingQuantizer
     // Progress steps of layer l: its calibration passes (one step per chunk) and its quantized linears.
     private int StepsOf(int l)
     {
+        int transforms = _options.Transforms.Count;
         if (_model.Layers[l].Experts is not { } ex)
-            return (_calibration == null ? 0 : Sequential ? 5 : 1) * _chunks.Count + LlamaLinearExtensions.All.Length;
+            return (_calibration == null ? 0 : Sequential ? 5 : 1) * _chunks.Count + LlamaLinearExtensions.All.Length + transforms;
         int batches = (ex.Count + ExpertsPerPass(ex) - 1) / ExpertsPerPass(ex);
         int passes = _calibration == null ? 0 : (Sequential ? 3 : 1) + batches * (Sequential ? 2 : 1) + 1;
-        return passes * _chunks.Count + 4 + 3 * ex.Count;
+        return passes * _chunks.Count + 4 + 3 * ex.Count + transforms;
     }
 
     // Experts whose statistics one pass collects: the budget over the largest per-expert statistics (a Hessian of
@@ -230,7 +238,10 @@ public sealed class LayerStreamingQuantizer
 
     private QuantizedDecoderLayer ProcessLayer(int l, ActivationStore? store, ChunkBuffers? b, CancellationToken ct)
     {
-        var lw = _model.Layers[l];
+        // Transforms first (transforms → quantizer → layer result): the rest of the layer's work reads the transformed
+        // weights and norms through the same LlamaLayerWeights shape as a layer read from the file.
+        using var transformed = Transform(l, store, ct);
+        var lw = transformed?.Weights ?? _model.Layers[l];
         var state = new LayerState(lw);
         var results = new QuantizedLinear?[LlamaLinearExtensions.All.Length];
         QuantizedLinear[][]? expertResults = null;
@@ -318,7 +329,47 @@ public sealed class LayerStreamingQuantizer
             foreach (var m in state.ExpertDequantized) m.Dispose();
         }
         GC.Collect();
-        return new QuantizedDecoderLayer { Index = l, Linears = results, Experts = expertResults };
+        var vectors = new Dictionary<TensorRole, float[]>
+        {
+            [TensorRole.AttentionNorm] = lw.AttentionNorm,
+            [TensorRole.FfnNorm] = lw.FfnNorm,
+        };
+        foreach (var role in _hp.Architecture.OptionalLayerTensors) vectors[role] = lw.Vector(role)!;
+        return new QuantizedDecoderLayer { Index = l, Linears = results, Experts = expertResults, Vectors = vectors };
+    }
+
+    /// <summary>
+    /// Runs the layer transforms on an fp32 copy of layer <paramref name="l"/> (null when there are none). They see the
+    /// layer's calibration inputs — the store's contents, i.e. in sequential mode the output of the quantized layers
+    /// before — all in memory at once (tokens × hidden floats, plus the transform's own intermediate values).
+    /// </summary>
+    private PinnedLayerWeights? Transform(int l, ActivationStore? store, CancellationToken ct)
+    {
+        if (_options.Transforms.Count == 0) return null;
+        var sw = Stopwatch.StartNew();
+        var tensors = DecoderLayerTensors.From(_model, l, _hp.Architecture.HfNaming);
+        LayerCalibrationForward? forward = null;
+        if (store != null)
+        {
+            var seqs = _calibration!.Sequences;
+            var input = new float[checked((int)(_calibration.TotalTokens * _hp.Dim))];
+            for (int s = 0, off = 0; s < seqs.Count; off += seqs[s].Length, s++)
+                store.Read(s, input.AsSpan(off * _hp.Dim, seqs[s].Length * _hp.Dim));
+            forward = new LayerCalibrationForward(_hp, l, input, [.. seqs.Select(q => q.Length)]);
+        }
+        var context = new LayerTransformContext
+        {
+            Layer = l, Parameters = _hp, Tensors = tensors, Calibration = forward, Log = _options.Log, CancellationToken = ct,
+        };
+        foreach (var t in _options.Transforms)
+        {
+            ct.ThrowIfCancellationRequested();
+            t.Apply(context);
+            Step();
+        }
+        Report.Transforms += sw.Elapsed;
+        Report.Memory.Sample();
+        return new PinnedLayerWeights(tensors, _model.Layers[l]);
     }
 
     /// <summary>
@@ -585,32 +636,8 @@ public sealed class LayerStreamingQuantizer
         forward.Start();
     }
 
-    // Causal attention inside each sequence of the chunk, the session's inner loops (one job per head and token).
-    private void Attention(int layer, ChunkBuffers b, int n)
-    {
-        int heads = _hp.NumHeads, hd = _hp.HeadDim, kvDim = _hp.KvDim, qDim = _hp.QDim;
-        int group = heads / _hp.NumKvHeads;
-        float scale = _hp.AttentionScale;
-        float[] q = b.Q, k = b.K, v = b.V, attn = b.Attn;
-        int[] seqStart = b.SeqStart;
-        int maxLen = b.MaxSequence;
-        int window = _hp.WindowOf(layer) ?? 0;
-        Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[maxLen], (job, _, scores) =>
-        {
-            int h = job / n, t = job % n;
-            int kvh = h / group;
-            // Causal inside the sequence, and with a sliding window only the last W positions (itself included).
-            int start = window > 0 ? Math.Max(seqStart[t], t - window + 1) : seqStart[t];
-            int len = t - start + 1;
-            var s = scores.AsSpan(0, len);
-            var keys = new ReadOnlySpan<float>(k, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
-            AttentionOps.Scores(new ReadOnlySpan<float>(q, t * qDim + h * hd, hd), keys, kvDim, scale, s);
-            VectorOps.Softmax(s);
-            var values = new ReadOnlySpan<float>(v, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
-            AttentionOps.WeightedSum(s, values, kvDim, new Span<float>(attn, t * qDim + h * hd, hd));
-            return scores;
-        }, _ => { });
-    }
+    // Causal attention inside each sequence of the chunk (shared with the layer transforms' forward).
+    private void Attention(int layer, ChunkBuffers b, int n) => CausalAttention.Run(_hp, layer, b.Q, b.K, b.V, b.Attn, b.SeqStart, n, b.MaxSequence);
 
     private sealed class LayerState(LlamaLayerWeights weights)
     {

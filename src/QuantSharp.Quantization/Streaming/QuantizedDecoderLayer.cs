@@ -1,11 +1,13 @@
-// The output of the layer-streaming runner for one decoder layer.
+// The output of the layer-streaming runner for one decoder layer: every tensor an exporter writes for it.
+using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Quantization.Streaming;
 
 /// <summary>
 /// One quantized decoder layer: its linear layers — for a mixture of experts, q/k/v/o and each expert's
-/// gate/up/down (the router stays in full precision) — with the norm weights unchanged.
+/// gate/up/down (the router stays in full precision) — and its vectors (norms, biases, q/k norms) as the run used
+/// them: a layer transform (AWQ) changes norms, so exporters write the vectors from here, never from the source model.
 /// </summary>
 public sealed class QuantizedDecoderLayer
 {
@@ -17,6 +19,17 @@ public sealed class QuantizedDecoderLayer
 
     /// <summary>Each expert's quantized gate, up and down, indexed [linear − Gate][expert]; null for a dense layer.</summary>
     public QuantizedLinear[][]? Experts { get; init; }
+
+    /// <summary>
+    /// The layer's vectors by role — <see cref="TensorRole.AttentionNorm"/>, <see cref="TensorRole.FfnNorm"/> and the
+    /// architecture's optional ones (biases, q/k norms, post-norms) — in the model's in-memory convention (a (1 + w) norm
+    /// holds 1 + w), after the run's transforms.
+    /// </summary>
+    public IReadOnlyDictionary<TensorRole, float[]> Vectors { get; init; } = new Dictionary<TensorRole, float[]>();
+
+    /// <summary>The vector of <paramref name="role"/>; throws when the run did not record it.</summary>
+    public float[] Vector(TensorRole role) => Vectors.TryGetValue(role, out var v) ? v
+        : throw new InvalidOperationException($"layer {Index}: the quantization run recorded no {role} vector");
 
     /// <summary>The quantized <paramref name="linear"/> of a dense layer (q/k/v/o of any layer).</summary>
     public QuantizedLinear this[LlamaLinear linear] => Linears[(int)linear]

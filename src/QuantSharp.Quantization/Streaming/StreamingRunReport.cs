@@ -6,6 +6,8 @@ public sealed class StreamingRunReport
 {
     /// <summary>Embedding lookup of the calibration tokens.</summary>
     public TimeSpan Embedding { get; internal set; }
+    /// <summary>Layer transforms (AWQ's searches included).</summary>
+    public TimeSpan Transforms { get; internal set; }
     /// <summary>Calibration forward passes (excluding statistics accumulation).</summary>
     public TimeSpan Forward { get; internal set; }
     /// <summary>Statistics accumulation (Hessians, mean squares, observers).</summary>

@@ -8,4 +8,8 @@ public enum QuantizeMethod
     Rtn,
     /// <summary>GPTQ's error-feedback rounding; needs calibration text.</summary>
     Gptq,
+    /// <summary>AWQ's activation-aware scaling and clipping (a layer transform), then round-to-nearest (<c>awq</c>, <c>awq+rtn</c>); needs calibration text.</summary>
+    Awq,
+    /// <summary>AWQ's scaling and clipping, then GPTQ (<c>awq+gptq</c>); needs calibration text.</summary>
+    AwqGptq,
 }

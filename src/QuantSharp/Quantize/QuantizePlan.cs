@@ -15,7 +15,7 @@ internal sealed record QuantizePlan
     /// <summary>The layer-streaming method, or null for a mix.</summary>
     public QuantizeMethod? Method { get; init; }
 
-    /// <summary>"rtn" or "gptq" (for messages).</summary>
+    /// <summary>"rtn", "gptq", "awq" or "awq+gptq" (for messages).</summary>
     public string MethodName { get; init; } = "";
 
     /// <summary>The GGUF block type of --format gguf:T, or null for hf-gptq.</summary>
@@ -26,4 +26,7 @@ internal sealed record QuantizePlan
 
     /// <summary>The per-linear quantizer of a method run.</summary>
     public ILinearQuantizer? Quantizer { get; init; }
+
+    /// <summary>The layer transforms that run before the quantizer (AWQ), in order.</summary>
+    public IReadOnlyList<ILayerTransform> Transforms { get; init; } = [];
 }

@@ -1,6 +1,7 @@
 // Everything one quantization run needs, and every rule about which options go together (the CLI uses the same rules).
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Quantization.Awq;
 using QuantSharp.Quantization.Gptq;
 using QuantSharp.Quantization.Recipes;
 using QuantSharp.Quantization.Streaming;
@@ -89,6 +90,15 @@ public sealed record QuantizeRequest
     /// <summary>hf-gptq: <c>gptq</c> (v1, zeros stored minus one, the default) or <c>gptq_v2</c> (<c>--checkpoint-format</c>).</summary>
     public string? CheckpointFormat { get; init; }
 
+    /// <summary>AWQ: points of the scale-exponent grid α = i/N, i &lt; N (<c>--awq-grid</c>; default 20, AutoAWQ's).</summary>
+    public int? AwqGrid { get; init; }
+
+    /// <summary>AWQ: skip the weight clipping search (<c>--no-awq-clip</c>).</summary>
+    public bool NoAwqClip { get; init; }
+
+    /// <summary>AWQ: AutoAWQ's duo scaling s = mean|x|^α / mean|ŵ|^(1−α) instead of the paper's s = mean|x|^α (<c>--awq-duo-scaling</c>).</summary>
+    public bool AwqDuoScaling { get; init; }
+
     /// <summary>Threads and ISA for this run (<c>--threads</c>); null: the process defaults.</summary>
     public ExecutionOptions? Execution { get; init; }
 
@@ -119,7 +129,7 @@ public sealed record QuantizeRequest
 
     private QuantizePlan ResolveMix()
     {
-        if (Type is null) throw new QuantizeRequestException("--type", nameof(Type), "quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq");
+        if (Type is null) throw new QuantizeRequestException("--type", nameof(Type), "quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq");
         // A method option next to --type would be silently ignored: the mix fixes every tensor's block type.
         RejectIfSet(Format != null, "--format", nameof(Format), "goes with --method; --type NAME writes a GGUF of that mix");
         RejectMethodOnly("--type");
@@ -132,8 +142,23 @@ public sealed record QuantizeRequest
 
     private QuantizePlan ResolveMethod(QuantizeMethod method)
     {
-        if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq");
-        string m = method == QuantizeMethod.Rtn ? "rtn" : "gptq";
+        if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
+        string m = MethodName(method);
+        bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
+        // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
+        var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };
+        if (!awq)
+        {
+            RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), $"--awq-grid is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), $"--no-awq-clip is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), $"--awq-duo-scaling is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+        }
+        else
+        {
+            RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), $"--act-order is not supported with --method {m}: AWQ searches its scales on contiguous groups; drop --act-order");
+            RejectIfSet(Mse, "--mse", nameof(Mse), $"--mse is not supported with --method {m}: AWQ's own clipping search shrinks the ranges (--no-awq-clip turns it off)");
+            if (AwqGrid is < 1) throw new QuantizeRequestException("--awq-grid", nameof(AwqGrid), $"--awq-grid must be ≥ 1, got {AwqGrid}");
+        }
         RejectIfSet(Type != null, "--type", nameof(Type), "--type and --method are alternatives: --method takes --format gguf:TYPE");
         RejectIfSet(Pure, "--pure", nameof(Pure), "--pure goes with --type; --method --format gguf:TYPE already writes one block type");
         RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type; --method gathers its statistics from --calib");
@@ -145,7 +170,7 @@ public sealed record QuantizeRequest
             string tn = Format[5..];
             if (!Enum.TryParse<DType>(tn, ignoreCase: true, out var t) || int.TryParse(tn, out _) || Array.IndexOf(PureGgufRecipe.SupportedTypes, t) < 0)
                 throw new QuantizeRequestException("--format", nameof(Format), $"gguf:{tn}: type not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
-            if (method == QuantizeMethod.Gptq && !GptqBlockQuantizer.Supports(t))
+            if (rounding == QuantizeMethod.Gptq && !GptqBlockQuantizer.Supports(t))
                 throw new QuantizeRequestException("--format", nameof(Format), $"--method gptq --format gguf:{t}: GPTQ onto GGUF blocks supports {string.Join(", ", GptqBlockQuantizer.SupportedTypes)}");
             ggufType = t;
             // The block type fixes bits, grouping, symmetry and scale search: these options would be dropped.
@@ -170,9 +195,9 @@ public sealed record QuantizeRequest
             if (CheckpointFormat is not (null or "gptq" or "gptq_v2"))
                 throw new QuantizeRequestException("--checkpoint-format", nameof(CheckpointFormat), $"'{CheckpointFormat}' is not gptq or gptq_v2");
             // RTN rounds each group's min/max: without this rule --mse would silently do plain min/max.
-            RejectIfSet(Mse && method == QuantizeMethod.Rtn, "--mse", nameof(Mse), "--method rtn rounds plain min/max ranges; the MSE range search is implemented for --method gptq");
+            RejectIfSet(Mse && rounding == QuantizeMethod.Rtn, "--mse", nameof(Mse), "--method rtn rounds plain min/max ranges; the MSE range search is implemented for --method gptq");
         }
-        RejectIfSet(Damping != null && method == QuantizeMethod.Rtn, "--damp", nameof(Damping), "dampening is a GPTQ setting; --method rtn has no Hessian");
+        RejectIfSet(Damping != null && rounding == QuantizeMethod.Rtn, "--damp", nameof(Damping), "dampening is a GPTQ setting; --method rtn has no Hessian");
         if (Damping is { } d && !(d > 0 && d < 1)) throw new QuantizeRequestException("--damp", nameof(Damping), $"dampening must be in (0, 1), got {d}");
         if (Activations is { } a && !Enum.IsDefined(a)) throw new QuantizeRequestException("--activations", nameof(Activations), $"'{a}' is not disk or memory");
 
@@ -188,7 +213,7 @@ public sealed record QuantizeRequest
         };
         try { grid.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException(CliName(ex.ParamName), ex.ParamName ?? "?", ex.Message.Split(Environment.NewLine)[0]); }
-        ILinearQuantizer quantizer = (method, ggufType) switch
+        ILinearQuantizer quantizer = (rounding, ggufType) switch
         {
             (QuantizeMethod.Rtn, { } t) => new RtnGgufLinearQuantizer(t),
             (QuantizeMethod.Rtn, null) => new RtnLinearQuantizer(grid),
@@ -196,9 +221,19 @@ public sealed record QuantizeRequest
             _ => new GptqLinearQuantizer(grid, Warn),
         };
 
+        IReadOnlyList<ILayerTransform> transforms = [];
+        if (awq)
+        {
+            // AWQ searches with the quantizer's own grid, data-free (GPTQ's grid without error feedback, or the GGUF
+            // block type), grouped as the output is.
+            var options = new AwqOptions { Grid = AwqGrid ?? 20, Clip = !NoAwqClip, DuoScaling = AwqDuoScaling };
+            int groupSize = ggufType is { } gt ? DTypeInfo.BlockSize(gt) : grid.GroupSize;
+            transforms = [new AwqLayerTransform(options, quantizer.WithoutData, groupSize)];
+        }
+
         if (Calibration.Count == 0)
         {
-            if (quantizer.Needs != StatisticsNeeds.None)
+            if (quantizer.Needs != StatisticsNeeds.None || transforms.Any(t => t.NeedsCalibration))
                 throw new QuantizeRequestException("--calib", nameof(Calibration), $"--method {m} with these settings needs calibration data: pass --calib FILE");
             RejectCalibration($"--method {m} without --calib uses no calibration text");
         }
@@ -209,15 +244,25 @@ public sealed record QuantizeRequest
             if (Samples is < 1) throw new QuantizeRequestException("--nsamples", nameof(Samples), $"must be ≥ 1, got {Samples}");
             if (SequenceLength is < 2) throw new QuantizeRequestException("--seqlen", nameof(SequenceLength), $"must be ≥ 2, got {SequenceLength}");
         }
-        return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, Grid = grid, Quantizer = quantizer };
+        return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, Grid = grid, Quantizer = quantizer, Transforms = transforms };
     }
+
+    /// <summary>A method's name on the command line ("rtn", "gptq", "awq", "awq+gptq").</summary>
+    public static string MethodName(QuantizeMethod method) => method switch
+    {
+        QuantizeMethod.Rtn => "rtn",
+        QuantizeMethod.Gptq => "gptq",
+        QuantizeMethod.Awq => "awq",
+        QuantizeMethod.AwqGptq => "awq+gptq",
+        _ => method.ToString(),
+    };
 
     private void Warn(string message) => OnWarning?.Invoke(message);
 
     /// <summary>Options that only the layer-streaming methods read.</summary>
     private void RejectMethodOnly(string context)
     {
-        string why = $"is an option of --method rtn|gptq; {context} NAME fixes every tensor's block type";
+        string why = $"is an option of --method rtn|gptq|awq|awq+gptq; {context} NAME fixes every tensor's block type";
         RejectIfSet(Bits != null, "--bits", nameof(Bits), why);
         RejectIfSet(GroupSize != null, "--group-size", nameof(GroupSize), why);
         RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), why);
@@ -226,6 +271,9 @@ public sealed record QuantizeRequest
         RejectIfSet(Mse, "--mse", nameof(Mse), why);
         RejectIfSet(Damping != null, "--damp", nameof(Damping), why);
         RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), why);
+        RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), why);
+        RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), why);
+        RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), why);
     }
 
     /// <summary>Calibration settings are errors when no calibration text is read.</summary>

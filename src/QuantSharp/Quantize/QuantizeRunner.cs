@@ -75,6 +75,8 @@ internal static class QuantizeRunner
             Storage = request.Activations ?? ActivationStorage.Disk,
             Progress = progress,
             Warn = request.OnWarning,
+            Transforms = plan.Transforms,
+            Log = request.OnInfo,
         };
         var runner = new LayerStreamingQuantizer(model, plan.Quantizer!, calib, opts);
         var grid = plan.Grid;

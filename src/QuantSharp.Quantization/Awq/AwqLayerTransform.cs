@@ -1,0 +1,232 @@
+// AWQ (activation-aware weight quantization) as a layer transform: scale search per linear group, folding, clipping.
+using System.Globalization;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Streaming;
+using QuantSharp.Quantization.Transforms;
+
+namespace QuantSharp.Quantization.Awq;
+
+/// <summary>
+/// AWQ on one decoder layer, as AutoAWQ does it:
+/// <list type="number">
+/// <item>reference: the original layer on its calibration inputs — the attention module's output (o_proj's), o_proj's
+/// input, the MLP's output and down_proj's input;</item>
+/// <item>for each group of linears sharing an input — q/k/v after the attention norm (error measured on the attention
+/// output), v→o when v_proj and o_proj have the same shape (no grouped-query attention: AutoAWQ's rule), gate/up after
+/// the MLP norm (error on the MLP output), up→down — scales s(α) from the input's mean |x| (<see cref="AwqScaling.Scales"/>)
+/// for α on a grid; each candidate rounds W·diag(s) with the target grid, divides by s and runs the module; the α of
+/// least mean squared error wins (α = 0 is plain rounding, so AWQ never loses to it on this objective). All searches use
+/// the original weights and inputs;</item>
+/// <item>the chosen scales are folded: 1/s into the norm's γ (or the previous linear's rows and bias), s into the
+/// linears' columns — the full-precision function is unchanged up to float rounding;</item>
+/// <item>clipping (optional): <see cref="AwqClipping"/> on every linear but q/k (their errors pass through the q·k
+/// product, which a per-linear objective does not see — AutoAWQ skips them too), with the inputs divided by the scales.</item>
+/// </list>
+/// The rounding itself is left to the run's quantizer (RTN or GPTQ), which then sees the transformed weights.
+/// Deterministic: the forward, the grid and every reduction have a fixed order for any thread count.
+/// </summary>
+public sealed class AwqLayerTransform : ILayerTransform
+{
+    private readonly ILinearQuantizer _grid;
+    private readonly int _groupSize;
+
+    /// <summary>Creates the transform.</summary>
+    /// <param name="options">Grid, scaling formula, clipping.</param>
+    /// <param name="grid">
+    /// Rounds candidates onto the target grid; must need no statistics (the run quantizer's <see cref="ILinearQuantizer.WithoutData"/>:
+    /// RTN on GPTQ's grid, or the GGUF block type).
+    /// </param>
+    /// <param name="groupSize">Columns per scale of the target grid (the clipping group; 0 or a non-divisor: whole rows).</param>
+    public AwqLayerTransform(AwqOptions options, ILinearQuantizer grid, int groupSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(grid);
+        options.Validate();
+        if (grid.Needs != StatisticsNeeds.None)
+            throw new ArgumentException($"AWQ rounds its candidates with a grid that needs no statistics; the {grid.Name} quantizer needs {grid.Needs}");
+        Options = options;
+        _grid = grid;
+        _groupSize = groupSize;
+    }
+
+    /// <summary>The settings.</summary>
+    public AwqOptions Options { get; }
+
+    /// <inheritdoc/>
+    public string Name => "awq";
+
+    /// <inheritdoc/>
+    public bool NeedsCalibration => true;
+
+    /// <inheritdoc/>
+    public void ThrowIfUnsupported(LlamaModel model)
+    {
+        if (model.Parameters.ExpertCount > 0)
+            throw new NotSupportedException($"{model.Origin}: AWQ on a mixture of experts ({model.Parameters.Architecture.Name}) is not implemented");
+    }
+
+    /// <inheritdoc/>
+    public void Apply(LayerTransformContext context)
+    {
+        var t = context.Tensors;
+        var f = context.Calibration ?? throw new InvalidOperationException($"layer {context.Layer}: AWQ needs calibration data (--calib FILE)");
+        if (t.Router != null) throw new NotSupportedException($"layer {context.Layer}: AWQ on a mixture of experts is not implemented");
+        var hp = context.Parameters;
+        var ct = context.CancellationToken;
+        int dim = hp.Dim;
+        using var pinned = new PinnedLayerWeights(t);
+        var w = pinned.Weights;
+
+        // 1. The original layer's intermediate values and module outputs.
+        var xnA = f.Buffer(dim);
+        f.AttentionNorm(f.Input, w, xnA);
+        var attn = f.Buffer(hp.QDim);
+        f.Attention(xnA, w, w.Wq, w.Wk, w.Wv, attn);
+        var yAttn = f.Buffer(dim);
+        f.Project(attn, w.Wo, yAttn);
+        var xnM = f.Buffer(dim);
+        {
+            var h = (float[])f.Input.Clone();
+            f.AttentionOutput(attn, w, w.Wo, h);
+            f.MlpNorm(h, w, xnM);
+        }
+        var hidden = f.Buffer(hp.HiddenDim);
+        f.MlpHidden(xnM, w.WGate, w.WUp, hidden);
+        var yMlp = f.Buffer(dim);
+        f.Project(hidden, w.WDown, yMlp);
+        ct.ThrowIfCancellationRequested();
+
+        // 2. Scale searches on the original weights.
+        var output = f.Buffer(dim);
+        var attnC = f.Buffer(hp.QDim);
+        var hiddenC = f.Buffer(hp.HiddenDim);
+        var notes = new List<string>();
+        var qkv = Search(context, "q/k/v", xnA, [t.Q, t.K, t.V], [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V], yAttn, output, c =>
+        {
+            f.Attention(xnA, w, c[0], c[1], c[2], attnC);
+            f.Project(attnC, w.Wo, output);
+        }, notes);
+        // AutoAWQ scales v→o only when v_proj and o_proj have the same shape: with grouped-query attention one value
+        // channel feeds several heads' o_proj columns, which would need one scale for all of them.
+        bool vo = t.V.Rows == t.O.Rows && t.V.Cols == t.O.Cols;
+        var voScales = vo ? Search(context, "v→o", attn, [t.O], [LlamaLinear.O], yAttn, output, c => f.Project(attn, c[0], output), notes) : null;
+        if (!vo) notes.Add($"v→o skipped (v_proj [{t.V.Rows}, {t.V.Cols}] ≠ o_proj [{t.O.Rows}, {t.O.Cols}])");
+        var gateUp = Search(context, "gate/up", xnM, [t.Gate!, t.Up!], [LlamaLinear.Gate, LlamaLinear.Up], yMlp, output, c =>
+        {
+            f.MlpHidden(xnM, c[0], c[1], hiddenC);
+            f.Project(hiddenC, w.WDown, output);
+        }, notes);
+        var upDown = Search(context, "up→down", hidden, [t.Down!], [LlamaLinear.Down], yMlp, output, c => f.Project(hidden, c[0], output), notes);
+
+        // 3. Fold: 1/s into the producer, s into the readers.
+        AwqScaling.Divide(t.AttentionNorm, qkv);
+        AwqScaling.ScaleColumns([t.Q, t.K, t.V], qkv);
+        if (voScales != null)
+        {
+            AwqScaling.DivideRows(t.V, voScales);
+            if (t.Vectors.TryGetValue(Models.Architectures.TensorRole.VBias, out var vBias)) AwqScaling.Divide(vBias, voScales);
+            AwqScaling.ScaleColumns([t.O], voScales);
+        }
+        AwqScaling.Divide(t.FfnNorm, gateUp);
+        AwqScaling.ScaleColumns([t.Gate!, t.Up!], gateUp);
+        AwqScaling.DivideRows(t.Up!, upDown);
+        AwqScaling.ScaleColumns([t.Down!], upDown);
+
+        // 4. Clipping, with each linear's input divided by its scales (what the scaled weights now read).
+        if (Options.Clip)
+        {
+            int clipped = 0, groups = 0;
+            void Clip(FloatMatrix m, LlamaLinear kind, float[] x, float[]? scales)
+            {
+                ct.ThrowIfCancellationRequested();
+                if (scales != null) DivideColumns(x, m.Cols, scales);
+                int gs = _groupSize > 0 && m.Cols % _groupSize == 0 ? _groupSize : m.Cols;
+                var maxima = AwqClipping.SearchMaxima(m, x, f.Tokens, gs, v => RoundTrip(context.Layer, kind, m, v), Options.ClipGrid, Options.MaxShrink);
+                int g = m.Cols / gs;
+                for (int r = 0; r < m.Rows; r++)
+                    for (int k = 0; k < g; k++)
+                    {
+                        float org = 0;
+                        foreach (float v in m.Row(r).Slice(k * gs, gs)) org = Math.Max(org, Math.Abs(v));
+                        if (maxima[r * g + k] < org) clipped++;
+                    }
+                groups += m.Rows * g;
+                AwqClipping.Apply(m, maxima, gs);
+            }
+            Clip(t.V, LlamaLinear.V, xnA, qkv);
+            Clip(t.O, LlamaLinear.O, attn, voScales);
+            Clip(t.Gate!, LlamaLinear.Gate, xnM, gateUp);
+            Clip(t.Up!, LlamaLinear.Up, xnM, null); // xnM is already divided by the gate/up scales
+            Clip(t.Down!, LlamaLinear.Down, hidden, upDown);
+            notes.Add($"clipped {clipped} of {groups} (row, group) ranges of v/o/gate/up/down");
+        }
+        context.Log?.Invoke($"layer {context.Layer} awq: {string.Join("; ", notes)}");
+    }
+
+    // The α of least output error for one group; returns its scales and notes α and the errors.
+    private float[] Search(LayerTransformContext context, string what, float[] input, FloatMatrix[] linears, LlamaLinear[] kinds,
+        float[] reference, float[] output, Action<TensorView[]> module, List<string> notes)
+    {
+        var f = context.Calibration!;
+        int cols = linears[0].Cols;
+        var xMean = AwqScaling.MeanAbsolute(input, f.Tokens, cols);
+        var wMean = Options.DuoScaling ? AwqScaling.NormalizedWeightMean(linears, _groupSize) : null;
+        var scales = new float[cols];
+        if (Options.FixedAlpha is { } fixedAlpha)
+        {
+            AwqScaling.Scales(xMean, wMean, fixedAlpha, scales);
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"{what} α {fixedAlpha:0.00} (fixed)"));
+            return scales;
+        }
+        float[]? best = null;
+        double bestErr = double.PositiveInfinity, firstErr = double.NaN;
+        int bestI = -1;
+        for (int i = 0; i < Options.Grid; i++)
+        {
+            context.CancellationToken.ThrowIfCancellationRequested();
+            double alpha = (double)i / Options.Grid;
+            AwqScaling.Scales(xMean, wMean, alpha, scales);
+            var views = new TensorView[linears.Length];
+            var pins = new PinnedMatrix[linears.Length];
+            for (int k = 0; k < linears.Length; k++)
+            {
+                var m = linears[k];
+                var scaled = (float[])m.Values.Clone();
+                AwqScaling.ScaleColumns([m with { Values = scaled }], scales);
+                var q = RoundTrip(context.Layer, kinds[k], m, scaled);
+                DivideColumns(q, m.Cols, scales);
+                pins[k] = new PinnedMatrix(m.Name, q, m.Rows, m.Cols, pinInPlace: true);
+                views[k] = pins[k].View;
+            }
+            try { module(views); }
+            finally { foreach (var p in pins) p.Dispose(); }
+            double err = AwqScaling.MeanSquaredError(reference, output);
+            if (i == 0) firstErr = err;
+            if (err < bestErr)
+            {
+                bestErr = err;
+                bestI = i;
+                best = (float[])scales.Clone();
+            }
+        }
+        if (best == null) throw new InvalidDataException($"layer {context.Layer} {what}: every AWQ candidate gave a non-finite output error");
+        notes.Add(string.Create(CultureInfo.InvariantCulture, $"{what} α {(double)bestI / Options.Grid:0.00} (mse {bestErr:E3}, α=0 {firstErr:E3})"));
+        return best;
+    }
+
+    // The target grid's rounding of a [rows, cols] matrix (values: the candidate, not kept).
+    private float[] RoundTrip(int layer, LlamaLinear kind, FloatMatrix like, float[] values) => _grid.Quantize(new LinearQuantizationInput
+    {
+        Layer = layer, Kind = kind, Name = like.Name, Rows = like.Rows, Cols = like.Cols, Weight = values,
+    }).Dequantized;
+
+    private static void DivideColumns(float[] x, int width, ReadOnlySpan<float> scales)
+    {
+        for (int r = 0, rows = x.Length / width; r < rows; r++)
+        {
+            var row = x.AsSpan(r * width, width);
+            for (int j = 0; j < width; j++) row[j] /= scales[j];
+        }
+    }
+}
