@@ -12,5 +12,6 @@ var root = new RootCommand("QuantSharp: quantize, evaluate and run language mode
     PerplexityCommand.Create(),
     KldCommand.Create(),
     RunCommand.Create(),
+    ServeCommand.Create(),
 };
 return root.Parse(args).Invoke();

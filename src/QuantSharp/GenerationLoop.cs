@@ -40,6 +40,9 @@ internal sealed class GenerationLoop
         catch (ArgumentOutOfRangeException ex) { throw new ArgumentException($"GenerationOptions.{ex.ParamName switch { "temperature" => "Temperature", "topK" => "TopK", _ => "TopP" }}: {ex.Message.Split(Environment.NewLine)[0]}", nameof(options)); }
     }
 
+    /// <summary>Tokens in the prompt (BOS included).</summary>
+    public int PromptTokenCount => _prompt.Length;
+
     /// <summary>Generated ids so far.</summary>
     public IReadOnlyList<int> Tokens => _tokens;
 

@@ -130,6 +130,9 @@ public sealed class QuantSharpModel : IDisposable
     public IEnumerable<string> GenerateStreaming(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
         => new GenerationLoop(_model, Execution, PromptTokens(prompt), options ?? new GenerationOptions()).Run(cancellationToken);
 
+    /// <summary>A generation loop over <paramref name="prompt"/> encoded as <see cref="Generate(string, GenerationOptions?, CancellationToken)"/> does (for the server: counts while streaming).</summary>
+    internal GenerationLoop StartGeneration(string prompt, GenerationOptions options) => new(_model, Execution, PromptTokens(prompt), options);
+
     /// <summary>
     /// Perplexity of the model on <paramref name="text"/>.
     /// <see cref="PerplexityStyle.Gptq"/>: non-overlapping windows, every token scored;
