@@ -1,8 +1,6 @@
 // The issue's AWQ quality check on a real model: RTN, GPTQ, AWQ and AWQ+GPTQ into HF 4-bit g128 folders, sotu-llama-30m.
-using QuantSharp.Evaluation;
-using QuantSharp.Models.Llama;
-using QuantSharp.Tests.Cli;
 using QuantSharp.Tests.Gguf;
+using QuantSharp.Tests.Gptq;
 using Xunit.Abstractions;
 
 namespace QuantSharp.Tests.Awq;
@@ -16,38 +14,20 @@ namespace QuantSharp.Tests.Awq;
 [Trait("Category", "RealModel")]
 public sealed class AwqPerplexityGapTests(ITestOutputHelper output)
 {
-    private const int Windows = 64;
+    private const int Windows = SotuPerplexityGap.Windows;
 
     private static string Quantize(TempDirectory dir, string method)
-    {
-        string outDir = dir.File(method.Replace('+', '-'));
-        var r = QuantSharpProcess.Run("quantize", SharedData.Model("sotu-llama-30m"), "--method", method, "--format", "hf-gptq",
-            "--bits", "4", "--group-size", "128", "--asym", "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"),
-            "--nsamples", "16", "--seqlen", "128", "--seed", "0", "-o", outDir);
-        Assert.True(r.Code == 0, $"{method}: {r.Err}");
-        return outDir;
-    }
-
-    private static double Perplexity(string model, int[] tokens)
-    {
-        using var m = LlamaModel.Load(model);
-        var r = new PerplexityEvaluator(new SessionLogitsProvider(m, 512)).Evaluate(tokens, 512, PerplexityStyle.Gptq, maxWindows: Windows);
-        Assert.Equal(Windows, r.Windows);
-        return r.Perplexity;
-    }
+        => SotuPerplexityGap.Quantize(dir, method.Replace('+', '-'), method, "--bits", "4", "--group-size", "128", "--asym", "--nsamples", "16", "--seqlen", "128");
 
     [Fact]
     public void AwqImprovesOnRtnAndAwqPlusGptqClosesMoreOfTheGapThanGptq()
     {
         using var dir = new TempDirectory();
-        string bf16 = SharedData.Model("sotu-llama-30m");
-        int[] tokens;
-        using (var m = LlamaModel.Load(bf16))
-            tokens = m.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: false);
-        double baseline = Perplexity(bf16, tokens);
+        int[] tokens = SotuPerplexityGap.TestTokens();
+        double baseline = SotuPerplexityGap.Perplexity(SotuPerplexityGap.Model, tokens);
         var ppl = new Dictionary<string, double>();
         foreach (var method in new[] { "rtn", "gptq", "awq", "awq+gptq" })
-            ppl[method] = Perplexity(Quantize(dir, method), tokens);
+            ppl[method] = SotuPerplexityGap.Perplexity(Quantize(dir, method), tokens);
         double gap = ppl["rtn"] - baseline;
         double Closed(string method) => (ppl["rtn"] - ppl[method]) / gap;
         output.WriteLine($"GPTQ-style PPL, first {Windows} windows: bf16 {baseline:F4}; RTN {ppl["rtn"]:F4}; " +

@@ -1,7 +1,4 @@
 // The issue's quality check on a real model: GPTQ against round-to-nearest on the same grid, sotu-llama-30m.
-using QuantSharp.Evaluation;
-using QuantSharp.Models.Llama;
-using QuantSharp.Tests.Cli;
 using QuantSharp.Tests.Gguf;
 using Xunit.Abstractions;
 
@@ -16,25 +13,10 @@ namespace QuantSharp.Tests.Gptq;
 [Trait("Category", "RealModel")]
 public sealed class GptqPerplexityGapTests(ITestOutputHelper output)
 {
-    private const int Windows = 64;
+    private const int Windows = SotuPerplexityGap.Windows;
 
     private static string Quantize(TempDirectory dir, string method, int bits)
-    {
-        string outDir = dir.File($"{method}{bits}");
-        var r = QuantSharpProcess.Run("quantize", SharedData.Model("sotu-llama-30m"), "--method", method, "--format", "hf-gptq",
-            "--bits", bits.ToString(), "--group-size", "128", "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"),
-            "--nsamples", "32", "--seqlen", "512", "--seed", "0", "-o", outDir);
-        Assert.True(r.Code == 0, $"{method} {bits}-bit: {r.Err}");
-        return outDir;
-    }
-
-    private static double Perplexity(string model, int[] tokens)
-    {
-        using var m = LlamaModel.Load(model);
-        var r = new PerplexityEvaluator(new SessionLogitsProvider(m, 512)).Evaluate(tokens, 512, PerplexityStyle.Gptq, maxWindows: Windows);
-        Assert.Equal(Windows, r.Windows);
-        return r.Perplexity;
-    }
+        => SotuPerplexityGap.Quantize(dir, $"{method}{bits}", method, "--bits", bits.ToString(), "--group-size", "128", "--nsamples", "32", "--seqlen", "512");
 
     // 4-bit GPTQ closes at least 40 % of the gap between 4-bit RTN and bf16; at 3 bits GPTQ's
     // margin over RTN is wider than at 4 bits.
@@ -42,15 +24,12 @@ public sealed class GptqPerplexityGapTests(ITestOutputHelper output)
     public void GptqClosesTheRtnGapAndTheMarginWidensAtThreeBits()
     {
         using var dir = new TempDirectory();
-        string bf16 = SharedData.Model("sotu-llama-30m");
-        int[] tokens;
-        using (var m = LlamaModel.Load(bf16))
-            tokens = m.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: false);
-        double baseline = Perplexity(bf16, tokens);
+        int[] tokens = SotuPerplexityGap.TestTokens();
+        double baseline = SotuPerplexityGap.Perplexity(SotuPerplexityGap.Model, tokens);
         var ppl = new Dictionary<string, double>();
         foreach (int bits in new[] { 4, 3 })
             foreach (var method in new[] { "rtn", "gptq" })
-                ppl[$"{method}{bits}"] = Perplexity(Quantize(dir, method, bits), tokens);
+                ppl[$"{method}{bits}"] = SotuPerplexityGap.Perplexity(Quantize(dir, method, bits), tokens);
         double gap4 = ppl["rtn4"] - baseline, gain4 = ppl["rtn4"] - ppl["gptq4"], gain3 = ppl["rtn3"] - ppl["gptq3"];
         output.WriteLine($"GPTQ-style PPL, first {Windows} windows: bf16 {baseline:F4}; RTN 4-bit {ppl["rtn4"]:F4}, GPTQ 4-bit {ppl["gptq4"]:F4} " +
             $"({gain4 / gap4:P1} of the gap closed); RTN 3-bit {ppl["rtn3"]:F4}, GPTQ 3-bit {ppl["gptq3"]:F4} (margin {gain3:F4} vs {gain4:F4} at 4 bits)");

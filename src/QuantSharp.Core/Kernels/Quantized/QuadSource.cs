@@ -19,9 +19,6 @@ internal unsafe interface IQuadSource
     /// <summary>The 16 bytes at <paramref name="within"/> of block <paramref name="ob"/> of each row, row i in 128-bit lane i.</summary>
     Vector512<byte> Load16(nint ob, int within);
 
-    /// <summary>The 32-bit words at <paramref name="within"/> of each row (all four bytes inside the block).</summary>
-    Vector128<int> Words(nint ob, int within);
-
     /// <summary>The fp16 at <paramref name="within"/> of each row in the low 16 bits of lane i (high bits unspecified).</summary>
     Vector128<int> Halves(nint ob, int within);
 }
@@ -31,9 +28,6 @@ internal readonly unsafe struct RowPointers(byte* w0, byte* w1, byte* w2, byte* 
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<byte> Load16(nint ob, int within) => RowQuad.Load16(w0, w1, w2, w3, ob + within);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector128<int> Words(nint ob, int within) => RowQuad.Words(w0, w1, w2, w3, ob + within);
 
     // Reads the word that ends with the fp16 where one exists, so no byte past a block's end is touched.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -75,15 +69,6 @@ internal readonly unsafe struct InterleavedQuad<TL>(byte* p) : IQuadSource where
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector512<byte> Load16(nint ob, int within) => Vector512.Load(p + 4 * ob + Offset(0, within));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector128<int> Words(nint ob, int within)
-    {
-        byte* q = p + 4 * ob;
-        return Vector128.Create(
-            Unsafe.ReadUnaligned<int>(q + Offset(0, within)), Unsafe.ReadUnaligned<int>(q + Offset(1, within)),
-            Unsafe.ReadUnaligned<int>(q + Offset(2, within)), Unsafe.ReadUnaligned<int>(q + Offset(3, within)));
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<int> Halves(nint ob, int within)
