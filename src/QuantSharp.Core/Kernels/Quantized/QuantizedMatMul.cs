@@ -159,6 +159,22 @@ internal static unsafe class QuantizedMatMul
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
+        var job = t_job ??= new Job();
+        int chunks = Prepare(job, a, m, w, n, k, c, shared: null);
+        int threads = KernelOptions.EffectiveThreads;
+        if (chunks <= 1 || threads <= 1 || (!job.Gemm && (long)n * job.RowBytes < ParallelThresholdBytes))
+            job.RunRows(0, n);
+        else
+            WorkerPool.Run(chunks, threads, job.Body);
+    }
+
+    /// <summary>
+    /// Sets <paramref name="job"/> up for C = A·Wᵀ (chunking, the interleaved copy, the activations: quantized
+    /// here, or <paramref name="shared"/>'s when another job of the same call already quantized the same rows
+    /// for the same block size) and returns its number of chunks. Chunking depends on the shape only.
+    /// </summary>
+    private static int Prepare(Job job, float* a, int m, in TensorView w, int n, int k, float* c, Job? shared)
+    {
         nint rowBytes = (nint)DTypeInfo.RowBytes(w.DType, k);
         int rowsPerChunk = (int)Math.Clamp(ChunkBytes / rowBytes, 1, 4096);
         int threads = KernelOptions.EffectiveThreads;
@@ -182,19 +198,85 @@ internal static unsafe class QuantizedMatMul
             // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad).
             if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
         }
-        int chunks = (n + rowsPerChunk - 1) / rowsPerChunk;
-        var job = t_job ??= new Job();
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads);
-        if (chunks <= 1 || threads <= 1 || (!gemm && (long)n * rowBytes < ParallelThresholdBytes))
-            job.RunRows(0, n);
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads, shared);
+        return (n + rowsPerChunk - 1) / rowsPerChunk;
+    }
+
+    /// <summary>
+    /// Whether <see cref="RunBatch"/> takes products of <paramref name="m"/> rows on <paramref name="t"/> weights:
+    /// types with integer kernels below <see cref="Int8GemmMinRows"/> (decode and small batches), where one call is
+    /// a few to a hundred µs and a parallel call per product would spend a good part of it starting and joining threads.
+    /// </summary>
+    public static bool Batches(DType t, int m) => m < Int8GemmMinRows && HasIntegerKernel(t);
+
+    [ThreadStatic] private static BatchJob? t_batch;
+
+    /// <summary>
+    /// Several products C_i = A_i·W_iᵀ of <paramref name="m"/> rows each (<paramref name="a"/>[i], <paramref name="c"/>[i]
+    /// pointers, all W_i with <see cref="Batches"/> and the same K) as one parallel call: every product's chunks go to
+    /// the workers together, and rows shared by several products (the same pointer) are quantized once. Each output is
+    /// the same kernel arithmetic as <see cref="Run"/> gives it, so results are bit-identical to one call per product.
+    /// </summary>
+    public static void RunBatch(ReadOnlySpan<nint> a, int m, ReadOnlySpan<TensorView> w, int k, ReadOnlySpan<nint> c)
+    {
+        var batch = t_batch ??= new BatchJob();
+        int count = w.Length;
+        batch.Ensure(count);
+        long bytes = 0;
+        int chunks = 0;
+        for (int i = 0; i < count; i++)
+        {
+            Job? shared = null;
+            bool super = SuperBlockActivations(w[i].DType)!.Value;
+            for (int j = 0; j < i && shared is null; j++)
+                if (a[j] == a[i] && SuperBlockActivations(w[j].DType) == super) shared = batch.Jobs[j];
+            int n = checked((int)w[i].Rows);
+            batch.FirstChunk[i] = chunks;
+            chunks += Prepare(batch.Jobs[i], (float*)a[i], m, w[i], n, k, (float*)c[i], shared);
+            bytes += n * (long)batch.Jobs[i].RowBytes;
+        }
+        batch.FirstChunk[count] = chunks;
+        batch.Count = count;
+        int threads = KernelOptions.EffectiveThreads;
+        if (threads <= 1 || chunks <= 1 || bytes < ParallelThresholdBytes)
+            for (int i = 0; i < count; i++) batch.Jobs[i].RunRows(0, checked((int)w[i].Rows));
         else
-            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, job.Body);
+            WorkerPool.Run(chunks, threads, batch.Body);
+    }
+
+    /// <summary>The jobs of one <see cref="RunBatch"/> call and the map from a global chunk number to (job, chunk).</summary>
+    private sealed class BatchJob
+    {
+        public Job[] Jobs = [];
+        public int[] FirstChunk = [0];
+        public int Count;
+        public readonly Action<int> Body;
+
+        public BatchJob() => Body = RunChunk;
+
+        public void Ensure(int count)
+        {
+            if (Jobs.Length >= count) return;
+            var grown = new Job[count];
+            Jobs.CopyTo(grown, 0);
+            for (int i = Jobs.Length; i < count; i++) grown[i] = new Job();
+            Jobs = grown;
+            FirstChunk = new int[count + 1];
+        }
+
+        private void RunChunk(int chunk)
+        {
+            int i = 0;
+            while (chunk >= FirstChunk[i + 1]) i++; // a handful of products: a scan beats a search
+            Jobs[i].RunChunk(chunk - FirstChunk[i]);
+        }
     }
 
     /// <summary>One call's arguments, reused per calling thread so calls do not allocate.</summary>
     private sealed class Job
     {
-        private readonly Q8Activations _acts = new();
+        private readonly Q8Activations _own = new();
+        private Q8Activations _acts;
         private float* _a, _c;
         private byte* _w, _quads;
         private nint _rowBytes;
@@ -204,15 +286,25 @@ internal static unsafe class QuantizedMatMul
         private bool _gemm;
         public readonly Action<int> Body;
 
-        public Job() => Body = RunChunk;
-
-        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm, byte* quads)
+        public Job()
         {
-            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
-            if (SuperBlockActivations(type) is bool super) _acts.Quantize(a, m, k, super);
+            Body = RunChunk;
+            _acts = _own;
         }
 
-        private void RunChunk(int chunk)
+        public bool Gemm => _gemm;
+
+        public nint RowBytes => _rowBytes;
+
+        /// <summary>The call's arguments; the activations are quantized here unless <paramref name="shared"/> (a job of the same batch, same rows and block size) already holds them.</summary>
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm, byte* quads, Job? shared)
+        {
+            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
+            _acts = shared?._acts ?? _own;
+            if (shared is null && SuperBlockActivations(type) is bool super) _own.Quantize(a, m, k, super);
+        }
+
+        public void RunChunk(int chunk)
         {
             int r0 = chunk * _rowsPerChunk;
             RunRows(r0, Math.Min(_n, r0 + _rowsPerChunk));
