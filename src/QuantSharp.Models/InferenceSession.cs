@@ -20,8 +20,9 @@ public sealed class InferenceSession
     // Per layer [kvHead, position, headDim] (keys with RoPE applied): one head's rows are contiguous,
     // so attention streams exactly the bytes it uses (with [position, kvDim] rows it touched a
     // quarter of every 1 KB row and the hardware prefetcher fetched the rest).
-    private readonly float[][] _keyCache;
-    private readonly float[][] _valueCache;
+    // One of the two pairs is allocated, as KvCache says.
+    private readonly float[][]? _keyCache, _valueCache;
+    private readonly Half[][]? _keyCache16, _valueCache16;
     private readonly DecoderLayerForward _layer;
     private readonly int[] _positions;       // positions of the batch in progress
     private readonly int _maxBatch;
@@ -33,20 +34,38 @@ public sealed class InferenceSession
     /// <param name="model">The model.</param>
     /// <param name="contextLength">KV cache size in tokens (defaults to the model's context).</param>
     /// <param name="maxBatch">Largest number of tokens one <see cref="Forward"/> call may take.</param>
-    public InferenceSession(LlamaModel model, int? contextLength = null, int maxBatch = 512)
+    /// <param name="kvCache">Element type of the KV cache (fp32 by default; fp16 as llama.cpp's default).</param>
+    public InferenceSession(LlamaModel model, int? contextLength = null, int maxBatch = 512, KvCacheType kvCache = KvCacheType.F32)
     {
+        if (!Enum.IsDefined(kvCache)) throw new ArgumentOutOfRangeException(nameof(kvCache), kvCache, "KV cache type must be F32 or F16");
+        KvCache = kvCache;
         _model = model;
         _hp = model.Parameters;
         ContextLength = contextLength ?? _hp.ContextLength;
         if (ContextLength <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength), "context length must be positive");
         _maxBatch = Math.Clamp(maxBatch, 1, ContextLength);
-        _keyCache = new float[_hp.NumLayers][];
-        _valueCache = new float[_hp.NumLayers][];
-        for (int l = 0; l < _hp.NumLayers; l++)
+        long perLayer = (long)ContextLength * _hp.KvDim;
+        if (kvCache == KvCacheType.F16)
         {
-            _keyCache[l] = new float[(long)ContextLength * _hp.KvDim];
-            _valueCache[l] = new float[(long)ContextLength * _hp.KvDim];
+            _keyCache16 = new Half[_hp.NumLayers][];
+            _valueCache16 = new Half[_hp.NumLayers][];
+            for (int l = 0; l < _hp.NumLayers; l++)
+            {
+                _keyCache16[l] = new Half[perLayer];
+                _valueCache16[l] = new Half[perLayer];
+            }
         }
+        else
+        {
+            _keyCache = new float[_hp.NumLayers][];
+            _valueCache = new float[_hp.NumLayers][];
+            for (int l = 0; l < _hp.NumLayers; l++)
+            {
+                _keyCache[l] = new float[perLayer];
+                _valueCache[l] = new float[perLayer];
+            }
+        }
+        KvCacheBytes = 2 * _hp.NumLayers * perLayer * (kvCache == KvCacheType.F16 ? 2 : 4);
         _layer = new DecoderLayerForward(_hp, ContextLength);
         int b = _maxBatch;
         _positions = new int[b];
@@ -63,6 +82,12 @@ public sealed class InferenceSession
 
     /// <summary>KV cache capacity in tokens.</summary>
     public int ContextLength { get; }
+
+    /// <summary>Element type of the KV cache.</summary>
+    public KvCacheType KvCache { get; }
+
+    /// <summary>Bytes the KV cache holds (keys and values of every layer, full context).</summary>
+    public long KvCacheBytes { get; }
 
     /// <summary>Number of tokens already in the cache (the position of the next token).</summary>
     public int Position { get; private set; }
@@ -122,8 +147,8 @@ public sealed class InferenceSession
             _layer.AttentionNorm(x, w, xn, n);
             Observe(LinearInputGroup.AttentionInput, l, xn, n, dim);
             _layer.QueryKeyValue(l, xn, n, w, w.Wq, w.Wk, w.Wv, _q, _k, _v, _positions.AsSpan(0, n));
-            StoreInCache(_k, _keyCache[l], n);
-            StoreInCache(_v, _valueCache[l], n);
+            StoreInCache(_k, l, keys: true, n);
+            StoreInCache(_v, l, keys: false, n);
             Attention(l, n);
             Observe(LinearInputGroup.AttentionOutput, l, _attn, n, qDim);
             _layer.AttentionOutput(_attn, n, w, w.Wo, _proj, x);
@@ -198,20 +223,34 @@ public sealed class InferenceSession
         var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);
         var s = t_scores.AsSpan(0, queries * len);
         int headBase = (kvh * ContextLength + first) * hd;
-        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(_keyCache[_attnLayer], headBase, len * hd), hd, scale, s);
+        var output = new Span<float>(_attn, t * qDim + h * hd, queries * hd);
+        if (_keyCache16 is { } k16)
+        {
+            AttentionOps.Scores(q, queries, new ReadOnlySpan<Half>(k16[_attnLayer], headBase, len * hd), hd, scale, s);
+            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
+            AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<Half>(_valueCache16![_attnLayer], headBase, len * hd), hd, output);
+            return;
+        }
+        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(_keyCache![_attnLayer], headBase, len * hd), hd, scale, s);
         for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
-        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(_valueCache[_attnLayer], headBase, len * hd), hd, new Span<float>(_attn, t * qDim + h * hd, queries * hd));
+        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(_valueCache![_attnLayer], headBase, len * hd), hd, output);
     }
 
-    /// <summary>Rows [n, kvDim] of new keys or values into the cache's per-head layout at the current position.</summary>
-    private void StoreInCache(float[] rows, float[] cache, int n)
+    /// <summary>Rows [n, kvDim] of new keys or values into layer <paramref name="layer"/>'s cache, per-head layout, at the current position (rounded to fp16 for an fp16 cache).</summary>
+    private void StoreInCache(float[] rows, int layer, bool keys, int n)
     {
         int hd = _hp.HeadDim, kvDim = _hp.KvDim;
+        var cache32 = keys ? _keyCache?[layer] : _valueCache?[layer];
+        var cache16 = keys ? _keyCache16?[layer] : _valueCache16?[layer];
         for (int kvh = 0; kvh < _hp.NumKvHeads; kvh++)
         {
             int dst = (kvh * ContextLength + Position) * hd;
             for (int t = 0; t < n; t++)
-                rows.AsSpan(t * kvDim + kvh * hd, hd).CopyTo(cache.AsSpan(dst + t * hd, hd));
+            {
+                var row = rows.AsSpan(t * kvDim + kvh * hd, hd);
+                if (cache16 != null) FloatConversion.Float32ToF16(row, cache16.AsSpan(dst + t * hd, hd));
+                else row.CopyTo(cache32.AsSpan(dst + t * hd, hd));
+            }
         }
     }
 

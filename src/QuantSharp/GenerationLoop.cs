@@ -61,7 +61,7 @@ internal sealed class GenerationLoop
         int count = Math.Min(_options.MaxTokens, _model.Parameters.ContextLength - _prompt.Length);
         if (count <= 0) yield break;
         // Same context size as `quantsharp run`, so both take the same path through the engine.
-        var session = new InferenceSession(_model, Math.Min(_model.Parameters.ContextLength, _prompt.Length + count + 1));
+        var session = new InferenceSession(_model, Math.Min(_model.Parameters.ContextLength, _prompt.Length + count + 1), kvCache: _options.KvCache);
         var logits = new float[_model.Parameters.VocabSize];
         var tok = _model.Tokenizer!;
         int? eos = _options.StopAtEndOfSequence ? tok.EosId : null;

@@ -24,4 +24,10 @@ public sealed record GenerationOptions
 
     /// <summary>Stop once the generated text contains one of these strings (the text is cut before it).</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];
+
+    /// <summary>
+    /// Element type of the session's KV cache: <see cref="Models.KvCacheType.F32"/> (the default, exact) or
+    /// <see cref="Models.KvCacheType.F16"/> (llama.cpp's default; half the cache memory), as <c>quantsharp run --kv-cache</c>.
+    /// </summary>
+    public Models.KvCacheType KvCache { get; init; } = Models.KvCacheType.F32;
 }

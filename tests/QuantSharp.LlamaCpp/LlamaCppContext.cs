@@ -29,9 +29,12 @@ public sealed unsafe class LlamaCppContext : IDisposable
         p.NThreadsBatch = threads;
         if (f32Cache)
         {
-            // llama.cpp's default F16 KV cache rounds keys and values; F32 makes it an exact oracle.
+            // llama.cpp's default F16 KV cache rounds keys and values; F32 makes it an exact oracle. Flash attention
+            // must be off as well: its graph casts F32 keys and values to F16 (llama-graph's build_attn_mha), and
+            // "auto" turns it on for the CPU, so an F32 cache alone still gave F16-rounded attention.
             p.TypeK = 0;
             p.TypeV = 0;
+            p.FlashAttnType = 0;
         }
         _ctx = LlamaNative.llama_init_from_model(model.Handle, p);
         if (_ctx == IntPtr.Zero)

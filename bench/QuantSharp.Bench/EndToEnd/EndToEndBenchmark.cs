@@ -14,8 +14,9 @@ namespace QuantSharp.Bench.EndToEnd;
 /// For each GGUF and thread count: prompt processing of <c>--prompt</c> tokens (logits of the last
 /// token only, as llama-bench's pp test) and generation of <c>--gen</c> tokens one at a time (tg).
 /// Runs alternate between the two engines so that machine noise hits both alike; medians of
-/// <c>--runs</c> runs are reported with their ratio. llama.cpp runs with its default settings
-/// (F16 KV cache, flash attention auto); ours with an F32 KV cache.
+/// <c>--runs</c> runs are reported with their ratio. <c>--kv f16</c> (the default) runs both engines with an
+/// F16 KV cache, llama.cpp with its default settings (flash attention auto); <c>--kv f32</c> runs both with
+/// F32 caches (llama.cpp with flash attention off, which would round them to F16).
 /// </summary>
 internal static class EndToEndBenchmark
 {
@@ -27,6 +28,12 @@ internal static class EndToEndBenchmark
         int promptLength = int.Parse(Arg(args, "--prompt") ?? "512");
         int gen = int.Parse(Arg(args, "--gen") ?? "128");
         string[] types = (Arg(args, "--types") ?? "f32,f16").Split(',');
+        var kv = (Arg(args, "--kv") ?? "f16") switch
+        {
+            "f16" => KvCacheType.F16,
+            "f32" => KvCacheType.F32,
+            var other => throw new ArgumentException($"--kv {other}: expected f16 or f32"),
+        };
 
         // --files DIR keeps the converted GGUFs there and reuses them on later runs.
         string? keep = Arg(args, "--files");
@@ -59,7 +66,7 @@ internal static class EndToEndBenchmark
             }
 
             Console.WriteLine($"# End-to-end: {Path.GetFileName(Path.TrimEndingDirectorySeparator(model))}, prompt {promptLength}, generate {gen}, median of {runs} runs, llama.cpp {LlamaCppLibrary.Build}");
-            Console.WriteLine($"# {Environment.ProcessorCount} cores, ISA {KernelOptions.EffectiveIsa}");
+            Console.WriteLine($"# {Environment.ProcessorCount} cores, ISA {KernelOptions.EffectiveIsa}, KV cache {kv} in both engines");
             var bandwidth = threads.Distinct().ToDictionary(t => t, t => MemoryBandwidth.Measure(t));
             Console.WriteLine($"# read bandwidth (512 MiB stream, best of 5): {string.Join(", ", bandwidth.Select(kv => $"{kv.Key} thread(s) {kv.Value:F1} GB/s"))}");
             Console.WriteLine("# decode bound = bandwidth ÷ weight bytes read per token (all matmul weights + one embedding row); weights that fit in cache can beat it");
@@ -74,8 +81,8 @@ internal static class EndToEndBenchmark
                 foreach (int t in threads)
                 {
                     KernelOptions.Threads = t;
-                    var session = new InferenceSession(ours, promptLength + gen + 1, maxBatch: promptLength);
-                    using var ctx = cpp.CreateContext(promptLength + gen + 1, promptLength, t);
+                    var session = new InferenceSession(ours, promptLength + gen + 1, maxBatch: promptLength, kv);
+                    using var ctx = cpp.CreateContext(promptLength + gen + 1, promptLength, t, f32Cache: kv == KvCacheType.F32);
                     var oursPp = new List<double>(); var cppPp = new List<double>();
                     var oursTg = new List<double>(); var cppTg = new List<double>();
                     for (int r = -1; r < runs; r++) // run -1 warms up JIT and caches

@@ -8,7 +8,7 @@ using static QuantSharp.Bench.BenchCommandLine;
 namespace QuantSharp.Bench.EndToEnd;
 
 /// <summary>
-/// <c>profile --model FILE.gguf --phase decode|prefill [--threads 1] [--seconds 20] [--prompt 512] [--context 64]</c>:
+/// <c>profile --model FILE.gguf --phase decode|prefill [--threads 1] [--seconds 20] [--prompt 512] [--context 64] [--kv f32|f16]</c>:
 /// repeats one phase for the given time and prints tokens/s, so that a sampling profiler sees that
 /// phase alone (set DOTNET_PerfMapEnabled=1 for JIT symbols).
 /// </summary>
@@ -25,7 +25,8 @@ internal static class ProfileLoop
         int context = int.Parse(Arg(args, "--context") ?? "64");
         if (context > promptLength) promptLength = context;
         using var m = LlamaModel.Load(model);
-        var session = new InferenceSession(m, promptLength + 129, maxBatch: promptLength);
+        var kv = Arg(args, "--kv") == "f16" ? KvCacheType.F16 : KvCacheType.F32;
+        var session = new InferenceSession(m, promptLength + 129, maxBatch: promptLength, kv);
         var logits = new float[m.Parameters.VocabSize];
         var prompt = Enumerable.Range(0, promptLength).Select(i => (i * 7919) % m.Parameters.VocabSize).ToArray();
         var sw = Stopwatch.StartNew();

@@ -18,9 +18,14 @@ internal static class RunCommand
         var topK = new Option<int>("--top-k") { Description = "Top-k (0 = off)", DefaultValueFactory = _ => 0 };
         var topP = new Option<float>("--top-p") { Description = "Top-p (1 = off)", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed", "-s") { Description = "Random seed for sampling", DefaultValueFactory = _ => 0 };
+        var kvCache = new Option<string>("--kv-cache")
+        {
+            Description = "KV cache element type: f32 (exact, the default) or f16 (llama.cpp's default: half the memory)",
+            DefaultValueFactory = _ => "f32",
+        };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("run", "Generate text from a prompt") { model, prompt, n, temperature, topK, topP, seed, threads, tokenizer };
+        var cmd = new Command("run", "Generate text from a prompt") { model, prompt, n, temperature, topK, topP, seed, kvCache, threads, tokenizer };
         cmd.SetAction(r => CommandRunner.Run(() =>
         {
             CommandRunner.SetThreads(r.GetValue(threads));
@@ -33,7 +38,13 @@ internal static class RunCommand
             int[] promptTokens = tok.Encode(r.GetValue(prompt)!, addBos: addBos);
             if (promptTokens.Length == 0)
                 promptTokens = tok.BosId is { } b ? [b] : throw new ArgumentException("the prompt is empty and the tokenizer has no BOS token");
-            var session = new InferenceSession(m, Math.Min(m.Parameters.ContextLength, promptTokens.Length + count + 1));
+            var kv = r.GetValue(kvCache) switch
+            {
+                "f32" => KvCacheType.F32,
+                "f16" => KvCacheType.F16,
+                var other => throw new ArgumentException($"--kv-cache '{other}': expected f32 or f16"),
+            };
+            var session = new InferenceSession(m, Math.Min(m.Parameters.ContextLength, promptTokens.Length + count + 1), kvCache: kv);
             var decoder = new UTF8Encoding(false).GetDecoder();
             void Emit(byte[] bytes)
             {

@@ -13,34 +13,53 @@ namespace QuantSharp.Core.Kernels;
 public static unsafe class AttentionOps
 {
     /// <summary>scores[j] = scale · Σ_c q[c]·rows[j·stride + c] for j &lt; scores.Length.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> rows, int stride, float scale, Span<float> scores)
     {
+        CheckRows(rows.Length, scores.Length, stride, q.Length);
+        fixed (float* rp = rows)
+            Scores<F32Load>(q, (byte*)rp, stride, scale, scores);
+    }
+
+    /// <summary>The same over an fp16 cache (llama.cpp's default KV type): each key element is widened exactly, then the fp32 arithmetic.</summary>
+    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<Half> rows, int stride, float scale, Span<float> scores)
+    {
+        CheckRows(rows.Length, scores.Length, stride, q.Length);
+        fixed (Half* rp = rows)
+            Scores<F16Load>(q, (byte*)rp, stride, scale, scores);
+    }
+
+    private static void CheckRows(int length, int n, int stride, int d)
+    {
+        if (n > 0 && (long)(n - 1) * stride + d > length) throw new ArgumentException("rows too short for the positions asked");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores<TL>(ReadOnlySpan<float> q, byte* rp, int stride, float scale, Span<float> scores) where TL : struct, IWeightLoad
+    {
         int d = q.Length, n = scores.Length;
-        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
-        fixed (float* qp = q, rp = rows, sp = scores)
+        fixed (float* qp = q, sp = scores)
         {
             if (Vector512.IsHardwareAccelerated && d % 16 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
             {
-                ScoresAvx512<OneQuery>(qp, null, rp, stride, d, n, scale, sp, null);
+                ScoresAvx512<OneQuery, TL>(qp, null, rp, stride, d, n, scale, sp, null);
                 return;
             }
             if (Vector256.IsHardwareAccelerated && d % 8 == 0 && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
             {
                 for (int j = 0; j < n; j++)
                 {
-                    float* r = rp + (long)j * stride;
+                    nint r = (nint)j * stride;
                     var acc = Vector256<float>.Zero;
-                    for (int c = 0; c < d; c += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(qp + c), Vector256.Load(r + c), acc);
+                    for (int c = 0; c < d; c += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(qp + c), TL.Load256(rp, r + c), acc);
                     sp[j] = Vector256.Sum(acc) * scale;
                 }
                 return;
             }
             for (int j = 0; j < n; j++)
             {
-                float* r = rp + (long)j * stride;
+                nint r = (nint)j * stride;
                 float acc = 0;
-                for (int c = 0; c < d; c++) acc = MathF.FusedMultiplyAdd(qp[c], r[c], acc);
+                for (int c = 0; c < d; c++) acc = MathF.FusedMultiplyAdd(qp[c], TL.Load1(rp, r + c), acc);
                 sp[j] = acc * scale;
             }
         }
@@ -53,19 +72,39 @@ public static unsafe class AttentionOps
     /// Each key row is read once for both, which halves the cache traffic of GQA models; each
     /// query's arithmetic is exactly that of the one-query call, so the bits are the same.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scores(ReadOnlySpan<float> q, int queries, ReadOnlySpan<float> rows, int stride, float scale, Span<float> scores)
     {
+        CheckQueries(queries);
+        CheckRows(rows.Length, scores.Length / queries, stride, q.Length / queries);
+        fixed (float* rp = rows)
+            Scores<F32Load>(q, queries, (byte*)rp, stride, scale, scores);
+    }
+
+    /// <summary>The two-query call over an fp16 cache.</summary>
+    public static void Scores(ReadOnlySpan<float> q, int queries, ReadOnlySpan<Half> rows, int stride, float scale, Span<float> scores)
+    {
+        CheckQueries(queries);
+        CheckRows(rows.Length, scores.Length / queries, stride, q.Length / queries);
+        fixed (Half* rp = rows)
+            Scores<F16Load>(q, queries, (byte*)rp, stride, scale, scores);
+    }
+
+    private static void CheckQueries(int queries)
+    {
         if (queries is < 1 or > 2) throw new ArgumentOutOfRangeException(nameof(queries), queries, "1 or 2 queries per call");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores<TL>(ReadOnlySpan<float> q, int queries, byte* rp, int stride, float scale, Span<float> scores) where TL : struct, IWeightLoad
+    {
         int d = q.Length / queries, n = scores.Length / queries;
         if (queries == 1 || !(Vector512.IsHardwareAccelerated && d % 16 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512))
         {
-            for (int g = 0; g < queries; g++) Scores(q.Slice(g * d, d), rows, stride, scale, scores.Slice(g * n, n));
+            for (int g = 0; g < queries; g++) Scores<TL>(q.Slice(g * d, d), rp, stride, scale, scores.Slice(g * n, n));
             return;
         }
-        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
-        fixed (float* qp = q, rp = rows, sp = scores)
-            ScoresAvx512<TwoQueries>(qp, qp + d, rp, stride, d, n, scale, sp, sp + n);
+        fixed (float* qp = q, sp = scores)
+            ScoresAvx512<TwoQueries, TL>(qp, qp + d, rp, stride, d, n, scale, sp, sp + n);
     }
 
     /// <summary>
@@ -75,25 +114,26 @@ public static unsafe class AttentionOps
     /// last block repeats its final row and keeps only the real scores.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresAvx512<TQ>(float* q0, float* q1, float* rows, int stride, int d, int n, float scale, float* s0, float* s1)
-        where TQ : struct, IQueryCount
+    private static void ScoresAvx512<TQ, TL>(float* q0, float* q1, byte* rows, int stride, int d, int n, float scale, float* s0, float* s1)
+        where TQ : struct, IQueryCount where TL : struct, IWeightLoad
     {
         var sc = Vector256.Create(scale);
         float* tail = stackalloc float[16];
         for (int j = 0; j < n; j += 8)
         {
             int last = n - 1;
-            float* r0 = rows + (long)j * stride, r1 = rows + (long)Math.Min(j + 1, last) * stride;
-            float* r2 = rows + (long)Math.Min(j + 2, last) * stride, r3 = rows + (long)Math.Min(j + 3, last) * stride;
-            float* r4 = rows + (long)Math.Min(j + 4, last) * stride, r5 = rows + (long)Math.Min(j + 5, last) * stride;
-            float* r6 = rows + (long)Math.Min(j + 6, last) * stride, r7 = rows + (long)Math.Min(j + 7, last) * stride;
+            // Element offsets of the eight rows (the loads scale them by the element size).
+            nint r0 = (nint)j * stride, r1 = (nint)Math.Min(j + 1, last) * stride;
+            nint r2 = (nint)Math.Min(j + 2, last) * stride, r3 = (nint)Math.Min(j + 3, last) * stride;
+            nint r4 = (nint)Math.Min(j + 4, last) * stride, r5 = (nint)Math.Min(j + 5, last) * stride;
+            nint r6 = (nint)Math.Min(j + 6, last) * stride, r7 = (nint)Math.Min(j + 7, last) * stride;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
             Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
             for (int c = 0; c < d; c += 16)
             {
                 var x = Vector512.Load(q0 + c);
-                Vector512<float> k0 = Vector512.Load(r0 + c), k1 = Vector512.Load(r1 + c), k2 = Vector512.Load(r2 + c), k3 = Vector512.Load(r3 + c);
-                Vector512<float> k4 = Vector512.Load(r4 + c), k5 = Vector512.Load(r5 + c), k6 = Vector512.Load(r6 + c), k7 = Vector512.Load(r7 + c);
+                Vector512<float> k0 = TL.Load512(rows, r0 + c), k1 = TL.Load512(rows, r1 + c), k2 = TL.Load512(rows, r2 + c), k3 = TL.Load512(rows, r3 + c);
+                Vector512<float> k4 = TL.Load512(rows, r4 + c), k5 = TL.Load512(rows, r5 + c), k6 = TL.Load512(rows, r6 + c), k7 = TL.Load512(rows, r7 + c);
                 a0 = Vector512.FusedMultiplyAdd(x, k0, a0); a1 = Vector512.FusedMultiplyAdd(x, k1, a1);
                 a2 = Vector512.FusedMultiplyAdd(x, k2, a2); a3 = Vector512.FusedMultiplyAdd(x, k3, a3);
                 a4 = Vector512.FusedMultiplyAdd(x, k4, a4); a5 = Vector512.FusedMultiplyAdd(x, k5, a5);
@@ -152,18 +192,33 @@ public static unsafe class AttentionOps
     /// 2 queries sharing the value rows: weights of query g at weights[g·n ..), its output at
     /// output[g·d ..) with d = output.Length / queries; the same bits as one call per query.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(ReadOnlySpan<float> weights, int queries, ReadOnlySpan<float> rows, int stride, Span<float> output)
     {
-        if (queries is < 1 or > 2) throw new ArgumentOutOfRangeException(nameof(queries), queries, "1 or 2 queries per call");
+        CheckQueries(queries);
+        CheckRows(rows.Length, weights.Length / queries, stride, output.Length / queries);
+        fixed (float* rp = rows)
+            WeightedSum<F32Load>(weights, queries, (byte*)rp, stride, output);
+    }
+
+    /// <summary>The two-query weighted sum over an fp16 cache.</summary>
+    public static void WeightedSum(ReadOnlySpan<float> weights, int queries, ReadOnlySpan<Half> rows, int stride, Span<float> output)
+    {
+        CheckQueries(queries);
+        CheckRows(rows.Length, weights.Length / queries, stride, output.Length / queries);
+        fixed (Half* rp = rows)
+            WeightedSum<F16Load>(weights, queries, (byte*)rp, stride, output);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSum<TL>(ReadOnlySpan<float> weights, int queries, byte* rp, int stride, Span<float> output) where TL : struct, IWeightLoad
+    {
         int d = output.Length / queries, n = weights.Length / queries;
         if (queries == 1 || !(Vector512.IsHardwareAccelerated && d % 64 == 0 && KernelOptions.EffectiveIsa == KernelIsa.Avx512))
         {
-            for (int g = 0; g < queries; g++) WeightedSum(weights.Slice(g * n, n), rows, stride, output.Slice(g * d, d));
+            for (int g = 0; g < queries; g++) WeightedSum<TL>(weights.Slice(g * n, n), rp, stride, output.Slice(g * d, d));
             return;
         }
-        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
-        fixed (float* wp = weights, rp = rows, op = output)
+        fixed (float* wp = weights, op = output)
         {
             float* w1 = wp + n, o1 = op + d;
             for (int c = 0; c < d; c += 64)
@@ -172,11 +227,11 @@ public static unsafe class AttentionOps
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                 for (int j = 0; j < n; j++)
                 {
-                    float* r = rp + (long)j * stride + c;
-                    var v0 = Vector512.Load(r);
-                    var v1 = Vector512.Load(r + 16);
-                    var v2 = Vector512.Load(r + 32);
-                    var v3 = Vector512.Load(r + 48);
+                    nint r = (nint)j * stride + c;
+                    var v0 = TL.Load512(rp, r);
+                    var v1 = TL.Load512(rp, r + 16);
+                    var v2 = TL.Load512(rp, r + 32);
+                    var v3 = TL.Load512(rp, r + 48);
                     var s = Vector512.Create(wp[j]);
                     a0 = Vector512.FusedMultiplyAdd(s, v0, a0);
                     a1 = Vector512.FusedMultiplyAdd(s, v1, a1);
@@ -195,12 +250,26 @@ public static unsafe class AttentionOps
     }
 
     /// <summary>output[c] = Σ_j weights[j]·rows[j·stride + c].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(ReadOnlySpan<float> weights, ReadOnlySpan<float> rows, int stride, Span<float> output)
     {
+        CheckRows(rows.Length, weights.Length, stride, output.Length);
+        fixed (float* rp = rows)
+            WeightedSum<F32Load>(weights, (byte*)rp, stride, output);
+    }
+
+    /// <summary>The weighted sum over an fp16 cache.</summary>
+    public static void WeightedSum(ReadOnlySpan<float> weights, ReadOnlySpan<Half> rows, int stride, Span<float> output)
+    {
+        CheckRows(rows.Length, weights.Length, stride, output.Length);
+        fixed (Half* rp = rows)
+            WeightedSum<F16Load>(weights, (byte*)rp, stride, output);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSum<TL>(ReadOnlySpan<float> weights, byte* rp, int stride, Span<float> output) where TL : struct, IWeightLoad
+    {
         int d = output.Length, n = weights.Length;
-        if (n > 0 && (long)(n - 1) * stride + d > rows.Length) throw new ArgumentException("rows too short for the positions asked");
-        fixed (float* wp = weights, rp = rows, op = output)
+        fixed (float* wp = weights, op = output)
         {
             int c = 0;
             if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
@@ -210,19 +279,19 @@ public static unsafe class AttentionOps
                     Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                     for (int j = 0; j < n; j++)
                     {
-                        float* r = rp + (long)j * stride + c;
+                        nint r = (nint)j * stride + c;
                         var s = Vector512.Create(wp[j]);
-                        a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(r), a0);
-                        a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(r + 16), a1);
-                        a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(r + 32), a2);
-                        a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(r + 48), a3);
+                        a0 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r), a0);
+                        a1 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 16), a1);
+                        a2 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 32), a2);
+                        a3 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 48), a3);
                     }
                     a0.Store(op + c); a1.Store(op + c + 16); a2.Store(op + c + 32); a3.Store(op + c + 48);
                 }
                 for (; c + 16 <= d; c += 16)
                 {
                     var a0 = Vector512<float>.Zero;
-                    for (int j = 0; j < n; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wp[j]), Vector512.Load(rp + (long)j * stride + c), a0);
+                    for (int j = 0; j < n; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wp[j]), TL.Load512(rp, (nint)j * stride + c), a0);
                     a0.Store(op + c);
                 }
             }
@@ -231,14 +300,14 @@ public static unsafe class AttentionOps
                 for (; c + 8 <= d; c += 8)
                 {
                     var a0 = Vector256<float>.Zero;
-                    for (int j = 0; j < n; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wp[j]), Vector256.Load(rp + (long)j * stride + c), a0);
+                    for (int j = 0; j < n; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wp[j]), TL.Load256(rp, (nint)j * stride + c), a0);
                     a0.Store(op + c);
                 }
             }
             for (; c < d; c++)
             {
                 float acc = 0;
-                for (int j = 0; j < n; j++) acc = MathF.FusedMultiplyAdd(wp[j], rp[(long)j * stride + c], acc);
+                for (int j = 0; j < n; j++) acc = MathF.FusedMultiplyAdd(wp[j], TL.Load1(rp, (nint)j * stride + c), acc);
                 op[c] = acc;
             }
         }

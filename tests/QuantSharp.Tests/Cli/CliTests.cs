@@ -26,6 +26,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void RunWithAnF16KvCacheGeneratesTheSameTextOnAnyThreadCount()
+    {
+        var a = Run("run", Stories, "-p", "Once upon a time", "-n", "24", "--kv-cache", "f16", "--threads", "2");
+        var b = Run("run", Stories, "-p", "Once upon a time", "-n", "24", "--kv-cache", "f16", "--threads", "1");
+        Assert.True(a.Code == 0, a.Err);
+        Assert.StartsWith("Once upon a time", a.Out);
+        Assert.True(a.Out.Length > "Once upon a time".Length + 20, a.Out);
+        Assert.Equal(a.Out, b.Out);
+    }
+
+    [Fact]
     public void ConvertThenInspectAndPerplexityOnTheGguf()
     {
         string gguf = Path.Combine(_dir, "stories.gguf");
@@ -94,6 +105,7 @@ public sealed class CliTests : IDisposable
     [InlineData("perplexity", "/nonexistent/model", "--text", "/etc/hostname")]
     [InlineData("run", "STORIES", "-p", "hi", "-n", "-3")]
     [InlineData("run", "STORIES", "-p", "hi", "--top-p", "1.5")]
+    [InlineData("run", "STORIES", "-p", "hi", "--kv-cache", "q8_0")]
     [InlineData("perplexity", "STORIES", "--text", "/nonexistent.txt")]
     [InlineData("perplexity", "STORIES", "--text", "/etc/hostname", "--ctx", "1")]
     public void BadArgumentsGiveOneClearLineAndANonZeroExit(params string[] args)

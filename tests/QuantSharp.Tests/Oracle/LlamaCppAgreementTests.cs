@@ -10,7 +10,7 @@ namespace QuantSharp.Tests.Oracle;
 [Collection(OracleCollection.Name)]
 [Trait("Category", "Oracle")]
 [Trait("Category", "RealModel")]
-public sealed class LlamaCppAgreementTests(ConvertedModels models)
+public sealed class LlamaCppAgreementTests(ConvertedModels models, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static string SotuText => File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt"));
 
@@ -91,5 +91,51 @@ public sealed class LlamaCppAgreementTests(ConvertedModels models)
             Assert.Equal(48, expected.Length);
             Assert.Equal(expected, got.ToArray());
         }
+    }
+
+    /// <summary>
+    /// An fp16 KV cache (llama.cpp's default) against llama.cpp's own fp16 cache: the logits of a 512-token window
+    /// agree to the same bound as the fp32 caches do, our fp16 and fp32 sessions differ by no more than llama.cpp's
+    /// two caches do, the llama.cpp-style perplexity agrees within 0.1 % over the first 32 windows, and the cache
+    /// takes half the bytes.
+    /// </summary>
+    [OracleFact]
+    public void AnF16KvCacheAgreesWithLlamaCppsF16Cache()
+    {
+        using var ours = LlamaModel.Load(models.SotuGguf);
+        using var cpp = LlamaCppModel.Load(models.SotuGguf);
+        using var ctx16 = cpp.CreateContext(512, 512, threads: 2, f32Cache: false);
+        using var ctx32 = cpp.CreateContext(512, 512, threads: 2, f32Cache: true);
+        int[] tokens = ours.Tokenizer!.Encode(SotuText)[..512];
+        float[] cpp16 = ctx16.Evaluate(tokens), cpp32 = ctx32.Evaluate(tokens);
+        var session16 = new InferenceSession(ours, 512, kvCache: KvCacheType.F16);
+        var session32 = new InferenceSession(ours, 512);
+        Assert.Equal(session32.KvCacheBytes, 2 * session16.KvCacheBytes);
+        var ours16 = new float[cpp16.Length];
+        var ours32 = new float[cpp16.Length];
+        session16.Forward(tokens, ours16, allLogits: true);
+        session32.Forward(tokens, ours32, allLogits: true);
+        float range = cpp32.Max() - cpp32.Min();
+        float vsCpp = MaxAbsDiff(ours16, cpp16), oursShift = MaxAbsDiff(ours16, ours32), cppShift = MaxAbsDiff(cpp16, cpp32);
+        output.WriteLine($"logit range {range}; max |Δ| ours fp16 vs llama.cpp fp16 {vsCpp}, ours fp32 vs llama.cpp fp32 {MaxAbsDiff(ours32, cpp32)}, ours fp16 vs llama.cpp fp32 {MaxAbsDiff(ours16, cpp32)}; fp16 vs fp32 cache: ours {oursShift}, llama.cpp {cppShift}");
+        Assert.True(vsCpp <= 1e-3f * range, $"fp16 caches: max |Δ| {vsCpp} vs logit range {range}");
+        Assert.True(oursShift > 0, "the fp16 cache changed no logit: it is not in use");
+        Assert.True(oursShift <= 2 * cppShift + 1e-4f * range, $"fp16 vs fp32 cache: ours moves the logits by {oursShift}, llama.cpp's by {cppShift}");
+
+        var tok = ours.Tokenizer;
+        var data = tok.ToTokenizerData();
+        int[] all = tok.Encode(SotuText, addBos: data.AddBos);
+        int? bos = data.AddBos ? tok.BosId : null;
+        var a = new PerplexityEvaluator(new SessionLogitsProvider(ours, 512, KvCacheType.F16)).Evaluate(all, 512, PerplexityStyle.LlamaCpp, bos, maxWindows: 32);
+        var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx16)).Evaluate(all, 512, PerplexityStyle.LlamaCpp, bos, maxWindows: 32);
+        output.WriteLine($"llama.cpp-style PPL, 32 windows, fp16 caches: ours {a.Perplexity:F4}, llama.cpp {b.Perplexity:F4}");
+        Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 1e-3, $"ours {a} vs llama.cpp {b} (fp16 caches)");
+    }
+
+    private static float MaxAbsDiff(float[] x, float[] y)
+    {
+        float worst = 0;
+        for (int i = 0; i < x.Length; i++) worst = Math.Max(worst, Math.Abs(x[i] - y[i]));
+        return worst;
     }
 }
