@@ -240,11 +240,11 @@ public sealed class LayerStreamingQuantizer
 
     // Only a run that measures its memory forces collections: they keep the heap at its live size so the peak means
     // something, at the cost of a blocking collection per pass and per linear.
-    private void CollectForMeasurement(GCCollectionMode mode)
+    private void CollectForMeasurement(GCCollectionMode mode, bool compacting = true)
     {
         if (!_options.MeasurePeakMemory) return;
         Report.ForcedCollections++;
-        GC.Collect(2, mode, blocking: true, compacting: true);
+        GC.Collect(2, mode, blocking: true, compacting);
     }
 
     private void SampleMemory()
@@ -383,7 +383,7 @@ public sealed class LayerStreamingQuantizer
             foreach (var m in state.Dequantized) m?.Dispose();
             foreach (var m in state.ExpertDequantized) m.Dispose();
         }
-        CollectForMeasurement(GCCollectionMode.Default);
+        CollectForMeasurement(GCCollectionMode.Default, compacting: false);
         var vectors = new Dictionary<TensorRole, float[]>
         {
             [TensorRole.AttentionNorm] = lw.AttentionNorm,
