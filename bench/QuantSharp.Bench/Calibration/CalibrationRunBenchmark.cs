@@ -43,6 +43,8 @@ internal static class CalibrationRunBenchmark
         {
             OriginalActivations = Flag("--original"),
             Storage = Flag("--memory") ? ActivationStorage.Memory : ActivationStorage.Disk,
+            // This benchmark prints the peak memory: the run must measure it.
+            MeasurePeakMemory = true,
         });
         sw.Restart();
         int layers = 0;

@@ -16,10 +16,14 @@ internal static class QuantizeCommand
         };
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
+        var report = new Option<string?>("--report")
+        {
+            Description = "Write a quantization report into this folder: report.json (per tensor: role, type, bits, weight error, output error on the calibration data, time) and PNG charts of the errors by layer; a new, empty or previous-report folder",
+        };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
         var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq)")
-            { model, output, type, pure, imatrix, threads, tokenizer };
+            { model, output, type, pure, imatrix, report, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
@@ -33,6 +37,7 @@ internal static class QuantizeCommand
                 Type = r.GetValue(type),
                 Pure = r.GetValue(pure),
                 Imatrix = r.GetValue(imatrix),
+                ReportDirectory = r.GetValue(report),
                 Execution = CommandRunner.Execution(r.GetValue(threads)),
                 OnWarning = m => Console.Error.WriteLine($"warning: {m}"),
                 OnInfo = m => Console.Error.WriteLine(m),
@@ -40,17 +45,19 @@ internal static class QuantizeCommand
             request.Validate();
             string title = request.Method is { } method ? $"quantize ({QuantizeRequest.MethodName(method)})" : "quantize";
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
+            if (result.ReportDirectory is { } reportDir) Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} tensors)");
             if (result.Report is not { } rep)
             {
                 Console.WriteLine($"wrote {result.OutputPath} ({new FileInfo(result.OutputPath).Length:N0} bytes, {result.Description})");
                 return 0;
             }
-            rep.Memory.Sample();
             const double MiB = 1024 * 1024;
             var total = result.RunTime;
             var write = total - rep.Embedding - rep.Transforms - rep.Forward - rep.Statistics - rep.Quantization;
             Console.WriteLine($"wrote {result.OutputPath} ({result.Description})");
             Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, {(rep.Transforms > TimeSpan.Zero ? $"transforms {rep.Transforms.TotalSeconds:F1} s, " : "")}forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
+            if (!rep.MemoryMeasured) return 0;
+            rep.Memory.Sample();
             Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB (run start {rep.BaselineAnonymousBytes / MiB:F1} MiB), peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "
                 + $"whole model in fp32 {rep.ModelFp32Bytes / MiB:F1} MiB + calibration activations {rep.ActivationBytes / MiB:F1} MiB ({rep.CalibrationTokens:N0} tokens) = {(rep.ModelFp32Bytes + rep.ActivationBytes) / MiB:F1} MiB");
             return 0;

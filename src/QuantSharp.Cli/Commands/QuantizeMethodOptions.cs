@@ -28,6 +28,7 @@ internal sealed class QuantizeMethodOptions
     public Option<int?> AwqGrid { get; } = new("--awq-grid") { Description = "AWQ: points of the scale exponent grid α = i/N, i < N (default 20, AutoAWQ's)" };
     public Option<bool> NoAwqClip { get; } = new("--no-awq-clip") { Description = "AWQ: skip the weight clipping search" };
     public Option<bool> AwqDuoScaling { get; } = new("--awq-duo-scaling") { Description = "AWQ: AutoAWQ's duo_scaling, s = mean|x|^α / mean|ŵ|^(1−α) (default: the paper's s = mean|x|^α)" };
+    public Option<bool> MeasureMemory { get; } = new("--measure-memory") { Description = "Measure and print the run's peak memory (forces garbage collections during the run and restarts Linux's peak-RSS counter; off by default)" };
     public Option<string?> CheckpointFormat { get; } = new("--checkpoint-format") { Description = "hf-gptq: gptq (v1, zeros stored minus one; default) or gptq_v2" };
 
     public QuantizeMethodOptions()
@@ -39,7 +40,7 @@ internal sealed class QuantizeMethodOptions
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat, AwqGrid, NoAwqClip, AwqDuoScaling })
+        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat, AwqGrid, NoAwqClip, AwqDuoScaling, MeasureMemory })
             cmd.Add(o);
     }
 
@@ -81,6 +82,7 @@ internal sealed class QuantizeMethodOptions
             AwqGrid = r.GetValue(AwqGrid),
             NoAwqClip = r.GetValue(NoAwqClip),
             AwqDuoScaling = r.GetValue(AwqDuoScaling),
+            MeasurePeakMemory = r.GetValue(MeasureMemory),
         };
     }
 }

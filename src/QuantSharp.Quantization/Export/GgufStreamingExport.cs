@@ -20,8 +20,18 @@ namespace QuantSharp.Quantization.Export;
 public static class GgufStreamingExport
 {
     /// <summary>Runs <paramref name="runner"/> and writes <paramref name="outputPath"/>.</summary>
+    /// <param name="model">The model the runner quantizes.</param>
+    /// <param name="runner">The layer-streaming run supplying each layer's GGUF rows.</param>
+    /// <param name="target">The block type of the file.</param>
+    /// <param name="outputPath">Destination .gguf.</param>
+    /// <param name="protectedPaths">Input files that must never be overwritten.</param>
+    /// <param name="cancellationToken">Cancels; the partial file is removed.</param>
+    /// <param name="tensorQuantized">When set, receives a record of each model-level matrix this export block-encodes
+    /// (the decoder layers' linears are reported by the runner's own <see cref="LayerStreamingOptions.TensorQuantized"/>).</param>
+    /// <param name="floatTensor">When set, receives each 2-D weight stored as a float type (name, type, shape).</param>
     public static void Export(LlamaModel model, LayerStreamingQuantizer runner, DType target, string outputPath,
-        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default)
+        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
+        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null)
     {
         using var cursor = new LayerCursor(runner.Run(cancellationToken));
         var encoding = PureGgufRecipe.Encoding(model, target) with
@@ -36,6 +46,7 @@ public static class GgufStreamingExport
             // Norms, biases and q/k norms as the run used them (a transform may have changed them).
             LayerVectors = (layer, role) => cursor.Layer(layer).Vector(role),
         };
+        if (tensorQuantized != null) encoding = Reporting.GgufEncodingErrors.Observe(encoding, tensorQuantized, floatTensor);
         GgufLlamaExporter.Export(model, outputPath, encoding, protectedPaths: protectedPaths, cancellationToken: cancellationToken);
     }
 }

@@ -1,5 +1,6 @@
 // Settings of a layer-streaming quantization run.
 using QuantSharp.Quantization.Calibration;
+using QuantSharp.Quantization.Reporting;
 
 namespace QuantSharp.Quantization.Streaming;
 
@@ -46,6 +47,22 @@ public sealed record LayerStreamingOptions
 
     /// <summary>Receives warnings of the run (an expert that no calibration token reached, quantized without data).</summary>
     public Action<string>? Warn { get; init; }
+
+    /// <summary>
+    /// Measure the run's peak memory (<see cref="StreamingRunReport.Memory"/>): full blocking collections after every
+    /// pass and every quantized linear keep the heap at its live size, Linux's peak-RSS counter is restarted at the
+    /// start (/proc/self/clear_refs) and /proc/self/status is sampled. Off (the default) the run forces no collection,
+    /// writes nothing under /proc and leaves the memory figures at zero.
+    /// </summary>
+    public bool MeasurePeakMemory { get; init; }
+
+    /// <summary>
+    /// Receives each quantized linear's measurements (type, bits, weight error, output error on its calibration inputs,
+    /// time) as soon as it is quantized; null: nothing is measured. With calibration data, setting it makes the run collect
+    /// each linear's Σ x xᵀ even for a quantizer that needs none (the output error is computed from it), which costs that
+    /// memory and time; the quantized weights do not change.
+    /// </summary>
+    public Action<TensorQuantizationRecord>? TensorQuantized { get; init; }
 
     /// <summary>Reports (steps done, total steps); steps are forward chunks and layer quantizations.</summary>
     public IProgress<(int Done, int Total)>? Progress { get; init; }

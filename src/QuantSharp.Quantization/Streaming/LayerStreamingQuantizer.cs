@@ -6,6 +6,7 @@ using QuantSharp.Models;
 using QuantSharp.Models.Architectures;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
+using QuantSharp.Quantization.Reporting;
 using QuantSharp.Quantization.Transforms;
 
 namespace QuantSharp.Quantization.Streaming;
@@ -102,13 +103,18 @@ public sealed class LayerStreamingQuantizer
         for (int l = 0; l < _hp.NumLayers; l++) _progressTotal += StepsOf(l);
         _progressDone = 0;
         _options.Progress?.Report((0, _progressTotal));
-        // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
-        // this once the memory also goes back to the OS (an aggressive collection, ~50 ms).
-        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        MemoryProbe.ResetKernelPeak();
-        Report.Memory.Sample();
-        Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
-        Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
+        if (_options.MeasurePeakMemory)
+        {
+            Report.MemoryMeasured = true;
+            // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
+            // this once the memory also goes back to the OS (an aggressive collection, ~50 ms).
+            CollectForMeasurement(GCCollectionMode.Aggressive);
+            MemoryProbe.ResetKernelPeak();
+            Report.KernelPeakResets++;
+            SampleMemory();
+            Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
+            Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
+        }
         if (_calibration == null) return (null, null);
         var sw = Stopwatch.StartNew();
         var store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
@@ -221,13 +227,62 @@ public sealed class LayerStreamingQuantizer
     private int ExpertsPerPass(ExpertWeights ex)
     {
         if (_options.ExpertsPerPass is { } n) return Math.Clamp(n, 1, ex.Count);
-        if (_quantizer.Needs != StatisticsNeeds.Hessian) return ex.Count;
+        if (!CollectsHessians) return ex.Count;
         long width = Math.Max(_hp.Dim, _hp.ExpertHiddenDim);
         long perExpert = width * width * sizeof(double) * (Sequential ? 1 : 2);
         return (int)Math.Clamp(_options.ExpertStatisticsBudgetBytes / perExpert, 1, ex.Count);
     }
 
     private LinearInputGroup GroupOf(LlamaLinear k) => _hp.Architecture.InputOf(k);
+
+    // The quantizer's need, or a report's: the output error of each linear is computed from its inputs' Σ x xᵀ.
+    private bool CollectsHessians => _quantizer.Needs == StatisticsNeeds.Hessian || (_options.TensorQuantized != null && _calibration != null);
+
+    // Only a run that measures its memory forces collections: they keep the heap at its live size so the peak means
+    // something, at the cost of a blocking collection per pass and per linear.
+    private void CollectForMeasurement(GCCollectionMode mode, bool compacting = true)
+    {
+        if (!_options.MeasurePeakMemory) return;
+        Report.ForcedCollections++;
+        GC.Collect(2, mode, blocking: true, compacting);
+    }
+
+    private void SampleMemory()
+    {
+        if (_options.MeasurePeakMemory) Report.Memory.Sample();
+    }
+
+    // A report's record of one quantized linear (errors rounded as the log prints them).
+    private static TensorQuantizationRecord Measure(int l, LlamaLinear k, int expert, string name, int rows, int cols, float[] original, double[]? gram,
+        QuantizedLinear r, TimeSpan elapsed)
+    {
+        string type;
+        double bits;
+        if (r.GgufType is { } t && r.GgufBytes is { } bytes)
+        {
+            type = t.ToString();
+            bits = 8.0 * bytes.Length / ((double)rows * cols);
+        }
+        else if (r.Grid is { } g)
+        {
+            // AutoGPTQ's tensors: packed levels, an fp16 scale and a packed zero point per (group, row), an int32 g_idx per column.
+            type = g.GroupSize > 0 ? $"int{g.Bits} g{g.GroupSize}" : $"int{g.Bits} per-row";
+            bits = g.Bits + (double)g.Groups * (16 + g.Bits) / cols + 32.0 / rows;
+        }
+        else
+        {
+            type = "fp32";
+            bits = 32;
+        }
+        return new TensorQuantizationRecord
+        {
+            Name = name, Kind = TensorKinds.Of(k), Layer = l, Expert = expert < 0 ? null : expert, Type = type, Rows = rows, Columns = cols,
+            BitsPerWeight = bits,
+            WeightError = QuantizationErrors.Rounded(QuantizationErrors.RelativeWeightError(original, r.Dequantized)),
+            OutputError = gram is null ? null : QuantizationErrors.Rounded(QuantizationErrors.RelativeOutputError(original, r.Dequantized, rows, cols, gram)),
+            Seconds = elapsed.TotalSeconds,
+        };
+    }
 
     private int GroupWidth(LinearInputGroup g) => g switch
     {
@@ -245,7 +300,7 @@ public sealed class LayerStreamingQuantizer
         var state = new LayerState(lw);
         var results = new QuantizedLinear?[LlamaLinearExtensions.All.Length];
         QuantizedLinear[][]? expertResults = null;
-        bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        bool hessian = CollectsHessians;
         bool moe = lw.Experts != null;
         // Statistics are created just before the pass that fills them, so that in sequential mode at
         // most one group's Hessian (down_proj's is the largest) exists at a time.
@@ -328,7 +383,7 @@ public sealed class LayerStreamingQuantizer
             foreach (var m in state.Dequantized) m?.Dispose();
             foreach (var m in state.ExpertDequantized) m.Dispose();
         }
-        GC.Collect();
+        CollectForMeasurement(GCCollectionMode.Default, compacting: false);
         var vectors = new Dictionary<TensorRole, float[]>
         {
             [TensorRole.AttentionNorm] = lw.AttentionNorm,
@@ -368,7 +423,7 @@ public sealed class LayerStreamingQuantizer
             Step();
         }
         Report.Transforms += sw.Elapsed;
-        Report.Memory.Sample();
+        SampleMemory();
         return new PinnedLayerWeights(tensors, _model.Layers[l]);
     }
 
@@ -411,7 +466,7 @@ public sealed class LayerStreamingQuantizer
             QuantizeBatch(0, count, LlamaLinear.Down, none);
             return results;
         }
-        bool hessian = _quantizer.Needs == StatisticsNeeds.Hessian;
+        bool hessian = CollectsHessians;
         int batch = ExpertsPerPass(original);
         for (int first = 0; first < count; first += batch)
         {
@@ -473,11 +528,11 @@ public sealed class LayerStreamingQuantizer
             if (output) WriteBack(store, seqs, c0, count, x, dim);
             fwd.Stop();
             Report.Forward += fwd.Elapsed;
-            Report.Memory.Sample();
+            SampleMemory();
             Step();
         }
         foreach (var s in (input ?? []).Concat(hidden ?? [])) s?.ReleaseScratch();
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        CollectForMeasurement(GCCollectionMode.Forced);
     }
 
     // One expert's gate/up/down; an expert that no calibration token reached is quantized without data, with a warning.
@@ -519,11 +574,20 @@ public sealed class LayerStreamingQuantizer
 
     private QuantizedLinear QuantizeWith(ILinearQuantizer quantizer, int l, LlamaLinear k, int expert, TensorView view, LinearInputStatistics? stats, bool lastUse)
     {
-        var sw = Stopwatch.StartNew();
         int rows = checked((int)view.Rows), cols = checked((int)view.Columns);
+        // A report compares with the weights as read and the inputs' Σ x xᵀ, both taken before the quantizer may change
+        // them in place (outside the timed span: the report's own work).
+        float[]? original = null;
+        double[]? gram = null;
+        if (_options.TensorQuantized != null)
+        {
+            original = view.ToFloat32();
+            if (stats is { HasHessian: true, Count: > 0 }) gram = stats.Hessian();
+        }
+        var sw = Stopwatch.StartNew();
         var input = new LinearQuantizationInput
         {
-            Layer = l, Kind = k, Expert = expert, Name = view.Name, Rows = rows, Cols = cols, Weight = view.ToFloat32(),
+            Layer = l, Kind = k, Expert = expert, Name = view.Name, Rows = rows, Cols = cols, Weight = original is null ? view.ToFloat32() : (float[])original.Clone(),
             Statistics = stats, LastUseOfStatistics = lastUse,
         };
         var r = quantizer.Quantize(input);
@@ -534,13 +598,15 @@ public sealed class LayerStreamingQuantizer
         int bad = FiniteCheck.FirstNonFinite(r.Dequantized);
         if (bad >= 0)
             throw new InvalidDataException($"layer {l} {view.Name}: the {quantizer.Name} quantizer produced a non-finite weight (row {bad / cols}); a weight of this tensor is too large for the format's fp16 scales");
-        Report.Quantization += sw.Elapsed;
-        Report.Memory.Sample();
-        // The quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit on
-        // the large-object heap, which only a full collection reclaims: collect before the next linear.
+        var elapsed = sw.Elapsed;
+        Report.Quantization += elapsed;
+        if (_options.TensorQuantized is { } onTensor) onTensor(Measure(l, k, expert, view.Name, rows, cols, original!, gram, r, elapsed));
+        SampleMemory();
+        // When measuring memory: the quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit
+        // on the large-object heap, which only a full collection reclaims: collect before the next linear.
         // Not an aggressive collection: that one hands the memory back to the OS (~50 ms each) only for
         // the next linear to fault it in again, which made up a fifth of a GPTQ run.
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        CollectForMeasurement(GCCollectionMode.Forced);
         return r;
     }
 
@@ -612,12 +678,13 @@ public sealed class LayerStreamingQuantizer
             if (lastStep >= 6) layer.MlpOutput(b.Gate, n, lw, views[(int)LlamaLinear.Down], b.Proj, x);
             if (writeAfter == 6) WriteBack(store, seqs, first, count, x, dim);
             Report.Forward += fwd.Elapsed;
-            Report.Memory.Sample();
+            SampleMemory();
             Step();
         }
         foreach (var st2 in st.Stats) st2?.ReleaseScratch();
-        // One collection per pass keeps the heap near its live size (per-layer temporaries are large and short-lived).
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        // When measuring memory, one collection per pass keeps the heap near its live size (per-layer temporaries are
+        // large and short-lived); otherwise the GC's own budget decides.
+        CollectForMeasurement(GCCollectionMode.Forced);
     }
 
     private static void WriteBack(ActivationStore store, IReadOnlyList<int[]> seqs, int first, int count, ReadOnlySpan<float> x, int dim)

@@ -26,6 +26,12 @@ public sealed class StreamingRunReport
     public long BaselineManagedBytes { get; internal set; }
     /// <summary>Experts (layer, expert) that no calibration token was routed to, quantized without data.</summary>
     public List<(int Layer, int Expert)> ExpertsWithoutData { get; } = [];
-    /// <summary>Peak memory at the sample points (every forward chunk and every quantized layer).</summary>
+    /// <summary>Whether the run measured its memory (<see cref="LayerStreamingOptions.MeasurePeakMemory"/>); when false the memory figures are zero.</summary>
+    public bool MemoryMeasured { get; internal set; }
+    /// <summary>Blocking collections the run forced (only when measuring memory).</summary>
+    public int ForcedCollections { get; internal set; }
+    /// <summary>Times the run restarted Linux's peak-RSS counter through /proc/self/clear_refs (only when measuring memory).</summary>
+    public int KernelPeakResets { get; internal set; }
+    /// <summary>Peak memory at the sample points (every forward chunk and every quantized layer), when measured.</summary>
     public MemoryProbe Memory { get; } = new();
 }

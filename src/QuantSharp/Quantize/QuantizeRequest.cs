@@ -99,6 +99,21 @@ public sealed record QuantizeRequest
     /// <summary>AWQ: AutoAWQ's duo scaling s = mean|x|^α / mean|ŵ|^(1−α) instead of the paper's s = mean|x|^α (<c>--awq-duo-scaling</c>).</summary>
     public bool AwqDuoScaling { get; init; }
 
+    /// <summary>
+    /// A folder for the quantization report (<c>--report</c>): report.json (per tensor: role, layer, type, shape, bits per
+    /// weight, relative weight error, relative output error on the calibration inputs where calibration ran, time; run
+    /// totals) and PNG charts of the errors by layer. It must not exist, be empty or hold only a previous report (which is
+    /// replaced); it may not be the model folder, the output or hold an input. Each tensor is also logged to <see cref="OnInfo"/>.
+    /// docs/quantization-report.md.
+    /// </summary>
+    public string? ReportDirectory { get; init; }
+
+    /// <summary>
+    /// Measure the layer-streaming run's peak memory (<c>--measure-memory</c>; <see cref="QuantizeResult.Report"/>'s
+    /// Memory): forces blocking collections during the run and restarts Linux's peak-RSS counter. Off: neither happens.
+    /// </summary>
+    public bool MeasurePeakMemory { get; init; }
+
     /// <summary>Threads and ISA for this run (<c>--threads</c>); null: the process defaults.</summary>
     public ExecutionOptions? Execution { get; init; }
 
@@ -122,6 +137,7 @@ public sealed record QuantizeRequest
         if (string.IsNullOrWhiteSpace(Output)) throw new QuantizeRequestException("--output", nameof(Output), "the output path is empty");
         if (!File.Exists(Model) && !Directory.Exists(Model)) throw new FileNotFoundException($"{Path.GetFullPath(Model)}: model not found");
         if (Tokenizer != null && !File.Exists(Tokenizer)) throw new FileNotFoundException($"--tokenizer {Path.GetFullPath(Tokenizer)}: file not found");
+        if (ReportDirectory != null) QuantizeReportDirectory.Check(ReportDirectory, Model, Output, [Tokenizer, Imatrix, .. Calibration]);
         try { Execution?.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
         return Method is null ? ResolveMix() : ResolveMethod(Method.Value);
@@ -274,6 +290,7 @@ public sealed record QuantizeRequest
         RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), why);
         RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), why);
         RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), why);
+        RejectIfSet(MeasurePeakMemory, "--measure-memory", nameof(MeasurePeakMemory), $"measures the layer-streaming run of --method; {context} NAME quantizes tensor by tensor");
     }
 
     /// <summary>Calibration settings are errors when no calibration text is read.</summary>

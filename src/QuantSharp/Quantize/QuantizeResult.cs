@@ -1,4 +1,5 @@
 // What a finished quantization run reports: the output, what was written, and where the time and memory went.
+using QuantSharp.Quantization.Reporting;
 using QuantSharp.Quantization.Streaming;
 
 namespace QuantSharp;
@@ -18,9 +19,18 @@ public sealed record QuantizeResult
     /// <summary>Time to read and tokenize the calibration text.</summary>
     public TimeSpan CalibrationTime { get; init; }
 
+    /// <summary>The calibration set used (segments, tokens, seed, files), or null without calibration.</summary>
+    public string? CalibrationDescription { get; init; }
+
     /// <summary>Time of the whole run after loading and tokenizing.</summary>
     public TimeSpan RunTime { get; init; }
 
-    /// <summary>The layer-streaming run's phase times and memory figures (null for a named mix).</summary>
+    /// <summary>The layer-streaming run's phase times and memory figures (null for a named mix; memory only with <see cref="QuantizeRequest.MeasurePeakMemory"/>).</summary>
     public StreamingRunReport? Report { get; init; }
+
+    /// <summary>Full path of the report folder written (<see cref="QuantizeRequest.ReportDirectory"/>), or null.</summary>
+    public string? ReportDirectory { get; init; }
+
+    /// <summary>The measurements of every quantized tensor when a report was asked for (empty otherwise), in the order quantized.</summary>
+    public IReadOnlyList<TensorQuantizationRecord> Tensors { get; init; } = [];
 }

@@ -3,10 +3,12 @@ using System.Diagnostics;
 using QuantSharp.Core.IO;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Formats.Imatrix;
+using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Export;
 using QuantSharp.Quantization.Recipes;
+using QuantSharp.Quantization.Reporting;
 using QuantSharp.Quantization.Streaming;
 
 namespace QuantSharp;
@@ -24,27 +26,57 @@ internal static class QuantizeRunner
         var inputs = Inputs(request.Model, [request.Tokenizer, request.Imatrix, .. request.Calibration]);
         AtomicFile.ThrowIfProtected(outPath, inputs);
         var p = progress is null ? null : new ProgressAdapter(progress);
-        return plan.Method is null
-            ? RunMix(request, plan, outPath, inputs, p, cancellationToken)
-            : RunMethod(request, plan, outPath, inputs, p, cancellationToken);
+        var report = request.ReportDirectory is null ? null : new QuantizeReportCollector(request.OnInfo);
+        var result = plan.Method is null
+            ? RunMix(request, plan, outPath, inputs, p, report, cancellationToken)
+            : RunMethod(request, plan, outPath, inputs, p, report, cancellationToken);
+        return report is null ? result : WriteReport(request, plan, result, report);
+    }
+
+    // The report is written after the output is complete (a failed run leaves no report).
+    private static QuantizeResult WriteReport(QuantizeRequest request, QuantizePlan plan, QuantizeResult result, QuantizeReportCollector report)
+    {
+        var tensors = report.Tensors;
+        var run = new QuantizeReportRun
+        {
+            Method = plan.Method is null ? request.Pure ? $"{plan.FileType} pure" : plan.FileType.ToString() : plan.MethodName,
+            Format = plan.Method is null ? "gguf" : request.Format,
+            Description = result.Description,
+            Model = Path.GetFullPath(request.Model),
+            Output = result.OutputPath,
+            OutputBytes = QuantizeReportWriter.OutputBytes(result.OutputPath),
+            LoadTime = result.LoadTime,
+            CalibrationTime = result.CalibrationTime,
+            RunTime = result.RunTime,
+            Calibration = result.CalibrationDescription,
+        };
+        QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, report.FloatTensors);
+        return result with { ReportDirectory = Path.GetFullPath(request.ReportDirectory!), Tensors = tensors };
     }
 
     private static QuantizeResult RunMix(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+        IProgress<(int Done, int Total)>? progress, QuantizeReportCollector? report, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         var importance = request.Imatrix is null ? null : ImatrixFile.Read(Path.GetFullPath(request.Imatrix)).ToQuantizerImportance();
         using var m = LlamaModel.Load(request.Model, request.Tokenizer);
         var load = sw.Elapsed;
         sw.Restart();
-        LlamaCppMixRecipe.Quantize(m, outPath, plan.FileType, importance, pure: request.Pure, protectedPaths: inputs, progress: progress, cancellationToken: ct);
+        if (report is null)
+            LlamaCppMixRecipe.Quantize(m, outPath, plan.FileType, importance, pure: request.Pure, protectedPaths: inputs, progress: progress, cancellationToken: ct);
+        else
+        {
+            // The same encoding, observed: each block-encoded tensor is dequantized and measured after it is encoded.
+            var encoding = GgufEncodingErrors.Observe(LlamaCppMixRecipe.Encoding(m, plan.FileType, importance, request.Pure), report.Add, report.AddFloat);
+            GgufLlamaExporter.Export(m, outPath, encoding, protectedPaths: inputs, progress: progress, cancellationToken: ct);
+        }
         string what = (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
             + (importance is null ? "" : $", imatrix {importance.Count} tensors");
         return new QuantizeResult { OutputPath = outPath, Description = what, LoadTime = load, RunTime = sw.Elapsed };
     }
 
     private static QuantizeResult RunMethod(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,
-        IProgress<(int Done, int Total)>? progress, CancellationToken ct)
+        IProgress<(int Done, int Total)>? progress, QuantizeReportCollector? report, CancellationToken ct)
     {
         // Activation files of killed runs, once ActivationStore names them quantsharp-activations-<pid>-<guid>.
         AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
@@ -77,16 +109,21 @@ internal static class QuantizeRunner
             Warn = request.OnWarning,
             Transforms = plan.Transforms,
             Log = request.OnInfo,
+            MeasurePeakMemory = request.MeasurePeakMemory,
+            TensorQuantized = report is null ? null : report.Add,
         };
         var runner = new LayerStreamingQuantizer(model, plan.Quantizer!, calib, opts);
         var grid = plan.Grid;
-        if (plan.GgufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct);
+        if (plan.GgufType is { } t)
+            GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
+                floatTensor: report is null ? null : report.AddFloat);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
         string what = (plan.GgufType is { } gt ? gt.ToString() : $"hf-gptq {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
         {
             OutputPath = outPath, Description = what, LoadTime = loadTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed, Report = runner.Report,
+            CalibrationDescription = calib?.Description,
         };
     }
 

@@ -26,6 +26,7 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--damp", ["--method", "rtn", "--format", "hf-gptq", "--damp", "0.1"] },
         { "--calib", ["--method", "gptq", "--format", "hf-gptq"] },
         { "--static-groups", ["--method", "rtn", "--format", "hf-gptq", "--static-groups"] },
+        { "--measure-memory", ["--type", "Q4_K_M", "--measure-memory"] },
     };
 
     [Theory]
@@ -64,6 +65,7 @@ public sealed class QuantizeRequestRuleTests : IDisposable
                 "--damp" => r with { Damping = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "--calib" => r with { Calibration = [Next()] },
                 "--nsamples" => r with { Samples = int.Parse(Next()) },
+                "--measure-memory" => r with { MeasurePeakMemory = true },
                 _ => throw new ArgumentException(a),
             };
         }

@@ -30,7 +30,7 @@ public sealed class QuantizeMethodCliTests
         using var dir = new TempDirectory();
         string outDir = dir.File("sotu-rtn4");
         var r = Run("quantize", SharedData.Model("sotu-llama-30m"), "--method", "rtn", "--format", "hf-gptq", "--bits", "4",
-            "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"), "--nsamples", "128", "--seqlen", "512", "--original-activations", "-o", outDir);
+            "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"), "--nsamples", "128", "--seqlen", "512", "--original-activations", "--measure-memory", "-o", outDir);
         Assert.True(r.Code == 0, r.Err);
         double peak = MiB(r.Out, @"peak anonymous RSS ([0-9.]+) MiB");
         double model = MiB(r.Out, @"whole model in fp32 ([0-9.]+) MiB");
@@ -50,7 +50,7 @@ public sealed class QuantizeMethodCliTests
         using var dir = new TempDirectory();
         string outDir = dir.File("sotu-gptq4");
         var r = Run("quantize", SharedData.Model("sotu-llama-30m"), "--method", "gptq", "--format", "hf-gptq", "--bits", "4", "--group-size", "128",
-            "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"), "--nsamples", "128", "--seqlen", "512", "-o", outDir);
+            "--calib", SharedData.DataFile("sotu", "train-1790-2009.txt"), "--nsamples", "128", "--seqlen", "512", "--measure-memory", "-o", outDir);
         Assert.True(r.Code == 0, r.Err);
         double peak = MiB(r.Out, @"peak anonymous RSS ([0-9.]+) MiB");
         double model = MiB(r.Out, @"whole model in fp32 ([0-9.]+) MiB");
