@@ -81,8 +81,9 @@ internal static class QuantizeRunner
         var runner = new LayerStreamingQuantizer(model, plan.Quantizer!, calib, opts);
         var grid = plan.Grid;
         if (plan.GgufType is { } t) GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct);
+        else if (plan.HfFormat == "hf-awq") HfAwqExporter.Export(model, runner, grid, outPath, ct);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
-        string what = (plan.GgufType is { } gt ? gt.ToString() : $"hf-gptq {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
+        string what = (plan.GgufType is { } gt ? gt.ToString() : $"{plan.HfFormat} {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
         {
