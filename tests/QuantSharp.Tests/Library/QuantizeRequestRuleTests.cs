@@ -26,6 +26,9 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--damp", ["--method", "rtn", "--format", "hf-gptq", "--damp", "0.1"] },
         { "--calib", ["--method", "gptq", "--format", "hf-gptq"] },
         { "--static-groups", ["--method", "rtn", "--format", "hf-gptq", "--static-groups"] },
+        { "--bits", ["--method", "rtn", "--format", "hf-awq", "--bits", "8"] },
+        { "--act-order", ["--method", "gptq", "--format", "hf-awq", "--act-order", "--calib", "TEXT"] },
+        { "--format", ["--method", "rtn", "--format", "hf-awk"] },
     };
 
     [Theory]
