@@ -1,6 +1,7 @@
 // quantsharp-fuzz: fuzz targets for every reader of untrusted files, run under AFL++/libFuzzer (SharpFuzz) or replayed from a folder.
 using System.Text;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Awq;
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Formats.Gptq;
 using QuantSharp.Formats.HuggingFace;
@@ -26,7 +27,8 @@ public static class Program
         ["safetensors"] = ReadSafetensors,
         ["imatrix"] = p => _ = ImatrixFile.Read(p).Entries.Count,
         ["hfconfig"] = p => _ = HfConfig.Load(p),
-        ["gptqconfig"] = p => _ = GptqQuantizationConfig.TryLoad(Path.GetDirectoryName(p)!),
+        // Both readers of quantization_config, as LlamaModel asks them: AWQ first, then GPTQ.
+        ["gptqconfig"] = p => { _ = AwqQuantizationConfig.TryLoad(Path.GetDirectoryName(p)!); _ = GptqQuantizationConfig.TryLoad(Path.GetDirectoryName(p)!); },
         ["tokenizer"] = p => _ = TokenizerLoader.Load(p),
     };
 
@@ -139,6 +141,9 @@ public static class Program
                 """);
             File.WriteAllText(Path.Combine(Dir("gptqconfig"), "config.json"), """
                 {"quantization_config":{"quant_method":"gptq","bits":4,"group_size":128,"desc_act":false,"sym":true,"damp_percent":0.01,"checkpoint_format":"gptq"}}
+                """);
+            File.WriteAllText(Path.Combine(Dir("gptqconfig"), "awq.json"), """
+                {"quantization_config":{"quant_method":"awq","version":"gemm","bits":4,"group_size":128,"zero_point":true,"modules_to_not_convert":null}}
                 """);
             File.WriteAllText(Path.Combine(Dir("tokenizer"), "tokenizer.json"), """
                 {"version":"1.0","added_tokens":[{"id":0,"content":"<unk>","special":true},{"id":1,"content":"<s>","special":true}],

@@ -22,7 +22,7 @@ internal static class QuantizeCommand
         };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq)")
             { model, output, type, pure, imatrix, report, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);

@@ -9,13 +9,13 @@ namespace QuantSharp.Cli.Commands;
 internal sealed class QuantizeMethodOptions
 {
     public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ); then --format picks the output" };
-    public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) or hf-gptq (a Hugging Face GPTQ folder)" };
+    public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) hf-gptq (a Hugging Face GPTQ folder) or hf-awq (a Hugging Face AWQ folder, AutoAWQ's GEMM layout, 4-bit)" };
     public Option<int?> Bits { get; } = new("--bits") { Description = "hf-gptq: bits per weight (2, 3, 4, 8; default 4)" };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "hf-gptq: columns per scale (0 = one group per row; default 128)" };
     public Option<bool> ActOrder { get; } = new("--act-order") { Description = "hf-gptq: group columns in order of decreasing activation magnitude (desc_act; needs --calib)" };
     public Option<bool> StaticGroups { get; } = new("--static-groups") { Description = "With --act-order: keep contiguous groups" };
-    public Option<bool> Sym { get; } = new("--sym") { Description = "hf-gptq: symmetric grid (default)" };
-    public Option<bool> Asym { get; } = new("--asym") { Description = "hf-gptq: asymmetric grid (min/max with a zero point)" };
+    public Option<bool> Sym { get; } = new("--sym") { Description = "hf-gptq, hf-awq: symmetric grid (default for hf-gptq)" };
+    public Option<bool> Asym { get; } = new("--asym") { Description = "hf-gptq, hf-awq: asymmetric grid (min/max with a zero point; default for hf-awq)" };
     public Option<bool> Mse { get; } = new("--mse") { Description = "GPTQ into hf-gptq: search a shrunken range per group minimising the rounding error (GPTQ's mse option)" };
     public Option<double?> Damp { get; } = new("--damp") { Description = "GPTQ dampening, fraction of the mean Hessian diagonal (default 0.01)" };
     public Option<string[]> Calib { get; } = new("--calib") { Description = "Calibration text file(s), UTF-8 (repeat for several)", AllowMultipleArgumentsPerToken = true };

@@ -74,7 +74,8 @@ public sealed record GptqQuantizationConfig
         if (!doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object) return null;
         string where = $"{path}: quantization_config";
         string method = Field(q, "quant_method", where, JsonValueKind.String, e => e.GetString()!) ?? "";
-        if (method != "gptq") throw new NotSupportedException($"{path}: quant_method '{method}' is not supported (only gptq)");
+        // AWQ checkpoints are read by AwqQuantizationConfig (LlamaModel asks it first).
+        if (method != "gptq") throw new NotSupportedException($"{path}: quant_method '{method}' is not supported (gptq, awq)");
         var c = new GptqQuantizationConfig
         {
             Bits = Int(q, "bits", where) ?? throw new InvalidDataException($"{where}.bits is missing"),
@@ -94,27 +95,27 @@ public sealed record GptqQuantizationConfig
     }
 
     // A field of the expected JSON kind, null when absent or JSON null; any other kind is an error naming the field.
-    private static T? Field<T>(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, T> read) where T : struct
+    internal static T? Field<T>(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, T> read) where T : struct
         => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
             ? (v.ValueKind == kind ? read(v) : throw new InvalidDataException($"{where}.{key} must be a {kind.ToString().ToLowerInvariant()}, got {Short(v)}"))
             : null;
 
-    private static string? Field(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, string> read)
+    internal static string? Field(JsonElement obj, string key, string where, JsonValueKind kind, Func<JsonElement, string> read)
         => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
             ? (v.ValueKind == kind ? read(v) : throw new InvalidDataException($"{where}.{key} must be a {kind.ToString().ToLowerInvariant()}, got {Short(v)}"))
             : null;
 
-    private static int? Int(JsonElement obj, string key, string where)
+    internal static int? Int(JsonElement obj, string key, string where)
         => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
             ? (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : throw new InvalidDataException($"{where}.{key} must be an integer, got {Short(v)}"))
             : null;
 
-    private static bool? Bool(JsonElement obj, string key, string where)
+    internal static bool? Bool(JsonElement obj, string key, string where)
         => obj.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null
             ? (v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw new InvalidDataException($"{where}.{key} must be true or false, got {Short(v)}"))
             : null;
 
-    private static string Short(JsonElement v)
+    internal static string Short(JsonElement v)
     {
         string raw = v.GetRawText();
         return raw.Length <= 100 ? raw : raw[..100] + "…";

@@ -95,7 +95,7 @@ public static class GgufLlamaExporter
             md.SetFloat32($"{arch}.rope.scaling.factor", (float)lin.Factor);
         }
         GgufTokenizerMetadata.Write(md, tokenizerData);
-        if (enc.Encoder != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
+        if (enc.Encoder != null || enc.LayerTensors != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
         // llama.cpp's "llama" pairs RoPE dimensions (2i, 2i+1), so Hugging Face's q/k rows are permuted as its
         // converter does; NeoX-style families (Qwen) keep Hugging Face's row order.

@@ -85,7 +85,7 @@ public sealed class LlamaModel : IDisposable
     public LlamaHyperParameters Parameters { get; }
     /// <summary>Tokenizer, when the model came with one.</summary>
     public ITextTokenizer? Tokenizer { get; }
-    /// <summary>"hf-safetensors", "gguf" or "llama2c".</summary>
+    /// <summary>"hf-safetensors", "hf-gptq", "hf-awq", "gguf" or "llama2c".</summary>
     public string Format { get; }
     /// <summary>Where the weights are.</summary>
     public string Origin => _source.Origin;
@@ -119,11 +119,14 @@ public sealed class LlamaModel : IDisposable
         var config = HfConfig.Load(folder);
         var hp = LlamaHyperParameters.FromHf(config);
         var tokenizer = TokenizerLoader.Load(tokenizerPath ?? folder);
-        // A GPTQ checkpoint (quantization_config in config.json): linear layers are dequantized at load.
-        var gptq = Formats.Gptq.GptqQuantizationConfig.TryLoad(folder);
+        // A GPTQ or AWQ checkpoint (quantization_config in config.json): linear layers are dequantized at load.
+        var awq = Formats.Awq.AwqQuantizationConfig.TryLoad(folder);
+        var gptq = awq is null ? Formats.Gptq.GptqQuantizationConfig.TryLoad(folder) : null;
         IWeightSource source = SafetensorsModel.Open(folder);
-        if (gptq != null) source = new GptqCheckpointWeights(source, gptq);
-        try { return new LlamaModel(source, hp, hp.Architecture.HfNaming, tokenizer, gptq != null ? "hf-gptq" : "hf-safetensors"); }
+        if (awq != null) source = new PackedCheckpointWeights(source, awq);
+        else if (gptq != null) source = new PackedCheckpointWeights(source, gptq);
+        string format = awq != null ? "hf-awq" : gptq != null ? "hf-gptq" : "hf-safetensors";
+        try { return new LlamaModel(source, hp, hp.Architecture.HfNaming, tokenizer, format); }
         catch { source.Dispose(); throw; }
     }
 

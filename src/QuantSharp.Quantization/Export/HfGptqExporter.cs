@@ -68,16 +68,32 @@ public static class HfGptqExporter
             ModulesInBlockToQuantize = hp.ExpertCount > 0 ? ModulesInBlock(hp) : null,
         };
 
+        WritePacked(model, runner, outputFolder,
+            (w, module, rows, cols, grid) => AddModule(w, module, rows, cols, options, config.ZerosMinusOne, grid),
+            tmp => WriteConfig(source, tmp, config), cancellationToken);
+    }
+
+    /// <summary>Adds the packed tensors of one quantized module to the writer; <c>grid</c> is pulled when the writer reaches them.</summary>
+    internal delegate void PackedModuleWriter(SafetensorsWriter writer, string module, int rows, int cols, Func<GptqLayerResult> grid);
+
+    /// <summary>
+    /// The folder both packed layouts share (GPTQ here, AWQ in <see cref="HfAwqExporter"/>): the run's layers pulled in
+    /// file order, every quantized module packed by <paramref name="addModule"/>, the other tensors in fp16, the
+    /// source's files copied and <paramref name="writeConfig"/> writing config.json into the temporary folder.
+    /// </summary>
+    internal static void WritePacked(LlamaModel model, LayerStreamingQuantizer runner, string outputFolder, PackedModuleWriter addModule,
+        Action<string> writeConfig, CancellationToken cancellationToken)
+    {
         // Assembled under a temporary name beside the destination (source files copied), renamed when complete.
-        HfFolderOutput.Write(source, outputFolder, tmp =>
+        HfFolderOutput.Write(model.Origin, outputFolder, tmp =>
         {
             using (var cursor = new LayerCursor(runner.Run(cancellationToken)))
             {
-                var writer = BuildWriter(model, cursor, options, config.ZerosMinusOne);
+                var writer = BuildWriter(model, cursor, addModule);
                 writer.WriteFile(Path.Combine(tmp, "model.safetensors"), cancellationToken: cancellationToken);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            WriteConfig(source, tmp, config);
+            writeConfig(tmp);
         }, cancellationToken);
     }
 
@@ -102,7 +118,7 @@ public static class HfGptqExporter
     /// The packed modules of a layer under the family's Hugging Face names, each with the linears it holds
     /// (one, or several fused: Phi-3's qkv_proj and gate_up_proj), its rows and columns.
     /// </summary>
-    private static IEnumerable<(LlamaLinear[] Parts, string Module, int Rows, int Cols)> Modules(LlamaHyperParameters hp, int layer)
+    internal static IEnumerable<(LlamaLinear[] Parts, string Module, int Rows, int Cols)> Modules(LlamaHyperParameters hp, int layer)
     {
         var names = hp.Architecture.HfNaming;
         foreach (var k in LlamaLinearExtensions.All)
@@ -118,7 +134,7 @@ public static class HfGptqExporter
         }
     }
 
-    private static SafetensorsWriter BuildWriter(LlamaModel model, LayerCursor cursor, GptqOptions options, bool zerosMinusOne)
+    private static SafetensorsWriter BuildWriter(LlamaModel model, LayerCursor cursor, PackedModuleWriter addModule)
     {
         var hp = model.Parameters;
         var w = new SafetensorsWriter();
@@ -141,7 +157,7 @@ public static class HfGptqExporter
             {
                 if (parts[0] == LlamaLinear.Gate) AddVector(TensorRole.FfnNorm, norm: true);
                 // One linear, or the parts of a fused module (Phi-3) with their grids stacked row-wise.
-                AddModule(w, module, rows, cols, options, zerosMinusOne, () => GptqFusedModule.Join(
+                addModule(w, module, rows, cols, () => GptqFusedModule.Join(
                     parts.Select(k => GridOf(cursor.Layer(layer)[k], module)).ToArray(), module));
             }
             if (model.Layers[i].Experts is { } experts)
@@ -157,7 +173,7 @@ public static class HfGptqExporter
                     {
                         int expert = e;
                         string module = names.Name(role, i, e)[..^".weight".Length];
-                        AddModule(w, module, (int)views[e].Rows, (int)views[e].Columns, options, zerosMinusOne,
+                        addModule(w, module, (int)views[e].Rows, (int)views[e].Columns,
                             () => GridOf(cursor.Layer(layer).Expert(k, expert), module));
                     }
                 }
@@ -172,7 +188,7 @@ public static class HfGptqExporter
     }
 
     private static GptqLayerResult GridOf(QuantizedLinear q, string module) => q.Grid
-        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq needs rtn or gptq)");
+        ?? throw new InvalidOperationException($"{module}: the quantizer did not produce an integer grid (hf-gptq and hf-awq need rtn or gptq rounding)");
 
     // qweight/qzeros/scales/g_idx of one quantized module, packed when the writer reaches them.
     private static void AddModule(SafetensorsWriter w, string module, int rows, int cols, GptqOptions options, bool zerosMinusOne, Func<GptqLayerResult> grid)
@@ -191,19 +207,24 @@ public static class HfGptqExporter
             s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackWeight(Grid().QuantizedValues, rows, cols, bits).AsSpan())));
         w.AddTensor(module + ".qzeros", DType.I32, [groups, rows / 32 * bits],
             s => s.Write(MemoryMarshal.AsBytes(GptqPacking.PackZeros(Grid().Zeros, groups, rows, bits, zerosMinusOne, module).AsSpan())));
-        w.AddTensor(module + ".scales", DType.F16, [groups, rows], s =>
-        {
-            var g = Grid();
-            var half = new Half[g.Scales.Length];
-            for (int j = 0; j < half.Length; j++)
-            {
-                half[j] = (Half)g.Scales[j];
-                if ((float)half[j] != g.Scales[j] || !float.IsFinite(g.Scales[j]))
-                    throw new InvalidDataException($"{module}: scale {g.Scales[j]} (group {j / rows}, row {j % rows}) is not an fp16 value; the quantizer must round scales to fp16 before choosing the integers");
-            }
-            s.Write(MemoryMarshal.AsBytes(half.AsSpan()));
-        });
+        w.AddTensor(module + ".scales", DType.F16, [groups, rows], s => s.Write(MemoryMarshal.AsBytes(Fp16Scales(Grid(), module).AsSpan())));
         w.AddTensor(module + ".g_idx", DType.I32, [cols], s => s.Write(MemoryMarshal.AsBytes(Grid().GroupIndex.AsSpan())));
+    }
+
+    /// <summary>
+    /// The grid's scales [groups, rows] as fp16, each exactly the value the quantizer used; a scale that is not an fp16
+    /// value is an error (the checkpoint would dequantize to other weights than the run's).
+    /// </summary>
+    internal static Half[] Fp16Scales(GptqLayerResult g, string module)
+    {
+        var half = new Half[g.Scales.Length];
+        for (int j = 0; j < half.Length; j++)
+        {
+            half[j] = (Half)g.Scales[j];
+            if ((float)half[j] != g.Scales[j] || !float.IsFinite(g.Scales[j]))
+                throw new InvalidDataException($"{module}: scale {g.Scales[j]} (group {j / g.Rows}, row {j % g.Rows}) is not an fp16 value; the quantizer must round scales to fp16 before choosing the integers");
+        }
+        return half;
     }
 
     private static void AddF16(SafetensorsWriter w, string name, TensorView t)
@@ -242,14 +263,20 @@ public static class HfGptqExporter
         FloatConversion.Float32ToF16(f, h);
     }
 
-    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config)
+    /// <summary>The source's config.json with <paramref name="quantizationConfig"/> added and the dtype float16, written into <paramref name="folder"/>.</summary>
+    internal static void WriteModelConfig(string source, string folder, JsonObject quantizationConfig)
     {
         var root = HfFolderOutput.ReadConfig(source);
-        root["quantization_config"] = config.ToJson();
+        root["quantization_config"] = quantizationConfig;
         if (root.ContainsKey("dtype")) root["dtype"] = "float16";
         root["torch_dtype"] = "float16";
+        File.WriteAllText(Path.Combine(folder, "config.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config)
+    {
+        WriteModelConfig(source, folder, config.ToJson());
         var opts = new JsonSerializerOptions { WriteIndented = true };
-        File.WriteAllText(Path.Combine(folder, "config.json"), root.ToJsonString(opts) + "\n");
         // AutoGPTQ reads its settings from quantize_config.json.
         var qc = config.ToJson();
         qc.Remove("quant_method");

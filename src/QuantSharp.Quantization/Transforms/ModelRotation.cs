@@ -24,8 +24,8 @@ public static class ModelRotation
         switch (model.Format)
         {
             case "hf-safetensors": break;
-            case "hf-gptq":
-                throw new NotSupportedException($"{model.Origin}: a quantized (GPTQ) checkpoint; rotate the float model, then quantize");
+            case "hf-gptq" or "hf-awq":
+                throw new NotSupportedException($"{model.Origin}: a quantized ({(model.Format == "hf-awq" ? "AWQ" : "GPTQ")}) checkpoint; rotate the float model, then quantize");
             case "gguf":
                 foreach (var name in model.Source.TensorNames)
                     if (model.Source.Get(name).DType is not (Core.Tensors.DType.F32 or Core.Tensors.DType.F16 or Core.Tensors.DType.BF16))

@@ -21,7 +21,10 @@ internal sealed record QuantizePlan
     /// <summary>The GGUF block type of --format gguf:T, or null for hf-gptq.</summary>
     public DType? GgufType { get; init; }
 
-    /// <summary>The integer grid (hf-gptq).</summary>
+    /// <summary>"hf-gptq" or "hf-awq" for a Hugging Face folder output, null for GGUF.</summary>
+    public string? HfFormat { get; init; }
+
+    /// <summary>The integer grid (hf-gptq, hf-awq).</summary>
     public GptqOptions Grid { get; init; } = new();
 
     /// <summary>The per-linear quantizer of a method run.</summary>

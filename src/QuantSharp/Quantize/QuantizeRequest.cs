@@ -42,7 +42,7 @@ public sealed record QuantizeRequest
     /// <summary>Layer-streaming method (<c>--method</c>); needs <see cref="Format"/>.</summary>
     public QuantizeMethod? Method { get; init; }
 
-    /// <summary>With <see cref="Method"/>: <c>gguf:TYPE</c> (e.g. <c>gguf:Q4_K</c>) or <c>hf-gptq</c> (<c>--format</c>).</summary>
+    /// <summary>With <see cref="Method"/>: <c>gguf:TYPE</c> (e.g. <c>gguf:Q4_K</c>), <c>hf-gptq</c> or <c>hf-awq</c> (AutoAWQ's GEMM layout) (<c>--format</c>).</summary>
     public string? Format { get; init; }
 
     /// <summary>hf-gptq: bits per weight, 2, 3, 4 or 8 (<c>--bits</c>; default 4).</summary>
@@ -57,7 +57,10 @@ public sealed record QuantizeRequest
     /// <summary>hf-gptq with <see cref="ActOrder"/>: keep contiguous groups (<c>--static-groups</c>).</summary>
     public bool StaticGroups { get; init; }
 
-    /// <summary>hf-gptq: symmetric grid (true, the default, <c>--sym</c>) or asymmetric (false, <c>--asym</c>).</summary>
+    /// <summary>
+    /// hf-gptq / hf-awq: symmetric grid (true, <c>--sym</c>) or asymmetric (false, <c>--asym</c>). Default: symmetric for
+    /// hf-gptq, asymmetric for hf-awq (AutoAWQ's zero_point; a symmetric grid is stored there with zero points 8).
+    /// </summary>
     public bool? Symmetric { get; init; }
 
     /// <summary>GPTQ into hf-gptq: search a shrunken range per group minimising the rounding error (<c>--mse</c>).</summary>
@@ -178,7 +181,7 @@ public sealed record QuantizeRequest
         RejectIfSet(Type != null, "--type", nameof(Type), "--type and --method are alternatives: --method takes --format gguf:TYPE");
         RejectIfSet(Pure, "--pure", nameof(Pure), "--pure goes with --type; --method --format gguf:TYPE already writes one block type");
         RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type; --method gathers its statistics from --calib");
-        if (Format is null) throw new QuantizeRequestException("--format", nameof(Format), $"--method {m} needs --format gguf:TYPE or hf-gptq");
+        if (Format is null) throw new QuantizeRequestException("--format", nameof(Format), $"--method {m} needs --format gguf:TYPE, hf-gptq or hf-awq");
 
         DType? ggufType = null;
         if (Format.StartsWith("gguf:", StringComparison.OrdinalIgnoreCase))
@@ -199,8 +202,19 @@ public sealed record QuantizeRequest
             RejectIfSet(Mse, "--mse", nameof(Mse), $"gguf:{t} uses its own scale search (ggml's); --mse is for --format hf-gptq");
             RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), "goes with --format hf-gptq");
         }
-        else if (!Format.Equals("hf-gptq", StringComparison.Ordinal))
-            throw new QuantizeRequestException("--format", nameof(Format), $"'{Format}' is not gguf:TYPE or hf-gptq");
+        else if (!Format.Equals("hf-gptq", StringComparison.Ordinal) && !Format.Equals("hf-awq", StringComparison.Ordinal))
+            throw new QuantizeRequestException("--format", nameof(Format), $"'{Format}' is not gguf:TYPE, hf-gptq or hf-awq");
+        else if (Format == "hf-awq")
+        {
+            // AutoAWQ's GEMM layout: 4-bit, contiguous groups (no g_idx), zero points always stored.
+            if (Bits is { } b && b != 4)
+                throw new QuantizeRequestException("--bits", nameof(Bits), $"the Hugging Face AWQ (GEMM) format packs 4 bits only, not {b}; use --format hf-gptq for {b} bits");
+            if (GroupSize is < 0) throw new QuantizeRequestException("--group-size", nameof(GroupSize), $"must be ≥ 0 (0 = one group per row), got {GroupSize}");
+            RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), "the Hugging Face AWQ format has no g_idx (groups are contiguous); use --format hf-gptq for act-order");
+            RejectIfSet(StaticGroups, "--static-groups", nameof(StaticGroups), "goes with --act-order, which --format hf-awq cannot store");
+            RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), "goes with --format hf-gptq (AWQ stores its zero points as they are)");
+            RejectIfSet(Mse && rounding == QuantizeMethod.Rtn, "--mse", nameof(Mse), "--method rtn rounds plain min/max ranges; the MSE range search is implemented for --method gptq");
+        }
         else
         {
             if (Bits is { } b && Array.IndexOf(HfGptqBits, b) < 0)
@@ -221,7 +235,7 @@ public sealed record QuantizeRequest
         {
             Bits = Bits ?? 4,
             GroupSize = GroupSize ?? 128,
-            Symmetric = Symmetric ?? true,
+            Symmetric = Symmetric ?? Format != "hf-awq",
             ActOrder = ActOrder,
             StaticGroups = StaticGroups,
             Damping = Damping ?? 0.01,
@@ -260,7 +274,7 @@ public sealed record QuantizeRequest
             if (Samples is < 1) throw new QuantizeRequestException("--nsamples", nameof(Samples), $"must be ≥ 1, got {Samples}");
             if (SequenceLength is < 2) throw new QuantizeRequestException("--seqlen", nameof(SequenceLength), $"must be ≥ 2, got {SequenceLength}");
         }
-        return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, Grid = grid, Quantizer = quantizer, Transforms = transforms };
+        return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, HfFormat = ggufType is null ? Format : null, Grid = grid, Quantizer = quantizer, Transforms = transforms };
     }
 
     /// <summary>A method's name on the command line ("rtn", "gptq", "awq", "awq+gptq").</summary>

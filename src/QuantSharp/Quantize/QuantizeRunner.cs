@@ -117,8 +117,9 @@ internal static class QuantizeRunner
         if (plan.GgufType is { } t)
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
                 floatTensor: report is null ? null : report.AddFloat);
+        else if (plan.HfFormat == "hf-awq") HfAwqExporter.Export(model, runner, grid, outPath, ct);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
-        string what = (plan.GgufType is { } gt ? gt.ToString() : $"hf-gptq {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
+        string what = (plan.GgufType is { } gt ? gt.ToString() : $"{plan.HfFormat} {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
         {

@@ -27,6 +27,9 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--calib", ["--method", "gptq", "--format", "hf-gptq"] },
         { "--static-groups", ["--method", "rtn", "--format", "hf-gptq", "--static-groups"] },
         { "--measure-memory", ["--type", "Q4_K_M", "--measure-memory"] },
+        { "--bits", ["--method", "rtn", "--format", "hf-awq", "--bits", "8"] },
+        { "--act-order", ["--method", "gptq", "--format", "hf-awq", "--act-order", "--calib", "TEXT"] },
+        { "--format", ["--method", "rtn", "--format", "hf-awk"] },
     };
 
     [Theory]
