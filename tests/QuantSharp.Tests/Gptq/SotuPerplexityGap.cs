@@ -25,12 +25,12 @@ internal static class SotuPerplexityGap
         return m.Tokenizer!.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: false);
     }
 
-    /// <summary>GPTQ-style perplexity of <paramref name="model"/> over the first <see cref="Windows"/> windows.</summary>
-    public static double Perplexity(string model, int[] tokens)
+    /// <summary>GPTQ-style perplexity of <paramref name="model"/> over the first <paramref name="windows"/> (default <see cref="Windows"/>) windows.</summary>
+    public static double Perplexity(string model, int[] tokens, int windows = Windows)
     {
         using var m = LlamaModel.Load(model);
-        var r = new PerplexityEvaluator(new SessionLogitsProvider(m, 512)).Evaluate(tokens, 512, PerplexityStyle.Gptq, maxWindows: Windows);
-        Assert.Equal(Windows, r.Windows);
+        var r = new PerplexityEvaluator(new SessionLogitsProvider(m, 512)).Evaluate(tokens, 512, PerplexityStyle.Gptq, maxWindows: windows);
+        Assert.Equal(windows, r.Windows);
         return r.Perplexity;
     }
 
