@@ -11,7 +11,7 @@ namespace QuantSharp.Quantization.Export;
 /// <summary>
 /// Writes the GGUF of a <see cref="LayerStreamingQuantizer"/> run whose quantizer produces GGUF
 /// rows (<see cref="QuantizedLinear.GgufBytes"/>). The tensor table comes first, from the type
-/// policy of <see cref="PureGgufRecipe"/> for the target type (types and sizes are known
+/// policy of <see cref="PureGgufRecipe"/> for the target type or of a llama.cpp mix (types and sizes are known
 /// before any layer is quantized); token embedding and classifier are encoded from the model as the
 /// whole-model recipe does; each decoder layer's linear tensors and vectors (norms, biases) are pulled from the run
 /// when the writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
@@ -21,10 +21,23 @@ public static class GgufStreamingExport
 {
     /// <summary>Runs <paramref name="runner"/> and writes <paramref name="outputPath"/>.</summary>
     public static void Export(LlamaModel model, LayerStreamingQuantizer runner, DType target, string outputPath,
-        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default)
+        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default) =>
+        Export(model, runner, PureGgufRecipe.Encoding(model, target), outputPath, protectedPaths, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="runner"/> (whose quantizer writes the types of the plan, <see cref="MixGgufLinearQuantizer"/>) and
+    /// writes <paramref name="outputPath"/> as a GGUF of llama.cpp's mix <paramref name="fileType"/>: its tensor table and
+    /// general.file_type, token embedding and classifier as <see cref="LlamaCppMixRecipe.CalibratedEncoding"/> encodes them.
+    /// </summary>
+    public static void Export(LlamaModel model, LayerStreamingQuantizer runner, LlamaCppFileType fileType, bool pure, string outputPath,
+        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default) =>
+        Export(model, runner, LlamaCppMixRecipe.CalibratedEncoding(model, fileType, pure), outputPath, protectedPaths, cancellationToken);
+
+    private static void Export(LlamaModel model, LayerStreamingQuantizer runner, GgufTensorEncoding tableAndModelTensors, string outputPath,
+        IEnumerable<string>? protectedPaths, CancellationToken cancellationToken)
     {
         using var cursor = new LayerCursor(runner.Run(cancellationToken));
-        var encoding = PureGgufRecipe.Encoding(model, target) with
+        var encoding = tableAndModelTensors with
         {
             LayerTensors = (layer, linear, expert) =>
             {
