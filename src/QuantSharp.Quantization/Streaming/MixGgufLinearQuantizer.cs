@@ -29,6 +29,7 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
     private readonly IReadOnlyList<GgmlType[]> _types;
     private readonly GptqBlockOptions _gptq;
     private readonly Action<string>? _warn;
+    private MixGgufLinearQuantizer? _withoutData;
 
     /// <summary>Creates the quantizer.</summary>
     /// <param name="types">Planned type per [layer][(int)<see cref="LlamaLinear"/>] (block types that fit the rows, or F16).</param>
@@ -65,7 +66,8 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
     };
 
     /// <inheritdoc/>
-    public ILinearQuantizer WithoutData => Rounding == MixRounding.RoundToNearest ? this : new MixGgufLinearQuantizer(_types, MixRounding.RoundToNearest, _gptq.Damping, _warn);
+    public ILinearQuantizer WithoutData => Rounding == MixRounding.RoundToNearest ? this
+        : _withoutData ??= new MixGgufLinearQuantizer(_types, MixRounding.RoundToNearest, _gptq.Damping, _warn);
 
     /// <summary>The planned type of <paramref name="linear"/> in <paramref name="layer"/> (F16 where no block fits).</summary>
     public DType TypeOf(int layer, LlamaLinear linear)
