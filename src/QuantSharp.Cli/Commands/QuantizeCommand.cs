@@ -12,7 +12,8 @@ internal static class QuantizeCommand
         var output = new Option<string>("--output", "-o") { Description = "Output .gguf (temporary file, renamed when complete)", Required = true };
         var type = new Option<string>("--type")
         {
-            Description = "llama-quantize type: the mix of block types chosen per tensor as llama.cpp does: " + string.Join(", ", LlamaCppFileTypeNames.Names),
+            Description = "llama-quantize type: the mix of block types chosen per tensor as llama.cpp does (with --method: rounded by that method, calibrated by --calib): "
+                + string.Join(", ", LlamaCppFileTypeNames.Names),
         };
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };

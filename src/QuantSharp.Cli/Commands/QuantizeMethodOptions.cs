@@ -8,7 +8,7 @@ namespace QuantSharp.Cli.Commands;
 /// <summary>Options of the layer-streaming path of <c>quantize</c>, kept apart from the --type (whole-model) path.</summary>
 internal sealed class QuantizeMethodOptions
 {
-    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ); then --format picks the output" };
+    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ); then --format picks the output, or --type MIX keeps llama.cpp's per-tensor types (e.g. --type Q4_K_M --method gptq)" };
     public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) hf-gptq (a Hugging Face GPTQ folder) or hf-awq (a Hugging Face AWQ folder, AutoAWQ's GEMM layout, 4-bit)" };
     public Option<int?> Bits { get; } = new("--bits") { Description = "hf-gptq: bits per weight (2, 3, 4, 8; default 4)" };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "hf-gptq: columns per scale (0 = one group per row; default 128)" };

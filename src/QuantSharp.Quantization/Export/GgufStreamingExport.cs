@@ -11,7 +11,7 @@ namespace QuantSharp.Quantization.Export;
 /// <summary>
 /// Writes the GGUF of a <see cref="LayerStreamingQuantizer"/> run whose quantizer produces GGUF
 /// rows (<see cref="QuantizedLinear.GgufBytes"/>). The tensor table comes first, from the type
-/// policy of <see cref="PureGgufRecipe"/> for the target type (types and sizes are known
+/// policy of <see cref="PureGgufRecipe"/> for the target type or of a llama.cpp mix (types and sizes are known
 /// before any layer is quantized); token embedding and classifier are encoded from the model as the
 /// whole-model recipe does; each decoder layer's linear tensors and vectors (norms, biases) are pulled from the run
 /// when the writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
@@ -31,10 +31,26 @@ public static class GgufStreamingExport
     /// <param name="floatTensor">When set, receives each 2-D weight stored as a float type (name, type, shape).</param>
     public static void Export(LlamaModel model, LayerStreamingQuantizer runner, DType target, string outputPath,
         IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
-        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null)
+        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null) =>
+        Export(model, runner, PureGgufRecipe.Encoding(model, target), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+
+    /// <summary>
+    /// Runs <paramref name="runner"/> (whose quantizer writes the types of the plan, <see cref="MixGgufLinearQuantizer"/>) and
+    /// writes <paramref name="outputPath"/> as a GGUF of llama.cpp's mix <paramref name="fileType"/>: its tensor table and
+    /// general.file_type, token embedding and classifier as <see cref="LlamaCppMixRecipe.CalibratedEncoding"/> encodes them.
+    /// The report observers are those of the block-type overload.
+    /// </summary>
+    public static void Export(LlamaModel model, LayerStreamingQuantizer runner, LlamaCppFileType fileType, bool pure, string outputPath,
+        IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
+        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null) =>
+        Export(model, runner, LlamaCppMixRecipe.CalibratedEncoding(model, fileType, pure), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+
+    private static void Export(LlamaModel model, LayerStreamingQuantizer runner, GgufTensorEncoding tableAndModelTensors, string outputPath,
+        IEnumerable<string>? protectedPaths, CancellationToken cancellationToken,
+        Action<Reporting.TensorQuantizationRecord>? tensorQuantized, Action<string, GgmlType, long[]>? floatTensor)
     {
         using var cursor = new LayerCursor(runner.Run(cancellationToken));
-        var encoding = PureGgufRecipe.Encoding(model, target) with
+        var encoding = tableAndModelTensors with
         {
             LayerTensors = (layer, linear, expert) =>
             {

@@ -51,6 +51,52 @@ public static class LlamaCppMixRecipe
             (uint)fileType);
     }
 
+    /// <summary>
+    /// The exporter encoding of <paramref name="fileType"/> for a calibrated run (GPTQ, AWQ, RTN with statistics)
+    /// whose decoder-layer linears arrive encoded (<see cref="GgufTensorEncoding.LayerTensors"/>, set by the caller):
+    /// the plan is llama.cpp's with an importance matrix (the run has statistics for every decoder-layer linear), and
+    /// the model-level matrices (token embedding, untied classifier) are quantized without one, as after
+    /// llama-imatrix, which by default collects nothing for them.
+    /// </summary>
+    public static GgufTensorEncoding CalibratedEncoding(LlamaModel model, LlamaCppFileType fileType, bool pure = false)
+    {
+        if (!Enum.IsDefined(fileType)) throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "not a file type QuantSharp writes");
+        var plan = Plan(model, fileType, hasImportance: true, pure);
+        foreach (var (name, _, columns, _) in GgufLlamaExporter.Matrices(model))
+            if (name is LlamaGgufNames.TokenEmbedding or LlamaGgufNames.Output)
+                TensorImportance.For(null, name, plan[name], checked((int)columns), fileType);
+        return new GgufTensorEncoding(
+            (name, _) => plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{fileType}: no type planned for tensor {name}"),
+            (name, matrix, type, rows, rowLength, dst) =>
+                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, default, $"tensor '{name}'"),
+            (uint)fileType);
+    }
+
+    /// <summary>
+    /// The planned type of every decoder-layer linear, indexed [layer][(int)<see cref="LlamaLinear"/>]: the type of the
+    /// GGUF tensor the linear is written into (a fused tensor's, for its parts; the stacked experts' tensor, for an
+    /// expert's gate/up/down).
+    /// </summary>
+    public static GgmlType[][] LinearTypes(LlamaModel model, IReadOnlyDictionary<string, GgmlType> plan)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(plan);
+        var naming = model.Parameters.Architecture.GgufNaming;
+        var types = new GgmlType[model.Parameters.NumLayers][];
+        for (int l = 0; l < types.Length; l++)
+        {
+            types[l] = new GgmlType[LlamaLinearExtensions.All.Length];
+            foreach (var linear in LlamaLinearExtensions.All)
+            {
+                var role = model.Layers[l].Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down
+                    ? ex.For(linear).Role : linear.Role();
+                string name = naming.Name(role, l);
+                types[l][(int)linear] = plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"no type planned for tensor {name}");
+            }
+        }
+        return types;
+    }
+
     /// <summary>Quantizes <paramref name="model"/> into a GGUF at <paramref name="outputPath"/> (temporary file, renamed when complete).</summary>
     /// <param name="model">The model.</param>
     /// <param name="outputPath">Destination .gguf (never one of the model's files).</param>

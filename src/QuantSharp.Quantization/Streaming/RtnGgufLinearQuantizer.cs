@@ -39,15 +39,23 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
     /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
+        var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Target)!.Value, input.Cols, input.Name);
+        return Encode(ggml == GgmlType.F16 ? DType.F16 : GgmlTypeInfo.Of(ggml).CoreType!.Value, input, default);
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="input"/> into <paramref name="type"/> — a block type whose blocks fit the rows, or F16 —
+    /// with ggml's quantizer, weighting columns by <paramref name="importance"/> (an imatrix entry; empty: none).
+    /// </summary>
+    internal static QuantizedLinear Encode(DType type, LinearQuantizationInput input, ReadOnlySpan<float> importance)
+    {
         int rows = input.Rows, cols = input.Cols;
         var deq = new float[(long)rows * cols];
-        var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Target)!.Value, cols, input.Name);
-        if (ggml != GgmlType.F16)
+        if (type != DType.F16)
         {
-            var type = GgmlTypeInfo.Of(ggml).CoreType!.Value;
             long rowBytes = DTypeInfo.RowBytes(type, cols);
             var bytes = new byte[rowBytes * rows];
-            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes, default, $"layer {input.Layer} {input.Name}");
+            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes, importance, $"layer {input.Layer} {input.Name}");
             Parallel.For(0, rows, KernelOptions.Parallel, r =>
                 BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), deq.AsSpan(r * cols, cols)));
             return new QuantizedLinear { Dequantized = deq, GgufType = type, GgufBytes = bytes };

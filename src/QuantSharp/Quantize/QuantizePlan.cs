@@ -1,5 +1,6 @@
 // A validated QuantizeRequest resolved into the engine's settings (internal: the request is the public contract).
 using QuantSharp.Core.Tensors;
+using QuantSharp.Quantization.Awq;
 using QuantSharp.Quantization.Gptq;
 using QuantSharp.Quantization.Recipes;
 using QuantSharp.Quantization.Streaming;
@@ -9,7 +10,7 @@ namespace QuantSharp;
 /// <summary>What <see cref="QuantizeRequest.Resolve"/> decided: a mix, or a method with its quantizer and output.</summary>
 internal sealed record QuantizePlan
 {
-    /// <summary>The named mix (when <see cref="Method"/> is null).</summary>
+    /// <summary>The named mix (when <see cref="Method"/> is null, or with <see cref="MixRounding"/>).</summary>
     public LlamaCppFileType FileType { get; init; }
 
     /// <summary>The layer-streaming method, or null for a mix.</summary>
@@ -32,4 +33,10 @@ internal sealed record QuantizePlan
 
     /// <summary>The layer transforms that run before the quantizer (AWQ), in order.</summary>
     public IReadOnlyList<ILayerTransform> Transforms { get; init; } = [];
+
+    /// <summary>A method into a named mix (<see cref="FileType"/>): how each linear is rounded (the quantizer needs the model's plan, so the runner builds it).</summary>
+    public MixRounding? MixRounding { get; init; }
+
+    /// <summary>A method into a named mix: AWQ's settings when the method is awq or awq+gptq.</summary>
+    public AwqOptions? MixAwq { get; init; }
 }

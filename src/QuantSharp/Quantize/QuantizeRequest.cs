@@ -30,16 +30,21 @@ public sealed record QuantizeRequest
     /// <summary>Tokenizer file when it is not beside the model (<c>--tokenizer</c>).</summary>
     public string? Tokenizer { get; init; }
 
-    /// <summary>llama-quantize type name (<c>--type</c>), e.g. <c>Q4_K_M</c> or <c>Q4_0</c>; the alternative to <see cref="Method"/>.</summary>
+    /// <summary>
+    /// llama-quantize type name (<c>--type</c>), e.g. <c>Q4_K_M</c> or <c>Q4_0</c>: every tensor's type as llama.cpp chooses it.
+    /// Alone: llama.cpp's quantizer (with <see cref="Imatrix"/> if given). With <see cref="Method"/> (and <see cref="Calibration"/>):
+    /// the same types, each decoder-layer linear rounded by the method (GPTQ where it has the type's grid; elsewhere
+    /// llama.cpp's quantizer with the calibration's importance matrix).
+    /// </summary>
     public string? Type { get; init; }
 
-    /// <summary>With <see cref="Type"/>: every 2-D weight in the type's default block type (<c>--pure</c>).</summary>
+    /// <summary>With <see cref="Type"/> (with or without <see cref="Method"/>): every 2-D weight in the type's default block type (<c>--pure</c>).</summary>
     public bool Pure { get; init; }
 
-    /// <summary>With <see cref="Type"/>: an importance matrix file (<c>--imatrix</c>).</summary>
+    /// <summary>With <see cref="Type"/> alone: an importance matrix file (<c>--imatrix</c>); a <see cref="Method"/> gathers its own from the calibration.</summary>
     public string? Imatrix { get; init; }
 
-    /// <summary>Layer-streaming method (<c>--method</c>); needs <see cref="Format"/>.</summary>
+    /// <summary>Layer-streaming method (<c>--method</c>); needs <see cref="Format"/>, or <see cref="Type"/> for a llama.cpp mix.</summary>
     public QuantizeMethod? Method { get; init; }
 
     /// <summary>With <see cref="Method"/>: <c>gguf:TYPE</c> (e.g. <c>gguf:Q4_K</c>), <c>hf-gptq</c> or <c>hf-awq</c> (AutoAWQ's GEMM layout) (<c>--format</c>).</summary>
@@ -143,8 +148,67 @@ public sealed record QuantizeRequest
         if (ReportDirectory != null) QuantizeReportDirectory.Check(ReportDirectory, Model, Output, [Tokenizer, Imatrix, .. Calibration]);
         try { Execution?.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
+        if (Method is { } method && Type != null) return ResolveMixMethod(method);
         return Method is null ? ResolveMix() : ResolveMethod(Method.Value);
     }
+
+    /// <summary>The named mixes a calibrated method can round into (every one; GPTQ needs its default type, <see cref="ResolveMixMethod"/>).</summary>
+    private QuantizePlan ResolveMixMethod(QuantizeMethod method)
+    {
+        if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
+        string m = MethodName(method);
+        bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
+        bool gptq = method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq;
+        var fileType = LlamaCppFileTypeNames.TryParse(Type)
+            ?? throw new QuantizeRequestException("--type", nameof(Type), $"unknown type '{Type}'; choose one of {string.Join(", ", LlamaCppFileTypeNames.Names)}");
+        // The mix fixes every tensor's type: a second output format, a second importance matrix or a grid option would
+        // be dropped silently.
+        RejectIfSet(Format != null, "--format", nameof(Format), $"--type {fileType} fixes every tensor's type; --format gguf:TYPE|hf-gptq goes with --method alone");
+        RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), $"--method {m} with --type {fileType} gathers its importance matrix from --calib; drop --imatrix");
+        string why = $"--type {fileType} fixes the bits, groups and scales of every tensor; this option is for --method {m} --format hf-gptq";
+        RejectIfSet(Bits != null, "--bits", nameof(Bits), why);
+        RejectIfSet(GroupSize != null, "--group-size", nameof(GroupSize), why);
+        RejectIfSet(ActOrder, "--act-order", nameof(ActOrder), $"GPTQ into --type {fileType}'s blocks processes columns in block order; act-order is for --format hf-gptq");
+        RejectIfSet(StaticGroups, "--static-groups", nameof(StaticGroups), why);
+        RejectIfSet(Symmetric != null, Symmetric == false ? "--asym" : "--sym", nameof(Symmetric), why);
+        RejectIfSet(Mse, "--mse", nameof(Mse), $"--type {fileType}'s blocks use ggml's scale searches; --mse is for --format hf-gptq");
+        RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), "goes with --format hf-gptq");
+        if (!awq)
+        {
+            RejectIfSet(AwqGrid != null, "--awq-grid", nameof(AwqGrid), $"--awq-grid is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(NoAwqClip, "--no-awq-clip", nameof(NoAwqClip), $"--no-awq-clip is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+            RejectIfSet(AwqDuoScaling, "--awq-duo-scaling", nameof(AwqDuoScaling), $"--awq-duo-scaling is an AWQ option: it needs --method awq or awq+gptq (got --method {m})");
+        }
+        else if (AwqGrid is < 1) throw new QuantizeRequestException("--awq-grid", nameof(AwqGrid), $"--awq-grid must be ≥ 1, got {AwqGrid}");
+        RejectIfSet(Damping != null && !gptq, "--damp", nameof(Damping), $"dampening is a GPTQ setting; --method {m} has no Hessian");
+        if (Damping is { } d && !(d > 0 && d < 1)) throw new QuantizeRequestException("--damp", nameof(Damping), $"dampening must be in (0, 1), got {d}");
+        // GPTQ into a mix whose main type it has no grid for would round (nearly) every tensor to nearest: say so instead.
+        var main = LlamaCppFileTypeNames.DefaultType(fileType);
+        if (gptq && !GptqBlockQuantizer.Supports(main))
+            throw new QuantizeRequestException("--type", nameof(Type),
+                $"--type {fileType} with --method {m}: GPTQ rounds into {string.Join(", ", GptqBlockQuantizer.SupportedTypes)}, not {main}; choose one of {string.Join(", ", GptqMixes)}, or --method {(awq ? "awq" : "rtn")} for llama.cpp's quantizer with the calibration's importance matrix");
+        if (Activations is { } a && !Enum.IsDefined(a)) throw new QuantizeRequestException("--activations", nameof(Activations), $"'{a}' is not disk or memory");
+        if (Calibration.Count == 0)
+            throw new QuantizeRequestException("--calib", nameof(Calibration),
+                $"--method {m} with --type {fileType} needs calibration text: pass --calib FILE (it gives the method its statistics and the mix its importance matrix; --type {fileType} alone quantizes without)");
+        foreach (var f in Calibration)
+            if (!File.Exists(f)) throw new FileNotFoundException($"--calib {Path.GetFullPath(f)}: calibration text not found");
+        if (Samples is < 1) throw new QuantizeRequestException("--nsamples", nameof(Samples), $"must be ≥ 1, got {Samples}");
+        if (SequenceLength is < 2) throw new QuantizeRequestException("--seqlen", nameof(SequenceLength), $"must be ≥ 2, got {SequenceLength}");
+        return new QuantizePlan
+        {
+            FileType = fileType,
+            Method = method,
+            MethodName = m,
+            Grid = new GptqOptions { Damping = Damping ?? 0.01 },
+            MixRounding = gptq ? MixRounding.Gptq : MixRounding.Importance,
+            MixAwq = awq ? new AwqOptions { Grid = AwqGrid ?? 20, Clip = !NoAwqClip, DuoScaling = AwqDuoScaling } : null,
+        };
+    }
+
+    /// <summary>The named mixes GPTQ rounds into: those whose main block type it has a grid for.</summary>
+    private static IEnumerable<LlamaCppFileType> GptqMixes =>
+        LlamaCppFileTypeNames.All.Where(t => GptqBlockQuantizer.Supports(LlamaCppFileTypeNames.DefaultType(t)));
 
     private QuantizePlan ResolveMix()
     {
@@ -178,9 +242,8 @@ public sealed record QuantizeRequest
             RejectIfSet(Mse, "--mse", nameof(Mse), $"--mse is not supported with --method {m}: AWQ's own clipping search shrinks the ranges (--no-awq-clip turns it off)");
             if (AwqGrid is < 1) throw new QuantizeRequestException("--awq-grid", nameof(AwqGrid), $"--awq-grid must be ≥ 1, got {AwqGrid}");
         }
-        RejectIfSet(Type != null, "--type", nameof(Type), "--type and --method are alternatives: --method takes --format gguf:TYPE");
         RejectIfSet(Pure, "--pure", nameof(Pure), "--pure goes with --type; --method --format gguf:TYPE already writes one block type");
-        RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type; --method gathers its statistics from --calib");
+        RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type alone; --method gathers its statistics from --calib");
         if (Format is null) throw new QuantizeRequestException("--format", nameof(Format), $"--method {m} needs --format gguf:TYPE, hf-gptq or hf-awq");
 
         DType? ggufType = null;

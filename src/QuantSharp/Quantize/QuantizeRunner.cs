@@ -2,9 +2,11 @@
 using System.Diagnostics;
 using QuantSharp.Core.IO;
 using QuantSharp.Core.Kernels;
+using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Imatrix;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Awq;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Export;
 using QuantSharp.Quantization.Recipes;
@@ -101,31 +103,50 @@ internal static class QuantizeRunner
             request.OnInfo?.Invoke($"calibration: {calib.Description}");
         }
         sw.Restart();
+        var (quantizer, transforms) = plan.MixRounding is { } rounding ? MixQuantizer(request, plan, model, rounding) : (plan.Quantizer!, plan.Transforms);
         var opts = new LayerStreamingOptions
         {
             OriginalActivations = request.OriginalActivations,
             Storage = request.Activations ?? ActivationStorage.Disk,
             Progress = progress,
             Warn = request.OnWarning,
-            Transforms = plan.Transforms,
+            Transforms = transforms,
             Log = request.OnInfo,
             MeasurePeakMemory = request.MeasurePeakMemory,
             TensorQuantized = report is null ? null : report.Add,
         };
-        var runner = new LayerStreamingQuantizer(model, plan.Quantizer!, calib, opts);
+        var runner = new LayerStreamingQuantizer(model, quantizer, calib, opts);
         var grid = plan.Grid;
-        if (plan.GgufType is { } t)
+        if (plan.MixRounding != null)
+            GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
+                tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat);
+        else if (plan.GgufType is { } t)
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
                 floatTensor: report is null ? null : report.AddFloat);
         else if (plan.HfFormat == "hf-awq") HfAwqExporter.Export(model, runner, grid, outPath, ct);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
-        string what = (plan.GgufType is { } gt ? gt.ToString() : $"{plan.HfFormat} {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
+        string what = (plan.MixRounding != null ? (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
+                : plan.GgufType is { } gt ? gt.ToString() : $"{plan.HfFormat} {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
         {
             OutputPath = outPath, Description = what, LoadTime = loadTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed, Report = runner.Report,
             CalibrationDescription = calib?.Description,
         };
+    }
+
+    /// <summary>
+    /// A method into a named mix: each linear in the type llama.cpp plans for it (as with an importance matrix, which the
+    /// calibration gives), rounded as <paramref name="rounding"/> says; AWQ searches its scales with the same per-tensor
+    /// types, clipping in groups of the mix's main block size.
+    /// </summary>
+    private static (ILinearQuantizer, IReadOnlyList<ILayerTransform>) MixQuantizer(QuantizeRequest request, QuantizePlan plan, LlamaModel model, MixRounding rounding)
+    {
+        var types = LlamaCppMixRecipe.LinearTypes(model, LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure));
+        var quantizer = new MixGgufLinearQuantizer(types, rounding, plan.Grid.Damping, request.OnWarning);
+        if (plan.MixAwq is not { } awq) return (quantizer, []);
+        int groupSize = DTypeInfo.BlockSize(LlamaCppFileTypeNames.DefaultType(plan.FileType));
+        return (quantizer, [new AwqLayerTransform(awq, quantizer.WithoutData, groupSize)]);
     }
 
     /// <summary>

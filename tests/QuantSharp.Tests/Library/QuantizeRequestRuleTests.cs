@@ -20,7 +20,17 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--mse", ["--method", "rtn", "--format", "hf-gptq", "--mse"] },
         { "--bits", ["--type", "Q4_0", "--bits", "3"] },
         { "--format", ["--method", "rtn"] },
-        { "--type", ["--type", "Q4_0", "--method", "rtn", "--format", "gguf:Q4_0"] },
+        { "--format", ["--type", "Q4_0", "--method", "rtn", "--format", "gguf:Q4_0", "--calib", "TEXT"] },
+        // A method inside a named mix: the mix fixes the types, the calibration gives the importance matrix.
+        { "--imatrix", ["--type", "Q4_K_M", "--method", "gptq", "--imatrix", "x.imatrix", "--calib", "TEXT"] },
+        { "--calib", ["--type", "Q4_K_M", "--method", "rtn"] },
+        { "--type", ["--type", "IQ4_XS", "--method", "gptq", "--calib", "TEXT"] },
+        { "--type", ["--type", "Q5_0", "--method", "awq+gptq", "--calib", "TEXT"] },
+        { "--type", ["--type", "Q9_K", "--method", "gptq", "--calib", "TEXT"] },
+        { "--bits", ["--type", "Q4_K_M", "--method", "gptq", "--bits", "4", "--calib", "TEXT"] },
+        { "--act-order", ["--type", "Q4_K_M", "--method", "gptq", "--act-order", "--calib", "TEXT"] },
+        { "--damp", ["--type", "Q4_K_M", "--method", "awq", "--damp", "0.1", "--calib", "TEXT"] },
+        { "--nsamples", ["--type", "Q4_K_M", "--method", "gptq", "--calib", "TEXT", "--nsamples", "0"] },
         { "--bits", ["--method", "rtn", "--format", "hf-gptq", "--bits", "5"] },
         { "--nsamples", ["--method", "rtn", "--format", "gguf:Q8_0", "--nsamples", "4"] },
         { "--damp", ["--method", "rtn", "--format", "hf-gptq", "--damp", "0.1"] },
@@ -58,7 +68,12 @@ public sealed class QuantizeRequestRuleTests : IDisposable
             string Next() => args[++i];
             r = a switch
             {
-                "--method" => r with { Method = Next() == "rtn" ? QuantizeMethod.Rtn : QuantizeMethod.Gptq },
+                "--method" => r with
+                {
+                    Method = Next() switch { "rtn" => QuantizeMethod.Rtn, "gptq" => QuantizeMethod.Gptq, "awq" => QuantizeMethod.Awq, "awq+gptq" => QuantizeMethod.AwqGptq, var m => throw new ArgumentException(m) },
+                },
+                "--imatrix" => r with { Imatrix = Next() },
+                "--pure" => r with { Pure = true },
                 "--format" => r with { Format = Next() },
                 "--type" => r with { Type = Next() },
                 "--bits" => r with { Bits = int.Parse(Next()) },
@@ -73,6 +88,42 @@ public sealed class QuantizeRequestRuleTests : IDisposable
             };
         }
         return r;
+    }
+
+    /// <summary>The named mixes GPTQ rounds into (their main block type has a GPTQ grid), with and without --pure; any mix with RTN/AWQ.</summary>
+    [Theory]
+    [InlineData("Q4_K_M", "gptq")]
+    [InlineData("Q4_K_S", "gptq")]
+    [InlineData("Q3_K_M", "gptq")]
+    [InlineData("Q2_K", "gptq")]
+    [InlineData("Q2_K_S", "awq+gptq")]
+    [InlineData("Q4_0", "gptq")]
+    [InlineData("Q5_K_M", "gptq")]
+    [InlineData("Q6_K", "gptq")]
+    [InlineData("Q8_0", "gptq")]
+    [InlineData("IQ4_NL", "gptq")]
+    [InlineData("IQ4_XS", "rtn")]
+    [InlineData("Q5_1", "awq")]
+    public void MethodInsideANamedMixIsAccepted(string mix, string method)
+    {
+        string output = Path.Combine(_dir, "out.gguf");
+        ToRequest(["--type", mix, "--method", method, "--calib", Text], output).Validate();
+        ToRequest(["--type", mix, "--method", method, "--calib", Text, "--pure"], output).Validate();
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void CliWritesAPureMixWithAMethod()
+    {
+        // stories260K's rows fit no 256-block: pure Q4_K falls back to Q5_0 (64-wide rows) and F16 (172-wide), as llama.cpp does.
+        string output = Path.Combine(_dir, "stories-q4k-pure-gptq.gguf");
+        var cli = QuantSharpProcess.Run(["quantize", Stories, "-o", output, "--type", "Q4_K", "--pure", "--method", "gptq", "--calib", Text, "--nsamples", "4", "--seqlen", "64"]);
+        Assert.True(cli.Code == 0, cli.Err);
+        Assert.Contains("Q4_K_M, pure Q4_K, method gptq", cli.Out);
+        using var f = new QuantSharp.Formats.Gguf.GgufFile(output);
+        Assert.Equal(15u, f.Metadata.GetUInt32(QuantSharp.Formats.Gguf.LlamaGgufNames.FileType));
+        var types = f.Tensors.Where(t => t.Dimensions.Length == 2).Select(t => t.Type).Distinct().Order().ToArray();
+        Assert.Equal([QuantSharp.Formats.Gguf.GgmlType.F16, QuantSharp.Formats.Gguf.GgmlType.Q5_0], types);
     }
 
     [Fact]
