@@ -116,7 +116,10 @@ public sealed class ArchitecturePathsTests(ArchitectureFixtures fx, ITestOutputH
             var a = new PerplexityEvaluator(new SessionLogitsProvider(ours, 128)).Evaluate(fx.Tokens[..1024], 128, PerplexityStyle.LlamaCpp, null);
             var b = new PerplexityEvaluator(new LlamaCppLogitsProvider(ctx)).Evaluate(fx.Tokens[..1024], 128, PerplexityStyle.LlamaCpp, null);
             output.WriteLine($"dead-expert Mixtral GPTQ → Q4_K: ours {a}, llama.cpp {b}");
-            Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 5e-3, $"ours {a} vs llama.cpp {b}");
+            // 1 %, not the dense fixtures' 0.1–0.5 %: this fixture's flat random routers put many tokens on near-ties of the
+            // top-2 choice, so the last bits of attention flip experts. llama.cpp itself moves 0.34 % between its exact F32
+            // cache (33699.5) and its default F16 cache (33814.9); ours is 33932.1 (+0.69 % from the exact one).
+            Assert.True(Math.Abs(a.Perplexity / b.Perplexity - 1) < 1e-2, $"ours {a} vs llama.cpp {b}");
         }
         finally
         {
