@@ -36,6 +36,29 @@ public sealed class ChatClientTests : IDisposable
         Assert.Equal(direct.FinishReason == GenerationFinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop, response.FinishReason);
     }
 
+    /// <summary>The same on sotu-llama-30m (a Hugging Face folder, no chat template: the prompt goes in as text), with the
+    /// default fp32 KV cache and with the fp16 one (<c>run --kv-cache f16</c> against <see cref="GenerationOptions.KvCache"/>).</summary>
+    [Theory]
+    [InlineData("f32")]
+    [InlineData("f16")]
+    public async Task SotuGivesTheSameTextAsQuantsharpRun(string kv)
+    {
+        const string prompt = "The state of our union is";
+        string sotu = SharedData.Model("sotu-llama-30m");
+        var run = QuantSharpProcess.Run("run", sotu, "-p", prompt, "-n", "32", "--temperature", "0.7", "--seed", "3", "--kv-cache", kv);
+        Assert.True(run.Code == 0, run.Err);
+        Assert.StartsWith(prompt, run.Out);
+        using var model = QuantSharpModel.Load(sotu);
+        var kvType = kv == "f16" ? QuantSharp.Models.KvCacheType.F16 : QuantSharp.Models.KvCacheType.F32;
+        var direct = model.Generate(prompt, new GenerationOptions { MaxTokens = 32, Temperature = 0.7f, Seed = 3, KvCache = kvType });
+        Assert.Equal(run.Out[prompt.Length..].TrimEnd('\n'), direct.Text);
+        if (kvType == QuantSharp.Models.KvCacheType.F32)
+        {
+            var response = await model.AsChatClient().GetResponseAsync(User(prompt), new ChatOptions { MaxOutputTokens = 32, Temperature = 0.7f, Seed = 3 });
+            Assert.Equal(direct.Text, response.Text);
+        }
+    }
+
     [Fact]
     public async Task StreamingGivesTheSameTextUsageAndFinishReason()
     {
