@@ -2,8 +2,8 @@
 namespace QuantSharp.Core.Kernels;
 
 /// <summary>
-/// How kernels run for one model or session: the maximum number of threads per kernel call and the
-/// instruction-set level. Applied around a piece of work with <see cref="KernelOptions.Use(ExecutionOptions)"/>,
+/// How kernels run for one model or session: the maximum number of threads per kernel call, the
+/// instruction-set level and the int8 GEMM routing. Applied around a piece of work with <see cref="KernelOptions.Use(ExecutionOptions)"/>,
 /// so two sessions in one process can run with different settings at the same time.
 /// Results never depend on <see cref="Threads"/>; <see cref="Isa"/> may change the last bits of fp32 results.
 /// </summary>
@@ -14,6 +14,12 @@ public sealed record ExecutionOptions
 
     /// <summary>Instruction-set level; <see cref="KernelIsa.Auto"/> (the default) picks the widest the CPU has.</summary>
     public KernelIsa Isa { get; init; } = KernelIsa.Auto;
+
+    /// <summary>
+    /// Whether multi-row products on block-quantized weights take the int8 GEMM where it is routed (default true; see
+    /// <see cref="KernelOptions.Int8Gemm"/>). False gives the fp32 dequantizing GEMM's rounding, for comparisons.
+    /// </summary>
+    public bool Int8Gemm { get; init; } = true;
 
     /// <summary>Settings that follow the process-wide defaults (all cores, best ISA).</summary>
     public static ExecutionOptions Default { get; } = new();

@@ -38,7 +38,7 @@ public static class KernelOptions
     }
 
     /// <summary>The settings in force on this thread (an active <see cref="Use"/> scope, else the process defaults).</summary>
-    public static ExecutionOptions Current => t_scope?.Options ?? new ExecutionOptions { Threads = s_threads, Isa = s_requested };
+    public static ExecutionOptions Current => t_scope?.Options ?? new ExecutionOptions { Threads = s_threads, Isa = s_requested, Int8Gemm = s_int8Gemm };
 
     /// <summary>The scope of the calling thread, for WorkerPool to hand to its workers.</summary>
     internal static object? CaptureScope() => t_scope;
@@ -114,8 +114,15 @@ public static class KernelOptions
     /// they are routed (default true; see QuantizedMatMul.UsesInt8Gemm and Int8GemmRoutes). False restores the previous routing: row-quad dots
     /// below <see cref="MatMul.QuantizedGemmMinRows"/> rows, the fp32 dequantizing GEMM from there
     /// on, whose results differ in rounding (fp32 rather than int8 activations). For comparisons.
+    /// The setter is the process-wide default; a <see cref="Use"/> scope's <see cref="ExecutionOptions.Int8Gemm"/> overrides it.
     /// </summary>
-    public static bool Int8Gemm { get; set; } = true;
+    public static bool Int8Gemm
+    {
+        get => t_scope is { } scope ? scope.Options.Int8Gemm : s_int8Gemm;
+        set => s_int8Gemm = value;
+    }
+
+    private static bool s_int8Gemm = true;
 
     /// <summary>Threads a call will actually use.</summary>
     public static int EffectiveThreads

@@ -55,6 +55,49 @@ public sealed unsafe class Int8GemmTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// <see cref="ExecutionOptions.Int8Gemm"/> is per scope: inside a scope that turns it off this thread takes the fp32
+    /// route (the bits of the process-wide switch turned off), while another thread at the same moment keeps the int8 GEMM.
+    /// </summary>
+    [OracleFact]
+    public void TheInt8GemmSwitchIsPerExecutionScope()
+    {
+        const int m = 40, n = 24, k = 256;
+        var rng = new Random(5);
+        using var w = QuantizedTensor.Create(DType.Q4_0, n, k, rng);
+        float[] a = BlockTypes.RandomWeights(rng, m * k);
+        for (int i = 0; i < a.Length; i++) a[i] *= 20;
+        float[] int8 = new float[m * n], fp32 = new float[m * n], scoped = new float[m * n], other = new float[m * n];
+        MatMul.Multiply(a, m, w.View, int8);
+        try
+        {
+            KernelOptions.Int8Gemm = false;
+            MatMul.Multiply(a, m, w.View, fp32);
+        }
+        finally { KernelOptions.Int8Gemm = true; }
+        // Where the int8 GEMM replaces the fp32 GEMM at 40 rows (AVX-512) the two routes round differently, so the
+        // products below tell them apart; elsewhere the routing checks at 16 rows still do.
+        if (QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, m)) Assert.NotEqual(int8, fp32);
+        bool otherRoutes = false;
+        using (KernelOptions.Use(new ExecutionOptions { Int8Gemm = false }))
+        {
+            Assert.False(KernelOptions.Current.Int8Gemm);
+            Assert.False(QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, 16));
+            var t = new Thread(() =>
+            {
+                otherRoutes = QuantizedMatMul.UsesInt8Gemm(DType.Q4_0, 16);
+                MatMul.Multiply(a, m, w.View, other);
+            });
+            t.Start();
+            MatMul.Multiply(a, m, w.View, scoped);
+            t.Join();
+        }
+        Assert.True(otherRoutes);
+        Assert.Equal(fp32, scoped);
+        Assert.Equal(int8, other);
+        Assert.True(KernelOptions.Int8Gemm);
+    }
+
     [OracleTheory]
     [MemberData(nameof(Types))]
     public void RowsEqualDecodeBitForBitOnAnyThreadsAndMatchExactDot(DType type)
