@@ -43,13 +43,8 @@ public sealed record AwqQuantizationConfig
     /// </summary>
     public static AwqQuantizationConfig? TryLoad(string folder)
     {
-        string path = Path.Combine(folder, "config.json");
-        if (!File.Exists(path)) return null;
-        using var doc = StrictJson.ParseFile(path);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
-        if (!doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object) return null;
-        string where = $"{path}: quantization_config";
-        string method = GptqQuantizationConfig.Field(q, "quant_method", where, JsonValueKind.String, e => e.GetString()!) ?? "";
+        if (GptqQuantizationConfig.OpenQuantizationConfig(folder) is not var (doc, q, path, where, method)) return null;
+        using var _ = doc;
         if (!method.Equals("awq", StringComparison.OrdinalIgnoreCase)) return null;
 
         // AutoAWQ writes "GEMM", transformers lower-cases it; both mean the same layout.

@@ -60,20 +60,42 @@ public sealed record GptqQuantizationConfig
     };
 
     /// <summary>
+    /// The quantization_config object of <paramref name="folder"/>/config.json with the file's path, the prefix errors
+    /// name and its quant_method ("" when absent); null when there is no config or no quantization_config. The caller
+    /// disposes the document. Strict parsing: duplicate keys ("bits" twice: which one does the checkpoint mean?),
+    /// invalid UTF-8 and wrong kinds all become InvalidDataException naming the file and the field.
+    /// </summary>
+    internal static (JsonDocument Doc, JsonElement Config, string Path, string Where, string Method)? OpenQuantizationConfig(string folder)
+    {
+        string path = Path.Combine(folder, "config.json");
+        if (!File.Exists(path)) return null;
+        var doc = StrictJson.ParseFile(path);
+        try
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
+            if (!doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object)
+            {
+                doc.Dispose();
+                return null;
+            }
+            string where = $"{path}: quantization_config";
+            return (doc, q, path, where, Field(q, "quant_method", where, JsonValueKind.String, e => e.GetString()!) ?? "");
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Reads quantization_config from the config.json in <paramref name="folder"/>; null when the
     /// model is not GPTQ-quantized. Throws naming the file for settings this project cannot load.
     /// </summary>
     public static GptqQuantizationConfig? TryLoad(string folder)
     {
-        string path = Path.Combine(folder, "config.json");
-        if (!File.Exists(path)) return null;
-        // Strict parsing: duplicate keys ("bits" twice: which one does the checkpoint mean?), invalid
-        // UTF-8 and wrong kinds all become InvalidDataException naming the file and the field.
-        using var doc = StrictJson.ParseFile(path);
-        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
-        if (!doc.RootElement.TryGetProperty("quantization_config", out var q) || q.ValueKind != JsonValueKind.Object) return null;
-        string where = $"{path}: quantization_config";
-        string method = Field(q, "quant_method", where, JsonValueKind.String, e => e.GetString()!) ?? "";
+        if (OpenQuantizationConfig(folder) is not var (doc, q, path, where, method)) return null;
+        using var _ = doc;
         // AWQ checkpoints are read by AwqQuantizationConfig (LlamaModel asks it first).
         if (method != "gptq") throw new NotSupportedException($"{path}: quant_method '{method}' is not supported (gptq, awq)");
         var c = new GptqQuantizationConfig

@@ -72,16 +72,7 @@ public sealed class GptqMixTests(ConvertedModels models, ITestOutputHelper outpu
     {
         var sw = Stopwatch.StartNew();
         string sotu = models.SotuFolder, train = SharedData.DataFile("sotu", "train-1790-2009.txt");
-        string basePath = _dir.File("base.qslogits");
-        using (var m = LlamaModel.Load(sotu))
-        using (var cpp = LlamaCppModel.Load(models.SotuGguf))
-        using (var ctx = cpp.CreateContext(Context, Context, threads: 2, f32Cache: true))
-        {
-            var tok = m.Tokenizer!;
-            var data = tok.ToTokenizerData();
-            int[] tokens = tok.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: data.AddBos);
-            SavedLogits.Save(basePath, new LlamaCppLogitsProvider(ctx), tokens, Context, data.AddBos ? tok.BosId : null, Windows);
-        }
+        string basePath = SaveBaseLogits(Windows);
         using var baseLogits = SavedLogits.Open(basePath);
 
         // llama.cpp's mix with an importance matrix of the calibration budget (16 chunks of 256 tokens), and the same mix
@@ -119,16 +110,7 @@ public sealed class GptqMixTests(ConvertedModels models, ITestOutputHelper outpu
     public void MixKldTable()
     {
         string sotu = models.SotuFolder, train = SharedData.DataFile("sotu", "train-1790-2009.txt");
-        string basePath = _dir.File("base.qslogits");
-        using (var m = LlamaModel.Load(sotu))
-        using (var cpp = LlamaCppModel.Load(models.SotuGguf))
-        using (var ctx = cpp.CreateContext(Context, Context, threads: 2, f32Cache: true))
-        {
-            var tok = m.Tokenizer!;
-            var data = tok.ToTokenizerData();
-            int[] tokens = tok.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: data.AddBos);
-            SavedLogits.Save(basePath, new LlamaCppLogitsProvider(ctx), tokens, Context, data.AddBos ? tok.BosId : null, 20);
-        }
+        string basePath = SaveBaseLogits(20);
         using var baseLogits = SavedLogits.Open(basePath);
         string imatrix = _dir.File("sotu.imatrix.gguf");
         Cli("imatrix", sotu, "-f", train, "--chunks", $"{Samples}", "-c", $"{SequenceLength}", "-o", imatrix);
@@ -193,5 +175,19 @@ public sealed class GptqMixTests(ConvertedModels models, ITestOutputHelper outpu
         for (int i = 1; i < v.Length; i++)
             if (v[i] > v[best]) best = i;
         return best;
+    }
+
+    /// <summary>llama.cpp's logits of the F32 sotu model (exact F32 cache) over the first <paramref name="windows"/> windows of the test years, saved for the KLD runs.</summary>
+    private string SaveBaseLogits(int windows)
+    {
+        string basePath = _dir.File("base.qslogits");
+        using var m = LlamaModel.Load(models.SotuFolder);
+        using var cpp = LlamaCppModel.Load(models.SotuGguf);
+        using var ctx = cpp.CreateContext(Context, Context, threads: 2, f32Cache: true);
+        var tok = m.Tokenizer!;
+        var data = tok.ToTokenizerData();
+        int[] tokens = tok.Encode(File.ReadAllText(SharedData.DataFile("sotu", "test-2010-on.txt")), addBos: data.AddBos);
+        SavedLogits.Save(basePath, new LlamaCppLogitsProvider(ctx), tokens, Context, data.AddBos ? tok.BosId : null, windows);
+        return basePath;
     }
 }
