@@ -92,8 +92,6 @@ internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
         sbyte* aq = a.Q(j);
         float* ad = a.D(j);
         int* asum = a.S(j);
-        var nibble = Vector512.Create((byte)0x0F);
-        var fifth = Vector512.Create((byte)0x10);
         var acc = Vector512<float>.Zero;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
@@ -104,19 +102,9 @@ internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
             var minSum = DotQ4_K.MinSum(sm, asum + b * 16);
             var qh0 = src.Load16(ob, 16).AsUInt16(); // elements 0..15 of every sub-block
             var qh1 = src.Load16(ob, 32).AsUInt16(); // elements 16..31
-            var isum = Vector512<int>.Zero;
-            for (int k = 0; k < 4; k++)
-            {
-                var v0 = src.Load16(ob, 48 + 32 * k);
-                var v1 = src.Load16(ob, 64 + 32 * k);
-                sbyte* y = aq + 64 * k;
-                int s = 2 * k;
-                var pLow = Avx512BW.MultiplyAddAdjacent((v0 & nibble) | Fifth(qh0, s, fifth), RowQuad.Broadcast16(y))
-                           + Avx512BW.MultiplyAddAdjacent((v1 & nibble) | Fifth(qh1, s, fifth), RowQuad.Broadcast16(y + 16));
-                var pHigh = Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh0, s + 1, fifth), RowQuad.Broadcast16(y + 32))
-                            + Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh1, s + 1, fifth), RowQuad.Broadcast16(y + 48));
-                isum += Avx512BW.MultiplyAddAdjacent(pLow, DotQ4_K.Scale(sm, s)) + Avx512BW.MultiplyAddAdjacent(pHigh, DotQ4_K.Scale(sm, s + 1));
-            }
+            // Written out per quarter (not a loop) so each load offset, shift and scale shuffle is a constant.
+            var isum = (Quarter(src, ob, 0, aq, sm, qh0, qh1) + Quarter(src, ob, 1, aq, sm, qh0, qh1))
+                       + (Quarter(src, ob, 2, aq, sm, qh0, qh1) + Quarter(src, ob, 3, aq, sm, qh0, qh1));
             var dd = RowQuad.FirstWords(head); // d | dmin of each row
             var da = Vector128.Create(ad[b]);
             var d = RowQuad.Fp16x4(dd) * da;
@@ -125,6 +113,27 @@ internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
         }
         RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>
+    /// Quarter <paramref name="k"/> of a quad block (sub-blocks 2k and 2k+1) against one activation row; callers
+    /// pass a constant k so that, once inlined, offsets, shifts and shuffles are constants (see DotQ4_K.Quarter).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Quarter<TQ>(TQ src, nint ob, int k, sbyte* aq, Vector512<sbyte> sm, Vector512<ushort> qh0, Vector512<ushort> qh1)
+        where TQ : struct, IQuadSource
+    {
+        var nibble = Vector512.Create((byte)0x0F);
+        var fifth = Vector512.Create((byte)0x10);
+        var v0 = src.Load16(ob, 48 + 32 * k);
+        var v1 = src.Load16(ob, 64 + 32 * k);
+        sbyte* y = aq + 64 * k;
+        int s = 2 * k;
+        var pLow = Avx512BW.MultiplyAddAdjacent((v0 & nibble) | Fifth(qh0, s, fifth), RowQuad.Broadcast16(y))
+                   + Avx512BW.MultiplyAddAdjacent((v1 & nibble) | Fifth(qh1, s, fifth), RowQuad.Broadcast16(y + 16));
+        var pHigh = Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh0, s + 1, fifth), RowQuad.Broadcast16(y + 32))
+                    + Avx512BW.MultiplyAddAdjacent((Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh1, s + 1, fifth), RowQuad.Broadcast16(y + 48));
+        return Avx512BW.MultiplyAddAdjacent(pLow, DotQ4_K.Scale(sm, s)) + Avx512BW.MultiplyAddAdjacent(pHigh, DotQ4_K.Scale(sm, s + 1));
     }
 
     /// <summary>Bit <paramref name="s"/> of every qh byte at bit 4 (16-bit shifts; what crosses a byte is masked off).</summary>

@@ -89,8 +89,6 @@ internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
         sbyte* aq = a.Q(j);
         float* ad = a.D(j);
         int* asum = a.S(j);
-        var low = Vector512.Create((byte)0x0F);
-        var high = Vector512.Create((byte)0x30);
         var acc = Vector512<float>.Zero;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
@@ -102,28 +100,37 @@ internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
             var scOdd = RowQuad.SignExtendOdd(sc);
             var isum = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, asum + b * 16), 5);
 
-            for (int h = 0; h < 2; h++)
-            {
-                for (int c = 0; c < 2; c++)
-                {
-                    // Weights 128h + 32t + 16c + (0..15) form sub-block 8h + 2t + c (t = 0..3 below).
-                    int o = 64 * h + 16 * c;
-                    var ql0 = src.Load16(ob, o);
-                    var ql1 = src.Load16(ob, o + 32);
-                    var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
-                    sbyte* y = aq + 128 * h + 16 * c;
-                    int s = 8 * h + c;
-                    isum += SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, RowQuad.ScaleOf(scEven, scOdd, s));
-                    isum += SubBlock((ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high), y + 32, RowQuad.ScaleOf(scEven, scOdd, s + 2));
-                    isum += SubBlock((Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high), y + 64, RowQuad.ScaleOf(scEven, scOdd, s + 4));
-                    isum += SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, RowQuad.ScaleOf(scEven, scOdd, s + 6));
-                }
-            }
+            // Written out per slice (not loops over h and c) so each load offset and scale shuffle is a constant.
+            isum += Slice(src, ob, 0, 0, aq, scEven, scOdd) + Slice(src, ob, 0, 1, aq, scEven, scOdd);
+            isum += Slice(src, ob, 1, 0, aq, scEven, scOdd) + Slice(src, ob, 1, 1, aq, scEven, scOdd);
             // d is the fp16 at 208..209.
             var d = RowQuad.Fp16x4(src.Halves(ob, 208)) * Vector128.Create(ad[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
         }
         RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>
+    /// Slice (h, c) of a quad block against one activation row: weights 128h + 32t + 16c + (0..15) form
+    /// sub-block 8h + 2t + c (t = 0..3). Callers pass constants, so once inlined the interleaved layout's
+    /// offsets and the scale shuffles fold to constants (loops over h and c left the JIT computing them
+    /// per iteration).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Slice<TQ>(TQ src, nint ob, int h, int c, sbyte* aq, Vector512<short> scEven, Vector512<short> scOdd) where TQ : struct, IQuadSource
+    {
+        var low = Vector512.Create((byte)0x0F);
+        var high = Vector512.Create((byte)0x30);
+        int o = 64 * h + 16 * c;
+        var ql0 = src.Load16(ob, o);
+        var ql1 = src.Load16(ob, o + 32);
+        var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
+        sbyte* y = aq + 128 * h + 16 * c;
+        int s = 8 * h + c;
+        return (SubBlock((ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high), y, RowQuad.ScaleOf(scEven, scOdd, s))
+                + SubBlock((ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high), y + 32, RowQuad.ScaleOf(scEven, scOdd, s + 2)))
+               + (SubBlock((Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high), y + 64, RowQuad.ScaleOf(scEven, scOdd, s + 4))
+                + SubBlock((Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high), y + 96, RowQuad.ScaleOf(scEven, scOdd, s + 6)));
     }
 
     public static bool QuadTiles => true;
