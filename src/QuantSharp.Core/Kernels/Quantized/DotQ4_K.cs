@@ -151,7 +151,6 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
         sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
         float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
         int* s0 = a.S(j), s1 = a.S(j1), s2 = a.S(j2), s3 = a.S(j3);
-        var nibble = Vector512.Create((byte)0x0F);
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes)
@@ -167,32 +166,43 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
             acc1 = MinTerm(acc1, sm, s1 + b * 16, wmin, d1[b]);
             acc2 = MinTerm(acc2, sm, s2 + b * 16, wmin, d2[b]);
             acc3 = MinTerm(acc3, sm, s3 + b * 16, wmin, d3[b]);
-            Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default;
+            // Written out per quarter (not a loop): constant offsets and shuffles, as in Quad.
             int o = b * 256;
-            for (int k = 0; k < 4; k++, o += 64)
-            {
-                var v0 = src.Load16(ob, 16 + 32 * k);
-                var v1 = src.Load16(ob, 32 + 32 * k);
-                var l0 = v0 & nibble;
-                var l1 = v1 & nibble;
-                var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble;
-                var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble;
-                var sc0 = Scale(sm, 2 * k);
-                var sc1 = Scale(sm, 2 * k + 1);
-                i0 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q0 + o);
-                i1 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q1 + o);
-                i2 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q2 + o);
-                i3 += SubBlocks(l0, l1, h0, h1, sc0, sc1, q3 + o);
-            }
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
-            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
-            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+            var t = TileQuarter(default, src, ob, 0, sm, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 1, sm, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 2, sm, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 3, sm, q0 + o, q1 + o, q2 + o, q3 + o);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
         }
         RowQuad.Sum(acc0, results);
         RowQuad.Sum(acc1, results + 4);
         RowQuad.Sum(acc2, results + 8);
         RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>Quarter <paramref name="k"/> (a constant at every call) of a quad block against four activation rows, each offset by 64k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TileSums TileQuarter<TQ>(TileSums t, TQ src, nint ob, int k, Vector512<sbyte> sm, sbyte* y0, sbyte* y1, sbyte* y2, sbyte* y3)
+        where TQ : struct, IQuadSource
+    {
+        var nibble = Vector512.Create((byte)0x0F);
+        var v0 = src.Load16(ob, 16 + 32 * k);
+        var v1 = src.Load16(ob, 32 + 32 * k);
+        var l0 = v0 & nibble;
+        var l1 = v1 & nibble;
+        var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble;
+        var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble;
+        var sc0 = Scale(sm, 2 * k);
+        var sc1 = Scale(sm, 2 * k + 1);
+        int o = 64 * k;
+        t.R0 += SubBlocks(l0, l1, h0, h1, sc0, sc1, y0 + o);
+        t.R1 += SubBlocks(l0, l1, h0, h1, sc0, sc1, y1 + o);
+        t.R2 += SubBlocks(l0, l1, h0, h1, sc0, sc1, y2 + o);
+        t.R3 += SubBlocks(l0, l1, h0, h1, sc0, sc1, y3 + o);
+        return t;
     }
 
     /// <summary>acc + (Σ_s m_s·Σa_s)·(dmin·−da), the single-row kernel's first FMA of a block.</summary>

@@ -154,8 +154,6 @@ internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
         sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
         float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
         int* s0 = a.S(j), s1 = a.S(j1), s2 = a.S(j2), s3 = a.S(j3);
-        var low = Vector512.Create((byte)0x0F);
-        var high = Vector512.Create((byte)0x30);
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         nint ob = 0;
         for (int b = 0; b < nb; b++, ob += BlockBytes)
@@ -164,44 +162,56 @@ internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
             var sc = src.Load16(ob, 192).AsSByte();
             var scEven = RowQuad.SignExtendEven(sc);
             var scOdd = RowQuad.SignExtendOdd(sc);
-            var i0 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s0 + b * 16), 5);
-            var i1 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s1 + b * 16), 5);
-            var i2 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s2 + b * 16), 5);
-            var i3 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s3 + b * 16), 5);
-            int ab = b * 256;
-            for (int h = 0; h < 2; h++)
+            var t = new TileSums
             {
-                for (int c = 0; c < 2; c++)
-                {
-                    int o = 64 * h + 16 * c;
-                    var ql0 = src.Load16(ob, o);
-                    var ql1 = src.Load16(ob, o + 32);
-                    var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
-                    int s = 8 * h + c, y = ab + 128 * h + 16 * c;
-                    var qa = (ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high);
-                    var qb = (ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high);
-                    var qc = (Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high);
-                    var qd = (Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high);
-                    var sa = RowQuad.ScaleOf(scEven, scOdd, s);
-                    var sb = RowQuad.ScaleOf(scEven, scOdd, s + 2);
-                    var scc = RowQuad.ScaleOf(scEven, scOdd, s + 4);
-                    var sd = RowQuad.ScaleOf(scEven, scOdd, s + 6);
-                    i0 = FourSubBlocks(i0, qa, qb, qc, qd, sa, sb, scc, sd, q0 + y);
-                    i1 = FourSubBlocks(i1, qa, qb, qc, qd, sa, sb, scc, sd, q1 + y);
-                    i2 = FourSubBlocks(i2, qa, qb, qc, qd, sa, sb, scc, sd, q2 + y);
-                    i3 = FourSubBlocks(i3, qa, qb, qc, qd, sa, sb, scc, sd, q3 + y);
-                }
-            }
+                R0 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s0 + b * 16), 5),
+                R1 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s1 + b * 16), 5),
+                R2 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s2 + b * 16), 5),
+                R3 = Vector512<int>.Zero - Vector512.ShiftLeft(RowQuad.FactorSums(sc, s3 + b * 16), 5),
+            };
+            int ab = b * 256;
+            // Written out per slice (not loops over h and c): constant offsets and shuffles, as in Quad.
+            t = TileSlice(t, src, ob, 0, 0, scEven, scOdd, q0 + ab, q1 + ab, q2 + ab, q3 + ab);
+            t = TileSlice(t, src, ob, 0, 1, scEven, scOdd, q0 + ab, q1 + ab, q2 + ab, q3 + ab);
+            t = TileSlice(t, src, ob, 1, 0, scEven, scOdd, q0 + ab, q1 + ab, q2 + ab, q3 + ab);
+            t = TileSlice(t, src, ob, 1, 1, scEven, scOdd, q0 + ab, q1 + ab, q2 + ab, q3 + ab);
             var wd = RowQuad.Fp16x4(src.Halves(ob, 208));
-            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
-            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
-            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
-            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
         }
         RowQuad.Sum(acc0, results);
         RowQuad.Sum(acc1, results + 4);
         RowQuad.Sum(acc2, results + 8);
         RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>Slice (h, c) (constants at every call) of a quad block against four activation rows (see <see cref="Slice{TQ}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TileSums TileSlice<TQ>(TileSums t, TQ src, nint ob, int h, int c, Vector512<short> scEven, Vector512<short> scOdd,
+        sbyte* y0, sbyte* y1, sbyte* y2, sbyte* y3) where TQ : struct, IQuadSource
+    {
+        var low = Vector512.Create((byte)0x0F);
+        var high = Vector512.Create((byte)0x30);
+        int o = 64 * h + 16 * c;
+        var ql0 = src.Load16(ob, o);
+        var ql1 = src.Load16(ob, o + 32);
+        var qh = src.Load16(ob, 128 + 32 * h + 16 * c).AsUInt16();
+        int s = 8 * h + c, y = 128 * h + 16 * c;
+        var qa = (ql0 & low) | (Vector512.ShiftLeft(qh, 4).AsByte() & high);
+        var qb = (ql1 & low) | (Vector512.ShiftLeft(qh, 2).AsByte() & high);
+        var qc = (Vector512.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & low) | (qh.AsByte() & high);
+        var qd = (Vector512.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & low) | (Vector512.ShiftRightLogical(qh, 2).AsByte() & high);
+        var sa = RowQuad.ScaleOf(scEven, scOdd, s);
+        var sb = RowQuad.ScaleOf(scEven, scOdd, s + 2);
+        var sc = RowQuad.ScaleOf(scEven, scOdd, s + 4);
+        var sd = RowQuad.ScaleOf(scEven, scOdd, s + 6);
+        t.R0 = FourSubBlocks(t.R0, qa, qb, qc, qd, sa, sb, sc, sd, y0 + y);
+        t.R1 = FourSubBlocks(t.R1, qa, qb, qc, qd, sa, sb, sc, sd, y1 + y);
+        t.R2 = FourSubBlocks(t.R2, qa, qb, qc, qd, sa, sb, sc, sd, y2 + y);
+        t.R3 = FourSubBlocks(t.R3, qa, qb, qc, qd, sa, sb, sc, sd, y3 + y);
+        return t;
     }
 
     /// <summary>The four sub-blocks of one (h, c) slice against one activation row, in the single-row kernel's order.</summary>
