@@ -126,14 +126,15 @@ internal static unsafe class KQuantDequant
         {
             float d = LegacyDequant.Half(x), min = LegacyDequant.Half(x + 2);
             byte* sc = x + 4, qh = x + 16, ql = x + 48;
-            int u1 = 1, u2 = 2;
-            for (int j = 0; j < 8; j += 2, ql += 32, u1 <<= 2, u2 <<= 2)
+            for (int j = 0; j < 8; j += 2, ql += 32)
             {
                 ScaleMinK4(j, sc, out int s1, out int m1i);
                 ScaleMinK4(j + 1, sc, out int s2, out int m2i);
                 float d1 = d * s1, m1 = min * m1i, d2 = d * s2, m2 = min * m2i;
-                for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) + ((qh[l] & u1) != 0 ? 16 : 0)) - m1;
-                for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + ((qh[l] & u2) != 0 ? 16 : 0)) - m2;
+                // The fifth bit by shift and mask, not a branch: on real weights the bits are random and a
+                // branch per weight mispredicted half the time (this loop ran ~30x slower than Q4_K's).
+                for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) | (((qh[l] >> j) & 1) << 4)) - m1;
+                for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) | (((qh[l] >> (j + 1)) & 1) << 4)) - m2;
             }
         }
     }

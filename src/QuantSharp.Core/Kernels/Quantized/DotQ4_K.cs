@@ -207,12 +207,12 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
 
     /// <summary>acc + (Σ_s m_s·Σa_s)·(dmin·−da), the single-row kernel's first FMA of a block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> MinTerm(Vector512<float> acc, Vector512<sbyte> sm, int* sums16, Vector128<float> wmin, float da)
+    internal static Vector512<float> MinTerm(Vector512<float> acc, Vector512<sbyte> sm, int* sums16, Vector128<float> wmin, float da)
         => Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(MinSum(sm, sums16)), RowQuad.Spread(wmin * -Vector128.Create(da)), acc);
 
     /// <summary>Sub-blocks 2k and 2k+1 of the quad against one activation row's 64 values at <paramref name="y"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlocks(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> h0, Vector512<byte> h1,
+    internal static Vector512<int> SubBlocks(Vector512<byte> l0, Vector512<byte> l1, Vector512<byte> h0, Vector512<byte> h1,
         Vector512<short> sc0, Vector512<short> sc1, sbyte* y)
     {
         var pLow = Avx512BW.MultiplyAddAdjacent(l0, RowQuad.Broadcast16(y)) + Avx512BW.MultiplyAddAdjacent(l1, RowQuad.Broadcast16(y + 16));

@@ -115,6 +115,83 @@ internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
         RowQuad.Sum(acc, results);
     }
 
+    public static bool QuadTiles => true;
+
+    public static void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+
+    public static void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new InterleavedQuad<DotQ5_K>(quad), next, nb, a, j, mt, results);
+
+    /// <summary>
+    /// <see cref="Quad{TQ}"/> for activation rows j..j+3 (rows from <paramref name="mt"/> on repeat row
+    /// j + mt − 1): each block's scales, nibbles and fifth bits are unpacked once for the four, and every
+    /// (weight row, activation row) pair gets the single-row kernel's operations (the min term's FMA first,
+    /// then the block's), so the same bits. results[4t + i] = weight row i · activation row j + t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuadTile<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results) where TQ : struct, IQuadSource
+    {
+        int j1 = j + Math.Min(1, mt - 1), j2 = j + Math.Min(2, mt - 1), j3 = j + Math.Min(3, mt - 1);
+        sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
+        float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
+        int* s0 = a.S(j), s1 = a.S(j1), s2 = a.S(j2), s3 = a.S(j3);
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var head = src.Load16(ob, 0);
+            var sm = DotQ4_K.ScalesAndMins(head);
+            var dd = RowQuad.FirstWords(head);
+            var wd = RowQuad.Fp16x4(dd);
+            var wmin = RowQuad.Fp16x4(Vector128.ShiftRightLogical(dd, 16));
+            acc0 = DotQ4_K.MinTerm(acc0, sm, s0 + b * 16, wmin, d0[b]);
+            acc1 = DotQ4_K.MinTerm(acc1, sm, s1 + b * 16, wmin, d1[b]);
+            acc2 = DotQ4_K.MinTerm(acc2, sm, s2 + b * 16, wmin, d2[b]);
+            acc3 = DotQ4_K.MinTerm(acc3, sm, s3 + b * 16, wmin, d3[b]);
+            var qh0 = src.Load16(ob, 16).AsUInt16();
+            var qh1 = src.Load16(ob, 32).AsUInt16();
+            int o = b * 256;
+            var t = TileQuarter(default, src, ob, 0, sm, qh0, qh1, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 1, sm, qh0, qh1, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 2, sm, qh0, qh1, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileQuarter(t, src, ob, 3, sm, qh0, qh1, q0 + o, q1 + o, q2 + o, q3 + o);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+        }
+        RowQuad.Sum(acc0, results);
+        RowQuad.Sum(acc1, results + 4);
+        RowQuad.Sum(acc2, results + 8);
+        RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>Quarter <paramref name="k"/> (a constant at every call) of a quad block against four activation rows, each offset by 64k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TileSums TileQuarter<TQ>(TileSums t, TQ src, nint ob, int k, Vector512<sbyte> sm, Vector512<ushort> qh0, Vector512<ushort> qh1,
+        sbyte* y0, sbyte* y1, sbyte* y2, sbyte* y3) where TQ : struct, IQuadSource
+    {
+        var nibble = Vector512.Create((byte)0x0F);
+        var fifth = Vector512.Create((byte)0x10);
+        var v0 = src.Load16(ob, 48 + 32 * k);
+        var v1 = src.Load16(ob, 64 + 32 * k);
+        int s = 2 * k;
+        var l0 = (v0 & nibble) | Fifth(qh0, s, fifth);
+        var l1 = (v1 & nibble) | Fifth(qh1, s, fifth);
+        var h0 = (Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh0, s + 1, fifth);
+        var h1 = (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | Fifth(qh1, s + 1, fifth);
+        var sc0 = DotQ4_K.Scale(sm, s);
+        var sc1 = DotQ4_K.Scale(sm, s + 1);
+        int o = 64 * k;
+        t.R0 += DotQ4_K.SubBlocks(l0, l1, h0, h1, sc0, sc1, y0 + o);
+        t.R1 += DotQ4_K.SubBlocks(l0, l1, h0, h1, sc0, sc1, y1 + o);
+        t.R2 += DotQ4_K.SubBlocks(l0, l1, h0, h1, sc0, sc1, y2 + o);
+        t.R3 += DotQ4_K.SubBlocks(l0, l1, h0, h1, sc0, sc1, y3 + o);
+        return t;
+    }
+
     /// <summary>
     /// Quarter <paramref name="k"/> of a quad block (sub-blocks 2k and 2k+1) against one activation row; callers
     /// pass a constant k so that, once inlined, offsets, shifts and shuffles are constants (see DotQ4_K.Quarter).

@@ -37,13 +37,14 @@ internal static class Int8GemmRoutes
     /// </summary>
     public static bool QuadTilesReplaceFp32Gemm(DType t, int m) => t switch
     {
-        // 1 thread, 2816×1024: 50 GMAC/s at M = 8…31 against the fp32 GEMM's 27 at M = 32 and 37 at M = 64.
-        // Measured faster (Q4_K, 1 thread, 2816×1024 and 2048×2048: 37–49 GMAC/s against the fp32 GEMM's 13–47 at
-        // M = 32…512; Q6_K 32–35 against 18–23 at M = 32) but not routed yet: with int8 activations in prefill our
-        // Mixtral fixture's Q4_K_M perplexity moved 0.54 % away from llama.cpp's (its flat random routers flip
-        // near-tie expert choices), past the 0.1 % the oracle test holds. Below M = 32 the tiles run (same bits as before).
-        DType.Q4_K => false,
-        DType.Q6_K => false,
+        // `qgemm --types Q4_K,Q5_K,Q6_K --shapes 2816x1024,2048x2048 --m 32,128,512 --threads 1` (tiles written out
+        // per quarter, dequantization branch-free): Q4_K 2.3-2.9x the fp32 GEMM at M = 32, 1.1-1.3x at 128, 0.97x at
+        // 512; Q5_K 2.6-2.8x, 1.2-1.4x, 0.85x; Q6_K 1.4-1.5x at 32, 0.77x at 128. The int8 route also rounds the
+        // activations as the M = 1 kernels and llama.cpp (Q8_K) do. (It was held back once because our Mixtral
+        // fixture's Q4_K_M perplexity moved 0.54 % from llama.cpp's; that comparison had llama.cpp's F32 "oracle"
+        // casting K/V to fp16 under flash attention, fixed since.)
+        DType.Q4_K or DType.Q5_K => m < 256,
+        DType.Q6_K => m < 64,
         _ => false,
     };
 }
