@@ -32,7 +32,15 @@ public sealed class PackageTests : IDisposable
         // --no-build: package exactly the assemblies this test run was built from.
         Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp", "-c", Configuration, "--no-build", "-o", feed);
         Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp.Cli", "-c", Configuration, "--no-build", "-o", feed);
+        Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp.Reporting.Charts", "-c", Configuration, "--no-build", "-o", feed);
         AssertDocumentationBesideEachAssembly(Path.Combine(feed, "QuantSharp.0.1.0.nupkg"));
+        // ScottPlot (and SkiaSharp's natives) come only with the charts package, which depends on QuantSharp.
+        var libraryDependencies = Dependencies(Path.Combine(feed, "QuantSharp.0.1.0.nupkg"));
+        Assert.DoesNotContain(libraryDependencies, d => d.StartsWith("ScottPlot", StringComparison.OrdinalIgnoreCase) || d.StartsWith("SkiaSharp", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("Microsoft.ML.Tokenizers", libraryDependencies);
+        var chartDependencies = Dependencies(Path.Combine(feed, "QuantSharp.Reporting.Charts.0.1.0.nupkg"));
+        Assert.Contains("ScottPlot", chartDependencies);
+        Assert.Contains("QuantSharp", chartDependencies);
 
         // A package folder of its own (so a stale QuantSharp 0.1.0 from an earlier run is never reused), the user's
         // package cache as a fallback folder for the dependencies, and the feed beside the configured sources.
@@ -101,6 +109,16 @@ public sealed class PackageTests : IDisposable
             Assert.Equal(name, xml.Root?.Element("assembly")?.Element("name")?.Value);
             Assert.NotEmpty(xml.Root!.Element("members")!.Elements("member"));
         }
+    }
+
+    /// <summary>The package ids a nupkg's nuspec lists as dependencies.</summary>
+    private static List<string> Dependencies(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        using var stream = nuspec.Open();
+        var xml = XDocument.Load(stream);
+        return [.. xml.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!)];
     }
 
     /// <summary>The first csharp block of docs/library.md (the README's library example).</summary>
