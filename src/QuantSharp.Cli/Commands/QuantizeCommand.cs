@@ -1,6 +1,7 @@
 // quantsharp quantize: a model to a GGUF of one of llama.cpp's named mixes (Q4_K_M, …) or one block type (--pure).
 using System.CommandLine;
 using QuantSharp.Quantization.Recipes;
+using QuantSharp.Reporting.Charts;
 
 namespace QuantSharp.Cli.Commands;
 
@@ -39,6 +40,7 @@ internal static class QuantizeCommand
                 Pure = r.GetValue(pure),
                 Imatrix = r.GetValue(imatrix),
                 ReportDirectory = r.GetValue(report),
+                ReportCharts = new ScottPlotReportChartRenderer(),
                 Execution = CommandRunner.Execution(r.GetValue(threads)),
                 OnWarning = m => Console.Error.WriteLine($"warning: {m}"),
                 OnInfo = m => Console.Error.WriteLine(m),

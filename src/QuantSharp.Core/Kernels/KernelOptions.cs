@@ -25,8 +25,9 @@ public static class KernelOptions
     /// <summary>
     /// Runs the calling thread's kernels with <paramref name="options"/> until the returned scope is
     /// disposed (scopes nest; dispose in reverse order on the same thread). Parallel kernel items run by
-    /// <see cref="WorkerPool"/> see the same settings; Parallel.For bodies started under the scope get its
-    /// degree of parallelism through <see cref="Parallel"/> but read the process-wide ISA.
+    /// <see cref="WorkerPool"/> and loop bodies run by <see cref="ScopedParallel.For(int, int, Action{int}, int)"/>
+    /// see the same settings (threads, ISA, int8 GEMM). A bare Parallel.For started under the scope gets its degree
+    /// of parallelism through <see cref="Parallel"/>, but its bodies on pool threads read the process-wide ISA.
     /// </summary>
     public static IDisposable Use(ExecutionOptions options)
     {

@@ -1,6 +1,7 @@
 // Finds NaN/Inf in float tensors by their exponent bits, fast enough to run on every model load.
 using System.Numerics;
 using System.Runtime.InteropServices;
+using QuantSharp.Core.Kernels;
 
 namespace QuantSharp.Core.Tensors;
 
@@ -51,9 +52,9 @@ public static class FiniteCheck
         long first = long.MaxValue;
         var mask = new Vector<T>(exponentMask);
         T* p = (T*)t.Pointer;
-        Parallel.For(0, chunks, c =>
+        ScopedParallel.For(0, checked((int)chunks), c =>
         {
-            long start = c * chunk, end = Math.Min(count, start + chunk);
+            long start = (long)c * chunk, end = Math.Min(count, start + chunk);
             var span = new ReadOnlySpan<T>(p + start, (int)(end - start));
             int i = 0;
             for (; i <= span.Length - Vector<T>.Count; i += Vector<T>.Count)

@@ -44,7 +44,7 @@ public static class AwqClipping
         for (int i = 0; i < steps; i++)
         {
             float factor = (float)(1 - (double)i / grid);
-            Parallel.For(0, rows, KernelOptions.Parallel, r =>
+            ScopedParallel.For(0, rows, r =>
             {
                 for (int g = 0; g < groups; g++)
                 {
@@ -53,7 +53,7 @@ public static class AwqClipping
                 }
             });
             var q = roundTrip(clamped);
-            Parallel.For(0, rows, KernelOptions.Parallel, () => (new float[gs], new float[gs]), (r, _, scratch) =>
+            ScopedParallel.For(0, rows, () => (new float[gs], new float[gs]), (r, scratch) =>
             {
                 var (d, gd) = scratch;
                 for (int g = 0; g < groups; g++)
@@ -71,8 +71,7 @@ public static class AwqClipping
                         bestMax[k] = orgMax[k] * factor;
                     }
                 }
-                return scratch;
-            }, _ => { });
+            });
         }
         return bestMax;
     }
@@ -95,7 +94,7 @@ public static class AwqClipping
     {
         int groups = cols / gs;
         var gram = new float[(long)groups * gs * gs];
-        Parallel.For(0, groups, KernelOptions.Parallel, g =>
+        ScopedParallel.For(0, groups, g =>
         {
             var acc = gram.AsSpan(g * gs * gs, gs * gs);
             for (int t = 0; t < tokens; t++)

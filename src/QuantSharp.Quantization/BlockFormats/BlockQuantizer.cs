@@ -1,4 +1,5 @@
 // Quantizes whole tensors (many rows) with a block format, in parallel over rows.
+using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
 
 namespace QuantSharp.Quantization.BlockFormats;
@@ -78,7 +79,7 @@ public static class BlockQuantizer
             // Spans cannot cross into the lambda; the pinned addresses can.
             nint srcAddress = (nint)src, dstAddress = (nint)dst, impAddress = (nint)imp;
             int impLength = importance.Length;
-            Parallel.For(0, items, item =>
+            ScopedParallel.For(0, items, item =>
             {
                 int first = item * rowsPerItem;
                 int last = Math.Min(rowCount, first + rowsPerItem);

@@ -115,7 +115,7 @@ public sealed class ActivationSquareSums : IMatMulObserver
         {
             nint address = (nint)x;
             if (items == 1) AccumulateColumns((float*)address, rows, columns, 0, columns, sums, offset);
-            else Parallel.For(0, items, KernelOptions.Parallel, item =>
+            else ScopedParallel.For(0, items, item =>
             {
                 int c0 = item * ColumnsPerItem;
                 AccumulateColumns((float*)address, rows, columns, c0, Math.Min(columns, c0 + ColumnsPerItem), sums, offset);

@@ -95,7 +95,7 @@ internal static unsafe class CholeskyFactorization
                 int rest = n - k1;
                 int slices = (rest + SliceWidth - 1) / SliceWidth;
                 // Panel below the diagonal block: a triangular solve per row.
-                Parallel.For(0, slices, QuantSharp.Core.Kernels.KernelOptions.Parallel, s =>
+                QuantSharp.Core.Kernels.ScopedParallel.For(0, slices, s =>
                 {
                     int r0 = k1 + s * SliceWidth, r1 = Math.Min(n, r0 + SliceWidth);
                     for (int i = r0; i < r1; i++)
@@ -110,7 +110,7 @@ internal static unsafe class CholeskyFactorization
                 // Trailing update A[k1:, k1:] −= P·Pᵀ, lower triangle only: the slice's rows left of its
                 // diagonal block in one product, then the block's lower part row by row (the kernel's
                 // result per element does not depend on the split).
-                Parallel.For(0, slices, QuantSharp.Core.Kernels.KernelOptions.Parallel, s =>
+                QuantSharp.Core.Kernels.ScopedParallel.For(0, slices, s =>
                 {
                     int r0 = k1 + s * SliceWidth, r1 = Math.Min(n, r0 + SliceWidth);
                     Fp64Gemm.SubtractProduct(A + (long)r0 * n + k0, n, Pt, rest, A + (long)r0 * n + k1, n, r1 - r0, r0 - k1, nb);
@@ -158,7 +158,7 @@ internal static unsafe class CholeskyFactorization
                     // X[I, :i0] = −L[I, :i0]·X[:i0, :i0]; X is lower triangular, so a strip of columns
                     // starting at c0 only needs rows p ≥ c0 of X.
                     int strips = (i0 + SliceWidth - 1) / SliceWidth;
-                    Parallel.For(0, strips, QuantSharp.Core.Kernels.KernelOptions.Parallel, s =>
+                    QuantSharp.Core.Kernels.ScopedParallel.For(0, strips, s =>
                     {
                         int c0 = s * SliceWidth, c1 = Math.Min(i0, c0 + SliceWidth);
                         Fp64Gemm.SubtractProduct(L + (long)i0 * n + c0, n, X + (long)c0 * n + c0, n, X + (long)i0 * n + c0, n, i1 - i0, c1 - c0, i0 - c0);

@@ -23,12 +23,11 @@ internal static unsafe class GptqSweep
     public static void Run(double[] weights, int rows, int cols, double[] upper, int blockSize, IColumnGrid grid, double[] rounded)
     {
         int tiles = (rows + TileRows - 1) / TileRows;
-        Parallel.For(0, tiles, QuantSharp.Core.Kernels.KernelOptions.Parallel, () => new double[TileRows * Math.Max(1, blockSize)], (tile, _, err) =>
+        QuantSharp.Core.Kernels.ScopedParallel.For(0, tiles, () => new double[TileRows * Math.Max(1, blockSize)], (tile, err) =>
         {
             int r0 = tile * TileRows, r1 = Math.Min(rows, r0 + TileRows);
             SweepTile(weights, r0, r1, cols, upper, blockSize, grid, rounded, err);
-            return err;
-        }, _ => { });
+        });
     }
 
     /// <summary>End (exclusive) of the lazy block starting at <paramref name="start"/>.</summary>

@@ -59,7 +59,7 @@ public static class RtnGridQuantizer
         var deq = new float[(long)rows * cols];
         var w = weight;
         bool sym = options.Symmetric;
-        Parallel.For(0, rows, KernelOptions.Parallel, r =>
+        ScopedParallel.For(0, rows, r =>
         {
             var row = w.AsSpan(r * cols, cols);
             for (int g = 0; g < groups; g++)

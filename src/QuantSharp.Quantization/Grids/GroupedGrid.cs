@@ -1,4 +1,6 @@
 // Shared plumbing of the grids: argument checks, iteration over groups (parallel over rows), dequantization.
+using QuantSharp.Core.Kernels;
+
 namespace QuantSharp.Quantization.Grids;
 
 /// <summary>
@@ -62,7 +64,7 @@ public abstract class GroupedGrid : IQuantizationGrid
                 int size = Grouping.Granularity == GridGranularity.PerChannel ? columns : Grouping.GroupSize;
                 try
                 {
-                    Parallel.For(0, rows, r =>
+                    ScopedParallel.For(0, rows, r =>
                     {
                         for (int k = 0; k < perRow; k++)
                         {

@@ -41,7 +41,7 @@ public static class QuantizationErrors
         var weightForm = new double[rows];
         var errorForm = new double[rows];
         int tiles = (rows + TileRows - 1) / TileRows;
-        Parallel.For(0, tiles, KernelOptions.Parallel, () => (A: new double[2 * TileRows * cols], C: new double[2 * TileRows * cols]), (tile, _, buf) =>
+        ScopedParallel.For(0, tiles, () => (A: new double[2 * TileRows * cols], C: new double[2 * TileRows * cols]), (tile, buf) =>
         {
             int r0 = tile * TileRows, n = Math.Min(TileRows, rows - r0);
             // A = [W rows; Δ rows] of the tile; C = −A·G (from zero), then each row's m G mᵀ = −Σ_j C[r, j]·A[r, j].
@@ -64,8 +64,7 @@ public static class QuantizationErrors
                     errorForm[r0 + r] = -Fp64Gemm.Dot(cc + (long)(n + r) * cols, a + (long)(n + r) * cols, cols);
                 }
             }
-            return buf;
-        }, _ => { });
+        });
         double num = 0, den = 0;
         for (int r = 0; r < rows; r++)
         {

@@ -22,7 +22,7 @@ public static class CausalAttention
         int group = heads / hp.NumKvHeads;
         float scale = hp.AttentionScale;
         int window = hp.WindowOf(layer) ?? 0;
-        Parallel.For(0, heads * n, KernelOptions.Parallel, () => new float[maxSequence], (job, _, scores) =>
+        ScopedParallel.For(0, heads * n, () => new float[maxSequence], (job, scores) =>
         {
             int h = job / n, t = job % n;
             int kvh = h / group;
@@ -35,7 +35,6 @@ public static class CausalAttention
             VectorOps.Softmax(s);
             var values = new ReadOnlySpan<float>(v, start * kvDim + kvh * hd, (len - 1) * kvDim + hd);
             AttentionOps.WeightedSum(s, values, kvDim, new Span<float>(attn, t * qDim + h * hd, hd));
-            return scores;
-        }, _ => { });
+        });
     }
 }

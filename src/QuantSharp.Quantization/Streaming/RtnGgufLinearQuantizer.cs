@@ -56,7 +56,7 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
             long rowBytes = DTypeInfo.RowBytes(type, cols);
             var bytes = new byte[rowBytes * rows];
             BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes, importance, $"layer {input.Layer} {input.Name}");
-            Parallel.For(0, rows, KernelOptions.Parallel, r =>
+            ScopedParallel.For(0, rows, r =>
                 BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), deq.AsSpan(r * cols, cols)));
             return new QuantizedLinear { Dequantized = deq, GgufType = type, GgufBytes = bytes };
         }

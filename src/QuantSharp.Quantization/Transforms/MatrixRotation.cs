@@ -1,4 +1,6 @@
 // Applying an orthogonal Q to a weight matrix from either side, whole or per head-sized segment, in parallel over independent vectors.
+using QuantSharp.Core.Kernels;
+
 namespace QuantSharp.Quantization.Transforms;
 
 /// <summary>
@@ -17,12 +19,11 @@ public static class MatrixRotation
     public static void RotateRows(FloatMatrix w, OrthogonalRotation q, int threads)
     {
         CheckSegments(w.Name, w.Cols, q, "columns");
-        Parallel.For(0, w.Rows, Options(threads), () => new Buffers(q.Size), (r, _, buf) =>
+        ScopedParallel.For(0, w.Rows, () => new Buffers(q.Size), (r, buf) =>
         {
             var row = w.Row(r);
             for (int s = 0; s < row.Length; s += q.Size) Rotate(row.Slice(s, q.Size), q, buf);
-            return buf;
-        }, _ => { });
+        }, MaxThreads(threads));
     }
 
     /// <summary>W ← diag(Q, …, Q)ᵀ·W: each column's consecutive Q-sized segments (the whole column when Q has its height) times Q.</summary>
@@ -30,7 +31,7 @@ public static class MatrixRotation
     {
         CheckSegments(w.Name, w.Rows, q, "rows");
         int n = q.Size, cols = w.Cols;
-        Parallel.For(0, cols, Options(threads), () => new Buffers(n), (c, _, buf) =>
+        ScopedParallel.For(0, cols, () => new Buffers(n), (c, buf) =>
         {
             var v = w.Values;
             for (int s = 0; s < w.Rows; s += n)
@@ -40,8 +41,7 @@ public static class MatrixRotation
                 q.ApplyRight(x, buf.Scratch);
                 for (int i = 0; i < n; i++) v[(s + i) * cols + c] = (float)x[i];
             }
-            return buf;
-        }, _ => { });
+        }, MaxThreads(threads));
     }
 
     /// <summary>A vector's consecutive Q-sized segments times Q (a bias of a linear whose output is rotated).</summary>
@@ -66,7 +66,8 @@ public static class MatrixRotation
             throw new ArgumentException($"tensor '{name}': {length} {what} are not a multiple of the rotation's order {q.Size}");
     }
 
-    private static ParallelOptions Options(int threads) => new() { MaxDegreeOfParallelism = threads < 1 ? -1 : threads };
+    // 0 (or less) leaves the cap to the caller's kernel scope (KernelOptions.Threads, all cores by default).
+    private static int MaxThreads(int threads) => Math.Max(0, threads);
 
     private sealed class Buffers(int n)
     {

@@ -8,7 +8,7 @@ public sealed record RotationOptions
     public ulong Seed { get; init; }
     /// <summary>Also rotate each value head and the matching o_proj columns (R2).</summary>
     public bool HeadRotation { get; init; } = true;
-    /// <summary>Worker threads (0 = all cores); the output does not depend on it.</summary>
+    /// <summary>Worker threads (0 = the kernel setting: KernelOptions.Threads or the caller's ExecutionOptions scope, all cores by default); the output does not depend on it.</summary>
     public int Threads { get; init; }
 
     /// <summary>The seed of R2, a separate stream from R1's (the golden-ratio increment of SplitMix64 added).</summary>

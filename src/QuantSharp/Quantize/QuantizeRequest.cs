@@ -110,11 +110,18 @@ public sealed record QuantizeRequest
     /// <summary>
     /// A folder for the quantization report (<c>--report</c>): report.json (per tensor: role, layer, type, shape, bits per
     /// weight, relative weight error, relative output error on the calibration inputs where calibration ran, time; run
-    /// totals) and PNG charts of the errors by layer. It must not exist, be empty or hold only a previous report (which is
-    /// replaced); it may not be the model folder, the output or hold an input. Each tensor is also logged to <see cref="OnInfo"/>.
-    /// docs/quantization-report.md.
+    /// totals) and, with <see cref="ReportCharts"/>, PNG charts of the errors by layer. It must not exist, be empty or hold
+    /// only a previous report (which is replaced); it may not be the model folder, the output or hold an input. Each
+    /// tensor is also logged to <see cref="OnInfo"/>. docs/quantization-report.md.
     /// </summary>
     public string? ReportDirectory { get; init; }
+
+    /// <summary>
+    /// Draws the report's PNG charts (e.g. <c>new ScottPlotReportChartRenderer()</c> from the QuantSharp.Reporting.Charts
+    /// package, which <c>quantsharp quantize --report</c> uses); null: the report is report.json only, and
+    /// <see cref="OnInfo"/> says so. Unused without <see cref="ReportDirectory"/>.
+    /// </summary>
+    public IQuantizeReportChartRenderer? ReportCharts { get; init; }
 
     /// <summary>
     /// Measure the layer-streaming run's peak memory (<c>--measure-memory</c>; <see cref="QuantizeResult.Report"/>'s

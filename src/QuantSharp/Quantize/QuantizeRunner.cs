@@ -52,7 +52,9 @@ internal static class QuantizeRunner
             RunTime = result.RunTime,
             Calibration = result.CalibrationDescription,
         };
-        QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, report.FloatTensors);
+        QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, report.FloatTensors, request.ReportCharts);
+        if (request.ReportCharts is null)
+            request.OnInfo?.Invoke($"report: {QuantizeReportWriter.JsonFile} only, no charts (QuantizeRequest.ReportCharts is not set; the QuantSharp.Reporting.Charts package draws them)");
         return result with { ReportDirectory = Path.GetFullPath(request.ReportDirectory!), Tensors = tensors };
     }
 

@@ -1,5 +1,7 @@
 // The packages as a user meets them: QuantSharp from a local folder in a fresh console project, and the dotnet tool.
 using System.Diagnostics;
+using System.IO.Compression;
+using System.Xml.Linq;
 using QuantSharp.Tests.Cli;
 
 namespace QuantSharp.Tests.Library;
@@ -30,6 +32,15 @@ public sealed class PackageTests : IDisposable
         // --no-build: package exactly the assemblies this test run was built from.
         Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp", "-c", Configuration, "--no-build", "-o", feed);
         Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp.Cli", "-c", Configuration, "--no-build", "-o", feed);
+        Dotnet(SharedData.RepoRoot, "pack", "src/QuantSharp.Reporting.Charts", "-c", Configuration, "--no-build", "-o", feed);
+        AssertDocumentationBesideEachAssembly(Path.Combine(feed, "QuantSharp.0.1.0.nupkg"));
+        // ScottPlot (and SkiaSharp's natives) come only with the charts package, which depends on QuantSharp.
+        var libraryDependencies = Dependencies(Path.Combine(feed, "QuantSharp.0.1.0.nupkg"));
+        Assert.DoesNotContain(libraryDependencies, d => d.StartsWith("ScottPlot", StringComparison.OrdinalIgnoreCase) || d.StartsWith("SkiaSharp", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("Microsoft.ML.Tokenizers", libraryDependencies);
+        var chartDependencies = Dependencies(Path.Combine(feed, "QuantSharp.Reporting.Charts.0.1.0.nupkg"));
+        Assert.Contains("ScottPlot", chartDependencies);
+        Assert.Contains("QuantSharp", chartDependencies);
 
         // A package folder of its own (so a stale QuantSharp 0.1.0 from an earlier run is never reused), the user's
         // package cache as a fallback folder for the dependencies, and the feed beside the configured sources.
@@ -75,6 +86,39 @@ public sealed class PackageTests : IDisposable
         var inspect = Run(Path.Combine(tools, "quantsharp"), _root, "inspect", SharedData.Model("sotu-llama-30m"));
         Assert.True(inspect.Code == 0, inspect.Output);
         Assert.Contains("llama", inspect.Output);
+    }
+
+    /// <summary>
+    /// The package holds, beside every assembly in lib/net10.0 (the facade and the engine assemblies it carries), that
+    /// assembly's XML docs, so IntelliSense documents engine types too.
+    /// </summary>
+    private static void AssertDocumentationBesideEachAssembly(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        const string lib = "lib/net10.0/";
+        var entries = zip.Entries.Select(e => e.FullName).ToHashSet();
+        var assemblies = entries.Where(e => e.StartsWith(lib, StringComparison.Ordinal) && e.EndsWith(".dll", StringComparison.Ordinal))
+            .Select(e => Path.GetFileNameWithoutExtension(e)).Order().ToList();
+        Assert.Equal(["QuantSharp.Core", "QuantSharp.Evaluation", "QuantSharp.Formats", "QuantSharp.Library", "QuantSharp.Models", "QuantSharp.Quantization"], assemblies);
+        foreach (string name in assemblies)
+        {
+            var doc = zip.GetEntry($"{lib}{name}.xml");
+            Assert.True(doc is not null, $"{package}: {lib}{name}.dll has no {name}.xml beside it; entries: {string.Join(", ", entries.Order())}");
+            using var stream = doc.Open();
+            var xml = XDocument.Load(stream);
+            Assert.Equal(name, xml.Root?.Element("assembly")?.Element("name")?.Value);
+            Assert.NotEmpty(xml.Root!.Element("members")!.Elements("member"));
+        }
+    }
+
+    /// <summary>The package ids a nupkg's nuspec lists as dependencies.</summary>
+    private static List<string> Dependencies(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        var nuspec = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
+        using var stream = nuspec.Open();
+        var xml = XDocument.Load(stream);
+        return [.. xml.Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => (string)e.Attribute("id")!)];
     }
 
     /// <summary>The first csharp block of docs/library.md (the README's library example).</summary>

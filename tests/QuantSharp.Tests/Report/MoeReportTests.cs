@@ -1,4 +1,5 @@
 // The quantization report of a mixture-of-experts model: one record per expert matrix, as the run logged it.
+using QuantSharp.Reporting.Charts;
 using QuantSharp.Tests.Architectures;
 using QuantSharp.Tests.Gguf;
 
@@ -20,7 +21,7 @@ public sealed class MoeReportTests(Xunit.Abstractions.ITestOutputHelper output)
         {
             Model = folder, Output = dir.File("moe.gguf"), Method = QuantizeMethod.Gptq, Format = "gguf:Q8_0",
             Calibration = [SharedData.DataFile("sotu", "test-2010-on.txt")], Samples = 4, SequenceLength = 64,
-            ReportDirectory = dir.File("report"), OnInfo = log.Add,
+            ReportDirectory = dir.File("report"), ReportCharts = new ScottPlotReportChartRenderer(), OnInfo = log.Add,
         });
         output.WriteLine($"load {result.LoadTime.TotalSeconds:F2} s, calibration {result.CalibrationTime.TotalSeconds:F2} s, run {result.RunTime.TotalSeconds:F2} s, quantizers {result.Tensors.Sum(t => t.Seconds):F2} s");
         var layered = result.Tensors.Where(t => t.Layer != null).ToArray();

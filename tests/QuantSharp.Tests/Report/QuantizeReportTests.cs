@@ -4,6 +4,7 @@ using QuantSharp.Formats.Gguf;
 using QuantSharp.Formats.Safetensors;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
+using QuantSharp.Reporting.Charts;
 using QuantSharp.Tests.Cli;
 using QuantSharp.Tests.Gguf;
 
@@ -145,6 +146,39 @@ public sealed class QuantizeReportTests
         Assert.Contains("'notes.txt'", refused.Err);
         Assert.False(File.Exists(reported));
         Assert.Equal("mine", File.ReadAllText(Path.Combine(report, "notes.txt")));
+    }
+
+    // The library draws no charts of its own (ScottPlot is not a dependency of the QuantSharp package): without
+    // ReportCharts the report is report.json only and the log says so; with the ScottPlot renderer of
+    // QuantSharp.Reporting.Charts the same request writes the same JSON figures and both charts.
+    [Fact]
+    public void LibraryWritesChartsOnlyThroughAGivenRenderer()
+    {
+        using var dir = new TempDirectory();
+        var log = new List<string>();
+        var request = new QuantizeRequest
+        {
+            Model = Stories, Output = dir.File("plain.gguf"), Method = QuantizeMethod.Rtn, Format = "gguf:Q4_K",
+            Calibration = [Text], Samples = 2, SequenceLength = 32, ReportDirectory = dir.File("plain-report"), OnInfo = log.Add,
+        };
+        var plain = QuantSharpModel.Quantize(request);
+        Assert.Equal(["report.json"], Directory.GetFiles(plain.ReportDirectory!).Select(Path.GetFileName));
+        Assert.Contains(log, l => l.StartsWith("report: report.json only, no charts", StringComparison.Ordinal) && l.Contains("QuantSharp.Reporting.Charts"));
+
+        log.Clear();
+        var drawn = QuantSharpModel.Quantize(request with
+        {
+            Output = dir.File("drawn.gguf"), ReportDirectory = dir.File("drawn-report"), ReportCharts = new ScottPlotReportChartRenderer(),
+        });
+        Assert.Equal(["output-error-by-layer.png", "report.json", "weight-error-by-layer.png"], Directory.GetFiles(drawn.ReportDirectory!).Select(Path.GetFileName).Order());
+        Assert.Equal((900, 540), ReportFiles.Png(Path.Combine(drawn.ReportDirectory!, "weight-error-by-layer.png")));
+        Assert.Equal((900, 540), ReportFiles.Png(Path.Combine(drawn.ReportDirectory!, "output-error-by-layer.png")));
+        Assert.DoesNotContain(log, l => l.StartsWith("report: ", StringComparison.Ordinal));
+        static string[] Figures(string report) => [.. ReportFiles.Json(report).GetProperty("tensors").EnumerateArray().Select(t =>
+            $"{t.GetProperty("name")} {t.GetProperty("type")} {t.GetProperty("weightError").GetRawText()} {t.GetProperty("outputError").GetRawText()}")];
+        var figures = Figures(plain.ReportDirectory!);
+        Assert.NotEmpty(figures);
+        Assert.Equal(figures, Figures(drawn.ReportDirectory!));
     }
 
     // Folders a report may not use, refused by the request before any work with the option named.

@@ -1,4 +1,4 @@
-// Writes a quantization report folder: report.json (per tensor and run totals) and ScottPlot charts of the errors by layer.
+// Writes a quantization report folder: report.json (per tensor and run totals) and, through a renderer, charts of the errors by layer.
 using System.Text.Json;
 using QuantSharp.Core.IO;
 using QuantSharp.Quantization.Reporting;
@@ -21,8 +21,9 @@ internal sealed record QuantizeReportRun
 }
 
 /// <summary>
-/// Writes <see cref="JsonFile"/> and the charts into a temporary folder beside the destination and renames it into
-/// place; a previous report there (only report files, <see cref="QuantizeReportDirectory"/>) is replaced.
+/// Writes <see cref="JsonFile"/> and the charts (when a renderer is given) into a temporary folder beside the
+/// destination and renames it into place; a previous report there (only report files, <see cref="QuantizeReportDirectory"/>)
+/// is replaced.
 /// </summary>
 internal static class QuantizeReportWriter
 {
@@ -35,7 +36,7 @@ internal static class QuantizeReportWriter
         "||X (W - Wq)^T||_F / ||X W^T||_F over the calibration inputs X this linear received in the run (sequential mode: the outputs of the already quantized layers), computed exactly from sum x x^T";
 
     public static void Write(string directory, QuantizeReportRun run, IReadOnlyList<TensorQuantizationRecord> tensors,
-        IReadOnlyList<(string Name, string Kind, int? Layer, string Type, long[] Shape)> floats)
+        IReadOnlyList<(string Name, string Kind, int? Layer, string Type, long[] Shape)> floats, IQuantizeReportChartRenderer? charts)
     {
         string target = Path.TrimEndingDirectorySeparator(AtomicFile.CanonicalPath(directory));
         Directory.CreateDirectory(Path.GetDirectoryName(target) ?? ".");
@@ -45,9 +46,12 @@ internal static class QuantizeReportWriter
         try
         {
             File.WriteAllBytes(Path.Combine(tmp, JsonFile), Json(run, tensors, floats));
-            Chart(tensors, t => t.WeightError, "Relative weight error ||W - Wq||_F / ||W||_F by layer", Path.Combine(tmp, WeightChartFile));
-            if (tensors.Any(t => t.OutputError != null))
-                Chart(tensors, t => t.OutputError, "Relative output error on calibration data by layer", Path.Combine(tmp, OutputChartFile));
+            if (charts != null)
+            {
+                charts.RenderPng(Chart(tensors, t => t.WeightError, "Relative weight error ||W - Wq||_F / ||W||_F by layer"), Path.Combine(tmp, WeightChartFile));
+                if (tensors.Any(t => t.OutputError != null))
+                    charts.RenderPng(Chart(tensors, t => t.OutputError, "Relative output error on calibration data by layer"), Path.Combine(tmp, OutputChartFile));
+            }
             string? old = null;
             if (Directory.Exists(target))
             {
@@ -133,23 +137,17 @@ internal static class QuantizeReportWriter
     }
 
     // One line per tensor kind over the decoder layers (experts of a layer averaged); model-level tensors have no layer.
-    private static void Chart(IReadOnlyList<TensorQuantizationRecord> tensors, Func<TensorQuantizationRecord, double?> value, string title, string path)
+    internal static QuantizeReportChart Chart(IReadOnlyList<TensorQuantizationRecord> tensors, Func<TensorQuantizationRecord, double?> value, string title)
     {
-        var plot = new ScottPlot.Plot();
+        var series = new List<QuantizeReportChartSeries>();
         foreach (var kind in tensors.Where(t => t.Layer != null && value(t) != null).Select(t => t.Kind).Distinct())
         {
             var points = tensors.Where(t => t.Kind == kind && t.Layer != null && value(t) != null)
                 .GroupBy(t => t.Layer!.Value).OrderBy(g => g.Key)
                 .Select(g => (X: (double)g.Key, Y: g.Average(t => value(t)!.Value))).ToArray();
-            var line = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray());
-            line.LegendText = kind;
+            series.Add(new QuantizeReportChartSeries(kind, [.. points.Select(p => p.X)], [.. points.Select(p => p.Y)]));
         }
-        plot.Title(title);
-        plot.XLabel("layer");
-        plot.YLabel("relative error");
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        plot.ShowLegend(ScottPlot.Edge.Right);
-        plot.SavePng(path, 900, 540);
+        return new QuantizeReportChart { Title = title, XLabel = "layer", YLabel = "relative error", Series = series };
     }
 
     /// <summary>Bytes of the output: a file, or every file of an output folder.</summary>
