@@ -194,46 +194,68 @@ public sealed class InferenceSession
     private int _attnLayer, _attnTokens;
     private Action<int>? _attentionItem;
 
-    [ThreadStatic] private static float[]? t_scores;
+    /// <summary>
+    /// Query tokens per prefill attention job: the block's key and value rows are read (and, for an
+    /// fp16 cache, widened to fp32) once for all its tokens instead of once per token; small enough
+    /// that a 512-token prefill still has hundreds of jobs to balance over the cores.
+    /// </summary>
+    internal const int DefaultAttentionBlock = 8;
+
+    private readonly int _attentionBlock = DefaultAttentionBlock;
+
+    [ThreadStatic] private static float[]? t_scratch;
+
+    /// <summary>A session whose prefill attention jobs take <paramref name="attentionBlock"/> tokens (tests compare block sizes bit for bit).</summary>
+    internal InferenceSession(LlamaModel model, int? contextLength, int maxBatch, KvCacheType kvCache, int attentionBlock)
+        : this(model, contextLength, maxBatch, kvCache)
+    {
+        if (attentionBlock < 1) throw new ArgumentOutOfRangeException(nameof(attentionBlock), attentionBlock, "at least one token per attention job");
+        _attentionBlock = attentionBlock;
+    }
 
     private void Attention(int layer, int n)
     {
         _attnLayer = layer;
         _attnTokens = n;
         int pairsPerGroup = (_hp.NumHeads / _hp.NumKvHeads + 1) / 2;
-        WorkerPool.Run(_hp.NumKvHeads * pairsPerGroup * n, KernelOptions.EffectiveThreads, _attentionItem ??= AttentionItem);
+        int blocks = (n + _attentionBlock - 1) / _attentionBlock;
+        WorkerPool.Run(_hp.NumKvHeads * pairsPerGroup * blocks, KernelOptions.EffectiveThreads, _attentionItem ??= AttentionItem);
     }
 
-    /// <summary>One (head pair, token): scores over the cached keys, softmax, weighted sum of values.</summary>
+    /// <summary>One (head pair, block of consecutive tokens): scores over the cached keys, softmax, weighted sum of values.</summary>
     private void AttentionItem(int job)
     {
-        // One job = up to two query heads of one KV group at one token: the pair reads each cached
-        // key and value row once (AttentionOps' two-query calls give each head the one-head bits).
+        // One job = up to two query heads of one KV group at up to _attentionBlock tokens: the pair
+        // reads each cached key and value row once per block (AttentionOps.CausalBlock gives every
+        // head and token the bits of a one-token, one-head call).
         int n = _attnTokens, hd = _hp.HeadDim, qDim = _hp.QDim;
         int group = _hp.NumHeads / _hp.NumKvHeads, pairs = (group + 1) / 2;
+        int blocks = (n + _attentionBlock - 1) / _attentionBlock;
         float scale = _hp.AttentionScale;
-        int t = job % n, pair = job / n;
+        int t0 = job % blocks * _attentionBlock, pair = job / blocks;
+        int tokens = Math.Min(_attentionBlock, n - t0);
         int kvh = pair / pairs, h = kvh * group + 2 * (pair % pairs);
         int queries = Math.Min(2, kvh * group + group - h);
-        int end = Position + t + 1;
-        // With a sliding window the query sees only the last W positions, itself included.
-        int first = _hp.WindowOf(_attnLayer) is { } window ? Math.Max(0, end - window) : 0;
-        int len = end - first;
-        if (t_scores is null || t_scores.Length < 2 * len) t_scores = new float[2 * Math.Max(len, ContextLength)];
-        var q = new ReadOnlySpan<float>(_q, t * qDim + h * hd, queries * hd);
-        var s = t_scores.AsSpan(0, queries * len);
+        int end = Position + t0 + 1;
+        // With a sliding window a query sees only the last W positions, itself included; the block's
+        // first token sees the fewest, its later tokens one more key each (and drop one at the front).
+        int? window = _hp.WindowOf(_attnLayer);
+        int first = window is { } w ? Math.Max(0, end - w) : 0;
+        int visible = end - first, rows = visible + tokens - 1;
+        bool fp16 = _keyCache16 is not null;
+        int need = AttentionOps.CausalBlockScratch(rows, 2, hd, fp16);
+        if (t_scratch is null || t_scratch.Length < need)
+            t_scratch = new float[Math.Max(need, AttentionOps.CausalBlockScratch(Math.Min(2 * rows, ContextLength), 2, hd, fp16))];
+        int qLength = (tokens - 1) * qDim + queries * hd;
+        var q = new ReadOnlySpan<float>(_q, t0 * qDim + h * hd, qLength);
+        var output = new Span<float>(_attn, t0 * qDim + h * hd, qLength);
         int headBase = (kvh * ContextLength + first) * hd;
-        var output = new Span<float>(_attn, t * qDim + h * hd, queries * hd);
         if (_keyCache16 is { } k16)
-        {
-            AttentionOps.Scores(q, queries, new ReadOnlySpan<Half>(k16[_attnLayer], headBase, len * hd), hd, scale, s);
-            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
-            AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<Half>(_valueCache16![_attnLayer], headBase, len * hd), hd, output);
-            return;
-        }
-        AttentionOps.Scores(q, queries, new ReadOnlySpan<float>(_keyCache![_attnLayer], headBase, len * hd), hd, scale, s);
-        for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
-        AttentionOps.WeightedSum(s, queries, new ReadOnlySpan<float>(_valueCache![_attnLayer], headBase, len * hd), hd, output);
+            AttentionOps.CausalBlock(q, qDim, tokens, queries, hd, new ReadOnlySpan<Half>(k16[_attnLayer], headBase, rows * hd),
+                new ReadOnlySpan<Half>(_valueCache16![_attnLayer], headBase, rows * hd), hd, visible, window ?? int.MaxValue, scale, output, qDim, t_scratch);
+        else
+            AttentionOps.CausalBlock(q, qDim, tokens, queries, hd, new ReadOnlySpan<float>(_keyCache![_attnLayer], headBase, rows * hd),
+                new ReadOnlySpan<float>(_valueCache![_attnLayer], headBase, rows * hd), hd, visible, window ?? int.MaxValue, scale, output, qDim, t_scratch);
     }
 
     /// <summary>Rows [n, kvDim] of new keys or values into layer <paramref name="layer"/>'s cache, per-head layout, at the current position (rounded to fp16 for an fp16 cache).</summary>

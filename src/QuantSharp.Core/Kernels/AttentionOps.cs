@@ -249,6 +249,122 @@ public static unsafe class AttentionOps
         }
     }
 
+    /// <summary>
+    /// Floats of scratch <see cref="CausalBlock(ReadOnlySpan{float}, int, int, int, int, ReadOnlySpan{Half}, ReadOnlySpan{Half}, int, int, int, float, Span{float}, int, Span{float})"/>
+    /// needs for <paramref name="rows"/> key/value rows of width <paramref name="headDim"/>: the scores of
+    /// one token's queries, plus the widened fp32 copies of the rows for an fp16 cache.
+    /// </summary>
+    public static int CausalBlockScratch(int rows, int queries, int headDim, bool fp16) => queries * rows + (fp16 ? 2 * rows * headDim : 0);
+
+    /// <summary>
+    /// Causal attention of <paramref name="tokens"/> consecutive query tokens of one head pair
+    /// (<paramref name="queries"/> = 1 or 2 heads sharing a KV head) over that KV head's cached rows:
+    /// token t's query g is q[t·qStride + g·headDim ..), it sees rows [max(0, e − window), e) with
+    /// e = <paramref name="visible"/> + t (later tokens see more keys; <paramref name="window"/> =
+    /// <see cref="int.MaxValue"/> for none), and its softmax-weighted sum of values goes to
+    /// output[t·outStride + g·headDim ..). For an fp16 cache the rows the block sees are widened to
+    /// fp32 once into <paramref name="scratch"/> (see <see cref="CausalBlockScratch"/>) instead of once
+    /// per token: every token then runs the fp32 calls, which give exactly the bits of the fp16 calls
+    /// (the widening is exact), so each (token, head) result is bit-identical to a one-token call.
+    /// </summary>
+    public static void CausalBlock(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
+        ReadOnlySpan<Half> keys, ReadOnlySpan<Half> values, int stride, int visible, int window, float scale,
+        Span<float> output, int outStride, Span<float> scratch)
+    {
+        int rows = CheckBlock(q.Length, qStride, tokens, queries, headDim, keys.Length, values.Length, stride, visible, window, output.Length, outStride);
+        if (tokens == 1)
+        {
+            // Decode: one pass over the rows, widened in registers as they are read.
+            int start = Math.Max(0, visible - window), len = visible - start;
+            CheckScratch(scratch.Length, CausalBlockScratch(len, queries, headDim, fp16: false));
+            var s = scratch[..(queries * len)];
+            Scores(q[..(queries * headDim)], queries, keys.Slice(start * stride, (len - 1) * stride + headDim), stride, scale, s);
+            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
+            WeightedSum(s, queries, values.Slice(start * stride, (len - 1) * stride + headDim), stride, output[..(queries * headDim)]);
+            return;
+        }
+        CheckScratch(scratch.Length, CausalBlockScratch(rows, queries, headDim, fp16: true));
+        var wideKeys = scratch.Slice(queries * rows, rows * headDim);
+        var wideValues = scratch.Slice(queries * rows + rows * headDim, rows * headDim);
+        Widen(keys, stride, rows, headDim, wideKeys);
+        Widen(values, stride, rows, headDim, wideValues);
+        AttendTokens(q, qStride, tokens, queries, headDim, wideKeys, wideValues, headDim, visible, window, scale, output, outStride, scratch[..(queries * rows)]);
+    }
+
+    /// <summary>
+    /// The block call over an fp32 cache: the rows need no widening, so each token runs the one-token
+    /// calls in turn (the block's rows stay in cache between its tokens).
+    /// </summary>
+    public static void CausalBlock(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
+        ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int visible, int window, float scale,
+        Span<float> output, int outStride, Span<float> scratch)
+    {
+        int rows = CheckBlock(q.Length, qStride, tokens, queries, headDim, keys.Length, values.Length, stride, visible, window, output.Length, outStride);
+        CheckScratch(scratch.Length, CausalBlockScratch(rows, queries, headDim, fp16: false));
+        AttendTokens(q, qStride, tokens, queries, headDim, keys, values, stride, visible, window, scale, output, outStride, scratch[..(queries * rows)]);
+    }
+
+    private static void AttendTokens(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
+        ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int visible, int window, float scale,
+        Span<float> output, int outStride, Span<float> scores)
+    {
+        for (int t = 0; t < tokens; t++)
+        {
+            int end = visible + t, start = Math.Max(0, end - window), len = end - start;
+            var s = scores[..(queries * len)];
+            int rowsFrom = start * stride, rowsLength = (len - 1) * stride + headDim;
+            Scores(q.Slice(t * qStride, queries * headDim), queries, keys.Slice(rowsFrom, rowsLength), stride, scale, s);
+            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
+            WeightedSum(s, queries, values.Slice(rowsFrom, rowsLength), stride, output.Slice(t * outStride, queries * headDim));
+        }
+    }
+
+    /// <summary>Validates a block call's shapes; returns the number of key/value rows it reads.</summary>
+    private static int CheckBlock(int qLength, int qStride, int tokens, int queries, int headDim, int keysLength, int valuesLength,
+        int stride, int visible, int window, int outputLength, int outStride)
+    {
+        CheckQueries(queries);
+        if (tokens < 1) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, "a block has at least one token");
+        if (headDim < 1 || stride < headDim) throw new ArgumentException($"head width {headDim} must be positive and at most the row stride {stride}");
+        if (visible < 1) throw new ArgumentOutOfRangeException(nameof(visible), visible, "the first token sees at least its own key");
+        if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "window must be positive (int.MaxValue for none)");
+        if (qStride < queries * headDim || (long)(tokens - 1) * qStride + queries * headDim > qLength)
+            throw new ArgumentException($"queries: {tokens} tokens of {queries}×{headDim} floats at stride {qStride} do not fit in {qLength} floats");
+        if (outStride < queries * headDim || (long)(tokens - 1) * outStride + queries * headDim > outputLength)
+            throw new ArgumentException($"output: {tokens} tokens of {queries}×{headDim} floats at stride {outStride} do not fit in {outputLength} floats");
+        int rows = visible + tokens - 1;
+        CheckRows(keysLength, rows, stride, headDim);
+        CheckRows(valuesLength, rows, stride, headDim);
+        return rows;
+    }
+
+    private static void CheckScratch(int length, int needed)
+    {
+        if (length < needed) throw new ArgumentException($"scratch has {length} floats, the block needs {needed}");
+    }
+
+    /// <summary>Rows [rows, stride] of fp16 into compact fp32 rows [rows, headDim]; exact, so the path taken does not matter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Widen(ReadOnlySpan<Half> src, int stride, int rows, int headDim, Span<float> dst)
+    {
+        fixed (Half* sp = src)
+        fixed (float* dp = dst)
+        {
+            byte* s = (byte*)sp;
+            for (int r = 0; r < rows; r++)
+            {
+                nint from = (nint)r * stride;
+                float* to = dp + (nint)r * headDim;
+                int c = 0;
+                if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
+                    for (; c + 16 <= headDim; c += 16) F16Load.Load512(s, from + c).Store(to + c);
+                else if (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
+                    for (; c + 8 <= headDim; c += 8) F16Load.Load256(s, from + c).Store(to + c);
+                for (; c < headDim; c++) to[c] = F16Load.Load1(s, from + c);
+            }
+        }
+    }
+
     /// <summary>output[c] = Σ_j weights[j]·rows[j·stride + c].</summary>
     public static void WeightedSum(ReadOnlySpan<float> weights, ReadOnlySpan<float> rows, int stride, Span<float> output)
     {

@@ -126,4 +126,104 @@ public sealed class AttentionOpsTests
         }
         Assert.Throws<ArgumentException>(() => AttentionOps.Scores(new float[64], new Half[100], 64, 1f, new float[2]));
     }
+
+    /// <summary>
+    /// The multi-token prefill call gives every (token, head) exactly the bits of the one-token path
+    /// (scores of the head pair over the token's own visible rows, softmax, weighted sum): fp32 and fp16
+    /// caches, head widths 64 and 128 (and 40, off the AVX-512 path), GQA groups 1, 2, 3 and 4 split into
+    /// head pairs as the session does, blocks with ragged causal tails, with and without a sliding window.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelIsa.Avx512)]
+    [InlineData(KernelIsa.Avx2)]
+    [InlineData(KernelIsa.Scalar)]
+    public void CausalBlockEqualsOneTokenCallsBitForBit(KernelIsa isa)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        using var scope = new KernelScope(isa, 0);
+        var rng = new Random(23);
+        foreach (var (hd, group, position, tokens, block, window) in new[]
+        {
+            (64, 2, 0, 13, 8, int.MaxValue), (64, 1, 5, 9, 4, int.MaxValue), (128, 4, 3, 11, 8, int.MaxValue),
+            (64, 3, 17, 7, 3, int.MaxValue), (128, 2, 0, 19, 8, 6), (64, 3, 9, 16, 5, 4), (40, 2, 2, 10, 4, int.MaxValue), (64, 2, 30, 1, 8, 7),
+        })
+        {
+            int qDim = group * hd, ctx = position + tokens;
+            var q = new float[tokens * qDim];
+            var keys32 = new float[ctx * hd];
+            var values32 = new float[ctx * hd];
+            for (int i = 0; i < q.Length; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
+            var keys16 = new Half[ctx * hd];
+            var values16 = new Half[ctx * hd];
+            for (int i = 0; i < keys16.Length; i++)
+            {
+                keys16[i] = (Half)(rng.NextDouble() * 4 - 2);
+                values16[i] = (Half)(rng.NextDouble() * 4 - 2);
+            }
+            foreach (bool fp16 in new[] { false, true })
+            {
+                for (int i = 0; i < keys32.Length; i++)
+                {
+                    keys32[i] = fp16 ? (float)keys16[i] : (float)(rng.NextDouble() * 4 - 2);
+                    values32[i] = fp16 ? (float)values16[i] : (float)(rng.NextDouble() * 4 - 2);
+                }
+                var expected = new float[tokens * qDim];
+                var actual = new float[tokens * qDim];
+                var scratch = new float[AttentionOps.CausalBlockScratch(ctx, 2, hd, fp16)];
+                for (int h = 0; h < group; h += 2)
+                {
+                    int queries = Math.Min(2, group - h);
+                    // The one-token path, as prefill ran before blocks: each token over its own visible rows.
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        int end = position + t + 1, first = Math.Max(0, end - window), len = end - first;
+                        var s = new float[queries * len];
+                        var qt = q.AsSpan(t * qDim + h * hd, queries * hd);
+                        var o = expected.AsSpan(t * qDim + h * hd, queries * hd);
+                        if (fp16) AttentionOps.Scores(qt, queries, keys16.AsSpan(first * hd, len * hd), hd, 0.125f, s);
+                        else AttentionOps.Scores(qt, queries, keys32.AsSpan(first * hd, len * hd), hd, 0.125f, s);
+                        for (int g = 0; g < queries; g++) VectorOps.Softmax(s.AsSpan(g * len, len));
+                        if (fp16) AttentionOps.WeightedSum(s, queries, values16.AsSpan(first * hd, len * hd), hd, o);
+                        else AttentionOps.WeightedSum(s, queries, values32.AsSpan(first * hd, len * hd), hd, o);
+                    }
+                    for (int t0 = 0; t0 < tokens; t0 += block)
+                    {
+                        int n = Math.Min(block, tokens - t0);
+                        int end = position + t0 + 1, first = Math.Max(0, end - window), visible = end - first, rows = visible + n - 1;
+                        int length = (n - 1) * qDim + queries * hd;
+                        var qb = q.AsSpan(t0 * qDim + h * hd, length);
+                        var ob = actual.AsSpan(t0 * qDim + h * hd, length);
+                        Array.Fill(scratch, float.NaN); // stale scratch must not leak into results
+                        if (fp16)
+                            AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys16.AsSpan(first * hd, rows * hd), values16.AsSpan(first * hd, rows * hd),
+                                hd, visible, window, 0.125f, ob, qDim, scratch);
+                        else
+                            AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys32.AsSpan(first * hd, rows * hd), values32.AsSpan(first * hd, rows * hd),
+                                hd, visible, window, 0.125f, ob, qDim, scratch);
+                    }
+                }
+                Assert.All(expected, x => Assert.True(float.IsFinite(x)));
+                Assert.True(expected.Select(BitConverter.SingleToInt32Bits).SequenceEqual(actual.Select(BitConverter.SingleToInt32Bits)),
+                    $"{isa} fp16={fp16} hd={hd} group={group} position={position} tokens={tokens} block={block} window={window}");
+            }
+        }
+    }
+
+    [Fact]
+    public void CausalBlockRejectsShapesThatDoNotFit()
+    {
+        var q = new float[2 * 64];
+        var rows = new Half[4 * 64];
+        var output = new float[2 * 64];
+        var scratch = new float[AttentionOps.CausalBlockScratch(4, 1, 64, fp16: true)];
+        // Two tokens, the first seeing 4 rows: the second needs a fifth.
+        var e = Assert.Throws<ArgumentException>(() => AttentionOps.CausalBlock(q, 64, 2, 1, 64, rows, rows, 64, 4, int.MaxValue, 1f, output, 64, scratch));
+        Assert.Contains("rows too short", e.Message);
+        e = Assert.Throws<ArgumentException>(() => AttentionOps.CausalBlock(q, 64, 2, 1, 64, rows, rows, 64, 3, int.MaxValue, 1f, output, 64, new float[10]));
+        Assert.Contains("scratch has 10 floats", e.Message);
+        e = Assert.Throws<ArgumentException>(() => AttentionOps.CausalBlock(q, 64, 3, 1, 64, rows, rows, 64, 2, int.MaxValue, 1f, output, 64, scratch));
+        Assert.Contains("queries: 3 tokens", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionOps.CausalBlock(q, 64, 1, 3, 64, rows, rows, 64, 2, int.MaxValue, 1f, output, 64, scratch));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionOps.CausalBlock(q, 64, 1, 1, 64, rows, rows, 64, 2, 0, 1f, output, 64, scratch));
+    }
 }

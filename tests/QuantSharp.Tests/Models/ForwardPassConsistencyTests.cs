@@ -17,9 +17,10 @@ public sealed class ForwardPassConsistencyTests
     private static readonly string Folder = Path.Combine(SharedData.Models, "sotu-llama-30m");
     private static readonly int[] Tokens = [0, 464, 1893, 286, 262, 4479, 2248, 11, 290, 262, 1578, 318, 1913, 13, 775, 423, 257, 1492, 1110, 4059];
 
-    private static LlamaModel LoadWithoutTokenizer(out LlamaHyperParameters hp)
+    private static LlamaModel LoadWithoutTokenizer(out LlamaHyperParameters hp, bool slidingWindow = false)
     {
         hp = LlamaHyperParameters.FromHf(HfConfig.Load(Folder));
+        if (slidingWindow) hp = Windowed(hp);
         return new LlamaModel(SafetensorsModel.Open(Folder), hp, TensorNaming.HuggingFace, null, "hf-safetensors");
     }
 
@@ -30,14 +31,21 @@ public sealed class ForwardPassConsistencyTests
         return m;
     }
 
-    [Fact]
-    public void BatchedPrefillEqualsTokenByTokenDecode()
+    /// <summary>Sliding windows of 6 positions on layers 0, 2, 4 and 6 (Gemma 3's interleaving), so that windowed and full layers meet in one model.</summary>
+    private static LlamaHyperParameters Windowed(LlamaHyperParameters hp)
+        => hp with { SlidingWindow = 6, SlidingLayers = Enumerable.Range(0, hp.NumLayers).Select(l => l % 2 == 0).ToArray() };
+
+    [Theory]
+    [InlineData(KvCacheType.F32, false)]
+    [InlineData(KvCacheType.F16, false)]
+    [InlineData(KvCacheType.F16, true)]
+    public void BatchedPrefillEqualsTokenByTokenDecode(KvCacheType kv, bool slidingWindow)
     {
-        using var model = LoadWithoutTokenizer(out var hp);
+        using var model = LoadWithoutTokenizer(out var hp, slidingWindow);
         int v = hp.VocabSize;
         var batched = new float[Tokens.Length * v];
-        new InferenceSession(model, 64).Forward(Tokens, batched, allLogits: true);
-        var session = new InferenceSession(model, 64);
+        new InferenceSession(model, 64, kvCache: kv).Forward(Tokens, batched, allLogits: true);
+        var session = new InferenceSession(model, 64, kvCache: kv);
         var one = new float[v];
         for (int i = 0; i < Tokens.Length; i++)
         {
@@ -45,6 +53,40 @@ public sealed class ForwardPassConsistencyTests
             Assert.True(MaxAbsDiff(one, batched.AsSpan(i * v, v)) < 1e-3f, $"position {i}");
         }
         Assert.All(batched, x => Assert.True(float.IsFinite(x)));
+    }
+
+    /// <summary>
+    /// Prefill attention in multi-token jobs (the default block, and 5 with ragged tails) gives the bits
+    /// of one-token jobs: fp32 and fp16 caches, with and without sliding-window layers, on 1 and 2
+    /// threads, and a second batch starting mid-cache (the block's visible rows offset by Position).
+    /// </summary>
+    [Theory]
+    [InlineData(KvCacheType.F32, false, 1)]
+    [InlineData(KvCacheType.F16, false, 1)]
+    [InlineData(KvCacheType.F16, false, 2)]
+    [InlineData(KvCacheType.F32, true, 2)]
+    [InlineData(KvCacheType.F16, true, 1)]
+    public void MultiTokenAttentionJobsGiveTheBitsOfOneTokenJobs(KvCacheType kv, bool slidingWindow, int threads)
+    {
+        using var scope = new QuantSharp.Tests.Kernels.KernelScope(QuantSharp.Core.Kernels.KernelOptions.Isa, threads);
+        using var model = LoadWithoutTokenizer(out var hp, slidingWindow);
+        int v = hp.VocabSize;
+        float[] Run(int block)
+        {
+            var logits = new float[Tokens.Length * v];
+            var session = new InferenceSession(model, 64, 64, kv, block);
+            session.Forward(Tokens.AsSpan(0, 7), logits, allLogits: true);
+            session.Forward(Tokens.AsSpan(7), logits.AsSpan(7 * v), allLogits: true);
+            return logits;
+        }
+        var oneTokenJobs = Run(1);
+        Assert.All(oneTokenJobs, x => Assert.True(float.IsFinite(x)));
+        foreach (int block in new[] { InferenceSession.DefaultAttentionBlock, 5 })
+        {
+            var blocked = Run(block);
+            int firstDiff = Enumerable.Range(0, blocked.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(blocked[i]) != BitConverter.SingleToInt32Bits(oneTokenJobs[i]), -1);
+            Assert.True(firstDiff < 0, $"block {block}: logit {firstDiff} differs (token {firstDiff / v})");
+        }
     }
 
     [Fact]
