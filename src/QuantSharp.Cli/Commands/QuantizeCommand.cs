@@ -40,7 +40,7 @@ internal static class QuantizeCommand
                 Pure = r.GetValue(pure),
                 Imatrix = r.GetValue(imatrix),
                 ReportDirectory = r.GetValue(report),
-                ReportCharts = new ScottPlotReportChartRenderer(),
+                ReportCharts = r.GetValue(report) is null ? null : new ScottPlotReportChartRenderer(),
                 Execution = CommandRunner.Execution(r.GetValue(threads)),
                 OnWarning = m => Console.Error.WriteLine($"warning: {m}"),
                 OnInfo = m => Console.Error.WriteLine(m),

@@ -119,7 +119,7 @@ public sealed record QuantizeRequest
     /// <summary>
     /// Draws the report's PNG charts (e.g. <c>new ScottPlotReportChartRenderer()</c> from the QuantSharp.Reporting.Charts
     /// package, which <c>quantsharp quantize --report</c> uses); null: the report is report.json only, and
-    /// <see cref="OnInfo"/> says so. Unused without <see cref="ReportDirectory"/>.
+    /// <see cref="OnInfo"/> says so. Refused without <see cref="ReportDirectory"/> (there would be nothing to draw into).
     /// </summary>
     public IQuantizeReportChartRenderer? ReportCharts { get; init; }
 
@@ -153,6 +153,8 @@ public sealed record QuantizeRequest
         if (!File.Exists(Model) && !Directory.Exists(Model)) throw new FileNotFoundException($"{Path.GetFullPath(Model)}: model not found");
         if (Tokenizer != null && !File.Exists(Tokenizer)) throw new FileNotFoundException($"--tokenizer {Path.GetFullPath(Tokenizer)}: file not found");
         if (ReportDirectory != null) QuantizeReportDirectory.Check(ReportDirectory, Model, Output, [Tokenizer, Imatrix, .. Calibration]);
+        if (ReportCharts != null && ReportDirectory == null)
+            throw new QuantizeRequestException("--report", nameof(ReportCharts), "a chart renderer is given but no report folder (ReportDirectory) to draw into");
         try { Execution?.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
         if (Method is { } method && Type != null) return ResolveMixMethod(method);

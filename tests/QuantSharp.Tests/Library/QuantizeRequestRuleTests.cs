@@ -113,6 +113,19 @@ public sealed class QuantizeRequestRuleTests : IDisposable
     }
 
     [Fact]
+    public void AChartRendererWithoutAReportFolderIsRefused()
+    {
+        // A library-only field (the CLI passes a renderer only with --report): without a folder it would draw nothing.
+        string output = Path.Combine(_dir, "charts.gguf");
+        var request = new QuantizeRequest { Model = Stories, Output = output, Type = "Q4_K_M", ReportCharts = new QuantSharp.Reporting.Charts.ScottPlotReportChartRenderer() };
+        var error = Assert.Throws<QuantizeRequestException>(request.Validate);
+        Assert.Contains("--report", error.Message);
+        Assert.Contains(nameof(QuantizeRequest.ReportCharts), error.Message);
+        Assert.False(File.Exists(output));
+        (request with { ReportDirectory = Path.Combine(_dir, "report") }).Validate();
+    }
+
+    [Fact]
     public void CliWritesAPureMixWithAMethod()
     {
         // stories260K's rows fit no 256-block: pure Q4_K falls back to Q5_0 (64-wide rows) and F16 (172-wide), as llama.cpp does.
