@@ -193,7 +193,6 @@ public sealed record QuantizeRequest
 
     private QuantizePlan WithRotation(QuantizePlan plan) => !Rotate ? plan : plan with
     {
-        MethodName = "rotate+" + plan.MethodName,
         // Threads 0: the run's ExecutionOptions scope decides (the rotation's bytes do not depend on it).
         Rotation = new RotationOptions { Seed = RotationSeed ?? 0, HeadRotation = !NoHeadRotation },
     };
@@ -202,7 +201,7 @@ public sealed record QuantizeRequest
     private QuantizePlan ResolveMixMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = MethodName(method);
+        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         bool gptq = method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq;
         var fileType = LlamaCppFileTypeNames.TryParse(Type)
@@ -272,7 +271,7 @@ public sealed record QuantizeRequest
     private QuantizePlan ResolveMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = MethodName(method);
+        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
         var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };

@@ -141,8 +141,11 @@ public sealed class RotateMethodTests(ITestOutputHelper output) : IDisposable
         var alone = Assert.Throws<QuantizeRequestException>(() => new QuantizeRequest { Model = Sotu, Output = output, Type = "Q4_K_M", Rotate = true }.Validate());
         Assert.Equal("--method", alone.Option);
         Assert.Contains("rotate+gptq", alone.Message);
-        // The rule holds into a mix too; with a rotation the options are accepted.
+        // With a rotation the options are accepted; the method's own rules name it as written.
         (rtn with { Rotate = true, RotationSeed = 5, NoHeadRotation = true }).Validate();
+        var calib = Assert.Throws<QuantizeRequestException>(() => (rtn with { Rotate = true, Method = QuantizeMethod.Awq }).Validate());
+        Assert.Equal("--calib", calib.Option);
+        Assert.Contains("--method rotate+awq ", calib.Message);
 
         // Gemma 3: the rotation's own message, before any work, nothing written.
         string gemma = ArchitectureFixture.Write(ArchitectureSpec.Gemma3, _dir.File("gemma"));
