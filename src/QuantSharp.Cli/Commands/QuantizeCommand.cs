@@ -24,7 +24,7 @@ internal static class QuantizeCommand
         };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method [rotate+]rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq)")
             { model, output, type, pure, imatrix, report, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);
@@ -46,7 +46,7 @@ internal static class QuantizeCommand
                 OnInfo = m => Console.Error.WriteLine(m),
             });
             request.Validate();
-            string title = request.Method is { } method ? $"quantize ({QuantizeRequest.MethodName(method)})" : "quantize";
+            string title = request.Method is { } method ? $"quantize ({(request.Rotate ? "rotate+" : "")}{QuantizeRequest.MethodName(method)})" : "quantize";
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
             if (result.ReportDirectory is { } reportDir) Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} tensors)");
             if (result.Report is not { } rep)

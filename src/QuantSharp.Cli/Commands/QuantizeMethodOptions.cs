@@ -1,4 +1,4 @@
-// quantsharp quantize --method rtn|gptq|awq|awq+gptq: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
+// quantsharp quantize --method [rotate+]rtn|gptq|awq|awq+gptq: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
 using System.CommandLine;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Streaming;
@@ -8,7 +8,7 @@ namespace QuantSharp.Cli.Commands;
 /// <summary>Options of the layer-streaming path of <c>quantize</c>, kept apart from the --type (whole-model) path.</summary>
 internal sealed class QuantizeMethodOptions
 {
-    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ); then --format picks the output, or --type MIX keeps llama.cpp's per-tensor types (e.g. --type Q4_K_M --method gptq)" };
+    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ), each also after a rotation (rotate+rtn, rotate+gptq, rotate+awq, rotate+awq+gptq: norms folded, R1/R2 Hadamard rotations fused in memory first, docs/rotations.md); then --format picks the output, or --type MIX keeps llama.cpp's per-tensor types (e.g. --type Q4_K_M --method gptq)" };
     public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) hf-gptq (a Hugging Face GPTQ folder) or hf-awq (a Hugging Face AWQ folder, AutoAWQ's GEMM layout, 4-bit)" };
     public Option<int?> Bits { get; } = new("--bits") { Description = "hf-gptq: bits per weight (2, 3, 4, 8; default 4)" };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "hf-gptq: columns per scale (0 = one group per row; default 128)" };
@@ -29,18 +29,23 @@ internal sealed class QuantizeMethodOptions
     public Option<bool> NoAwqClip { get; } = new("--no-awq-clip") { Description = "AWQ: skip the weight clipping search" };
     public Option<bool> AwqDuoScaling { get; } = new("--awq-duo-scaling") { Description = "AWQ: AutoAWQ's duo_scaling, s = mean|x|^α / mean|ŵ|^(1−α) (default: the paper's s = mean|x|^α)" };
     public Option<bool> MeasureMemory { get; } = new("--measure-memory") { Description = "Measure and print the run's peak memory (forces garbage collections during the run and restarts Linux's peak-RSS counter; off by default)" };
+    public Option<ulong?> RotationSeed { get; } = new("--rotation-seed") { Description = "rotate+METHOD: seed of the random Hadamard signs (default 0, as `quantsharp rotate`)" };
+    public Option<bool> NoR2 { get; } = new("--no-r2") { Description = "rotate+METHOD: do not rotate the value heads and o_proj columns (R2)" };
     public Option<string?> CheckpointFormat { get; } = new("--checkpoint-format") { Description = "hf-gptq: gptq (v1, zeros stored minus one; default) or gptq_v2" };
+
+    private static readonly string[] Methods = ["rtn", "gptq", "awq", "awq+rtn", "awq+gptq"];
+    private const string RotatePrefix = "rotate+";
 
     public QuantizeMethodOptions()
     {
-        Method.AcceptOnlyFromAmong("rtn", "gptq", "awq", "awq+rtn", "awq+gptq");
+        Method.AcceptOnlyFromAmong([.. Methods, .. Methods.Select(m => RotatePrefix + m)]);
         Activations.AcceptOnlyFromAmong("disk", "memory");
         CheckpointFormat.AcceptOnlyFromAmong("gptq", "gptq_v2");
     }
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat, AwqGrid, NoAwqClip, AwqDuoScaling, MeasureMemory })
+        foreach (var o in new Option[] { Method, Format, Bits, GroupSize, ActOrder, StaticGroups, Sym, Asym, Damp, Mse, Calib, NSamples, SeqLen, Seed, Documents, OriginalActivations, Activations, CheckpointFormat, AwqGrid, NoAwqClip, AwqDuoScaling, MeasureMemory, RotationSeed, NoR2 })
             cmd.Add(o);
     }
 
@@ -53,9 +58,14 @@ internal sealed class QuantizeMethodOptions
         bool sym = r.GetValue(Sym), asym = r.GetValue(Asym);
         // The one rule the request cannot see: it has a single Symmetric field.
         if (sym && asym) throw new QuantizeRequestException("--asym", nameof(QuantizeRequest.Symmetric), "--sym and --asym contradict each other");
+        string? method = r.GetValue(Method);
+        bool rotate = method is not null && method.StartsWith(RotatePrefix, StringComparison.Ordinal);
         return request with
         {
-            Method = r.GetValue(Method) switch
+            Rotate = rotate,
+            RotationSeed = r.GetValue(RotationSeed),
+            NoHeadRotation = r.GetValue(NoR2),
+            Method = (rotate ? method![RotatePrefix.Length..] : method) switch
             {
                 null => null,
                 "rtn" => QuantizeMethod.Rtn,

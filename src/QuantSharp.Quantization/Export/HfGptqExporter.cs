@@ -70,7 +70,7 @@ public static class HfGptqExporter
 
         WritePacked(model, runner, outputFolder,
             (w, module, rows, cols, grid) => AddModule(w, module, rows, cols, options, config.ZerosMinusOne, grid),
-            tmp => WriteConfig(source, tmp, config), cancellationToken);
+            tmp => WriteConfig(source, tmp, config, hp.TiedEmbeddings), cancellationToken);
     }
 
     /// <summary>Adds the packed tensors of one quantized module to the writer; <c>grid</c> is pulled when the writer reaches them.</summary>
@@ -263,19 +263,24 @@ public static class HfGptqExporter
         FloatConversion.Float32ToF16(f, h);
     }
 
-    /// <summary>The source's config.json with <paramref name="quantizationConfig"/> added and the dtype float16, written into <paramref name="folder"/>.</summary>
-    internal static void WriteModelConfig(string source, string folder, JsonObject quantizationConfig)
+    /// <summary>
+    /// The source's config.json with <paramref name="quantizationConfig"/> added and the dtype float16, written into
+    /// <paramref name="folder"/>; tie_word_embeddings false when the exported model has its own head (a rotation unties it).
+    /// </summary>
+    internal static void WriteModelConfig(string source, string folder, JsonObject quantizationConfig, bool tiedEmbeddings)
     {
         var root = HfFolderOutput.ReadConfig(source);
+        // lm_head.weight is written exactly when the model is untied; a config saying tied would make loaders ignore it.
+        if (!tiedEmbeddings) root["tie_word_embeddings"] = false;
         root["quantization_config"] = quantizationConfig;
         if (root.ContainsKey("dtype")) root["dtype"] = "float16";
         root["torch_dtype"] = "float16";
         File.WriteAllText(Path.Combine(folder, "config.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config)
+    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config, bool tiedEmbeddings)
     {
-        WriteModelConfig(source, folder, config.ToJson());
+        WriteModelConfig(source, folder, config.ToJson(), tiedEmbeddings);
         var opts = new JsonSerializerOptions { WriteIndented = true };
         // AutoGPTQ reads its settings from quantize_config.json.
         var qc = config.ToJson();

@@ -20,15 +20,21 @@ public sealed class RotatedModel(InMemoryWeights weights, LlamaHyperParameters p
     public IReadOnlyList<string> Notes { get; } = notes;
 
     /// <summary>The rotated model as a runnable <see cref="LlamaModel"/> over <see cref="Weights"/> (not owning them).</summary>
-    public LlamaModel Open(ITextTokenizer? tokenizer) =>
-        new(new NonOwningWeights(Weights), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors");
+    /// <param name="tokenizer">The source model's tokenizer (the rotation does not change it).</param>
+    /// <param name="origin">
+    /// The <see cref="LlamaModel.Origin"/> the opened model reports; null: the weights' own ("… (rotated)"). Pass the source
+    /// folder when an exporter reads it for the files beside the weights (config.json, tokenizer files, the GGUF's name):
+    /// they are the source's, only the tensors changed.
+    /// </param>
+    public LlamaModel Open(ITextTokenizer? tokenizer, string? origin = null) =>
+        new(new NonOwningWeights(Weights, origin ?? Weights.Origin), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors");
 
     /// <inheritdoc/>
     public void Dispose() => Weights.Dispose();
 
-    private sealed class NonOwningWeights(IWeightSource inner) : IWeightSource
+    private sealed class NonOwningWeights(IWeightSource inner, string origin) : IWeightSource
     {
-        public string Origin => inner.Origin;
+        public string Origin => origin;
         public IReadOnlyList<string> TensorNames => inner.TensorNames;
         public bool Contains(string name) => inner.Contains(name);
         public Core.Tensors.TensorView Get(string name) => inner.Get(name);

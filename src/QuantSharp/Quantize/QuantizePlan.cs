@@ -4,6 +4,7 @@ using QuantSharp.Quantization.Awq;
 using QuantSharp.Quantization.Gptq;
 using QuantSharp.Quantization.Recipes;
 using QuantSharp.Quantization.Streaming;
+using QuantSharp.Quantization.Transforms;
 
 namespace QuantSharp;
 
@@ -16,7 +17,7 @@ internal sealed record QuantizePlan
     /// <summary>The layer-streaming method, or null for a mix.</summary>
     public QuantizeMethod? Method { get; init; }
 
-    /// <summary>"rtn", "gptq", "awq" or "awq+gptq" (for messages).</summary>
+    /// <summary>"rtn", "gptq", "awq" or "awq+gptq", with "rotate+" before it when <see cref="Rotation"/> is set (for messages).</summary>
     public string MethodName { get; init; } = "";
 
     /// <summary>The GGUF block type of --format gguf:T, or null for hf-gptq.</summary>
@@ -36,6 +37,9 @@ internal sealed record QuantizePlan
 
     /// <summary>A method into a named mix (<see cref="FileType"/>): how each linear is rounded (the quantizer needs the model's plan, so the runner builds it).</summary>
     public MixRounding? MixRounding { get; init; }
+
+    /// <summary>Rotate the model (in memory, before the method) with these settings; null: no rotation.</summary>
+    public RotationOptions? Rotation { get; init; }
 
     /// <summary>A method into a named mix: AWQ's settings when the method is awq or awq+gptq.</summary>
     public AwqOptions? MixAwq { get; init; }

@@ -5,6 +5,7 @@ using QuantSharp.Quantization.Awq;
 using QuantSharp.Quantization.Gptq;
 using QuantSharp.Quantization.Recipes;
 using QuantSharp.Quantization.Streaming;
+using QuantSharp.Quantization.Transforms;
 
 namespace QuantSharp;
 
@@ -49,6 +50,19 @@ public sealed record QuantizeRequest
 
     /// <summary>With <see cref="Method"/>: <c>gguf:TYPE</c> (e.g. <c>gguf:Q4_K</c>), <c>hf-gptq</c> or <c>hf-awq</c> (AutoAWQ's GEMM layout) (<c>--format</c>).</summary>
     public string? Format { get; init; }
+
+    /// <summary>
+    /// With <see cref="Method"/>: fold the norms and rotate the model (QuaRot/SpinQuant R1, and R2 unless
+    /// <see cref="NoHeadRotation"/>; docs/rotations.md) in memory before the method runs — <c>--method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq</c>.
+    /// Into every output the method supports; the rotated model is held in fp32 in memory during the run.
+    /// </summary>
+    public bool Rotate { get; init; }
+
+    /// <summary>With <see cref="Rotate"/>: seed of the random Hadamard signs (<c>--rotation-seed</c>; default 0, as <c>quantsharp rotate</c>).</summary>
+    public ulong? RotationSeed { get; init; }
+
+    /// <summary>With <see cref="Rotate"/>: skip R2, the per-value-head rotation (<c>--no-r2</c>).</summary>
+    public bool NoHeadRotation { get; init; }
 
     /// <summary>hf-gptq: bits per weight, 2, 3, 4 or 8 (<c>--bits</c>; default 4).</summary>
     public int? Bits { get; init; }
@@ -157,15 +171,37 @@ public sealed record QuantizeRequest
             throw new QuantizeRequestException("--report", nameof(ReportCharts), "a chart renderer is given but no report folder (ReportDirectory) to draw into");
         try { Execution?.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
-        if (Method is { } method && Type != null) return ResolveMixMethod(method);
-        return Method is null ? ResolveMix() : ResolveMethod(Method.Value);
+        ResolveRotationOptions();
+        if (Method is { } method && Type != null) return WithRotation(ResolveMixMethod(method));
+        return Method is null ? ResolveMix() : WithRotation(ResolveMethod(Method.Value));
     }
+
+    /// <summary>The rotation options go with a rotate+ method only: alone they would be ignored.</summary>
+    private void ResolveRotationOptions()
+    {
+        if (Rotate)
+        {
+            RejectIfSet(Method is null, "--method", nameof(Rotate),
+                "the rotation composes with a method: --method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq (`quantsharp rotate` writes a rotated folder)");
+            return;
+        }
+        string why = Method is { } m ? $"is a rotation option: it needs --method rotate+{MethodName(m)} (got --method {MethodName(m)})"
+            : "is a rotation option: it needs --method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq";
+        RejectIfSet(RotationSeed != null, "--rotation-seed", nameof(RotationSeed), "--rotation-seed " + why);
+        RejectIfSet(NoHeadRotation, "--no-r2", nameof(NoHeadRotation), "--no-r2 " + why);
+    }
+
+    private QuantizePlan WithRotation(QuantizePlan plan) => !Rotate ? plan : plan with
+    {
+        // Threads 0: the run's ExecutionOptions scope decides (the rotation's bytes do not depend on it).
+        Rotation = new RotationOptions { Seed = RotationSeed ?? 0, HeadRotation = !NoHeadRotation },
+    };
 
     /// <summary>The named mixes a calibrated method can round into (every one; GPTQ needs its default type, <see cref="ResolveMixMethod"/>).</summary>
     private QuantizePlan ResolveMixMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = MethodName(method);
+        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         bool gptq = method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq;
         var fileType = LlamaCppFileTypeNames.TryParse(Type)
@@ -235,7 +271,7 @@ public sealed record QuantizeRequest
     private QuantizePlan ResolveMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = MethodName(method);
+        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
         var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };

@@ -12,6 +12,7 @@ using QuantSharp.Quantization.Export;
 using QuantSharp.Quantization.Recipes;
 using QuantSharp.Quantization.Reporting;
 using QuantSharp.Quantization.Streaming;
+using QuantSharp.Quantization.Transforms;
 
 namespace QuantSharp;
 
@@ -85,7 +86,11 @@ internal static class QuantizeRunner
         // Activation files of killed runs, once ActivationStore names them quantsharp-activations-<pid>-<guid>.
         AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
         var sw = Stopwatch.StartNew();
-        using var model = LlamaModel.Load(request.Model, request.Tokenizer);
+        using var source = LlamaModel.Load(request.Model, request.Tokenizer);
+        // rotate+METHOD: the method runs on the rotated model (in memory, fp32) as it would on a rotated folder.
+        using var rotated = plan.Rotation is { } rotation ? Rotate(request, plan, source, rotation, outPath, ct) : null;
+        using var rotatedModel = rotated?.Open(source.Tokenizer, origin: source.Origin);
+        var model = rotatedModel ?? source;
         var loadTime = sw.Elapsed;
         CalibrationSet? calib = null;
         TimeSpan tokenizeTime = default;
@@ -135,6 +140,22 @@ internal static class QuantizeRunner
             OutputPath = outPath, Description = what, LoadTime = loadTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed, Report = runner.Report,
             CalibrationDescription = calib?.Description,
         };
+    }
+
+    /// <summary>
+    /// Folds the norms and rotates <paramref name="model"/> (docs/rotations.md): an architecture or input the rotation
+    /// cannot handle, or a Hugging Face destination that cannot be written, is refused before the work. The rotated
+    /// model is every tensor in fp32 in memory — the run's memory bound is that, not one layer — and the log says so.
+    /// </summary>
+    private static RotatedModel Rotate(QuantizeRequest request, QuantizePlan plan, LlamaModel model, RotationOptions options, string outPath, CancellationToken ct)
+    {
+        ModelRotation.ThrowIfUnsupported(model);
+        if (plan.HfFormat != null) HfFolderOutput.CheckDestination(model.Origin, outPath);
+        var sw = Stopwatch.StartNew();
+        var rotated = ModelRotation.Rotate(model, options, request.OnInfo is { } info ? note => info("rotation: " + note) : null, ct);
+        long bytes = rotated.Weights.TensorNames.Sum(n => rotated.Weights.Get(n).ByteLength);
+        request.OnInfo?.Invoke($"rotation: {rotated.Weights.TensorNames.Count} tensors rotated in {sw.Elapsed.TotalSeconds:F1} s, held in fp32 in memory for the run ({bytes / (1024.0 * 1024):F1} MiB)");
+        return rotated;
     }
 
     /// <summary>
