@@ -88,7 +88,7 @@ def compare(name, reference, ours_file, note):
     print(f"{name:24s} {note:44s} max|Δ| {worst:.3e}  range {rng:8.3f}  rel {worst / rng:.2e}  top-1 {same_top:.4f}", flush=True)
 
 
-def unpack_int4(packed, dim):
+def unpack_int4(packed):
     """int32 tensor → its eight 4-bit fields along a new last axis (field i = bits 4i..4i+3)."""
     shifts = torch.arange(0, 32, 4, dtype=torch.int32)
     return (packed.unsqueeze(-1) >> shifts) & 0xF
@@ -97,8 +97,8 @@ def unpack_int4(packed, dim):
 def dequant_gptq(sd, prefix, version):
     qweight, qzeros, scales, g_idx = (sd[prefix + s] for s in ("qweight", "qzeros", "scales", "g_idx"))
     in_features = qweight.shape[0] * 8
-    q = unpack_int4(qweight, 0).permute(0, 2, 1).reshape(in_features, -1)  # row 8r+i = field i of row r
-    z = unpack_int4(qzeros, 1).reshape(qzeros.shape[0], -1)  # column 8c+i = field i of column c
+    q = unpack_int4(qweight).permute(0, 2, 1).reshape(in_features, -1)  # row 8r+i = field i of row r
+    z = unpack_int4(qzeros).reshape(qzeros.shape[0], -1)  # column 8c+i = field i of column c
     if version == "gptq":
         z = z + 1
     g = g_idx.long()
@@ -111,8 +111,8 @@ AWQ_REVERSE = [0, 4, 1, 5, 2, 6, 3, 7]
 
 def dequant_awq(sd, prefix, group):
     qweight, qzeros, scales = (sd[prefix + s] for s in ("qweight", "qzeros", "scales"))
-    q = unpack_int4(qweight, 1)[:, :, AWQ_REVERSE].reshape(qweight.shape[0], -1)
-    z = unpack_int4(qzeros, 1)[:, :, AWQ_REVERSE].reshape(qzeros.shape[0], -1)
+    q = unpack_int4(qweight)[:, :, AWQ_REVERSE].reshape(qweight.shape[0], -1)
+    z = unpack_int4(qzeros)[:, :, AWQ_REVERSE].reshape(qzeros.shape[0], -1)
     g = torch.arange(q.shape[0]) // group
     w = (q.double() - z[g].double()) * scales[g].double()  # [in, out]
     return w.t().contiguous()

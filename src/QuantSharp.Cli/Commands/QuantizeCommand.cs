@@ -46,7 +46,7 @@ internal static class QuantizeCommand
                 OnInfo = m => Console.Error.WriteLine(m),
             });
             request.Validate();
-            string title = request.Method is { } method ? $"quantize ({(request.Rotate ? "rotate+" : "")}{QuantizeRequest.MethodName(method)})" : "quantize";
+            string title = request.Method is { } method ? $"quantize ({request.WrittenMethodName(method)})" : "quantize";
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
             if (result.ReportDirectory is { } reportDir) Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} tensors)");
             if (result.Report is not { } rep)

@@ -191,6 +191,9 @@ public sealed record QuantizeRequest
         RejectIfSet(NoHeadRotation, "--no-r2", nameof(NoHeadRotation), "--no-r2 " + why);
     }
 
+    /// <summary>The method as the user wrote it, "rotate+" included when <see cref="Rotate"/> is set (for messages).</summary>
+    public string WrittenMethodName(QuantizeMethod method) => (Rotate ? "rotate+" : "") + MethodName(method);
+
     private QuantizePlan WithRotation(QuantizePlan plan) => !Rotate ? plan : plan with
     {
         // Threads 0: the run's ExecutionOptions scope decides (the rotation's bytes do not depend on it).
@@ -201,7 +204,7 @@ public sealed record QuantizeRequest
     private QuantizePlan ResolveMixMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
+        string m = WrittenMethodName(method);
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         bool gptq = method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq;
         var fileType = LlamaCppFileTypeNames.TryParse(Type)
@@ -271,7 +274,7 @@ public sealed record QuantizeRequest
     private QuantizePlan ResolveMethod(QuantizeMethod method)
     {
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
-        string m = (Rotate ? "rotate+" : "") + MethodName(method); // as the user wrote it, for messages
+        string m = WrittenMethodName(method);
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
         var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };

@@ -56,7 +56,7 @@ public sealed class TransformersCrossCheckInputs
             string outDir = Path.Combine(root, "q", fmt);
             QuantSharpModel.Quantize(new QuantizeRequest
             {
-                Model = llama, Output = outDir, Method = method, Format = fmt.StartsWith("hf-awq") ? "hf-awq" : "hf-gptq", Bits = 4, GroupSize = 128,
+                Model = llama, Output = outDir, Method = method, Format = fmt, Bits = 4, GroupSize = 128,
                 Symmetric = sym, Calibration = [calib], Samples = 8, SequenceLength = 128, Seed = 0,
             });
             using var m = LlamaModel.Load(outDir);
