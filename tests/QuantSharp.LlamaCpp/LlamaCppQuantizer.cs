@@ -55,19 +55,75 @@ public static unsafe class LlamaCppQuantizer
     /// Quantizes <paramref name="inputPath"/> into <paramref name="outputPath"/> with llama.cpp's
     /// defaults for everything but the target type and thread count.
     /// </summary>
-    public static void Quantize(string inputPath, string outputPath, LlamaFileType fileType, int threads = 0, bool pure = false)
+    public static void Quantize(string inputPath, string outputPath, LlamaFileType fileType, int threads = 0, bool pure = false,
+        LlamaQuantizeOverrides? overrides = null)
     {
         LlamaCppLibrary.EnsureLoaded();
         var p = LlamaNative.llama_model_quantize_default_params();
         p.FType = (int)fileType;
         p.NThread = threads;
         p.Pure = (byte)(pure ? 1 : 0);
+        if (overrides?.TokenEmbeddingType is { } te) p.TokenEmbeddingType = te;
+        if (overrides?.OutputTensorType is { } ot) p.OutputTensorType = ot;
         var input = Encoding.UTF8.GetBytes(Path.GetFullPath(inputPath) + "\0");
         var output = Encoding.UTF8.GetBytes(Path.GetFullPath(outputPath) + "\0");
+        using var tensorTypes = overrides is { TensorTypes.Count: > 0 } ? new NativeTensorTypes(overrides.TensorTypes) : null;
+        if (tensorTypes != null) p.TensorTypes = tensorTypes.Vector;
         uint rc;
         fixed (byte* i = input)
         fixed (byte* o = output)
             rc = LlamaNative.llama_model_quantize(i, o, &p);
         if (rc != 0) throw new InvalidOperationException($"llama_model_quantize({inputPath} → {outputPath}, {fileType}) failed with {rc}");
     }
+
+    /// <summary>
+    /// llama-quantize's --tensor-type list as the library reads it: a <c>std::vector&lt;tensor_quantization&gt;</c>
+    /// (struct { std::string name; ggml_type quant; }, 40 bytes) laid out as libstdc++'s x86-64 ABI does — vector =
+    /// { begin, end, end of storage }, string = { data pointer, length, 16-byte local buffer or capacity }. llama.cpp only
+    /// reads it (through a const reference), so memory we own and free afterwards is safe.
+    /// </summary>
+    private sealed class NativeTensorTypes : IDisposable
+    {
+        private const int EntryBytes = 40, LocalCapacity = 15;
+        private readonly List<IntPtr> _blocks = [];
+
+        public NativeTensorTypes(IReadOnlyList<(string Pattern, int GgmlType)> entries)
+        {
+            byte* items = (byte*)Alloc(entries.Count * EntryBytes);
+            for (int k = 0; k < entries.Count; k++)
+            {
+                byte* e = items + k * EntryBytes;
+                var text = Encoding.UTF8.GetBytes(entries[k].Pattern);
+                byte* data = text.Length <= LocalCapacity ? e + 16 : (byte*)Alloc(text.Length + 1);
+                text.CopyTo(new Span<byte>(data, text.Length));
+                data[text.Length] = 0;
+                *(byte**)e = data;
+                *(long*)(e + 8) = text.Length;
+                if (text.Length > LocalCapacity) *(long*)(e + 16) = text.Length;
+                *(int*)(e + 32) = entries[k].GgmlType;
+            }
+            var vector = (IntPtr*)Alloc(3 * sizeof(IntPtr));
+            vector[0] = (IntPtr)items;
+            vector[1] = vector[2] = (IntPtr)(items + entries.Count * EntryBytes);
+            Vector = (IntPtr)vector;
+        }
+
+        public IntPtr Vector { get; }
+
+        private IntPtr Alloc(int bytes)
+        {
+            var ptr = (IntPtr)System.Runtime.InteropServices.NativeMemory.AllocZeroed((nuint)Math.Max(bytes, 1));
+            _blocks.Add(ptr);
+            return ptr;
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in _blocks) System.Runtime.InteropServices.NativeMemory.Free((void*)b);
+            _blocks.Clear();
+        }
+    }
 }
+
+/// <summary>llama-quantize's --tensor-type (pattern, ggml type id) list, --token-embedding-type and --output-tensor-type.</summary>
+public sealed record LlamaQuantizeOverrides(IReadOnlyList<(string Pattern, int GgmlType)> TensorTypes, int? TokenEmbeddingType = null, int? OutputTensorType = null);

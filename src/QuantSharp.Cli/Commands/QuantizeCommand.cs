@@ -17,6 +17,12 @@ internal static class QuantizeCommand
                 + string.Join(", ", LlamaCppFileTypeNames.Names),
         };
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
+        var tensorType = new Option<string[]>("--tensor-type")
+        {
+            Description = "With --type: PATTERN=TYPE, tensors whose GGUF name the regular expression finds get TYPE instead of the mix's choice (llama-quantize's option; repeat it, the last match wins), e.g. --tensor-type attn_v=q6_k --tensor-type 'blk\\.[0-3]\\.ffn_down=q5_k'",
+        };
+        var tokenEmbeddingType = new Option<string?>("--token-embedding-type") { Description = "With --type: token_embd.weight's type (llama-quantize's option), e.g. q6_k" };
+        var outputTensorType = new Option<string?>("--output-tensor-type") { Description = "With --type: output.weight's type for a model with an untied classifier (llama-quantize's option), e.g. q8_0" };
         var imatrix = new Option<string?>("--imatrix") { Description = "Importance matrix (llama.cpp imatrix GGUF or legacy .dat, e.g. from `quantsharp imatrix`) weighting each tensor's rounding" };
         var report = new Option<string?>("--report")
         {
@@ -25,7 +31,7 @@ internal static class QuantizeCommand
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
         var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method [rotate+]rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq)")
-            { model, output, type, pure, imatrix, report, threads, tokenizer };
+            { model, output, type, pure, tensorType, tokenEmbeddingType, outputTensorType, imatrix, report, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);
         cmd.SetAction(r => CommandRunner.Run(() =>
@@ -38,6 +44,9 @@ internal static class QuantizeCommand
                 Tokenizer = r.GetValue(tokenizer),
                 Type = r.GetValue(type),
                 Pure = r.GetValue(pure),
+                TensorTypes = r.GetValue(tensorType) ?? [],
+                TokenEmbeddingType = r.GetValue(tokenEmbeddingType),
+                OutputTensorType = r.GetValue(outputTensorType),
                 Imatrix = r.GetValue(imatrix),
                 ReportDirectory = r.GetValue(report),
                 ReportCharts = r.GetValue(report) is null ? null : new ScottPlotReportChartRenderer(),

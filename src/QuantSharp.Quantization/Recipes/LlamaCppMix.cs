@@ -25,9 +25,11 @@ public static class LlamaCppMix
     /// <param name="tensors">Every weight that will be quantized (token embedding and output included).</param>
     /// <param name="hasImatrix">Whether an importance matrix is supplied (some rules depend on it).</param>
     /// <param name="pure">llama-quantize --pure: every tensor gets the default type (fallbacks still apply).</param>
-    /// <exception cref="NotSupportedException">A row does not fit the chosen type nor any fallback llama.cpp defines.</exception>
+    /// <param name="overrides">llama-quantize's --tensor-type / --token-embedding-type / --output-tensor-type, applied after the rules.</param>
+    /// <exception cref="NotSupportedException">A row does not fit the chosen type nor any fallback llama.cpp defines, or an override's type.</exception>
+    /// <exception cref="ArgumentException">An override that applies to no tensor.</exception>
     public static IReadOnlyDictionary<string, GgmlType> Plan(LlamaCppFileType fileType, MixModelShape shape, IEnumerable<MixTensor> tensors,
-        bool hasImatrix, bool pure = false)
+        bool hasImatrix, bool pure = false, TensorTypeOverrides? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -43,10 +45,16 @@ public static class LlamaCppMix
         var plan = new Dictionary<string, GgmlType>(StringComparer.Ordinal);
         foreach (var t in ordered)
         {
-            var type = pure ? defaultType : MixType(fileType, shape, t, defaultType, hasImatrix, state);
-            if (!plan.TryAdd(t.Name, Fallback(type, t.Columns, t.Name)))
+            // A --tensor-type match replaces the mix's rule, which then does not see the tensor (llama.cpp skips
+            // llama_tensor_get_type, so its attn_v/ffn_down counters do not advance either).
+            var type = pure ? defaultType
+                : overrides?.TensorTypeFor(t.Name) ?? MixType(fileType, shape, t, defaultType, hasImatrix, state);
+            var fitted = Fallback(type, t.Columns, t.Name);
+            if (overrides != null) fitted = overrides.ApplyModelTensorTypes(t.Name, t.Columns, fitted);
+            if (!plan.TryAdd(t.Name, fitted))
                 throw new ArgumentException($"tensor {t.Name} is listed twice", nameof(tensors));
         }
+        overrides?.CheckApplies(plan.Keys);
         return plan;
     }
 

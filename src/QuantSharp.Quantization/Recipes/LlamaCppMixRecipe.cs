@@ -21,19 +21,21 @@ public static class LlamaCppMixRecipe
         return new MixModelShape(hp.NumLayers, hp.NumHeads, hp.NumKvHeads, hp.ExpertCount);
     }
 
-    /// <summary>The type of every 2-D weight of <paramref name="model"/> for <paramref name="fileType"/>.</summary>
-    public static IReadOnlyDictionary<string, GgmlType> Plan(LlamaModel model, LlamaCppFileType fileType, bool hasImportance = false, bool pure = false) =>
-        LlamaCppMix.Plan(fileType, ShapeOf(model), GgufLlamaExporter.Matrices(model).Select(m => new MixTensor(m.Name, m.Columns)), hasImportance, pure);
+    /// <summary>The type of every 2-D weight of <paramref name="model"/> for <paramref name="fileType"/>, after <paramref name="overrides"/>.</summary>
+    public static IReadOnlyDictionary<string, GgmlType> Plan(LlamaModel model, LlamaCppFileType fileType, bool hasImportance = false, bool pure = false,
+        TensorTypeOverrides? overrides = null) =>
+        LlamaCppMix.Plan(fileType, ShapeOf(model), GgufLlamaExporter.Matrices(model).Select(m => new MixTensor(m.Name, m.Columns)), hasImportance, pure, overrides);
 
     /// <summary>
     /// The exporter encoding for <paramref name="fileType"/>: the planned type per tensor, block rows
     /// quantized with the tensor's importance entry when <paramref name="importance"/> has one.
     /// Checks up front what llama.cpp checks before writing (non-finite importance, a Q2_K_S file without one).
     /// </summary>
-    public static GgufTensorEncoding Encoding(LlamaModel model, LlamaCppFileType fileType, IReadOnlyDictionary<string, float[]>? importance = null, bool pure = false)
+    public static GgufTensorEncoding Encoding(LlamaModel model, LlamaCppFileType fileType, IReadOnlyDictionary<string, float[]>? importance = null, bool pure = false,
+        TensorTypeOverrides? overrides = null)
     {
         if (importance != null) TensorImportance.Validate(importance);
-        var plan = Plan(model, fileType, importance != null, pure);
+        var plan = Plan(model, fileType, importance != null, pure, overrides);
         var experts = GgufLlamaExporter.Matrices(model).Where(m => m.Matrices > 1).ToDictionary(m => m.Name, m => m.Matrices, StringComparer.Ordinal);
         // Every entry is checked against its tensor before anything is written: a wrong length is an error even for a
         // tensor that falls back to F16 (llama.cpp looks the entry up for every tensor it converts), and a Q2_K_S
@@ -58,10 +60,10 @@ public static class LlamaCppMixRecipe
     /// the model-level matrices (token embedding, untied classifier) are quantized without one, as after
     /// llama-imatrix, which by default collects nothing for them.
     /// </summary>
-    public static GgufTensorEncoding CalibratedEncoding(LlamaModel model, LlamaCppFileType fileType, bool pure = false)
+    public static GgufTensorEncoding CalibratedEncoding(LlamaModel model, LlamaCppFileType fileType, bool pure = false, TensorTypeOverrides? overrides = null)
     {
         if (!Enum.IsDefined(fileType)) throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "not a file type QuantSharp writes");
-        var plan = Plan(model, fileType, hasImportance: true, pure);
+        var plan = Plan(model, fileType, hasImportance: true, pure, overrides);
         foreach (var (name, _, columns, _) in GgufLlamaExporter.Matrices(model))
             if (name is LlamaGgufNames.TokenEmbedding or LlamaGgufNames.Output)
                 TensorImportance.For(null, name, plan[name], checked((int)columns), fileType);
@@ -106,10 +108,12 @@ public static class LlamaCppMixRecipe
     /// <param name="protectedPaths">Further files that must not be overwritten.</param>
     /// <param name="progress">Reports (tensors written, total).</param>
     /// <param name="cancellationToken">Cancels; the partial file is removed.</param>
+    /// <param name="overrides">Per-tensor type overrides (llama-quantize's --tensor-type, --token-embedding-type, --output-tensor-type).</param>
     public static void Quantize(LlamaModel model, string outputPath, LlamaCppFileType fileType, IReadOnlyDictionary<string, float[]>? importance = null,
-        bool pure = false, IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default)
+        bool pure = false, IEnumerable<string>? protectedPaths = null, IProgress<(int Done, int Total)>? progress = null, CancellationToken cancellationToken = default,
+        TensorTypeOverrides? overrides = null)
     {
         if (!Enum.IsDefined(fileType)) throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "not a file type QuantSharp writes");
-        GgufLlamaExporter.Export(model, outputPath, Encoding(model, fileType, importance, pure), protectedPaths: protectedPaths, progress: progress, cancellationToken: cancellationToken);
+        GgufLlamaExporter.Export(model, outputPath, Encoding(model, fileType, importance, pure, overrides), protectedPaths: protectedPaths, progress: progress, cancellationToken: cancellationToken);
     }
 }

@@ -41,6 +41,9 @@ internal sealed record QuantizePlan
     /// <summary>Rotate the model (in memory, before the method) with these settings; null: no rotation.</summary>
     public RotationOptions? Rotation { get; init; }
 
+    /// <summary>Per-tensor type changes to the named mix (<c>--tensor-type</c>, …); null: the mix as llama.cpp plans it.</summary>
+    public TensorTypeOverrides? Overrides { get; init; }
+
     /// <summary>A method into a named mix: AWQ's settings when the method is awq or awq+gptq.</summary>
     public AwqOptions? MixAwq { get; init; }
 }

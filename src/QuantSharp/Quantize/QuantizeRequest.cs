@@ -42,6 +42,20 @@ public sealed record QuantizeRequest
     /// <summary>With <see cref="Type"/> (with or without <see cref="Method"/>): every 2-D weight in the type's default block type (<c>--pure</c>).</summary>
     public bool Pure { get; init; }
 
+    /// <summary>
+    /// With <see cref="Type"/> (with or without <see cref="Method"/>): llama-quantize's <c>--tensor-type PATTERN=TYPE</c>, in
+    /// order: a tensor whose GGUF name the regular expression finds gets TYPE instead of the mix's choice (the last match
+    /// wins; not with <see cref="Pure"/>, nor for a tensor whose rows fit only a fallback type). A pattern that finds no
+    /// tensor is an error. E.g. <c>attn_v=q6_k</c>, <c>blk\.[0-3]\.ffn_down=q5_k</c>.
+    /// </summary>
+    public IReadOnlyList<string> TensorTypes { get; init; } = [];
+
+    /// <summary>With <see cref="Type"/>: token_embd.weight's block type (<c>--token-embedding-type</c>, e.g. q6_k), after every other rule.</summary>
+    public string? TokenEmbeddingType { get; init; }
+
+    /// <summary>With <see cref="Type"/>: output.weight's block type (<c>--output-tensor-type</c>); an error for a model whose classifier is the tied embedding.</summary>
+    public string? OutputTensorType { get; init; }
+
     /// <summary>With <see cref="Type"/> alone: an importance matrix file (<c>--imatrix</c>); a <see cref="Method"/> gathers its own from the calibration.</summary>
     public string? Imatrix { get; init; }
 
@@ -172,8 +186,44 @@ public sealed record QuantizeRequest
         try { Execution?.Validate(); }
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
         ResolveRotationOptions();
-        if (Method is { } method && Type != null) return WithRotation(ResolveMixMethod(method));
-        return Method is null ? ResolveMix() : WithRotation(ResolveMethod(Method.Value));
+        if (Method is { } method && Type != null) return WithRotation(ResolveMixMethod(method)) with { Overrides = ResolveOverrides() };
+        if (Method is null) return ResolveMix() with { Overrides = ResolveOverrides() };
+        RejectOverrides($"goes with --type MIX; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the format's own types");
+        return WithRotation(ResolveMethod(Method.Value));
+    }
+
+    /// <summary>The per-tensor type overrides of a mix, parsed; null when none is given.</summary>
+    private TensorTypeOverrides? ResolveOverrides()
+    {
+        RejectIfSet(Pure && TensorTypes.Count > 0, "--tensor-type", nameof(TensorTypes),
+            "--pure gives every tensor the type's one block type; llama-quantize ignores --tensor-type there (--token-embedding-type and --output-tensor-type still apply)");
+        var list = new List<TensorTypeOverride>();
+        foreach (var spec in TensorTypes)
+        {
+            try { list.Add(TensorTypeOverrides.ParseTensorType(spec)); }
+            catch (FormatException e) { throw new QuantizeRequestException("--tensor-type", nameof(TensorTypes), e.Message); }
+        }
+        var overrides = new TensorTypeOverrides
+        {
+            TensorTypes = list,
+            TokenEmbeddingType = ParseOverrideType(TokenEmbeddingType, "--token-embedding-type", nameof(TokenEmbeddingType)),
+            OutputTensorType = ParseOverrideType(OutputTensorType, "--output-tensor-type", nameof(OutputTensorType)),
+        };
+        return overrides.IsEmpty ? null : overrides;
+    }
+
+    private static Formats.Gguf.GgmlType? ParseOverrideType(string? name, string option, string property)
+    {
+        if (name is null) return null;
+        try { return TensorTypeOverrides.ParseType(name); }
+        catch (FormatException e) { throw new QuantizeRequestException(option, property, e.Message); }
+    }
+
+    private void RejectOverrides(string why)
+    {
+        RejectIfSet(TensorTypes.Count > 0, "--tensor-type", nameof(TensorTypes), why);
+        RejectIfSet(TokenEmbeddingType != null, "--token-embedding-type", nameof(TokenEmbeddingType), why);
+        RejectIfSet(OutputTensorType != null, "--output-tensor-type", nameof(OutputTensorType), why);
     }
 
     /// <summary>The rotation options go with a rotate+ method only: alone they would be ignored.</summary>
@@ -260,7 +310,11 @@ public sealed record QuantizeRequest
 
     private QuantizePlan ResolveMix()
     {
-        if (Type is null) throw new QuantizeRequestException("--type", nameof(Type), "quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq");
+        if (Type is null)
+        {
+            RejectOverrides("is a change to a llama.cpp mix: it needs --type MIX (e.g. --type Q3_K_M --token-embedding-type q6_k)");
+            throw new QuantizeRequestException("--type", nameof(Type), "quantize needs --type NAME (llama.cpp mix, e.g. Q4_K_M) or --method rtn|gptq|awq|awq+gptq");
+        }
         // A method option next to --type would be silently ignored: the mix fixes every tensor's block type.
         RejectIfSet(Format != null, "--format", nameof(Format), "goes with --method; --type NAME writes a GGUF of that mix");
         RejectMethodOnly("--type");

@@ -68,15 +68,16 @@ internal static class QuantizeRunner
         var load = sw.Elapsed;
         sw.Restart();
         if (report is null)
-            LlamaCppMixRecipe.Quantize(m, outPath, plan.FileType, importance, pure: request.Pure, protectedPaths: inputs, progress: progress, cancellationToken: ct);
+            LlamaCppMixRecipe.Quantize(m, outPath, plan.FileType, importance, pure: request.Pure, protectedPaths: inputs, progress: progress, cancellationToken: ct,
+                overrides: plan.Overrides);
         else
         {
             // The same encoding, observed: each block-encoded tensor is dequantized and measured after it is encoded.
-            var encoding = GgufEncodingErrors.Observe(LlamaCppMixRecipe.Encoding(m, plan.FileType, importance, request.Pure), report.Add, report.AddFloat);
+            var encoding = GgufEncodingErrors.Observe(LlamaCppMixRecipe.Encoding(m, plan.FileType, importance, request.Pure, plan.Overrides), report.Add, report.AddFloat);
             GgufLlamaExporter.Export(m, outPath, encoding, protectedPaths: inputs, progress: progress, cancellationToken: ct);
         }
         string what = (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
-            + (importance is null ? "" : $", imatrix {importance.Count} tensors");
+            + (plan.Overrides is { } o ? $", {o}" : "") + (importance is null ? "" : $", imatrix {importance.Count} tensors");
         return new QuantizeResult { OutputPath = outPath, Description = what, LoadTime = load, RunTime = sw.Elapsed };
     }
 
@@ -126,13 +127,14 @@ internal static class QuantizeRunner
         var grid = plan.Grid;
         if (plan.MixRounding != null)
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
-                tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat);
+                tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides);
         else if (plan.GgufType is { } t)
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
                 floatTensor: report is null ? null : report.AddFloat);
         else if (plan.HfFormat == "hf-awq") HfAwqExporter.Export(model, runner, grid, outPath, ct);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
         string what = (plan.MixRounding != null ? (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
+                + (plan.Overrides is { } o ? $", {o}" : "")
                 : plan.GgufType is { } gt ? gt.ToString() : $"{plan.HfFormat} {grid.Bits}-bit g{grid.GroupSize}{(grid.ActOrder ? " act-order" : "")}{(grid.Symmetric ? " sym" : " asym")}")
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
@@ -165,7 +167,7 @@ internal static class QuantizeRunner
     /// </summary>
     private static (ILinearQuantizer, IReadOnlyList<ILayerTransform>) MixQuantizer(QuantizeRequest request, QuantizePlan plan, LlamaModel model, MixRounding rounding)
     {
-        var types = LlamaCppMixRecipe.LinearTypes(model, LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure));
+        var types = LlamaCppMixRecipe.LinearTypes(model, LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides));
         var quantizer = new MixGgufLinearQuantizer(types, rounding, plan.Grid.Damping, request.OnWarning);
         if (plan.MixAwq is not { } awq) return (quantizer, []);
         int groupSize = DTypeInfo.BlockSize(LlamaCppFileTypeNames.DefaultType(plan.FileType));

@@ -40,6 +40,15 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--bits", ["--method", "rtn", "--format", "hf-awq", "--bits", "8"] },
         { "--act-order", ["--method", "gptq", "--format", "hf-awq", "--act-order", "--calib", "TEXT"] },
         { "--format", ["--method", "rtn", "--format", "hf-awk"] },
+        // llama-quantize's per-tensor overrides go with a named mix, and are parsed before any work.
+        { "--tensor-type", ["--tensor-type", "attn_v=q8_0"] },
+        { "--tensor-type", ["--type", "Q4_K_M", "--pure", "--tensor-type", "attn_v=q8_0"] },
+        { "--tensor-type", ["--method", "rtn", "--format", "gguf:Q4_0", "--tensor-type", "attn_v=q8_0"] },
+        { "--tensor-type", ["--type", "Q4_K_M", "--tensor-type", "attn_v"] },
+        { "--tensor-type", ["--type", "Q4_K_M", "--tensor-type", "attn_v=q9_k"] },
+        { "--tensor-type", ["--type", "Q4_K_M", "--tensor-type", "attn_(v=q8_0"] },
+        { "--token-embedding-type", ["--type", "Q4_K_M", "--token-embedding-type", "q7_k"] },
+        { "--output-tensor-type", ["--method", "rtn", "--format", "hf-gptq", "--output-tensor-type", "q8_0"] },
     };
 
     [Theory]
@@ -84,6 +93,9 @@ public sealed class QuantizeRequestRuleTests : IDisposable
                 "--calib" => r with { Calibration = [Next()] },
                 "--nsamples" => r with { Samples = int.Parse(Next()) },
                 "--measure-memory" => r with { MeasurePeakMemory = true },
+                "--tensor-type" => r with { TensorTypes = [.. r.TensorTypes, Next()] },
+                "--token-embedding-type" => r with { TokenEmbeddingType = Next() },
+                "--output-tensor-type" => r with { OutputTensorType = Next() },
                 _ => throw new ArgumentException(a),
             };
         }
@@ -123,6 +135,38 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         Assert.Contains(nameof(QuantizeRequest.ReportCharts), error.Message);
         Assert.False(File.Exists(output));
         (request with { ReportDirectory = Path.Combine(_dir, "report") }).Validate();
+    }
+
+    /// <summary>Overrides that parse but cannot apply to this model are refused when the plan is made, before anything is written.</summary>
+    [Theory]
+    [InlineData("--tensor-type", "attn_vv=q8_0", "matches no tensor")]
+    [InlineData("--output-tensor-type", "q8_0", "tied token embedding")]
+    [InlineData("--token-embedding-type", "q4_k", "rows of 64 values")]
+    [InlineData("--tensor-type", "ffn_down=q8_0", "172")]
+    public void AnOverrideThatCannotApplyToTheModelIsAnError(string option, string value, string expected)
+    {
+        string output = Path.Combine(_dir, "out.gguf");
+        var cli = QuantSharpProcess.Run(["quantize", Stories, "-o", output, "--type", "Q4_K_M", option, value]);
+        Assert.Equal(2, cli.Code);
+        Assert.StartsWith("error: ", cli.Err.Trim());
+        Assert.Contains(expected, cli.Err);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void CliWritesAGptqMixWithOverrides()
+    {
+        // The calibrated path plans with the same overrides: the layer quantizer rounds into them and the table agrees.
+        string output = Path.Combine(_dir, "stories-overrides-gptq.gguf");
+        var cli = QuantSharpProcess.Run(["quantize", Stories, "-o", output, "--type", "Q4_K_M", "--method", "gptq", "--calib", Text, "--nsamples", "4", "--seqlen", "64",
+            "--tensor-type", "attn_[qk]=q8_0", "--tensor-type", "blk\\.[0-2]\\.ffn_up=iq4_nl", "--token-embedding-type", "q8_0"]);
+        Assert.True(cli.Code == 0, cli.Err);
+        Assert.Contains("--tensor-type attn_[qk]=Q8_0", cli.Out);
+        using var f = new QuantSharp.Formats.Gguf.GgufFile(output);
+        Assert.Equal(QuantSharp.Formats.Gguf.GgmlType.Q8_0, f.GetInfo("blk.4.attn_k.weight").Type);
+        Assert.Equal(QuantSharp.Formats.Gguf.GgmlType.IQ4_NL, f.GetInfo("blk.2.ffn_up.weight").Type);
+        Assert.Equal(QuantSharp.Formats.Gguf.GgmlType.Q5_0, f.GetInfo("blk.3.ffn_up.weight").Type); // the mix's Q4_K, fallen back
+        Assert.Equal(QuantSharp.Formats.Gguf.GgmlType.Q8_0, f.GetInfo("token_embd.weight").Type);
     }
 
     [Fact]
