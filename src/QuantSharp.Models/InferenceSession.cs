@@ -110,13 +110,9 @@ public sealed class InferenceSession
     public void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool allLogits)
     {
         int vocab = _hp.VocabSize;
-        if (tokens.Length == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
-        if (Position + tokens.Length > ContextLength)
-            throw new InvalidOperationException($"{tokens.Length} more tokens at position {Position} exceed the context of {ContextLength}");
+        CheckTokens(tokens);
         int needed = allLogits ? tokens.Length * vocab : vocab;
         if (logits.Length < needed) throw new ArgumentException($"logits buffer has {logits.Length} floats, needs {needed}", nameof(logits));
-        foreach (int t in tokens)
-            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {vocab})");
 
         for (int start = 0; start < tokens.Length; start += _maxBatch)
         {
@@ -126,6 +122,35 @@ public sealed class InferenceSession
             if (allLogits) ComputeLogits(0, n, logits.Slice(start * vocab, n * vocab));
             else if (last) ComputeLogits(n - 1, 1, logits[..vocab]);
         }
+    }
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> and writes, for every token, the final-normed hidden state — the classifier's
+    /// input — without multiplying by the classifier (classifier calibration; the matmul observer is not called for it).
+    /// </summary>
+    /// <param name="tokens">Token ids (longer inputs than <see cref="MaxBatch"/> are split).</param>
+    /// <param name="hidden">[tokens, hidden size].</param>
+    public void ForwardHidden(ReadOnlySpan<int> tokens, Span<float> hidden)
+    {
+        int dim = _hp.Dim;
+        CheckTokens(tokens);
+        if (hidden.Length < tokens.Length * dim) throw new ArgumentException($"hidden buffer has {hidden.Length} floats, needs {tokens.Length * dim}", nameof(hidden));
+        for (int start = 0; start < tokens.Length; start += _maxBatch)
+        {
+            int n = Math.Min(_maxBatch, tokens.Length - start);
+            ForwardBatch(tokens.Slice(start, n));
+            RmsNormRows(_x.AsSpan(0, n * dim), _model.OutputNorm, hidden.Slice(start * dim, n * dim), n);
+        }
+    }
+
+    private void CheckTokens(ReadOnlySpan<int> tokens)
+    {
+        int vocab = _hp.VocabSize;
+        if (tokens.Length == 0) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        if (Position + tokens.Length > ContextLength)
+            throw new InvalidOperationException($"{tokens.Length} more tokens at position {Position} exceed the context of {ContextLength}");
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {t} is outside the vocabulary [0, {vocab})");
     }
 
     private void ForwardBatch(ReadOnlySpan<int> tokens)

@@ -39,13 +39,15 @@ public static class GgufStreamingExport
     /// writes <paramref name="outputPath"/> as a GGUF of llama.cpp's mix <paramref name="fileType"/>: its tensor table and
     /// general.file_type, token embedding and classifier as <see cref="LlamaCppMixRecipe.CalibratedEncoding"/> encodes them.
     /// The report observers are those of the block-type overload; <paramref name="overrides"/> must be the ones the
-    /// runner's quantizer was planned with.
+    /// runner's quantizer was planned with; <paramref name="encodedModelTensors"/> are model-level matrices already encoded
+    /// in their planned types (the calibrated classifier).
     /// </summary>
     public static void Export(LlamaModel model, LayerStreamingQuantizer runner, LlamaCppFileType fileType, bool pure, string outputPath,
         IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
         Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null,
-        TensorTypeOverrides? overrides = null) =>
-        Export(model, runner, LlamaCppMixRecipe.CalibratedEncoding(model, fileType, pure, overrides), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+        TensorTypeOverrides? overrides = null, IReadOnlyDictionary<string, byte[]>? encodedModelTensors = null) =>
+        Export(model, runner, LlamaCppMixRecipe.CalibratedEncoding(model, fileType, pure, overrides, encodedModelTensors), outputPath, protectedPaths, cancellationToken,
+            tensorQuantized, floatTensor);
 
     private static void Export(LlamaModel model, LayerStreamingQuantizer runner, GgufTensorEncoding tableAndModelTensors, string outputPath,
         IEnumerable<string>? protectedPaths, CancellationToken cancellationToken,

@@ -60,7 +60,14 @@ public static class LlamaCppMixRecipe
     /// the model-level matrices (token embedding, untied classifier) are quantized without one, as after
     /// llama-imatrix, which by default collects nothing for them.
     /// </summary>
-    public static GgufTensorEncoding CalibratedEncoding(LlamaModel model, LlamaCppFileType fileType, bool pure = false, TensorTypeOverrides? overrides = null)
+    /// <param name="model">The model.</param>
+    /// <param name="fileType">The named mix.</param>
+    /// <param name="pure">One block type everywhere.</param>
+    /// <param name="overrides">Per-tensor type overrides (as the run's quantizer was planned with).</param>
+    /// <param name="encodedModelTensors">Model-level matrices already encoded in their planned type by name (the classifier
+    /// rounded with calibration, <see cref="Calibration.ClassifierCalibration"/>), written instead of quantizing them here.</param>
+    public static GgufTensorEncoding CalibratedEncoding(LlamaModel model, LlamaCppFileType fileType, bool pure = false, TensorTypeOverrides? overrides = null,
+        IReadOnlyDictionary<string, byte[]>? encodedModelTensors = null)
     {
         if (!Enum.IsDefined(fileType)) throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "not a file type QuantSharp writes");
         var plan = Plan(model, fileType, hasImportance: true, pure, overrides);
@@ -70,7 +77,15 @@ public static class LlamaCppMixRecipe
         return new GgufTensorEncoding(
             (name, _) => plan.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"{fileType}: no type planned for tensor {name}"),
             (name, matrix, type, rows, rowLength, dst) =>
-                BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, default, $"tensor '{name}'"),
+            {
+                if (encodedModelTensors?.GetValueOrDefault(name) is { } bytes)
+                {
+                    if (type != plan[name] || bytes.Length != dst.Length)
+                        throw new InvalidOperationException($"tensor '{name}': {bytes.Length} encoded bytes of {plan[name]} for a {type} tensor of {dst.Length} bytes");
+                    bytes.CopyTo(dst);
+                }
+                else BlockQuantizer.QuantizeRows(GgmlTypeInfo.Of(type).CoreType!.Value, rows, rowLength, dst, default, $"tensor '{name}'");
+            },
             (uint)fileType);
     }
 

@@ -56,6 +56,14 @@ public sealed record QuantizeRequest
     /// <summary>With <see cref="Type"/>: output.weight's block type (<c>--output-tensor-type</c>); an error for a model whose classifier is the tied embedding.</summary>
     public string? OutputTensorType { get; init; }
 
+    /// <summary>
+    /// With <see cref="Method"/> into a named mix (<see cref="Type"/>): round the classifier (output.weight, or the tied
+    /// token embedding) to nearest without statistics, as llama.cpp does (<c>--rtn-output</c>). By default it is rounded
+    /// with the statistics of its inputs on the calibration set — GPTQ for a GPTQ method, importance-weighted otherwise
+    /// (docs/gptq.md: on sotu-llama-30m pure Q3_K this alone lowers the KL divergence by 11 %).
+    /// </summary>
+    public bool RoundOutputToNearest { get; init; }
+
     /// <summary>With <see cref="Type"/> alone: an importance matrix file (<c>--imatrix</c>); a <see cref="Method"/> gathers its own from the calibration.</summary>
     public string? Imatrix { get; init; }
 
@@ -187,6 +195,9 @@ public sealed record QuantizeRequest
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
         ResolveRotationOptions();
         if (Method is { } method && Type != null) return WithRotation(ResolveMixMethod(method)) with { Overrides = ResolveOverrides() };
+        RejectIfSet(RoundOutputToNearest, "--rtn-output", nameof(RoundOutputToNearest),
+            Method is null ? "--rtn-output goes with --method into a --type mix; --type alone rounds every tensor to nearest already"
+                : $"--rtn-output goes with --type MIX; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the classifier without calibration");
         if (Method is null) return ResolveMix() with { Overrides = ResolveOverrides() };
         RejectOverrides($"goes with --type MIX; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the format's own types");
         return WithRotation(ResolveMethod(Method.Value));

@@ -125,9 +125,13 @@ internal static class QuantizeRunner
         };
         var runner = new LayerStreamingQuantizer(model, quantizer, calib, opts);
         var grid = plan.Grid;
-        if (plan.MixRounding != null)
+        if (plan.MixRounding is { } mixRounding)
+        {
+            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, model, calib, mixRounding, ct) : null;
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
-                tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides);
+                tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
+                encodedModelTensors: classifier);
+        }
         else if (plan.GgufType is { } t)
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
                 floatTensor: report is null ? null : report.AddFloat);
@@ -172,6 +176,23 @@ internal static class QuantizeRunner
         if (plan.MixAwq is not { } awq) return (quantizer, []);
         int groupSize = DTypeInfo.BlockSize(LlamaCppFileTypeNames.DefaultType(plan.FileType));
         return (quantizer, [new AwqLayerTransform(awq, quantizer.WithoutData, groupSize)]);
+    }
+
+    /// <summary>
+    /// The classifier in its planned type, rounded with the statistics of its inputs on the calibration set
+    /// (<see cref="ClassifierCalibration"/>); null where the plan gives it a float type.
+    /// </summary>
+    private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, LlamaModel model, CalibrationSet calib,
+        MixRounding rounding, CancellationToken ct)
+    {
+        var sw = Stopwatch.StartNew();
+        string name = ClassifierCalibration.TensorName(model);
+        var type = LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides)[name];
+        var stats = ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct);
+        var bytes = ClassifierCalibration.Encode(model, type, stats, rounding, plan.Grid.Damping, request.OnWarning);
+        if (bytes is null) return null;
+        request.OnInfo?.Invoke($"classifier: {name} {type} rounded by {(rounding == MixRounding.Gptq ? "GPTQ" : "ggml's quantizer with importance")} on its calibration inputs in {sw.Elapsed.TotalSeconds:F1} s");
+        return new Dictionary<string, byte[]>(StringComparer.Ordinal) { [name] = bytes };
     }
 
     /// <summary>

@@ -49,6 +49,8 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--tensor-type", ["--type", "Q4_K_M", "--tensor-type", "attn_(v=q8_0"] },
         { "--token-embedding-type", ["--type", "Q4_K_M", "--token-embedding-type", "q7_k"] },
         { "--output-tensor-type", ["--method", "rtn", "--format", "hf-gptq", "--output-tensor-type", "q8_0"] },
+        { "--rtn-output", ["--type", "Q4_K_M", "--rtn-output"] },
+        { "--rtn-output", ["--method", "rtn", "--format", "gguf:Q4_0", "--rtn-output"] },
     };
 
     [Theory]
@@ -96,6 +98,7 @@ public sealed class QuantizeRequestRuleTests : IDisposable
                 "--tensor-type" => r with { TensorTypes = [.. r.TensorTypes, Next()] },
                 "--token-embedding-type" => r with { TokenEmbeddingType = Next() },
                 "--output-tensor-type" => r with { OutputTensorType = Next() },
+                "--rtn-output" => r with { RoundOutputToNearest = true },
                 _ => throw new ArgumentException(a),
             };
         }

@@ -125,4 +125,19 @@ public sealed class ForwardPassConsistencyTests
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Forward([hp.VocabSize], logits, allLogits: false));
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Forward([-1], logits, allLogits: false));
     }
+
+    [Fact]
+    public void ForwardHiddenIsWhatTheClassifierMultiplies()
+    {
+        // The classifier's inputs from ForwardHidden, multiplied by the classifier, are Forward's logits bit for bit
+        // (two batches: the prompt is split at a batch of 8).
+        using var m = LoadWithoutTokenizer(out var hp);
+        var logits = new float[Tokens.Length * hp.VocabSize];
+        new InferenceSession(m, 64, maxBatch: 8).Forward(Tokens, logits, allLogits: true);
+        var hidden = new float[Tokens.Length * hp.Dim];
+        new InferenceSession(m, 64, maxBatch: 8).ForwardHidden(Tokens, hidden);
+        var again = new float[logits.Length];
+        QuantSharp.Core.Kernels.MatMul.Multiply(hidden, Tokens.Length, m.Output, again);
+        Assert.True(logits.AsSpan().SequenceEqual(again), $"max |Δ| {MaxAbsDiff(logits, again)}");
+    }
 }
