@@ -1,0 +1,195 @@
+// rotate+METHOD rotates one decoder layer at a time: the same tensors and output bytes as the whole rotated model, every output kind, and far less memory.
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using QuantSharp.Core.Tensors;
+using QuantSharp.Formats;
+using QuantSharp.Models.Llama;
+using QuantSharp.Quantization.Export;
+using QuantSharp.Quantization.Gptq;
+using QuantSharp.Quantization.Streaming;
+using QuantSharp.Quantization.Transforms;
+using QuantSharp.Tests.Architectures;
+using QuantSharp.Tests.Gguf;
+using Xunit.Abstractions;
+
+namespace QuantSharp.Tests.Transforms;
+
+/// <summary>
+/// <see cref="LayerwiseRotation"/>, the rotation of <c>quantize --method rotate+…</c>: the embedding, head and final norm
+/// rotated up front, each decoder layer by the streaming run's first transform. Checked against the whole-model rotation
+/// (<see cref="ModelRotation.Rotate"/>, what the run held in memory before): the same fp32 tensors bit for bit on every
+/// rotatable fixture, with and without R2; the same output bytes for every output kind (GGUF mix and pure, hf-gptq with
+/// and without --original-activations, hf-awq, mixtures of experts' routers) as quantizing the rotated folder; a peak
+/// managed heap that does not hold the rotated model; the opened model refused without its transform.
+/// </summary>
+[Trait("Category", "RealModel")]
+public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private static string Sotu => SharedData.Model("sotu-llama-30m");
+    private static string Train => SharedData.DataFile("sotu", "train-1790-2009.txt");
+
+    public void Dispose() => _dir.Dispose();
+
+    private static ArchitectureSpec Spec(string name) => name switch
+    {
+        "llama" => ArchitectureSpec.Llama,
+        "qwen2" => ArchitectureSpec.Qwen2,
+        "qwen3" => ArchitectureSpec.Qwen3,
+        "qwen3_moe" => ArchitectureSpec.Qwen3Moe,
+        "mixtral" => ArchitectureSpec.Mixtral,
+        _ => throw new ArgumentException(name),
+    };
+
+    [Theory]
+    [InlineData("llama", true)]
+    [InlineData("qwen2", true)]
+    [InlineData("qwen2", false)]
+    [InlineData("qwen3", true)]
+    [InlineData("qwen3_moe", true)]
+    [InlineData("mixtral", false)]
+    public void EveryTensorIsTheWholeModelRotationsBitForBit(string arch, bool r2)
+    {
+        string folder = ArchitectureFixture.Write(Spec(arch), _dir.File(arch));
+        var options = new RotationOptions { Seed = 5, HeadRotation = r2 };
+        using var source = LlamaModel.Load(folder);
+        using var whole = ModelRotation.Rotate(source, options);
+        using var layerwise = LayerwiseRotation.Prepare(source, options);
+        using var opened = layerwise.Open(source.Tokenizer);
+        Assert.Equal(whole.Parameters, layerwise.Parameters);
+        Assert.Equal(whole.Notes, layerwise.Notes);
+        var names = source.Parameters.Architecture.HfNaming;
+        int compared = 0;
+        void Same(string name, TensorView t)
+        {
+            Assert.True(whole.Weights.Contains(name), name);
+            Assert.True(whole.Weights.Get(name).Bytes.SequenceEqual(t.Bytes), $"{arch}: tensor '{name}' differs");
+            compared++;
+        }
+        // Model level: up front, in the opened model.
+        Same(names.TokenEmbedding, opened.TokenEmbedding);
+        Same(names.OutputNorm, opened.Source.Get(names.OutputNorm));
+        if (!layerwise.Parameters.TiedEmbeddings) Same(names.Output, opened.Output);
+        // Each layer: the run's fp32 copy of the opened model's layer, after the rotation's transform.
+        for (int i = 0; i < source.Parameters.NumLayers; i++)
+        {
+            var t = DecoderLayerTensors.From(opened, i, names);
+            layerwise.LayerTransform.Apply(new LayerTransformContext { Layer = i, Parameters = opened.Parameters, Tensors = t });
+            foreach (var (name, values, _) in t.Tensors(names))
+            {
+                Assert.True(whole.Weights.Contains(name), name);
+                Assert.True(MemoryMarshal.AsBytes(values.AsSpan()).SequenceEqual(whole.Weights.Get(name).Bytes), $"{arch}: tensor '{name}' differs");
+                compared++;
+            }
+        }
+        Assert.Equal(whole.Weights.TensorNames.Count, compared);
+        // Only the model-level tensors are held: embedding, untied head, final norm.
+        long expected = 4L * opened.Parameters.Dim * (opened.Parameters.VocabSize * (layerwise.Parameters.TiedEmbeddings ? 1L : 2L) + 1);
+        Assert.Equal(expected, layerwise.HeldBytes);
+        output.WriteLine($"{arch} R2 {(r2 ? "on" : "off")}: {compared} tensors equal; held {layerwise.HeldBytes:N0} B of {whole.Weights.TensorNames.Sum(n => whole.Weights.Get(n).ByteLength):N0} B");
+    }
+
+    public static TheoryData<string, string> OutputKinds() => new()
+    {
+        // model, "method format [options]"
+        { "sotu", "gptq type:Q4_K_M" },
+        { "sotu", "gptq hf-gptq original-activations" },
+        { "llama", "awq+gptq type:Q4_K_M" },
+        { "llama", "rtn type:Q4_K_M pure" },
+        { "qwen2", "awq hf-awq" },
+        { "qwen3", "gptq gguf:Q4_K" },
+        { "qwen3_moe", "gptq hf-gptq" },
+        { "mixtral", "rtn gguf:Q4_K" },
+    };
+
+    /// <summary>
+    /// One step (rotate+METHOD, layers rotated as the run reaches them) against two (the whole rotated model written as an
+    /// F32 folder of the same name, then METHOD on it: the tensors the run used to hold in memory): identical files.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(OutputKinds))]
+    public void RotatePlusMethodWritesTheBytesOfTheMethodOnTheWholeRotatedModel(string model, string run)
+    {
+        string folder = model == "sotu" ? Sotu : ArchitectureFixture.Write(Spec(model), _dir.File(model));
+        var words = run.Split(' ');
+        var method = words[0] switch
+        {
+            "rtn" => QuantizeMethod.Rtn,
+            "gptq" => QuantizeMethod.Gptq,
+            "awq" => QuantizeMethod.Awq,
+            "awq+gptq" => QuantizeMethod.AwqGptq,
+            _ => throw new ArgumentException(words[0]),
+        };
+        string? type = words[1].StartsWith("type:") ? words[1]["type:".Length..] : null;
+        string? format = type is null ? words[1] : null;
+        bool hf = format is "hf-gptq" or "hf-awq";
+        // The rotated folder carries the source's name: the GGUF's general.name is the folder's.
+        string rotated = Path.Combine(_dir.File("rotated-" + model), Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)));
+        using (var m = LlamaModel.Load(folder))
+        using (var whole = ModelRotation.Rotate(m, new RotationOptions { Seed = 3 }))
+            HfFloatCheckpointWriter.Write(folder, whole.Weights, DType.F32, whole.Parameters.TiedEmbeddings, rotated);
+        var request = new QuantizeRequest
+        {
+            Model = rotated, Output = "", Method = method, Format = format, Type = type, Pure = words.Contains("pure"),
+            OriginalActivations = words.Contains("original-activations"),
+            GroupSize = format == "hf-awq" ? 64 : null,
+            Calibration = [Train], Samples = 4, SequenceLength = 64, Seed = 0,
+        };
+        string twoSteps = _dir.File("two-steps" + (hf ? "" : ".gguf")), oneStep = _dir.File("one-step" + (hf ? "" : ".gguf"));
+        QuantSharpModel.Quantize(request with { Output = twoSteps });
+        QuantSharpModel.Quantize(request with { Model = folder, Output = oneStep, Rotate = true, RotationSeed = 3 });
+        string file = hf ? "model.safetensors" : "";
+        byte[] a = File.ReadAllBytes(Path.Combine(twoSteps, file)), b = File.ReadAllBytes(Path.Combine(oneStep, file));
+        Assert.True(a.AsSpan().SequenceEqual(b), $"{model} {run}: {(hf ? file : "the GGUF")} differs ({a.Length:N0} vs {b.Length:N0} bytes)");
+        // config.json comes from the source folder in one step (as it did with the rotation in memory) and from the rotated
+        // folder's in two, which lists torch_dtype in another place: the same settings.
+        if (hf)
+            Assert.True(JsonNode.DeepEquals(JsonNode.Parse(File.ReadAllText(Path.Combine(twoSteps, "config.json"))),
+                JsonNode.Parse(File.ReadAllText(Path.Combine(oneStep, "config.json")))), $"{model} {run}: config.json differs");
+        output.WriteLine($"{model} {run}: identical ({new FileInfo(hf ? Path.Combine(oneStep, "model.safetensors") : oneStep).Length:N0} B)");
+    }
+
+    /// <summary>
+    /// The managed heap during rotate+gptq stays within plain GPTQ's plus the rotated embedding and head and a layer: the
+    /// whole rotated model (128 MiB for sotu-llama-30m, held by the earlier in-memory rotation) would exceed the bound by
+    /// far. The managed figure is measured after the run's forced blocking collections, so it does not depend on what else
+    /// runs on the machine.
+    /// </summary>
+    [Fact]
+    public void RotateGptqPeakManagedMemoryDoesNotHoldTheRotatedModel()
+    {
+        QuantizeResult Run(string name, bool rotate) => QuantSharpModel.Quantize(new QuantizeRequest
+        {
+            Model = Sotu, Output = _dir.File(name), Method = QuantizeMethod.Gptq, Rotate = rotate, Type = "Q4_K_M",
+            Calibration = [Train], Samples = 4, SequenceLength = 64, Seed = 0, MeasurePeakMemory = true,
+        });
+        var gptq = Run("gptq.gguf", false).Report!;
+        var rotated = Run("rot.gguf", true).Report!;
+        const double MiB = 1 << 20;
+        long extra = rotated.Memory.PeakManagedBytes - gptq.Memory.PeakManagedBytes;
+        output.WriteLine($"peak managed: gptq {gptq.Memory.PeakManagedBytes / MiB:F1} MiB, rotate+gptq {rotated.Memory.PeakManagedBytes / MiB:F1} MiB (+{extra / MiB:F1}); "
+            + $"peak anonymous: {gptq.Memory.PeakAnonymousBytes / MiB:F1} vs {rotated.Memory.PeakAnonymousBytes / MiB:F1} MiB; model in fp32 {rotated.ModelFp32Bytes / MiB:F1} MiB");
+        // Held: embedding + head in fp32 (2 × 16 MiB) and one rotated layer (≈ 12 MiB); the whole model would be 128 MiB.
+        Assert.True(extra < rotated.ModelFp32Bytes / 2, $"rotate+gptq's peak managed heap exceeds gptq's by {extra / MiB:F1} MiB, half the rotated model or more");
+    }
+
+    [Fact]
+    public void TheOpenedModelIsQuantizedOnlyWithItsLayerTransformFirst()
+    {
+        using var source = LlamaModel.Load(ArchitectureFixture.Write(ArchitectureSpec.Llama, _dir.File("llama")));
+        using var rotation = LayerwiseRotation.Prepare(source, new RotationOptions());
+        using var opened = rotation.Open(source.Tokenizer);
+        var rtn = new RtnLinearQuantizer(new GptqOptions());
+        // Without the transform its layers would be read unrotated under a rotated embedding: refused by name.
+        var none = Assert.Throws<ArgumentException>(() => new LayerStreamingQuantizer(opened, rtn, null));
+        Assert.Contains("must be the run's first transform", none.Message);
+        // The transform applies only to the model it rotated the embedding of.
+        var other = Assert.Throws<NotSupportedException>(() =>
+            new LayerStreamingQuantizer(source, rtn, null, new LayerStreamingOptions { Transforms = [rotation.LayerTransform] }));
+        Assert.Contains("only to the model its LayerwiseRotation.Open returned", other.Message);
+        Assert.Null(LayerwiseRotation.PendingLayerTransform(source));
+        // With it, the run goes.
+        var runner = new LayerStreamingQuantizer(opened, rtn, null, new LayerStreamingOptions { Transforms = [rotation.LayerTransform] });
+        Assert.Equal(source.Parameters.NumLayers, runner.Run().Count());
+    }
+}
