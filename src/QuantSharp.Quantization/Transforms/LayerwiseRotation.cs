@@ -1,5 +1,5 @@
-// The rotation of a layer-streaming run: embedding, head and final norm rotated up front, each decoder layer as the run reads it.
-using System.Runtime.InteropServices;
+// The rotation of a layer-streaming run: embedding, head and final norm rotated up front into a mapped temporary file, each decoder layer as the run reads it.
+using QuantSharp.Core.IO;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats;
 using QuantSharp.Formats.Tokenizers;
@@ -9,42 +9,74 @@ using QuantSharp.Quantization.Streaming;
 namespace QuantSharp.Quantization.Transforms;
 
 /// <summary>
-/// A rotation (docs/rotations.md) that never holds the rotated model: only the model-level tensors — the embedding
-/// (needed first, for the calibration inputs and as the file's first tensor), the head and the final norm (written
-/// last) — are rotated up front and held in fp32; each decoder layer is folded and rotated by <see cref="LayerTransform"/>,
-/// the first transform of a <see cref="LayerStreamingQuantizer"/> run, when the run reads the layer, and dropped with
-/// it. Memory: the model-level tensors in fp32 (<see cref="HeldBytes"/>) plus the run's one layer, instead of every
-/// tensor in fp32 (<see cref="ModelRotation.Rotate"/>). The tensors are the same arrays either way (the same steps,
-/// <see cref="ModelLevelRotation"/> and <see cref="LayerRotation.Apply"/>), so the outputs are byte for byte those of a
-/// run on the whole rotated model.
+/// A rotation (docs/rotations.md) that never holds the rotated model in memory. The model-level tensors — the
+/// embedding (needed first, for the calibration inputs and as the file's first tensor), the head and the final norm
+/// (written last) — are rotated up front, a block of rows at a time, into a temporary file mapped into memory (page
+/// cache the OS can write back and drop, as it drops the mapped model's pages; never anonymous memory beyond one block).
+/// Each decoder layer is folded and rotated by <see cref="LayerTransform"/>, the first transform of a
+/// <see cref="LayerStreamingQuantizer"/> run, when the run reads the layer, and dropped with it. The steps are those of
+/// <see cref="ModelRotation.Rotate"/> (<see cref="ModelLevelRotation"/>, <see cref="LayerRotation.Apply"/>), so the
+/// tensors and the outputs are bit for bit those of a run on the whole rotated model.
 /// </summary>
 public sealed class LayerwiseRotation : IDisposable
 {
+    /// <summary>Rows rotated at once: about this many bytes of fp32 (the only anonymous memory the model-level rotation takes).</summary>
+    private const int BlockBytes = 4 << 20;
+
     private readonly ModelLevelRotation _top;
     private readonly LlamaModel _source;
+    private readonly TemporaryMappedFile _file;
     private readonly Dictionary<string, TensorView> _tensors = new(StringComparer.Ordinal);
-    private readonly List<GCHandle> _pins = [];
 
-    private LayerwiseRotation(LlamaModel source, ModelLevelRotation top)
+    private unsafe LayerwiseRotation(LlamaModel source, ModelLevelRotation top, string? temporaryDirectory, CancellationToken ct)
     {
         _source = source;
         _top = top;
         var names = top.Parameters.Architecture.HfNaming;
-        Pin(top.Embedding.Name, top.Embedding.Values, [top.Embedding.Rows, top.Embedding.Cols]);
-        Pin(names.OutputNorm, top.OutputNorm, [top.OutputNorm.Length]);
-        if (top.Output is { } head) Pin(head.Name, head.Values, [head.Rows, head.Cols]);
+        int rows = top.Rows, dim = top.Parameters.Dim;
+        long matrix = (long)rows * dim * sizeof(float);
+        _file = new TemporaryMappedFile(temporaryDirectory, "quantsharp-rotated-", top.Bytes);
+        try
+        {
+            byte* at = _file.Base;
+            TensorView Matrix(string name, Action<int, Span<float>> rotate)
+            {
+                var view = new TensorView(name, DType.F32, [rows, dim], at, matrix);
+                float* p = (float*)at;
+                int block = Math.Clamp(BlockBytes / (dim * sizeof(float)), 1, rows);
+                for (int r = 0; r < rows; r += block)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    int n = Math.Min(block, rows - r);
+                    rotate(r, new Span<float>(p + (long)r * dim, n * dim));
+                }
+                at += matrix;
+                return view;
+            }
+            _tensors[names.TokenEmbedding] = Matrix(names.TokenEmbedding, top.RotateEmbedding);
+            if (top.HasOutput) _tensors[names.Output] = Matrix(names.Output, top.RotateOutput);
+            top.OutputNorm().AsSpan().CopyTo(new Span<float>(at, dim));
+            _tensors[names.OutputNorm] = new TensorView(names.OutputNorm, DType.F32, [dim], at, (long)dim * sizeof(float));
+        }
+        catch
+        {
+            _file.Dispose();
+            throw;
+        }
         LayerTransform = new RotationLayerTransform(this);
     }
 
     /// <summary>
     /// Checks that <paramref name="model"/> can be rotated (<see cref="ModelRotation.ThrowIfUnsupported"/>), draws the
-    /// rotations and rotates its embedding, head and final norm. <paramref name="log"/> receives the rotations chosen and
+    /// rotations and rotates its embedding, head and final norm into a temporary file in <paramref name="temporaryDirectory"/>
+    /// (null: the system temp folder; unlinked at once on Unix). <paramref name="log"/> receives the rotations chosen and
     /// the head's fate. <paramref name="model"/> must stay open while the rotation is used: the layers are read from it.
     /// </summary>
-    public static LayerwiseRotation Prepare(LlamaModel model, RotationOptions options, Action<string>? log = null)
+    public static LayerwiseRotation Prepare(LlamaModel model, RotationOptions options, Action<string>? log = null, string? temporaryDirectory = null,
+        CancellationToken cancellationToken = default)
     {
         ModelRotation.ThrowIfUnsupported(model);
-        return new LayerwiseRotation(model, ModelLevelRotation.Create(model, options, log));
+        return new LayerwiseRotation(model, ModelLevelRotation.Create(model, options, log), temporaryDirectory, cancellationToken);
     }
 
     /// <summary>The rotated model's hyperparameters (<see cref="LlamaHyperParameters.TiedEmbeddings"/> false when the head was untied).</summary>
@@ -53,8 +85,8 @@ public sealed class LayerwiseRotation : IDisposable
     /// <summary>What was chosen, one line each (rotations, tied or untied head).</summary>
     public IReadOnlyList<string> Notes => _top.Notes;
 
-    /// <summary>Bytes held for the whole run: the rotated embedding, head and final norm in fp32.</summary>
-    public long HeldBytes => _top.Bytes;
+    /// <summary>Bytes of the rotated embedding, head and final norm (fp32) in the mapped temporary file.</summary>
+    public long MappedBytes => _top.Bytes;
 
     /// <summary>
     /// Folds the norms of one decoder layer and applies R1 (and R2) to it (<see cref="LayerRotation.Apply"/>); the first
@@ -85,20 +117,8 @@ public sealed class LayerwiseRotation : IDisposable
 
     internal void RotateLayer(DecoderLayerTensors layer) => LayerRotation.Apply(layer, _top.Residual, _top.ValueHead, _top.Threads);
 
-    /// <summary>Unpins the rotated tensors (the opened model's views become invalid).</summary>
-    public void Dispose()
-    {
-        foreach (var p in _pins) p.Free();
-        _pins.Clear();
-    }
-
-    // The rotated arrays themselves, pinned in place (no copy: the embedding of a large vocabulary is gigabytes).
-    private unsafe void Pin(string name, float[] values, long[] shape)
-    {
-        var handle = GCHandle.Alloc(values, GCHandleType.Pinned);
-        _pins.Add(handle);
-        _tensors[name] = new TensorView(name, DType.F32, shape, (byte*)handle.AddrOfPinnedObject(), values.LongLength * sizeof(float));
-    }
+    /// <summary>Unmaps and removes the temporary file (the opened model's views become invalid).</summary>
+    public void Dispose() => _file.Dispose();
 
     /// <summary>The source's tensors with the rotated model-level ones in place of (or, for an untied head, beside) its own.</summary>
     private sealed class LayerPendingWeights(LayerwiseRotation owner, string origin) : IWeightSource

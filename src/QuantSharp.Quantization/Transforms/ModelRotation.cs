@@ -52,7 +52,8 @@ public static class ModelRotation
         var names = hp.Architecture.HfNaming;
         var top = ModelLevelRotation.Create(model, options, log);
         var outW = new InMemoryWeights(model.Origin + " (rotated)");
-        outW.Add(top.Embedding.Name, top.Embedding.Values, top.Embedding.Rows, top.Embedding.Cols);
+        var embedding = top.RotatedEmbedding();
+        outW.Add(embedding.Name, embedding.Values, embedding.Rows, embedding.Cols);
         for (int i = 0; i < hp.NumLayers; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -60,8 +61,8 @@ public static class ModelRotation
             LayerRotation.Apply(layer, top.Residual, top.ValueHead, options.Threads);
             foreach (var (name, values, shape) in layer.Tensors(names)) outW.Add(name, values, shape);
         }
-        outW.Add(names.OutputNorm, top.OutputNorm, top.OutputNorm.Length);
-        if (top.Output is { } head) outW.Add(head.Name, head.Values, head.Rows, head.Cols);
+        outW.Add(names.OutputNorm, top.OutputNorm(), hp.Dim);
+        if (top.RotatedOutput() is { } head) outW.Add(head.Name, head.Values, head.Rows, head.Cols);
         return new RotatedModel(outW, top.Parameters, top.Notes);
     }
 }

@@ -89,7 +89,7 @@ internal static class QuantizeRunner
         using var source = LlamaModel.Load(request.Model, request.Tokenizer);
         // rotate+METHOD: the method runs on the rotated model as it would on a rotated folder — its embedding, head and
         // final norm rotated now, each decoder layer by the run's first transform when the run reaches it.
-        using var rotated = plan.Rotation is { } rotation ? Rotate(request, plan, source, rotation, outPath) : null;
+        using var rotated = plan.Rotation is { } rotation ? Rotate(request, plan, source, rotation, outPath, ct) : null;
         using var rotatedModel = rotated?.Open(source.Tokenizer, origin: source.Origin);
         var model = rotatedModel ?? source;
         var loadTime = sw.Elapsed;
@@ -147,17 +147,18 @@ internal static class QuantizeRunner
     /// <summary>
     /// Prepares the rotation of <paramref name="model"/> (docs/rotations.md): an architecture or input the rotation cannot
     /// handle, or a Hugging Face destination that cannot be written, is refused before the work. Only the embedding, head
-    /// and final norm are rotated here and held in fp32 for the run; the decoder layers are rotated one at a time by the
-    /// layer-streaming run (<see cref="LayerwiseRotation.LayerTransform"/>), and the log says so.
+    /// and final norm are rotated here, into a temporary file mapped for the run (page cache, not anonymous memory); the
+    /// decoder layers are rotated one at a time by the layer-streaming run (<see cref="LayerwiseRotation.LayerTransform"/>),
+    /// and the log says so.
     /// </summary>
-    private static LayerwiseRotation Rotate(QuantizeRequest request, QuantizePlan plan, LlamaModel model, RotationOptions options, string outPath)
+    private static LayerwiseRotation Rotate(QuantizeRequest request, QuantizePlan plan, LlamaModel model, RotationOptions options, string outPath, CancellationToken ct)
     {
         ModelRotation.ThrowIfUnsupported(model);
         if (plan.HfFormat != null) HfFolderOutput.CheckDestination(model.Origin, outPath);
         var sw = Stopwatch.StartNew();
-        var rotated = LayerwiseRotation.Prepare(model, options, request.OnInfo is { } info ? note => info("rotation: " + note) : null);
-        request.OnInfo?.Invoke($"rotation: embedding, head and final norm rotated in {sw.Elapsed.TotalSeconds:F1} s, held in fp32 for the run "
-            + $"({rotated.HeldBytes / (1024.0 * 1024):F1} MiB); each decoder layer is rotated when the run reaches it and dropped with it");
+        var rotated = LayerwiseRotation.Prepare(model, options, request.OnInfo is { } info ? note => info("rotation: " + note) : null, cancellationToken: ct);
+        request.OnInfo?.Invoke($"rotation: embedding, head and final norm rotated in {sw.Elapsed.TotalSeconds:F1} s into a mapped temporary file "
+            + $"({rotated.MappedBytes / (1024.0 * 1024):F1} MiB of fp32); each decoder layer is rotated when the run reaches it and dropped with it");
         return rotated;
     }
 
