@@ -118,7 +118,7 @@ public static class GgufLlamaExporter
                 if (linear == LlamaLinear.Gate) AddVector(w, naming.FfnNorm(i), l.FfnNorm.Length, Vector(TensorRole.FfnNorm));
                 if (l.Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down)
                 {
-                    if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router);
+                    if (linear == LlamaLinear.Gate) AddF32(w, naming.Name(TensorRole.Router, i), ex.Router, enc.LayerRouters is { } routers ? () => routers(layer) : null);
                     var (role, views) = ex.For(linear);
                     AddStacked(w, naming.Name(role, i), views, enc, scratch, i, linear);
                     continue;
@@ -316,9 +316,18 @@ public static class GgufLlamaExporter
     }
 
     /// <summary>A matrix kept in F32 whatever the recipe (llama.cpp never quantizes the MoE router, ffn_gate_inp).</summary>
-    private static void AddF32(GgufWriter w, string name, TensorView t)
+    // A matrix stored in F32 (a router): the model's view, or the values a streaming run supplies when the writer reaches it
+    // (null from the run: the view's).
+    private static void AddF32(GgufWriter w, string name, TensorView t, Func<float[]?>? values = null)
         => w.AddTensor(name, GgmlType.F32, [t.Rows, t.Columns], s =>
         {
+            if (values?.Invoke() is { } v)
+            {
+                if (v.LongLength != t.Rows * t.Columns) throw new InvalidOperationException($"{name}: {v.Length} values supplied for a [{t.Rows}, {t.Columns}] tensor");
+                s.Write(MemoryMarshal.AsBytes(v.AsSpan()));
+                _progressHook?.Invoke();
+                return;
+            }
             var f = new float[t.Columns];
             for (long r = 0; r < t.Rows; r++)
             {

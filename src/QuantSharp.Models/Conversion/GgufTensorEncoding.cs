@@ -27,8 +27,13 @@ public delegate void BlockRowEncoder(string tensorName, int matrix, GgmlType typ
 /// </remarks>
 /// <para><see cref="LayerVectors"/>, when set, supplies each decoder layer's norms, biases and q/k norms (in the
 /// model's in-memory convention) instead of the model's: a layer-streaming run whose transforms changed them.</para>
+/// <para><see cref="LayerRouters"/>, when set, supplies each mixture-of-experts layer's router as the run used it (a
+/// rotation changes it); where it returns null the model's router is written.</para>
 public sealed record GgufTensorEncoding(Func<string, long[], GgmlType> TypeFor, BlockRowEncoder? Encoder, uint FileType, LayerTensorSource? LayerTensors = null,
-    LayerVectorSource? LayerVectors = null);
+    LayerVectorSource? LayerVectors = null, LayerRouterSource? LayerRouters = null);
+
+/// <summary>The router [experts, hidden] (row-major fp32) of decoder layer <paramref name="layer"/>, or null for the model's own.</summary>
+public delegate float[]? LayerRouterSource(int layer);
 
 /// <summary>The vector of <paramref name="role"/> (a norm, bias or q/k norm) of decoder layer <paramref name="layer"/>.</summary>
 public delegate float[] LayerVectorSource(int layer, Architectures.TensorRole role);

@@ -13,7 +13,7 @@ namespace QuantSharp.Quantization.Export;
 /// rows (<see cref="QuantizedLinear.GgufBytes"/>). The tensor table comes first, from the type
 /// policy of <see cref="PureGgufRecipe"/> for the target type or of a llama.cpp mix (types and sizes are known
 /// before any layer is quantized); token embedding and classifier are encoded from the model as the
-/// whole-model recipe does; each decoder layer's linear tensors and vectors (norms, biases) are pulled from the run
+/// whole-model recipe does; each decoder layer's linear tensors, vectors (norms, biases) and router are pulled from the run
 /// when the writer reaches them, so one layer is in memory at a time. Atomic (temporary file, renamed when
 /// complete; removed on error or cancellation).
 /// </summary>
@@ -65,6 +65,8 @@ public static class GgufStreamingExport
             },
             // Norms, biases and q/k norms as the run used them (a transform may have changed them).
             LayerVectors = (layer, role) => cursor.Layer(layer).Vector(role),
+            // A mixture of experts' router as the run used it (a rotation changes it), else the model's.
+            LayerRouters = layer => cursor.Layer(layer).Router,
         };
         if (tensorQuantized != null) encoding = Reporting.GgufEncodingErrors.Observe(encoding, tensorQuantized, floatTensor);
         GgufLlamaExporter.Export(model, outputPath, encoding, protectedPaths: protectedPaths, cancellationToken: cancellationToken);

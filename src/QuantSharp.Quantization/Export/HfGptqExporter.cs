@@ -165,7 +165,8 @@ public static class HfGptqExporter
                 // A mixture of experts: the router stays in fp16 (GPTQModel does not quantize it), each expert's
                 // gate/up/down is a packed module of its own under the family's expert names.
                 AddVector(TensorRole.FfnNorm, norm: true);
-                AddF16(w, names.Name(TensorRole.Router, i), experts.Router);
+                // The router as the run used it (a rotation changes it), else the model's.
+                AddF16(w, names.Name(TensorRole.Router, i), experts.Router, () => cursor.Layer(layer).Router);
                 foreach (var k in new[] { LlamaLinear.Gate, LlamaLinear.Up, LlamaLinear.Down })
                 {
                     var (role, views) = experts.For(k);
@@ -227,16 +228,21 @@ public static class HfGptqExporter
         return half;
     }
 
-    private static void AddF16(SafetensorsWriter w, string name, TensorView t)
+    // A matrix in fp16: the view's rows, or the values a streaming run supplies when the writer reaches it (null: the view's).
+    private static void AddF16(SafetensorsWriter w, string name, TensorView t, Func<float[]?>? values = null)
     {
         int rows = checked((int)t.Rows), cols = checked((int)t.Columns);
         w.AddTensor(name, DType.F16, (long[])t.Shape.Clone(), s =>
         {
             var f = new float[cols];
             var h = new Half[cols];
+            var supplied = values?.Invoke();
+            if (supplied is not null && supplied.LongLength != (long)rows * cols)
+                throw new InvalidOperationException($"{name}: {supplied.Length} values supplied for a [{rows}, {cols}] tensor");
             for (int r = 0; r < rows; r++)
             {
-                FloatConversion.ToFloat32(t.DType, t.RowBytes(r), f);
+                if (supplied is not null) supplied.AsSpan(r * cols, cols).CopyTo(f);
+                else FloatConversion.ToFloat32(t.DType, t.RowBytes(r), f);
                 ToF16(name, f, h);
                 s.Write(MemoryMarshal.AsBytes(h.AsSpan()));
             }

@@ -54,6 +54,10 @@ public sealed class LayerStreamingQuantizer
         if (_options.ChunkTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), "chunk size must be positive");
         if (calibration == null && quantizer.Needs != StatisticsNeeds.None)
             throw new ArgumentException($"the {quantizer.Name} quantizer with these settings needs calibration data (--calib)");
+        // A model whose decoder layers a transform has yet to rotate (LayerwiseRotation.Open) is quantized only with that
+        // transform first: without it the layers would be read unrotated under a rotated embedding.
+        if (LayerwiseRotation.PendingLayerTransform(model) is { } pending && (_options.Transforms.Count == 0 || _options.Transforms[0] != pending))
+            throw new ArgumentException($"{model.Origin}: the model's decoder layers are rotated by its rotation's layer transform, which must be the run's first transform (LayerStreamingOptions.Transforms)", nameof(options));
         foreach (var t in _options.Transforms)
         {
             if (calibration == null && t.NeedsCalibration)
@@ -390,7 +394,10 @@ public sealed class LayerStreamingQuantizer
             [TensorRole.FfnNorm] = lw.FfnNorm,
         };
         foreach (var role in _hp.Architecture.OptionalLayerTensors) vectors[role] = lw.Vector(role)!;
-        return new QuantizedDecoderLayer { Index = l, Linears = results, Experts = expertResults, Vectors = vectors };
+        return new QuantizedDecoderLayer
+        {
+            Index = l, Linears = results, Experts = expertResults, Vectors = vectors, Router = transformed?.Tensors.Router?.Values,
+        };
     }
 
     /// <summary>
@@ -404,7 +411,8 @@ public sealed class LayerStreamingQuantizer
         var sw = Stopwatch.StartNew();
         var tensors = DecoderLayerTensors.From(_model, l, _hp.Architecture.HfNaming);
         LayerCalibrationForward? forward = null;
-        if (store != null)
+        // Only a transform that reads the calibration inputs gets them (a rotation does not: no copy of the activations).
+        if (store != null && _options.Transforms.Any(t => t.NeedsCalibration))
         {
             var seqs = _calibration!.Sequences;
             var input = new float[checked((int)(_calibration.TotalTokens * _hp.Dim))];

@@ -6,8 +6,9 @@ namespace QuantSharp.Quantization.Streaming;
 
 /// <summary>
 /// One quantized decoder layer: its linear layers — for a mixture of experts, q/k/v/o and each expert's
-/// gate/up/down (the router stays in full precision) — and its vectors (norms, biases, q/k norms) as the run used
-/// them: a layer transform (AWQ) changes norms, so exporters write the vectors from here, never from the source model.
+/// gate/up/down (the router stays in full precision) — and its vectors (norms, biases, q/k norms) and router as the
+/// run used them: a layer transform (AWQ, a rotation) changes norms and a rotation the router, so exporters write them
+/// from here, never from the source model.
 /// </summary>
 public sealed class QuantizedDecoderLayer
 {
@@ -26,6 +27,13 @@ public sealed class QuantizedDecoderLayer
     /// holds 1 + w), after the run's transforms.
     /// </summary>
     public IReadOnlyDictionary<TensorRole, float[]> Vectors { get; init; } = new Dictionary<TensorRole, float[]>();
+
+    /// <summary>
+    /// The router of a mixture-of-experts layer, [experts, hidden] row-major in fp32, as the run used it when a layer
+    /// transform may have changed it (a rotation does); null when the run read the model's router unchanged (no transform,
+    /// or a dense layer): exporters then write the model's.
+    /// </summary>
+    public float[]? Router { get; init; }
 
     /// <summary>The vector of <paramref name="role"/>; throws when the run did not record it.</summary>
     public float[] Vector(TensorRole role) => Vectors.TryGetValue(role, out var v) ? v

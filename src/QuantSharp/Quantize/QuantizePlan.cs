@@ -38,7 +38,7 @@ internal sealed record QuantizePlan
     /// <summary>A method into a named mix (<see cref="FileType"/>): how each linear is rounded (the quantizer needs the model's plan, so the runner builds it).</summary>
     public MixRounding? MixRounding { get; init; }
 
-    /// <summary>Rotate the model (in memory, before the method) with these settings; null: no rotation.</summary>
+    /// <summary>Rotate the model (each decoder layer as the method's run reaches it) with these settings; null: no rotation.</summary>
     public RotationOptions? Rotation { get; init; }
 
     /// <summary>Per-tensor type changes to the named mix (<c>--tensor-type</c>, …); null: the mix as llama.cpp plans it.</summary>

@@ -75,8 +75,9 @@ public sealed record QuantizeRequest
 
     /// <summary>
     /// With <see cref="Method"/>: fold the norms and rotate the model (QuaRot/SpinQuant R1, and R2 unless
-    /// <see cref="NoHeadRotation"/>; docs/rotations.md) in memory before the method runs — <c>--method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq</c>.
-    /// Into every output the method supports; the rotated model is held in fp32 in memory during the run.
+    /// <see cref="NoHeadRotation"/>; docs/rotations.md) as the method runs — <c>--method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq</c>.
+    /// Into every output the method supports; one decoder layer at a time (the embedding and head are rotated first, into a
+    /// mapped temporary file), so the run's memory is the layer-streaming bound, as without the rotation.
     /// </summary>
     public bool Rotate { get; init; }
 

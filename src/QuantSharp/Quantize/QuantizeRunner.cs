@@ -88,7 +88,8 @@ internal static class QuantizeRunner
         AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
         var sw = Stopwatch.StartNew();
         using var source = LlamaModel.Load(request.Model, request.Tokenizer);
-        // rotate+METHOD: the method runs on the rotated model (in memory, fp32) as it would on a rotated folder.
+        // rotate+METHOD: the method runs on the rotated model as it would on a rotated folder — its embedding, head and
+        // final norm rotated now, each decoder layer by the run's first transform when the run reaches it.
         using var rotated = plan.Rotation is { } rotation ? Rotate(request, plan, source, rotation, outPath, ct) : null;
         using var rotatedModel = rotated?.Open(source.Tokenizer, origin: source.Origin);
         var model = rotatedModel ?? source;
@@ -112,6 +113,7 @@ internal static class QuantizeRunner
         }
         sw.Restart();
         var (quantizer, transforms) = plan.MixRounding is { } rounding ? MixQuantizer(request, plan, model, rounding) : (plan.Quantizer!, plan.Transforms);
+        if (rotated != null) transforms = [rotated.LayerTransform, .. transforms];
         var opts = new LayerStreamingOptions
         {
             OriginalActivations = request.OriginalActivations,
@@ -149,18 +151,20 @@ internal static class QuantizeRunner
     }
 
     /// <summary>
-    /// Folds the norms and rotates <paramref name="model"/> (docs/rotations.md): an architecture or input the rotation
-    /// cannot handle, or a Hugging Face destination that cannot be written, is refused before the work. The rotated
-    /// model is every tensor in fp32 in memory — the run's memory bound is that, not one layer — and the log says so.
+    /// Prepares the rotation of <paramref name="model"/> (docs/rotations.md): an architecture or input the rotation cannot
+    /// handle, or a Hugging Face destination that cannot be written, is refused before the work. Only the embedding, head
+    /// and final norm are rotated here, into a temporary file mapped for the run (page cache, not anonymous memory); the
+    /// decoder layers are rotated one at a time by the layer-streaming run (<see cref="LayerwiseRotation.LayerTransform"/>),
+    /// and the log says so.
     /// </summary>
-    private static RotatedModel Rotate(QuantizeRequest request, QuantizePlan plan, LlamaModel model, RotationOptions options, string outPath, CancellationToken ct)
+    private static LayerwiseRotation Rotate(QuantizeRequest request, QuantizePlan plan, LlamaModel model, RotationOptions options, string outPath, CancellationToken ct)
     {
         ModelRotation.ThrowIfUnsupported(model);
         if (plan.HfFormat != null) HfFolderOutput.CheckDestination(model.Origin, outPath);
         var sw = Stopwatch.StartNew();
-        var rotated = ModelRotation.Rotate(model, options, request.OnInfo is { } info ? note => info("rotation: " + note) : null, ct);
-        long bytes = rotated.Weights.TensorNames.Sum(n => rotated.Weights.Get(n).ByteLength);
-        request.OnInfo?.Invoke($"rotation: {rotated.Weights.TensorNames.Count} tensors rotated in {sw.Elapsed.TotalSeconds:F1} s, held in fp32 in memory for the run ({bytes / (1024.0 * 1024):F1} MiB)");
+        var rotated = LayerwiseRotation.Prepare(model, options, request.OnInfo is { } info ? note => info("rotation: " + note) : null, cancellationToken: ct);
+        request.OnInfo?.Invoke($"rotation: embedding, head and final norm rotated in {sw.Elapsed.TotalSeconds:F1} s into a mapped temporary file "
+            + $"({rotated.MappedBytes / (1024.0 * 1024):F1} MiB of fp32); each decoder layer is rotated when the run reaches it and dropped with it");
         return rotated;
     }
 
