@@ -129,7 +129,12 @@ internal static class QuantizeRunner
         var grid = plan.Grid;
         if (plan.MixRounding is { } mixRounding)
         {
-            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, model, calib, mixRounding, ct) : null;
+            // A rotate+ run's model has rotated embedding and head over layers the run rotates one at a time: a whole-model
+            // forward of it would be wrong, so its classifier keeps llama.cpp's rounding (calibrating it in the rotated basis
+            // is not built).
+            if (rotated != null && calib is not null && !request.RoundOutputToNearest)
+                request.OnInfo?.Invoke("classifier: rounded to nearest (a rotate+ run does not calibrate it)");
+            var classifier = calib is not null && !request.RoundOutputToNearest && rotated is null ? EncodeClassifier(request, plan, model, calib, mixRounding, ct) : null;
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
                 tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
                 encodedModelTensors: classifier);
