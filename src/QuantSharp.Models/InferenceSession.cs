@@ -130,7 +130,9 @@ public sealed class InferenceSession
     /// </summary>
     /// <param name="tokens">Token ids (longer inputs than <see cref="MaxBatch"/> are split).</param>
     /// <param name="hidden">[tokens, hidden size].</param>
-    public void ForwardHidden(ReadOnlySpan<int> tokens, Span<float> hidden)
+    /// <param name="finalNormWeights">Whether the final norm's weights scale the result (the classifier's input); false:
+    /// the RMS-normalised residual alone (for a classifier whose norm weights are folded into it, as after a rotation).</param>
+    public void ForwardHidden(ReadOnlySpan<int> tokens, Span<float> hidden, bool finalNormWeights = true)
     {
         int dim = _hp.Dim;
         CheckTokens(tokens);
@@ -139,9 +141,12 @@ public sealed class InferenceSession
         {
             int n = Math.Min(_maxBatch, tokens.Length - start);
             ForwardBatch(tokens.Slice(start, n));
-            RmsNormRows(_x.AsSpan(0, n * dim), _model.OutputNorm, hidden.Slice(start * dim, n * dim), n);
+            RmsNormRows(_x.AsSpan(0, n * dim), finalNormWeights ? _model.OutputNorm : _unitNorm ??= Enumerable.Repeat(1f, dim).ToArray(),
+                hidden.Slice(start * dim, n * dim), n);
         }
     }
+
+    private float[]? _unitNorm;
 
     private void CheckTokens(ReadOnlySpan<int> tokens)
     {

@@ -38,7 +38,15 @@ public static class ClassifierCalibration
     /// inputs, the final-normed hidden states (Σ x xᵀ when <paramref name="hessian"/>, and Σ x² per column); the classifier
     /// itself is not multiplied (<see cref="InferenceSession.ForwardHidden"/>).
     /// </summary>
-    public static LinearInputStatistics Collect(LlamaModel model, CalibrationSet calibration, bool hessian, CancellationToken cancellationToken = default)
+    /// <param name="model">The full-precision model the statistics come from.</param>
+    /// <param name="calibration">The calibration segments.</param>
+    /// <param name="hessian">Whether to accumulate Σ x xᵀ (GPTQ) or only Σ x².</param>
+    /// <param name="cancellationToken">Checked between segments.</param>
+    /// <param name="rotateRows">For a classifier of a rotated model (final norm folded into it, R1 applied): the rows are
+    /// taken RMS-normalised without the final norm's weights and rotated in place by this (rows, count) before they are
+    /// accumulated, so that the statistics are those of the rotated classifier's inputs.</param>
+    public static LinearInputStatistics Collect(LlamaModel model, CalibrationSet calibration, bool hessian, CancellationToken cancellationToken = default,
+        Action<float[], int>? rotateRows = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(calibration);
@@ -51,7 +59,8 @@ public static class ClassifierCalibration
         {
             cancellationToken.ThrowIfCancellationRequested();
             session.Reset();
-            session.ForwardHidden(sequence, hidden);
+            session.ForwardHidden(sequence, hidden, finalNormWeights: rotateRows is null);
+            rotateRows?.Invoke(hidden, sequence.Length);
             stats.Add(hidden.AsSpan(0, sequence.Length * dim), sequence.Length);
         }
         stats.ReleaseScratch();

@@ -115,6 +115,20 @@ public sealed class LayerwiseRotation : IDisposable
 
     internal bool Opened(LlamaModel model) => model.Source is LayerPendingWeights w && w.Owner == this;
 
+    /// <summary>
+    /// Rotates the first <paramref name="count"/> rows of <paramref name="rows"/> (vectors of the residual stream, hidden size
+    /// each) by R1 in place: the source model's normalised final hidden states become the rotated classifier's inputs.
+    /// </summary>
+    public void RotateResidualRows(float[] rows, int count)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        int dim = _top.Parameters.Dim;
+        if (count < 0 || (long)count * dim > rows.Length) throw new ArgumentOutOfRangeException(nameof(count), count, $"{rows.Length} values hold fewer than {count} rows of {dim}");
+        var m = new FloatMatrix("residual rows", count * dim == rows.Length ? rows : rows[..(count * dim)], count, dim);
+        MatrixRotation.RotateRows(m, _top.Residual, _top.Threads);
+        if (!ReferenceEquals(m.Values, rows)) m.Values.CopyTo(rows, 0);
+    }
+
     internal void RotateLayer(DecoderLayerTensors layer) => LayerRotation.Apply(layer, _top.Residual, _top.ValueHead, _top.Threads);
 
     /// <summary>Unmaps and removes the temporary file (the opened model's views become invalid).</summary>

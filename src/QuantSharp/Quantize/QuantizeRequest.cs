@@ -60,8 +60,8 @@ public sealed record QuantizeRequest
     /// With <see cref="Method"/> into a named mix (<see cref="Type"/>): round the classifier (output.weight, or the tied
     /// token embedding) to nearest without statistics, as llama.cpp does (<c>--rtn-output</c>). By default it is rounded
     /// with the statistics of its inputs on the calibration set — GPTQ for a GPTQ method, importance-weighted otherwise
-    /// (docs/gptq.md: on sotu-llama-30m pure Q3_K this alone lowers the KL divergence by 11 %). A rotate+ run keeps
-    /// round-to-nearest for it (its calibration in the rotated basis is not built).
+    /// (docs/gptq.md: on sotu-llama-30m pure Q3_K this alone lowers the KL divergence by 11 %); after a rotation, with the
+    /// rotated head's inputs.
     /// </summary>
     public bool RoundOutputToNearest { get; init; }
 

@@ -129,12 +129,7 @@ internal static class QuantizeRunner
         var grid = plan.Grid;
         if (plan.MixRounding is { } mixRounding)
         {
-            // A rotate+ run's model has rotated embedding and head over layers the run rotates one at a time: a whole-model
-            // forward of it would be wrong, so its classifier keeps llama.cpp's rounding (calibrating it in the rotated basis
-            // is not built).
-            if (rotated != null && calib is not null && !request.RoundOutputToNearest)
-                request.OnInfo?.Invoke("classifier: rounded to nearest (a rotate+ run does not calibrate it)");
-            var classifier = calib is not null && !request.RoundOutputToNearest && rotated is null ? EncodeClassifier(request, plan, model, calib, mixRounding, ct) : null;
+            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, source, model, rotated, calib, mixRounding, ct) : null;
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
                 tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
                 encodedModelTensors: classifier);
@@ -191,13 +186,20 @@ internal static class QuantizeRunner
     /// The classifier in its planned type, rounded with the statistics of its inputs on the calibration set
     /// (<see cref="ClassifierCalibration"/>); null where the plan gives it a float type.
     /// </summary>
-    private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, LlamaModel model, CalibrationSet calib,
-        MixRounding rounding, CancellationToken ct)
+    /// <remarks>
+    /// A rotate+ run's <paramref name="model"/> has its embedding and head rotated but its layers are rotated one at a time
+    /// by the run, so a whole-model forward of it would be wrong: the statistics then come from <paramref name="source"/>,
+    /// whose RMS-normalised final states, rotated by R1, are the rotated head's inputs (its final norm is folded into it).
+    /// </remarks>
+    private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, LlamaModel source, LlamaModel model,
+        LayerwiseRotation? rotation, CalibrationSet calib, MixRounding rounding, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         string name = ClassifierCalibration.TensorName(model);
         var type = LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides)[name];
-        var stats = ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct);
+        var stats = rotation is null
+            ? ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct)
+            : ClassifierCalibration.Collect(source, calib, hessian: rounding == MixRounding.Gptq, ct, rotation.RotateResidualRows);
         var bytes = ClassifierCalibration.Encode(model, type, stats, rounding, plan.Grid.Damping, request.OnWarning);
         if (bytes is null) return null;
         request.OnInfo?.Invoke($"classifier: {name} {type} rounded by {(rounding == MixRounding.Gptq ? "GPTQ" : "ggml's quantizer with importance")} on its calibration inputs in {sw.Elapsed.TotalSeconds:F1} s");

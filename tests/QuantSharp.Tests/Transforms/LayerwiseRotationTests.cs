@@ -126,6 +126,30 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
     /// F32 folder of the same name, then METHOD on it: the tensors the run used to hold in memory): identical files.
     /// </summary>
     [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    public void ClassifierStatisticsAfterTheRotationAreTheRotatedModels(string arch)
+    {
+        // rotate+ into a mix calibrates the classifier from the source's RMS-normalised final states rotated by R1 (the
+        // layer-rotated model cannot run a whole forward): the same Hessian as the whole rotated model's forward gives.
+        using var source = LlamaModel.Load(ArchitectureFixture.Write(Spec(arch), _dir.File(arch)));
+        var options = new RotationOptions { Seed = 2 };
+        using var whole = ModelRotation.Rotate(source, options);
+        using var wholeModel = whole.Open(source.Tokenizer);
+        using var layerwise = LayerwiseRotation.Prepare(source, options);
+        var calib = QuantSharp.Quantization.Calibration.CalibrationSet.RandomSegments(source.Tokenizer!, [Train], 4, 64, 0);
+        var expected = QuantSharp.Quantization.Calibration.ClassifierCalibration.Collect(wholeModel, calib, hessian: true).Hessian();
+        var actual = QuantSharp.Quantization.Calibration.ClassifierCalibration.Collect(source, calib, hessian: true, rotateRows: layerwise.RotateResidualRows).Hessian();
+        double scale = expected.Max(Math.Abs), worst = 0;
+        for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        output.WriteLine($"{arch}: max |ΔH| = {worst:E2} of max |H| {scale:E2}");
+        Assert.True(worst <= 1e-4 * scale, $"{arch}: the Hessians differ by {worst} (max |H| {scale})");
+        // Without the rotation the source's own statistics are another basis: the check can fail.
+        var unrotated = QuantSharp.Quantization.Calibration.ClassifierCalibration.Collect(source, calib, hessian: true).Hessian();
+        Assert.True(expected.Zip(unrotated).Max(p => Math.Abs(p.First - p.Second)) > 1e-2 * scale);
+    }
+
+    [Theory]
     [MemberData(nameof(OutputKinds))]
     public void RotatePlusMethodWritesTheBytesOfTheMethodOnTheWholeRotatedModel(string model, string run)
     {
@@ -155,8 +179,11 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
             Calibration = [Train], Samples = 4, SequenceLength = 64, Seed = 0,
         };
         string twoSteps = _dir.File("two-steps" + (hf ? "" : ".gguf")), oneStep = _dir.File("one-step" + (hf ? "" : ".gguf"));
-        // A rotate+ run rounds the classifier to nearest (it does not calibrate it in the rotated basis): so does the reference.
-        QuantSharpModel.Quantize(request with { Output = twoSteps, RoundOutputToNearest = type != null });
+        // The classifier's statistics come from another forward in the two (the rotated model's, or the source's rotated by
+        // R1: equal up to fp32 rounding, ClassifierStatisticsAfterTheRotationAreTheRotatedModels), so it is rounded to
+        // nearest in both here for a byte comparison of everything else.
+        request = request with { RoundOutputToNearest = type != null };
+        QuantSharpModel.Quantize(request with { Output = twoSteps });
         QuantSharpModel.Quantize(request with { Model = folder, Output = oneStep, Rotate = true, RotationSeed = 3 });
         string file = hf ? "model.safetensors" : "";
         byte[] a = File.ReadAllBytes(Path.Combine(twoSteps, file)), b = File.ReadAllBytes(Path.Combine(oneStep, file));
