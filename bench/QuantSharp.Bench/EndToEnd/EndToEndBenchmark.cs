@@ -28,6 +28,10 @@ internal static class EndToEndBenchmark
         int promptLength = int.Parse(Arg(args, "--prompt") ?? "512");
         int gen = int.Parse(Arg(args, "--gen") ?? "128");
         string[] types = (Arg(args, "--types") ?? "f32,f16").Split(',');
+        // Every type is checked before any file is written or measured.
+        foreach (var t in types)
+            if (QuantizedFileType(t) is null && !FloatTypes.Contains(t))
+                throw new ArgumentException($"--types: unknown type {t}; expected f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl or iq4_xs");
         var kv = (Arg(args, "--kv") ?? "f16") switch
         {
             "f16" => KvCacheType.F16,
@@ -120,8 +124,15 @@ internal static class EndToEndBenchmark
         "q4_k_m" => LlamaFileType.MostlyQ4_K_M,
         "q5_k_m" => LlamaFileType.MostlyQ5_K_M,
         "q6_k" => LlamaFileType.MostlyQ6_K,
+        "q3_k_s" => LlamaFileType.MostlyQ3_K_S,
+        "q4_k_s" => LlamaFileType.MostlyQ4_K_S,
+        "q5_k_s" => LlamaFileType.MostlyQ5_K_S,
+        "iq4_nl" => LlamaFileType.MostlyIQ4_NL,
+        "iq4_xs" => LlamaFileType.MostlyIQ4_XS,
         _ => null,
     };
+
+    private static readonly string[] FloatTypes = ["f32", "f16", "bf16"];
 
     /// <summary>
     /// Bytes of weights one decode step reads: every matmul weight once, plus one embedding row; of a mixture of
