@@ -19,7 +19,7 @@ internal static class QuantizeCommand
         var pure = new Option<bool>("--pure") { Description = "Every 2-D weight in the type's default block type (llama-quantize --pure), e.g. --pure --type Q4_K" };
         var tensorType = new Option<string[]>("--tensor-type")
         {
-            Description = "With --type: PATTERN=TYPE, tensors whose GGUF name the regular expression finds get TYPE instead of the mix's choice (llama-quantize's option; repeat it, the last match wins), e.g. --tensor-type attn_v=q6_k --tensor-type 'blk\\.[0-3]\\.ffn_down=q5_k'",
+            Description = "With --type: PATTERN=TYPE, tensors whose GGUF name the regular expression finds get TYPE instead of the mix's choice (llama-quantize's option; repeat it, the first match wins), e.g. --tensor-type attn_v=q6_k --tensor-type 'blk\\.[0-3]\\.ffn_down=q5_k'",
         };
         var tokenEmbeddingType = new Option<string?>("--token-embedding-type") { Description = "With --type: token_embd.weight's type (llama-quantize's option), e.g. q6_k" };
         var outputTensorType = new Option<string?>("--output-tensor-type") { Description = "With --type: output.weight's type for a model with an untied classifier (llama-quantize's option), e.g. q8_0" };

@@ -2,7 +2,6 @@
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats.Gguf;
 using QuantSharp.Models;
-using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.BlockFormats;
 using QuantSharp.Quantization.Gptq;

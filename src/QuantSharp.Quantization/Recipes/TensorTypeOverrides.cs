@@ -5,17 +5,6 @@ using QuantSharp.Formats.Gguf;
 
 namespace QuantSharp.Quantization.Recipes;
 
-/// <summary>One <c>--tensor-type PATTERN=TYPE</c>: tensors whose GGUF name the pattern finds (a regex search, as llama.cpp's std::regex_search) get <see cref="Type"/> (the first matching entry wins).</summary>
-/// <param name="Pattern">The regular expression as written (ECMAScript syntax, matched anywhere in the name).</param>
-/// <param name="Type">The block type those tensors get.</param>
-public sealed record TensorTypeOverride(string Pattern, GgmlType Type)
-{
-    private Regex? _regex;
-
-    /// <summary>Whether the pattern is found in <paramref name="tensorName"/>.</summary>
-    public bool Matches(string tensorName) => (_regex ??= TensorTypeOverrides.Compile(Pattern)).IsMatch(tensorName);
-}
-
 /// <summary>
 /// Changes to a named mix's per-tensor types, applied as llama_model_quantize applies them (llama.cpp b8390,
 /// src/llama-quant.cpp): unless the mix is <c>--pure</c>, the first <see cref="TensorTypes"/> entry whose pattern is found
@@ -64,9 +53,7 @@ public sealed record TensorTypeOverrides
         int eq = (spec ?? "").LastIndexOf('=');
         if (eq <= 0 || eq == spec!.Length - 1)
             throw new FormatException($"'{spec}' is not PATTERN=TYPE (e.g. attn_v=q6_k or 'blk\\.[0-3]\\.ffn_down=q5_k')");
-        string pattern = spec[..eq];
-        Compile(pattern);
-        return new TensorTypeOverride(pattern, ParseType(spec[(eq + 1)..]));
+        return new TensorTypeOverride(spec[..eq], ParseType(spec[(eq + 1)..]));
     }
 
     /// <summary>The pattern compiled as llama.cpp's std::regex (ECMAScript grammar, case-sensitive).</summary>

@@ -44,9 +44,9 @@ public sealed record QuantizeRequest
 
     /// <summary>
     /// With <see cref="Type"/> (with or without <see cref="Method"/>): llama-quantize's <c>--tensor-type PATTERN=TYPE</c>, in
-    /// order: a tensor whose GGUF name the regular expression finds gets TYPE instead of the mix's choice (the last match
-    /// wins; not with <see cref="Pure"/>, nor for a tensor whose rows fit only a fallback type). A pattern that finds no
-    /// tensor is an error. E.g. <c>attn_v=q6_k</c>, <c>blk\.[0-3]\.ffn_down=q5_k</c>.
+    /// order: a tensor whose GGUF name the regular expression finds gets TYPE instead of the mix's choice (the first match
+    /// wins; the row fallback still applies to TYPE; refused with <see cref="Pure"/>). A pattern that finds no tensor is an
+    /// error. E.g. <c>attn_v=q6_k</c>, <c>blk\.[0-3]\.ffn_down=q5_k</c>.
     /// </summary>
     public IReadOnlyList<string> TensorTypes { get; init; } = [];
 

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using QuantSharp.Core.IO;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
+using QuantSharp.Formats.Gguf;
 using QuantSharp.Formats.Imatrix;
 using QuantSharp.Models.Conversion;
 using QuantSharp.Models.Llama;
@@ -112,7 +113,10 @@ internal static class QuantizeRunner
             request.OnInfo?.Invoke($"calibration: {calib.Description}");
         }
         sw.Restart();
-        var (quantizer, transforms) = plan.MixRounding is { } rounding ? MixQuantizer(request, plan, model, rounding) : (plan.Quantizer!, plan.Transforms);
+        // A named mix's per-tensor types, planned once for the layer quantizer and the classifier (as with an importance
+        // matrix: the calibration gives one).
+        var mixTypes = plan.MixRounding is null ? null : LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides);
+        var (quantizer, transforms) = plan.MixRounding is { } rounding ? MixQuantizer(plan, model, mixTypes!, rounding, request.OnWarning) : (plan.Quantizer!, plan.Transforms);
         if (rotated != null) transforms = [rotated.LayerTransform, .. transforms];
         var opts = new LayerStreamingOptions
         {
@@ -129,7 +133,7 @@ internal static class QuantizeRunner
         var grid = plan.Grid;
         if (plan.MixRounding is { } mixRounding)
         {
-            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, source, model, rotated, calib, mixRounding, ct) : null;
+            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, mixTypes!, source, model, rotated, calib, mixRounding, ct) : null;
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
                 tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
                 encodedModelTensors: classifier);
@@ -173,10 +177,10 @@ internal static class QuantizeRunner
     /// calibration gives), rounded as <paramref name="rounding"/> says; AWQ searches its scales with the same per-tensor
     /// types, clipping in groups of the mix's main block size.
     /// </summary>
-    private static (ILinearQuantizer, IReadOnlyList<ILayerTransform>) MixQuantizer(QuantizeRequest request, QuantizePlan plan, LlamaModel model, MixRounding rounding)
+    private static (ILinearQuantizer, IReadOnlyList<ILayerTransform>) MixQuantizer(QuantizePlan plan, LlamaModel model, IReadOnlyDictionary<string, GgmlType> mixTypes,
+        MixRounding rounding, Action<string>? warn)
     {
-        var types = LlamaCppMixRecipe.LinearTypes(model, LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides));
-        var quantizer = new MixGgufLinearQuantizer(types, rounding, plan.Grid.Damping, request.OnWarning);
+        var quantizer = new MixGgufLinearQuantizer(LlamaCppMixRecipe.LinearTypes(model, mixTypes), rounding, plan.Grid.Damping, warn);
         if (plan.MixAwq is not { } awq) return (quantizer, []);
         int groupSize = DTypeInfo.BlockSize(LlamaCppFileTypeNames.DefaultType(plan.FileType));
         return (quantizer, [new AwqLayerTransform(awq, quantizer.WithoutData, groupSize)]);
@@ -191,12 +195,12 @@ internal static class QuantizeRunner
     /// by the run, so a whole-model forward of it would be wrong: the statistics then come from <paramref name="source"/>,
     /// whose RMS-normalised final states, rotated by R1, are the rotated head's inputs (its final norm is folded into it).
     /// </remarks>
-    private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, LlamaModel source, LlamaModel model,
-        LayerwiseRotation? rotation, CalibrationSet calib, MixRounding rounding, CancellationToken ct)
+    private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, IReadOnlyDictionary<string, GgmlType> mixTypes,
+        LlamaModel source, LlamaModel model, LayerwiseRotation? rotation, CalibrationSet calib, MixRounding rounding, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         string name = ClassifierCalibration.TensorName(model);
-        var type = LlamaCppMixRecipe.Plan(model, plan.FileType, hasImportance: true, pure: request.Pure, plan.Overrides)[name];
+        var type = mixTypes[name];
         var stats = rotation is null
             ? ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct)
             : ClassifierCalibration.Collect(source, calib, hessian: rounding == MixRounding.Gptq, ct, rotation.RotateResidualRows);
