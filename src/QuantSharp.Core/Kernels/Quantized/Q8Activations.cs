@@ -1,6 +1,7 @@
 // Activations quantized to int8 once per matmul call: the right-hand side of every quantized dot.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace QuantSharp.Core.Kernels.Quantized;
 
@@ -37,7 +38,8 @@ internal sealed unsafe class Q8Activations
     /// <summary>
     /// Quantizes <paramref name="m"/>×<paramref name="k"/> activations: per block d = max|x|/127 and
     /// q = round-half-even(x/d), so |q| ≤ 127 (−128 never occurs, which the kernels' sign and
-    /// abs tricks rely on).
+    /// abs tricks rely on). Rows are independent, so large calls are split over the worker pool by
+    /// whole rows; every path (512-bit, 256-bit, scalar) gives the same bytes.
     /// </summary>
     public void Quantize(float* a, int m, int k, bool superBlocks)
     {
@@ -48,52 +50,142 @@ internal sealed unsafe class Q8Activations
         Ensure(ref _q, (long)m * k);
         Ensure(ref _d, (long)m * nd);
         Ensure(ref _s, (long)m * ns);
+        _src = a;
+        _rows = m;
+        _isa = KernelOptions.EffectiveIsa;
+        int threads = KernelOptions.EffectiveThreads;
+        // A few thousand values per item keep the pool's start-up (a few µs) below the work.
+        int chunks = threads > 1 && (long)m * k >= 16384 ? Math.Min(m, 4 * threads) : 1;
+        _rowsPerChunk = (m + chunks - 1) / chunks;
+        chunks = (m + _rowsPerChunk - 1) / _rowsPerChunk;
+        if (chunks == 1) QuantizeRows(0, m);
+        else WorkerPool.Run(chunks, threads, _chunkBody ??= QuantizeChunk);
+    }
+
+    private float* _src;
+    private int _rows, _rowsPerChunk;
+    private KernelIsa _isa;
+    private Action<int>? _chunkBody;
+
+    private void QuantizeChunk(int chunk)
+    {
+        int r0 = chunk * _rowsPerChunk;
+        QuantizeRows(r0, Math.Min(_rows, r0 + _rowsPerChunk));
+    }
+
+    private void QuantizeRows(int r0, int r1)
+    {
+        int k = K, bs = BlockSize, group = SumGroup;
+        int nd = k / bs, ns = k / group;
+        bool v512 = _isa == KernelIsa.Avx512 && Avx512F.IsSupported;
+        bool v256 = !v512 && _isa is KernelIsa.Avx512 or KernelIsa.Avx2 && Vector256.IsHardwareAccelerated;
         fixed (sbyte* q0 = _q)
         fixed (float* d0 = _d)
         fixed (int* s0 = _s)
         {
-            for (int r = 0; r < m; r++)
+            for (int r = r0; r < r1; r++)
             {
-                float* x = a + (nint)r * k;
+                float* x = _src + (nint)r * k;
                 sbyte* q = q0 + (nint)r * k;
+                float* d = d0 + (nint)r * nd;
+                int* s = s0 + (nint)r * ns;
                 for (int b = 0; b < nd; b++)
                 {
-                    var xs = new ReadOnlySpan<float>(x + b * BlockSize, BlockSize);
-                    float amax = float.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs));
-                    float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
-                    d0[(nint)r * nd + b] = d;
-                    QuantizeBlock(x + b * BlockSize, q + b * BlockSize, BlockSize, id);
-                }
-                int* s = s0 + (nint)r * ns;
-                for (int g = 0; g < ns; g++)
-                {
-                    int sum = 0;
-                    sbyte* qg = q + g * SumGroup;
-                    for (int i = 0; i < SumGroup; i++) sum += qg[i];
-                    s[g] = sum;
+                    float* xb = x + b * bs;
+                    sbyte* qb = q + b * bs;
+                    int* sb = s + b * (bs / group);
+                    if (v512) Block512(xb, qb, d + b, sb, bs, group);
+                    else if (v256) Block256(xb, qb, d + b, sb, bs, group);
+                    else BlockScalar(xb, qb, d + b, sb, bs, group);
                 }
             }
         }
     }
 
-    private static void QuantizeBlock(float* x, sbyte* q, int n, float id)
+    /// <summary>The block's scale and inverse scale from its largest magnitude (d = 0 for an all-zero block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float InverseScale(float amax, float* d)
     {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        float scale = amax / 127f;
+        *d = scale;
+        return scale != 0 ? 1f / scale : 0f;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block512(float* x, sbyte* q, float* d, int* s, int n, int group)
+    {
+        var m = Vector512<float>.Zero;
+        for (int i = 0; i < n; i += 16) m = Vector512.MaxNative(m, Vector512.Abs(Vector512.Load(x + i)));
+        var vid = Vector512.Create(InverseScale(HorizontalMax(Vector256.MaxNative(m.GetLower(), m.GetUpper())), d));
+        var lim = Vector512.Create(127f);
+        var sum = Vector512<int>.Zero;
+        for (int i = 0; i < n; i += 16)
         {
-            var vid = Vector256.Create(id);
-            var lim = Vector256.Create(127f);
-            for (; i + 16 <= n; i += 16)
+            // Round half to even like the scalar path; the clamp only guards rounding at exactly 127.
+            var v = Vector512.ConvertToInt32(Vector512.Round(Vector512.Min(Vector512.Max(Vector512.Load(x + i) * vid, -lim), lim)));
+            Avx512F.ConvertToVector128SByte(v).Store(q + i); // vpmovdb: |v| ≤ 127, so truncation is exact
+            sum += v;
+            if ((i + 16) % group == 0)
             {
-                // Round half to even like the scalar loop; the clamp only guards rounding at exactly 127.
-                var v0 = Vector256.Round(Vector256.Min(Vector256.Max(Vector256.Load(x + i) * vid, -lim), lim));
-                var v1 = Vector256.Round(Vector256.Min(Vector256.Max(Vector256.Load(x + i + 8) * vid, -lim), lim));
-                var w = Vector256.Narrow(Vector256.ConvertToInt32(v0), Vector256.ConvertToInt32(v1));
-                Vector128.Store(Vector128.Narrow(w.GetLower(), w.GetUpper()), q + i);
+                *s++ = Vector512.Sum(sum);
+                sum = Vector512<int>.Zero;
             }
         }
-        for (; i < n; i++) q[i] = (sbyte)float.Round(float.Clamp(x[i] * id, -127f, 127f));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block256(float* x, sbyte* q, float* d, int* s, int n, int group)
+    {
+        var m = Vector256<float>.Zero;
+        for (int i = 0; i < n; i += 8) m = Vector256.MaxNative(m, Vector256.Abs(Vector256.Load(x + i)));
+        var vid = Vector256.Create(InverseScale(HorizontalMax(Vector128.MaxNative(m.GetLower(), m.GetUpper())), d));
+        var lim = Vector256.Create(127f);
+        var sum = Vector256<int>.Zero;
+        for (int i = 0; i < n; i += 16)
+        {
+            var v0 = Vector256.ConvertToInt32(Vector256.Round(Vector256.Min(Vector256.Max(Vector256.Load(x + i) * vid, -lim), lim)));
+            var v1 = Vector256.ConvertToInt32(Vector256.Round(Vector256.Min(Vector256.Max(Vector256.Load(x + i + 8) * vid, -lim), lim)));
+            var w = Vector256.Narrow(v0, v1);
+            Vector128.Store(Vector128.Narrow(w.GetLower(), w.GetUpper()), q + i);
+            sum += v0 + v1;
+            if ((i + 16) % group == 0)
+            {
+                *s++ = Vector256.Sum(sum);
+                sum = Vector256<int>.Zero;
+            }
+        }
+    }
+
+    private static void BlockScalar(float* x, sbyte* q, float* d, int* s, int n, int group)
+    {
+        float amax = 0;
+        for (int i = 0; i < n; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        float id = InverseScale(amax, d);
+        int sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int v = (int)float.Round(float.Clamp(x[i] * id, -127f, 127f));
+            q[i] = (sbyte)v;
+            sum += v;
+            if ((i + 1) % group == 0)
+            {
+                *s++ = sum;
+                sum = 0;
+            }
+        }
+    }
+
+    /// <summary>Largest of four lanes (all ≥ 0: absolute values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector128<float> v)
+    {
+        v = Vector128.MaxNative(v, Vector128.Shuffle(v, Vector128.Create(2, 3, 0, 1)));
+        v = Vector128.MaxNative(v, Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)));
+        return v.ToScalar();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector256<float> v) => HorizontalMax(Vector128.MaxNative(v.GetLower(), v.GetUpper()));
 
     private static void Ensure<T>(ref T[] array, long length)
     {
