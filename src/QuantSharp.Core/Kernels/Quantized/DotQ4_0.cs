@@ -174,32 +174,37 @@ internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
             nint qo = (nint)b * 32;
 
             var x0 = RowQuad.Broadcast16(q0 + qo); var x1 = RowQuad.Broadcast16(q0 + qo + 16);
-            var seed = Vector512.Create(-8 * s0[b]) & firstLane; var dv = Vector512.Create(d0[b]);
+            var seed = (Vector512.Create(s0[b]) & firstLane) << 3; var dv = Vector512.Create(d0[b]);
             c0a = TileStep(c0a, loA, hiA, x0, x1, seed, scA * dv);
             c0b = TileStep(c0b, loB, hiB, x0, x1, seed, scB * dv);
 
             x0 = RowQuad.Broadcast16(q1 + qo); x1 = RowQuad.Broadcast16(q1 + qo + 16);
-            seed = Vector512.Create(-8 * s1[b]) & firstLane; dv = Vector512.Create(d1[b]);
+            seed = (Vector512.Create(s1[b]) & firstLane) << 3; dv = Vector512.Create(d1[b]);
             c1a = TileStep(c1a, loA, hiA, x0, x1, seed, scA * dv);
             c1b = TileStep(c1b, loB, hiB, x0, x1, seed, scB * dv);
 
             x0 = RowQuad.Broadcast16(q2 + qo); x1 = RowQuad.Broadcast16(q2 + qo + 16);
-            seed = Vector512.Create(-8 * s2[b]) & firstLane; dv = Vector512.Create(d2[b]);
+            seed = (Vector512.Create(s2[b]) & firstLane) << 3; dv = Vector512.Create(d2[b]);
             c2a = TileStep(c2a, loA, hiA, x0, x1, seed, scA * dv);
             c2b = TileStep(c2b, loB, hiB, x0, x1, seed, scB * dv);
 
             x0 = RowQuad.Broadcast16(q3 + qo); x1 = RowQuad.Broadcast16(q3 + qo + 16);
-            seed = Vector512.Create(-8 * s3[b]) & firstLane; dv = Vector512.Create(d3[b]);
+            seed = (Vector512.Create(s3[b]) & firstLane) << 3; dv = Vector512.Create(d3[b]);
             c3a = TileStep(c3a, loA, hiA, x0, x1, seed, scA * dv);
             c3b = TileStep(c3b, loB, hiB, x0, x1, seed, scB * dv);
         }
         Octet.Store(results, c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b);
     }
 
-    /// <summary>One quad × one activation row × one block of <see cref="Tile512"/>: Dot512Quad's loop body.</summary>
+    /// <summary>
+    /// One quad × one activation row × one block of <see cref="Tile512"/>: Dot512Quad's loop body, the offset
+    /// subtracted as 8·Σa (<paramref name="seed"/>: Σa in each row's lane 0, shifted) — the same exact integers as
+    /// adding −8·Σa, with the broadcast, mask and shift done in vector registers (three instructions where the
+    /// scalar multiply, negate and register broadcast took five).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> TileStep(Vector512<float> acc, Vector512<byte> lo, Vector512<byte> hi, Vector512<sbyte> x0, Vector512<sbyte> x1, Vector512<int> seed, Vector512<float> scale)
-        => Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(RowQuad.U8S8Twice(lo, x0, hi, x1) + seed), scale, acc);
+        => Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(RowQuad.U8S8Twice(lo, x0, hi, x1) - seed), scale, acc);
 
     /// <summary>One block of one row against activation row q: Dot512Quad's lanes, offset and FMA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,6 +1,7 @@
 // C = A · Wᵀ for block-quantized W without dequantizing W: int8 activations, integer block dots.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using QuantSharp.Core.Tensors;
 
@@ -505,7 +506,9 @@ internal static unsafe class QuantizedMatMul
                         for (int t = 0; t < mt; t++)
                         {
                             float* c = _c + (nint)(j + t) * _n + r;
-                            for (int i = 0; i < count; i++) c[i] = res[t * 8 + i];
+                            // A whole octet is one 32-byte copy per token (the scalar loop was 7 % of a Q4_0 prefill).
+                            if (count == 8) Vector256.Store(Vector256.Load(res + t * 8), c);
+                            else for (int i = 0; i < count; i++) c[i] = res[t * 8 + i];
                         }
                     }
                 }
