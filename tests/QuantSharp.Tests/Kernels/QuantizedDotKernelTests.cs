@@ -12,9 +12,9 @@ namespace QuantSharp.Tests.Kernels;
 /// <summary>
 /// For each type, weights quantized by our BlockFormats (random rows and real sotu-llama-30m rows),
 /// odd activation row counts (tiles of 4 with remainders) and several weight rows: (a) the scalar,
-/// AVX2 and VNNI kernels give bit-identical outputs (the AVX-512 row-quad kernels of Q2_K and Q3_K
-/// excepted: their own fixed order; types with GEMM tiles, such as Q4_0, reduce in the row-quad order
-/// on every path, so for them AVX-512 agrees too), and (b) every path's output is the exact dot of the
+/// AVX2 and VNNI kernels give bit-identical outputs (the AVX-512 row-quad kernels, e.g. of Q2_K, Q3_K, Q5_K,
+/// IQ4_NL and IQ4_XS, excepted: their own fixed order; types with GEMM tiles, such as Q4_0, reduce in the
+/// row-quad order on every path, so for them AVX-512 agrees too), and (b) every path's output is the exact dot of the
 /// dequantized weight row with the dequantized int8 activations up to fp32 accumulation rounding.
 /// </summary>
 [Collection(KernelOptionsCollection.Name)]

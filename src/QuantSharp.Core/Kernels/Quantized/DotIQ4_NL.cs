@@ -10,7 +10,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// vpshufb turns the nibbles into the table's signed values (|v| ≤ 127, never 0); as in Q8_0 the
 /// sign moves onto the activation so the dot is |v| (u8) × sign(a, v) (s8).
 /// </summary>
-internal unsafe struct DotIQ4_NL : IQuantDot
+internal unsafe struct DotIQ4_NL : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 18;
 
@@ -49,6 +49,65 @@ internal unsafe struct DotIQ4_NL : IQuantDot
             acc = LaneSums.Accumulate(acc, dot, WeightBits.Fp16(w) * da[b]);
         }
         *result = LaneSums.Sum(acc);
+    }
+
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => true;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_NL>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotIQ4_NL>(quad), next, nb, a, j, results);
+
+    /// <summary>
+    /// The row-quad kernel over either layout (<see cref="IQuadSource"/>): row lane l sums values 4l..4l+3 and
+    /// 16+4l..16+4l+3 of a block exactly, one conversion and one FMA by d·da per block (the block layout and
+    /// two-blocks-per-pass scale conversion of <see cref="DotQ4_0"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
+    {
+        sbyte* q = a.Q(j);
+        float* d = a.D(j);
+        var acc = Vector512<float>.Zero;
+        nint off = 0;
+        int b = 0;
+        for (; b + 2 <= nb; b += 2, off += 2 * BlockBytes, q += 64)
+        {
+            RowQuad.PrefetchNext(next, off, 2 * BlockBytes);
+            var scales = RowQuad.Fp16x8(Vector256.Create(src.Halves(off, 0), src.Halves(off + BlockBytes, 0)))
+                         * Vector256.Create(Vector128.Create(d[b]), Vector128.Create(d[b + 1]));
+            acc = Block(src.Load16(off, 2), q, scales.GetLower(), acc);
+            acc = Block(src.Load16(off + BlockBytes, 2), q + 32, scales.GetUpper(), acc);
+        }
+        for (; b < nb; b++, off += BlockBytes, q += 32)
+        {
+            RowQuad.PrefetchNext(next, off, BlockBytes);
+            var scale = RowQuad.Fp16x4(src.Halves(off, 0)) * Vector128.Create(d[b]);
+            acc = Block(src.Load16(off, 2), q, scale, acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
+    /// <summary>One block of the quad (16 index bytes per row) against the 32 activations at <paramref name="q"/>, one FMA by the rows' scales.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Block(Vector512<byte> packed, sbyte* q, Vector128<float> scale, Vector512<float> acc)
+    {
+        var u = Iq4Quad.Unpack(packed);
+        var x0 = RowQuad.Broadcast16(q);
+        var x1 = RowQuad.Broadcast16(q + 16);
+        Iq4Quad.Pairs(u, x0, -x0, x1, -x1, out var low, out var high);
+        var dot = Avx512BW.MultiplyAddAdjacent(low, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(high, Vector512<short>.One);
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
     }
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)

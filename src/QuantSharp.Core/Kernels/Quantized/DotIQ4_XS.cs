@@ -10,8 +10,10 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// Each sub-block's nibbles go through the non-linear table (vpshufb), the sign moves onto the
 /// activations, vpmaddubsw gives int16 pairs (≤ 2·127·127) and vpmaddwd/vpdpwssd applies the
 /// sub-block scale ls − 32. No offset, so the activation sums are not needed.
+/// A block is d (fp16), scales_h (2 bits per sub-block), scales_l (4 bits per sub-block), then
+/// 8 × 16 bytes of indices; the row-quad kernel reads the 8-byte head of the four rows at once.
 /// </summary>
-internal unsafe struct DotIQ4_XS : IQuantDot
+internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 136;
 
@@ -19,7 +21,7 @@ internal unsafe struct DotIQ4_XS : IQuantDot
 
     /// <summary>Sub-block <paramref name="ib"/>'s scale: 4 low bits from scales_l, 2 high bits from scales_h, minus 32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int SubScale(byte* block, int ib)
+    internal static int SubScale(byte* block, int ib)
     {
         int scalesH = Unsafe.ReadUnaligned<ushort>(block + 2);
         return (((block[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4)) - 32;
@@ -53,6 +55,165 @@ internal unsafe struct DotIQ4_XS : IQuantDot
         }
         for (int j = 0; j < mt; j++) results[j] = LaneSums.Sum(acc[j]);
     }
+
+    public static bool RowQuads => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+
+    public static bool Interleaves => true;
+
+    /// <summary>The head's 8 bytes are the odd bytes (136 mod 16) and open the block.</summary>
+    public static bool OddFirst => true;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_XS>(rows, rowBytes, n, dst);
+
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+        => Quad(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, results);
+
+    /// <summary>
+    /// The row-quad kernel over either layout (<see cref="IQuadSource"/>). Row lane l sums, over the
+    /// eight sub-blocks, scale × (weights 4l..4l+3 and 16+4l..16+4l+3 of the sub-block), exact in
+    /// integers; one conversion and one FMA by d·da per super-block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
+    {
+        sbyte* aq = a.Q(j);
+        float* ad = a.D(j);
+        var acc = Vector512<float>.Zero;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var head = src.Load8(ob, 0);
+            var sc = SubScales(head);
+            // Written out per sub-block (not a loop) so each load offset and scale shuffle is a constant (see DotQ4_K.Quarter).
+            var isum = ((SubBlock(src, ob, 0, aq, sc) + SubBlock(src, ob, 1, aq, sc)) + (SubBlock(src, ob, 2, aq, sc) + SubBlock(src, ob, 3, aq, sc)))
+                       + ((SubBlock(src, ob, 4, aq, sc) + SubBlock(src, ob, 5, aq, sc)) + (SubBlock(src, ob, 6, aq, sc) + SubBlock(src, ob, 7, aq, sc)));
+            var d = RowQuad.Fp16x4(HeadWords(head)) * Vector128.Create(ad[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
+    public static bool QuadTiles => true;
+
+    public static void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+
+    public static void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        => QuadTile(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, mt, results);
+
+    /// <summary>
+    /// <see cref="Quad{TQ}"/> for activation rows j..j+3 at once (rows from <paramref name="mt"/> on repeat
+    /// row j + mt − 1): each super-block's scales and indices are unpacked once for the four; every
+    /// (weight row, activation row) pair gets the single-row kernel's exact integer lanes and its float
+    /// operations, so results are bit-identical to it. results[4t + i] = weight row i · activation row j + t.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void QuadTile<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results) where TQ : struct, IQuadSource
+    {
+        int j1 = j + Math.Min(1, mt - 1), j2 = j + Math.Min(2, mt - 1), j3 = j + Math.Min(3, mt - 1);
+        sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
+        float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        nint ob = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes)
+        {
+            RowQuad.PrefetchNext(next, ob, BlockBytes);
+            var head = src.Load8(ob, 0);
+            var sc = SubScales(head);
+            var wd = RowQuad.Fp16x4(HeadWords(head));
+            // Written out per sub-block: constant offsets and shuffles, as in Quad. Integer sums are exact,
+            // so adding the sub-blocks in another order than Quad gives the same lanes.
+            int o = b * 256;
+            var t = TileSubBlock(default, src, ob, 0, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 1, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 2, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 3, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 4, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 5, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 6, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            t = TileSubBlock(t, src, ob, 7, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R3), RowQuad.Spread(wd * Vector128.Create(d3[b])), acc3);
+        }
+        RowQuad.Sum(acc0, results);
+        RowQuad.Sum(acc1, results + 4);
+        RowQuad.Sum(acc2, results + 8);
+        RowQuad.Sum(acc3, results + 12);
+    }
+
+    /// <summary>Sub-block <paramref name="s"/> (a constant at every call) of a quad block against four activation rows' super-blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TileSums TileSubBlock<TQ>(TileSums t, TQ src, nint ob, int s, Vector512<short> sc, sbyte* y0, sbyte* y1, sbyte* y2, sbyte* y3)
+        where TQ : struct, IQuadSource
+    {
+        var u = Iq4Quad.Unpack(src.Load16(ob, 8 + 16 * s));
+        var scale = Scale(sc, s);
+        int o = 32 * s;
+        t.R0 += SubBlockDot(u, scale, y0 + o);
+        t.R1 += SubBlockDot(u, scale, y1 + o);
+        t.R2 += SubBlockDot(u, scale, y2 + o);
+        t.R3 += SubBlockDot(u, scale, y3 + o);
+        return t;
+    }
+
+    /// <summary>Sub-block <paramref name="s"/> (a constant at every call) of a quad block against the activations of the super-block at <paramref name="aq"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlock<TQ>(TQ src, nint ob, int s, sbyte* aq, Vector512<short> sc) where TQ : struct, IQuadSource
+    {
+        var u = Iq4Quad.Unpack(src.Load16(ob, 8 + 16 * s));
+        return SubBlockDot(u, Scale(sc, s), aq + 32 * s);
+    }
+
+    /// <summary>scale × (unpacked sub-block · the 32 activations at <paramref name="y"/>), four int32 lanes per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> SubBlockDot(in Iq4Quad.Unpacked u, Vector512<short> scale, sbyte* y)
+    {
+        var x0 = RowQuad.Broadcast16(y);
+        var x1 = RowQuad.Broadcast16(y + 16);
+        Iq4Quad.Pairs(u, x0, -x0, x1, -x1, out var low, out var high);
+        return Avx512BW.MultiplyAddAdjacent(low, scale) + Avx512BW.MultiplyAddAdjacent(high, scale);
+    }
+
+    /// <summary>The heads' first 32-bit words (d in the low 16 bits, for <see cref="RowQuad.Fp16x4"/>), row i in element i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> HeadWords(Vector256<ulong> head) => Avx512F.VL.ConvertToVector128Int32(head.AsInt64());
+
+    /// <summary>
+    /// The eight sub-block scales ls − 32 of each row as int16, row i's in 128-bit lane i (element s = sub-block s),
+    /// from the four rows' heads (row i's 16-bit words 4i..4i+3: d, scales_h, scales_l low, scales_l high): two
+    /// word permutes bring each element its row's scales_l half and scales_h, two variable shifts its bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> SubScales(Vector256<ulong> head)
+    {
+        var words = head.AsInt16().ToVector512Unsafe();
+        var lowPick = Vector512.Create(
+            (short)2, 2, 2, 2, 3, 3, 3, 3, 6, 6, 6, 6, 7, 7, 7, 7, 10, 10, 10, 10, 11, 11, 11, 11, 14, 14, 14, 14, 15, 15, 15, 15);
+        var highPick = Vector512.Create(
+            (short)1, 1, 1, 1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 5, 5, 5, 9, 9, 9, 9, 9, 9, 9, 9, 13, 13, 13, 13, 13, 13, 13, 13);
+        // Written out in full: a lane broadcast of a 128-bit constant is rebuilt with two inserts at every use.
+        var lowShift = Vector512.Create(
+            (ushort)0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12);
+        var highShift = Vector512.Create(
+            (ushort)0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+        var low = Avx512BW.ShiftRightLogicalVariable(Avx512BW.PermuteVar32x16(words, lowPick).AsUInt16(), lowShift) & Vector512.Create((ushort)0x0F);
+        var high = Vector512.ShiftLeft(Avx512BW.ShiftRightLogicalVariable(Avx512BW.PermuteVar32x16(words, highPick).AsUInt16(), highShift) & Vector512.Create((ushort)3), 4);
+        return (low | high).AsInt16() - Vector512.Create((short)32);
+    }
+
+    /// <summary>Scale <paramref name="s"/> of each lane (int16 element s) in all eight int16 of the lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Scale(Vector512<short> sc, int s)
+        => Avx512BW.Shuffle(sc.AsSByte(), Vector512.Create((short)(2 * s | (2 * s + 1) << 8)).AsSByte()).AsInt16();
 
     public static void DotScalar(byte* w, int nb, in ActTile a, int mt, float* results)
     {

@@ -21,6 +21,9 @@ internal unsafe interface IQuadSource
 
     /// <summary>The fp16 at <paramref name="within"/> of each row in the low 16 bits of lane i (high bits unspecified).</summary>
     Vector128<int> Halves(nint ob, int within);
+
+    /// <summary>The 8 bytes at <paramref name="within"/> of block <paramref name="ob"/> of each row, row i in 64-bit element i (IQ4_XS's block head).</summary>
+    Vector256<ulong> Load8(nint ob, int within);
 }
 
 /// <summary>Four rows of the file's layout (the last quad of a range may repeat its final row).</summary>
@@ -33,6 +36,12 @@ internal readonly unsafe struct RowPointers(byte* w0, byte* w1, byte* w2, byte* 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector128<int> Halves(nint ob, int within)
         => within >= 2 ? Vector128.ShiftRightLogical(RowQuad.Words(w0, w1, w2, w3, ob + within - 2), 16) : RowQuad.Words(w0, w1, w2, w3, ob + within);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<ulong> Load8(nint ob, int within)
+        => Vector256.Create(
+            Unsafe.ReadUnaligned<ulong>(w0 + ob + within), Unsafe.ReadUnaligned<ulong>(w1 + ob + within),
+            Unsafe.ReadUnaligned<ulong>(w2 + ob + within), Unsafe.ReadUnaligned<ulong>(w3 + ob + within));
 }
 
 /// <summary>
@@ -80,5 +89,17 @@ internal readonly unsafe struct InterleavedQuad<TL>(byte* p) : IQuadSource where
         return Vector128.Create(
             (int)Unsafe.ReadUnaligned<ushort>(q + Offset(0, within)), Unsafe.ReadUnaligned<ushort>(q + Offset(1, within)),
             Unsafe.ReadUnaligned<ushort>(q + Offset(2, within)), Unsafe.ReadUnaligned<ushort>(q + Offset(3, within)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<ulong> Load8(nint ob, int within)
+    {
+        byte* q = p + 4 * ob;
+        // Eight odd bytes per row (IQ4_XS's head): the four rows' copies are 32 consecutive bytes.
+        if (Odd == 8 && Offset(1, within) == Offset(0, within) + 8)
+            return Vector256.Load((ulong*)(q + Offset(0, within)));
+        return Vector256.Create(
+            Unsafe.ReadUnaligned<ulong>(q + Offset(0, within)), Unsafe.ReadUnaligned<ulong>(q + Offset(1, within)),
+            Unsafe.ReadUnaligned<ulong>(q + Offset(2, within)), Unsafe.ReadUnaligned<ulong>(q + Offset(3, within)));
     }
 }
