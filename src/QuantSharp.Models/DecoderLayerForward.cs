@@ -85,14 +85,39 @@ public sealed class DecoderLayerForward
         gate = gate[..(n * h)];
         up = up[..(n * h)];
         MatMul.MultiplyShared(xn[..(n * _hp.Dim)], n, wGate, gate, wUp, up);
-        Activate(gate, up);
+        Activate(gate, up, n);
     }
 
-    /// <summary>gate = act(gate) · up, with the architecture's activation.</summary>
-    private void Activate(Span<float> gate, ReadOnlySpan<float> up)
+    /// <summary>gate = act(gate) · up (<paramref name="rows"/> rows), with the architecture's activation.</summary>
+    /// <remarks>
+    /// A prefill batch is split over the worker pool in pieces of whole multiples of 256 elements from the start, so
+    /// SiluMul's own 256-element pieces fall on the same elements whatever the split (same bits on any thread count).
+    /// </remarks>
+    private unsafe void Activate(Span<float> gate, ReadOnlySpan<float> up, int rows)
     {
-        if (_hp.Architecture.Activation == Architectures.Activation.GeluTanh) GeluTanhMul(gate, up);
-        else VectorOps.SiluMul(gate, up, gate);
+        bool gelu = _hp.Architecture.Activation == Architectures.Activation.GeluTanh;
+        int chunks = RowChunks.Count(rows);
+        if (chunks == 1)
+        {
+            if (gelu) GeluTanhMul(gate, up);
+            else VectorOps.SiluMul(gate, up, gate);
+            return;
+        }
+        int total = gate.Length;
+        int per = (total / chunks + 255) / 256 * 256;
+        fixed (float* pg = gate, pu = up)
+        {
+            float* g = pg, u = pu;
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, c =>
+            {
+                int start = Math.Min(total, c * per), len = Math.Min(total, start + per) - start;
+                if (len <= 0) return;
+                var gs = new Span<float>(g + start, len);
+                var us = new ReadOnlySpan<float>(u + start, len);
+                if (gelu) GeluTanhMul(gs, us);
+                else VectorOps.SiluMul(gs, us, gs);
+            });
+        }
     }
 
     /// <summary>Down projection and the residual add: <paramref name="x"/> += [norm](hidden·Wdownᵀ).</summary>
@@ -177,7 +202,7 @@ public sealed class DecoderLayerForward
             var gate = m.Gate.AsSpan(0, rows * h);
             var up = m.Up.AsSpan(0, rows * h);
             MatMul.MultiplyShared(input, rows, experts.Gate[c], gate, experts.Up[c], up);
-            Activate(gate, up);
+            Activate(gate, up, rows);
             routed?.Invoke(c, LinearInputGroup.MlpHidden, gate, rows, h);
             if (only != null) continue; // a statistics pass: the expert outputs are not needed
             var y = m.Y.AsSpan(0, rows * dim);
@@ -205,7 +230,7 @@ public sealed class DecoderLayerForward
         MatMul.MultiplyBatch(token, 0, 1, views.AsSpan(0, 2 * k), hidden, h);
         for (int j = 0; j < k; j++)
         {
-            Activate(hidden.Slice(2 * j * h, h), hidden.Slice((2 * j + 1) * h, h));
+            Activate(hidden.Slice(2 * j * h, h), hidden.Slice((2 * j + 1) * h, h), 1);
             views[j] = experts.Down[m.Choice[j]];
         }
         MatMul.MultiplyBatch(hidden, 2 * h, 1, views.AsSpan(0, k), outRows, dim);
@@ -249,7 +274,29 @@ public sealed class DecoderLayerForward
         var y = scratch[..(n * dim)];
         MatMul.Multiply(input, n, w, y);
         if (postNorm != null) LlamaLayerOps.RmsNormRows(y, postNorm, _hp.RmsNormEps, y, n, dim);
-        VectorOps.Add(x[..(n * dim)], y, x[..(n * dim)]);
+        AddResidual(x[..(n * dim)], y, n);
+    }
+
+    /// <summary><paramref name="x"/> += <paramref name="y"/>; a prefill batch split over the worker pool by rows (additions are exact per element, so any split gives the same bits).</summary>
+    private unsafe void AddResidual(Span<float> x, ReadOnlySpan<float> y, int n)
+    {
+        int chunks = RowChunks.Count(n);
+        if (chunks == 1)
+        {
+            VectorOps.Add(x, y, x);
+            return;
+        }
+        int dim = x.Length / n;
+        fixed (float* px = x, py = y)
+        {
+            float* xs = px, ys = py;
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, c =>
+            {
+                var (r0, r1) = RowChunks.Range(c, chunks, n);
+                var xr = new Span<float>(xs + (nint)r0 * dim, (r1 - r0) * dim);
+                VectorOps.Add(xr, new ReadOnlySpan<float>(ys + (nint)r0 * dim, (r1 - r0) * dim), xr);
+            });
+        }
     }
 
     // transformers' gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), times up.

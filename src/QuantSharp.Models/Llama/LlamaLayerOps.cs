@@ -11,10 +11,29 @@ namespace QuantSharp.Models.Llama;
 public static class LlamaLayerOps
 {
     /// <summary>RMSNorm of each of <paramref name="rows"/> rows of width <paramref name="dim"/>.</summary>
-    public static void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst, int rows, int dim)
+    /// <remarks>A batch of <see cref="RowChunks.MinRows"/> rows or more is split over the worker pool by whole rows (same bits).</remarks>
+    public static unsafe void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst, int rows, int dim)
     {
-        for (int r = 0; r < rows; r++)
-            VectorOps.RmsNorm(x.Slice(r * dim, dim), weight, eps, dst.Slice(r * dim, dim));
+        int chunks = RowChunks.Count(rows);
+        if (chunks == 1)
+        {
+            for (int r = 0; r < rows; r++)
+                VectorOps.RmsNorm(x.Slice(r * dim, dim), weight, eps, dst.Slice(r * dim, dim));
+            return;
+        }
+        if (x.Length < (long)rows * dim || dst.Length < (long)rows * dim)
+            throw new ArgumentException($"RmsNormRows: {rows} rows of {dim} need {(long)rows * dim} elements; x has {x.Length}, dst {dst.Length}");
+        fixed (float* px = x, pw = weight, pd = dst)
+        {
+            float* xs = px, ws = pw, ds = pd;
+            int wl = weight.Length;
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, c =>
+            {
+                var (r0, r1) = RowChunks.Range(c, chunks, rows);
+                for (int r = r0; r < r1; r++)
+                    VectorOps.RmsNorm(new ReadOnlySpan<float>(xs + (nint)r * dim, dim), new ReadOnlySpan<float>(ws, wl), eps, new Span<float>(ds + (nint)r * dim, dim));
+            });
+        }
     }
 
     /// <summary>cos/sin tables [position, headDim/2] for positions 0…<paramref name="positions"/>−1.</summary>
@@ -38,11 +57,40 @@ public static class LlamaLayerOps
     /// Rotates <paramref name="tokens"/> rows of <paramref name="heads"/> heads in place, row t at
     /// position <paramref name="positions"/>[t].
     /// </summary>
-    public static void ApplyRope(Span<float> buf, int tokens, int heads, int headDim, bool interleaved,
+    /// <remarks>A batch of <see cref="RowChunks.MinRows"/> tokens or more is split over the worker pool by whole tokens (same bits).</remarks>
+    public static unsafe void ApplyRope(Span<float> buf, int tokens, int heads, int headDim, bool interleaved,
+        ReadOnlySpan<float> cosTable, ReadOnlySpan<float> sinTable, ReadOnlySpan<int> positions)
+    {
+        int chunks = RowChunks.Count(tokens);
+        if (chunks == 1)
+        {
+            RopeTokens(buf, 0, tokens, heads, headDim, interleaved, cosTable, sinTable, positions);
+            return;
+        }
+        int width = heads * headDim;
+        if (buf.Length < (long)tokens * width || positions.Length < tokens)
+            throw new ArgumentException($"ApplyRope: {tokens} tokens of {width} need {(long)tokens * width} elements and {tokens} positions; got {buf.Length} and {positions.Length}");
+        fixed (float* pb = buf, pc = cosTable, ps = sinTable)
+        fixed (int* pp = positions)
+        {
+            float* b = pb, cs = pc, sn = ps;
+            int* pos = pp;
+            int bl = buf.Length, cl = cosTable.Length, sl = sinTable.Length, pl = positions.Length;
+            WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, c =>
+            {
+                var (t0, t1) = RowChunks.Range(c, chunks, tokens);
+                RopeTokens(new Span<float>(b, bl), t0, t1, heads, headDim, interleaved,
+                    new ReadOnlySpan<float>(cs, cl), new ReadOnlySpan<float>(sn, sl), new ReadOnlySpan<int>(pos, pl));
+            });
+        }
+    }
+
+    /// <summary>RoPE of tokens [<paramref name="t0"/>, <paramref name="t1"/>).</summary>
+    private static void RopeTokens(Span<float> buf, int t0, int t1, int heads, int headDim, bool interleaved,
         ReadOnlySpan<float> cosTable, ReadOnlySpan<float> sinTable, ReadOnlySpan<int> positions)
     {
         int half = headDim / 2, width = heads * headDim;
-        for (int t = 0; t < tokens; t++)
+        for (int t = t0; t < t1; t++)
         {
             int pos = positions[t];
             var cos = cosTable.Slice(pos * half, half);
