@@ -104,13 +104,13 @@ public sealed class DecoderLayerForward
             return;
         }
         int total = gate.Length;
-        int per = (total / chunks + 255) / 256 * 256;
         fixed (float* pg = gate, pu = up)
         {
             float* g = pg, u = pu;
             WorkerPool.Run(chunks, KernelOptions.EffectiveThreads, c =>
             {
-                int start = Math.Min(total, c * per), len = Math.Min(total, start + per) - start;
+                var (start, end) = RowChunks.Range(c, chunks, total, granule: 256);
+                int len = end - start;
                 if (len <= 0) return;
                 var gs = new Span<float>(g + start, len);
                 var us = new ReadOnlySpan<float>(u + start, len);

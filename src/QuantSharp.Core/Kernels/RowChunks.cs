@@ -21,11 +21,14 @@ public static class RowChunks
         return Math.Min(4 * threads, rows / (MinRows / 4));
     }
 
-    /// <summary>Rows [start, end) of chunk <paramref name="chunk"/> of <paramref name="chunks"/>.</summary>
-    public static (int Start, int End) Range(int chunk, int chunks, int rows)
+    /// <summary>
+    /// Items [start, end) of chunk <paramref name="chunk"/> of <paramref name="chunks"/> over <paramref name="count"/>
+    /// items (rows, or elements), every chunk but the last a whole multiple of <paramref name="granule"/> items.
+    /// </summary>
+    public static (int Start, int End) Range(int chunk, int chunks, int count, int granule = 1)
     {
-        int per = (rows + chunks - 1) / chunks;
-        int start = Math.Min(rows, chunk * per);
-        return (start, Math.Min(rows, start + per));
+        int per = ((count + chunks - 1) / chunks + granule - 1) / granule * granule;
+        int start = (int)Math.Min(count, (long)chunk * per);
+        return (start, Math.Min(count, start + per));
     }
 }

@@ -18,6 +18,12 @@ internal sealed unsafe class Q8Activations
     private float[] _d = [];
     private int[] _s = [];
 
+    // The call in progress, for the pool's items (no closure per call).
+    private float* _src;
+    private int _rows, _chunks;
+    private KernelIsa _isa;
+    private Action<int>? _chunkBody;
+
     /// <summary>Values per scale: 32 or 256.</summary>
     public int BlockSize { get; private set; }
     /// <summary>Values per integer sum: 32 or 16.</summary>
@@ -55,22 +61,15 @@ internal sealed unsafe class Q8Activations
         _isa = KernelOptions.EffectiveIsa;
         int threads = KernelOptions.EffectiveThreads;
         // A few thousand values per item keep the pool's start-up (a few µs) below the work.
-        int chunks = threads > 1 && (long)m * k >= 16384 ? Math.Min(m, 4 * threads) : 1;
-        _rowsPerChunk = (m + chunks - 1) / chunks;
-        chunks = (m + _rowsPerChunk - 1) / _rowsPerChunk;
-        if (chunks == 1) QuantizeRows(0, m);
-        else WorkerPool.Run(chunks, threads, _chunkBody ??= QuantizeChunk);
+        _chunks = threads > 1 && (long)m * k >= 16384 ? Math.Min(m, 4 * threads) : 1;
+        if (_chunks == 1) QuantizeRows(0, m);
+        else WorkerPool.Run(_chunks, threads, _chunkBody ??= QuantizeChunk);
     }
-
-    private float* _src;
-    private int _rows, _rowsPerChunk;
-    private KernelIsa _isa;
-    private Action<int>? _chunkBody;
 
     private void QuantizeChunk(int chunk)
     {
-        int r0 = chunk * _rowsPerChunk;
-        QuantizeRows(r0, Math.Min(_rows, r0 + _rowsPerChunk));
+        var (r0, r1) = RowChunks.Range(chunk, _chunks, _rows);
+        QuantizeRows(r0, r1);
     }
 
     private void QuantizeRows(int r0, int r1)
