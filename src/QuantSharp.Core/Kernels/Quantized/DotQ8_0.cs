@@ -9,7 +9,7 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// Both sides are signed, and vpdpbusd/vpmaddubsw want unsigned × signed, so the weight's sign is
 /// moved onto the activation: |w| · sign(a, w) = w · a (|w| ≤ 127 as ggml never stores −128).
 /// </summary>
-internal unsafe struct DotQ8_0 : IQuantDot
+internal unsafe struct DotQ8_0 : IQuantDot, IQuadLayout
 {
     private const int BlockBytes = 34;
 
@@ -44,6 +44,52 @@ internal unsafe struct DotQ8_0 : IQuantDot
             var p23 = Avx512F.PermuteVar16x32x2(p2, firstHalves, p3) + Avx512F.PermuteVar16x32x2(p2, secondHalves, p3);
             var dot = Avx512F.PermuteVar16x32x2(p01, evenPairs, p23) + Avx512F.PermuteVar16x32x2(p01, oddPairs, p23);
             var scale = RowQuad.Fp16x4(RowQuad.Words(w0, w1, w2, w3, off)) * Vector128.Create(d[b]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
+        }
+        RowQuad.Sum(acc, results);
+    }
+
+    public static bool Interleaves => true;
+
+    public static bool OddFirst => true;
+
+    static int IQuadLayout.BlockBytes => BlockBytes;
+
+    public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ8_0>(rows, rowBytes, n, dst);
+
+    /// <summary>
+    /// <see cref="Dot512Quad"/> on the interleaved copy, where a block is the four rows' fp16 scales then two 64-byte
+    /// chunks (values 0..15, then 16..31, of the four rows, one row per 128-bit lane): one sequential stream per quad
+    /// instead of four. Rows 0–1 and 2–3 of a chunk are widened to int16 and multiplied in pairs by the activations'
+    /// matching sixteen values; the two chunks' pair sums add per row, and adjacent pairs fold to the four lanes of
+    /// <see cref="QuadLanes"/> (lane l: values 4l..4l+3 and 16+4l..16+4l+3). The integer lanes are exact, so they equal
+    /// <see cref="Dot512Quad"/>'s, and the one FMA per block is the same: bit-identical results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
+    {
+        var src = new InterleavedQuad<DotQ8_0>(quad);
+        sbyte* q = a.Q(j);
+        float* d = a.D(j);
+        var evenPairs = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var oddPairs = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        var acc = Vector512<float>.Zero;
+        nint off = 0;
+        for (int b = 0; b < nb; b++, off += BlockBytes, q += 32)
+        {
+            RowQuad.PrefetchNext(next, off, BlockBytes);
+            // Activation values 0..15 and 16..31 as int16, each in both 256-bit halves.
+            var av = Avx512BW.ConvertToVector512Int16(Vector256.Load(q));
+            var aLow = Avx512F.Shuffle4x128(av.AsInt64(), av.AsInt64(), 0b01_00_01_00).AsInt16();
+            var aHigh = Avx512F.Shuffle4x128(av.AsInt64(), av.AsInt64(), 0b11_10_11_10).AsInt16();
+            var c0 = src.Load16(off, 2).AsSByte();
+            var c1 = src.Load16(off, 18).AsSByte();
+            var s01 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(c0.GetLower()), aLow)
+                      + Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(c1.GetLower()), aHigh);
+            var s23 = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(c0.GetUpper()), aLow)
+                      + Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(c1.GetUpper()), aHigh);
+            var dot = Avx512F.PermuteVar16x32x2(s01, evenPairs, s23) + Avx512F.PermuteVar16x32x2(s01, oddPairs, s23);
+            var scale = RowQuad.Fp16x4(src.Halves(off, 0)) * Vector128.Create(d[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
         }
         RowQuad.Sum(acc, results);

@@ -45,6 +45,11 @@ internal static class Int8GemmRoutes
         // casting K/V to fp16 under flash attention, fixed since.)
         DType.Q4_K or DType.Q5_K => m < 256,
         DType.Q6_K => m < 64,
+        // `qgemm --types Q2_K,Q3_K --shapes 2048x2048,8192x2048,2048x8192 --m 32,128,512 --rounds 5` (1 thread): Q2_K
+        // 3.9-4.9x the fp32 GEMM at M = 32, 1.65-1.77x at 128, 0.96-1.03x at 512; Q3_K (whose dequantizing GEMM is slow)
+        // 10.6-11.3x, 3.0-3.1x, 1.09-1.13x.
+        DType.Q2_K => m < 512,
+        DType.Q3_K => true,
         _ => false,
     };
 }

@@ -24,6 +24,19 @@ internal unsafe interface IQuadSource
 
     /// <summary>The 8 bytes at <paramref name="within"/> of block <paramref name="ob"/> of each row, row i in 64-bit element i (IQ4_XS's block head).</summary>
     Vector256<ulong> Load8(nint ob, int within);
+
+    /// <summary>
+    /// The 32-bit word at <paramref name="within"/> of block <paramref name="ob"/> of each row in lane i (Q2_K's d|dmin);
+    /// the four bytes must lie in one sixteen-byte chunk or in the block's odd bytes.
+    /// </summary>
+    Vector128<int> Words(nint ob, int within);
+
+    /// <summary>
+    /// The sixteen bytes that end with block <paramref name="ob"/> of each row, row i in 128-bit lane i, of which only the
+    /// block's odd bytes (its last BlockBytes mod 16) are specified: Q3_K reads its scales and d from them with one load per row.
+    /// Only for layouts whose odd bytes close the block (<see cref="IQuadLayout.OddFirst"/> false).
+    /// </summary>
+    Vector512<byte> Tail16(nint ob, int blockBytes);
 }
 
 /// <summary>Four rows of the file's layout (the last quad of a range may repeat its final row).</summary>
@@ -42,6 +55,12 @@ internal readonly unsafe struct RowPointers(byte* w0, byte* w1, byte* w2, byte* 
         => Vector256.Create(
             Unsafe.ReadUnaligned<ulong>(w0 + ob + within), Unsafe.ReadUnaligned<ulong>(w1 + ob + within),
             Unsafe.ReadUnaligned<ulong>(w2 + ob + within), Unsafe.ReadUnaligned<ulong>(w3 + ob + within));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<int> Words(nint ob, int within) => RowQuad.Words(w0, w1, w2, w3, ob + within);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<byte> Tail16(nint ob, int blockBytes) => RowQuad.Load16(w0, w1, w2, w3, ob + blockBytes - 16);
 }
 
 /// <summary>
@@ -101,5 +120,27 @@ internal readonly unsafe struct InterleavedQuad<TL>(byte* p) : IQuadSource where
         return Vector256.Create(
             Unsafe.ReadUnaligned<ulong>(q + Offset(0, within)), Unsafe.ReadUnaligned<ulong>(q + Offset(1, within)),
             Unsafe.ReadUnaligned<ulong>(q + Offset(2, within)), Unsafe.ReadUnaligned<ulong>(q + Offset(3, within)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128<int> Words(nint ob, int within)
+    {
+        byte* q = p + 4 * ob;
+        // Four odd bytes per row (Q2_K's d|dmin): the four rows' copies are 16 consecutive bytes.
+        if (Odd == 4 && Offset(1, within) == Offset(0, within) + 4)
+            return Vector128.Load((int*)(q + Offset(0, within)));
+        return Vector128.Create(
+            Unsafe.ReadUnaligned<int>(q + Offset(0, within)), Unsafe.ReadUnaligned<int>(q + Offset(1, within)),
+            Unsafe.ReadUnaligned<int>(q + Offset(2, within)), Unsafe.ReadUnaligned<int>(q + Offset(3, within)));
+    }
+
+    // Row i's odd bytes end its part of the odd region; the sixteen bytes ending there start inside the quad block
+    // (the chunks or row i − 1's odd bytes, both in bounds), which is what the caller leaves unspecified.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<byte> Tail16(nint ob, int blockBytes)
+    {
+        byte* q = p + 4 * ob - 16 + Odd;
+        int oddStart = TL.OddFirst ? 0 : TL.BlockBytes - Odd;
+        return RowQuad.Load16(q + Offset(0, oddStart), q + Offset(1, oddStart), q + Offset(2, oddStart), q + Offset(3, oddStart), 0);
     }
 }
