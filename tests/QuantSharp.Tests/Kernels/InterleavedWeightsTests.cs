@@ -25,7 +25,7 @@ public sealed unsafe class InterleavedWeightsTests
     [Fact]
     public void TheDecodeTypesOfLlamaCppMixesHaveInterleavedKernels()
     {
-        foreach (var t in new[] { DType.Q4_0, DType.Q4_K, DType.Q5_K, DType.Q6_K })
+        foreach (var t in new[] { DType.Q4_0, DType.Q8_0, DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K })
             Assert.True(QuantizedMatMul.HasInterleavedKernel(t), $"{t}");
         Assert.Null(new TensorView("f", DType.F32, [4, 4], null, 64).WithInterleavedCopy().Interleaved);
     }

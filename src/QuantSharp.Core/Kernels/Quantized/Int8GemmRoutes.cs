@@ -50,6 +50,10 @@ internal static class Int8GemmRoutes
         // 10.6-11.3x, 3.0-3.1x, 1.09-1.13x.
         DType.Q2_K => m < 512,
         DType.Q3_K => true,
+        // `qgemm --types IQ4_XS --shapes 2048x2048,8192x2048,2048x8192 --m 32,48,64,96,128,512 --rounds 5`: 1.7-4.7x at
+        // M = 32, 1.3-3.1x at 48, 1.08-1.09x at 64, 0.86x at 96, 0.73-0.75x at 128 (the tiles run at ~40 GMAC/s, the
+        // fp32 GEMM reaches 53 at 128 and 77 at 512).
+        DType.IQ4_XS => m <= 64,
         _ => false,
     };
 }
