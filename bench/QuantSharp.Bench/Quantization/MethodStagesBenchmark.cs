@@ -121,8 +121,9 @@ internal static class MethodStagesBenchmark
     /// <summary>The stage table of <paramref name="results"/>, one column per method, then their memory figures.</summary>
     private static void Print(List<(string Name, QuantizeResult Result, double Wall)> results, string model, string? type, string? format, int threads, int runs, bool memory)
     {
-        var first = results[0].Result;
-        Console.WriteLine($"{model}: {(type is null ? format : $"--type {type}")}, {first.CalibrationDescription ?? "no calibration"}, "
+        // A data-free RTN run has no calibration: the header names the one the calibrated methods used.
+        string calibration = results.Select(r => r.Result.CalibrationDescription).FirstOrDefault(d => d != null) ?? "no calibration";
+        Console.WriteLine($"{model}: {(type is null ? format : $"--type {type}")}, {calibration}, "
             + $"{threads} thread(s), ISA {KernelOptions.EffectiveIsa}, {(runs == 1 ? "one run" : $"the median-wall run of {runs}")} per method{(memory ? ", --measure-memory" : "")}");
         Console.WriteLine();
         Console.WriteLine($"| stage (seconds) | {string.Join(" | ", results.Select(r => r.Name))} |");
