@@ -65,9 +65,9 @@ internal static class QuantizeCommand
             }
             const double MiB = 1024 * 1024;
             var total = result.RunTime;
-            var write = total - rep.Embedding - rep.Transforms - rep.Forward - rep.Statistics - rep.Quantization;
+            var write = total - rep.Embedding - rep.Transforms - rep.Forward - rep.Statistics - rep.Quantization - result.ClassifierTime;
             Console.WriteLine($"wrote {result.OutputPath} ({result.Description})");
-            Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, {(rep.Transforms > TimeSpan.Zero ? $"transforms {rep.Transforms.TotalSeconds:F1} s, " : "")}forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
+            Console.WriteLine($"time: load {result.LoadTime.TotalSeconds:F1} s, {(result.RotationTime > TimeSpan.Zero ? $"rotation (embedding, head) {result.RotationTime.TotalSeconds:F1} s, " : "")}calibration text {result.CalibrationTime.TotalSeconds:F1} s, embed {rep.Embedding.TotalSeconds:F1} s, {(rep.Transforms > TimeSpan.Zero ? $"transforms {rep.Transforms.TotalSeconds:F1} s, " : "")}forward {rep.Forward.TotalSeconds:F1} s, statistics {rep.Statistics.TotalSeconds:F1} s, quantize {rep.Quantization.TotalSeconds:F1} s, {(result.ClassifierTime > TimeSpan.Zero ? $"classifier {result.ClassifierTime.TotalSeconds:F1} s, " : "")}write+other {write.TotalSeconds:F1} s, total {total.TotalSeconds:F1} s");
             if (!rep.MemoryMeasured) return 0;
             rep.Memory.Sample();
             Console.WriteLine($"memory: peak managed {rep.Memory.PeakManagedBytes / MiB:F1} MiB, peak anonymous RSS {rep.Memory.PeakAnonymousBytes / MiB:F1} MiB (run start {rep.BaselineAnonymousBytes / MiB:F1} MiB), peak RSS incl. mapped model {rep.Memory.PeakResidentBytes / MiB:F1} MiB; "

@@ -1,4 +1,5 @@
 // GPTQ onto GGUF block grids: ggml block bytes whose rounding carries GPTQ's error feedback.
+using System.Diagnostics;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Quantization.BlockFormats;
@@ -70,19 +71,26 @@ public static class GptqBlockQuantizer
             for (int c = 0; c < cols; c++) importance[c] = (float)hessian[c * cols + c];
         }
 
+        long t0 = Stopwatch.GetTimestamp();
         HessianPreparation.PermuteInPlace(hessian, cols, perm, dead);
         var upper = HessianPreparation.InverseFactor(hessian, cols, options.Damping, warn);
+        long t1 = Stopwatch.GetTimestamp();
         int rowBytes = cols / bs * format.BlockBytes;
         var data = new byte[(long)rows * rowBytes];
         var grid = new BlockFormatColumnGrid(format, data, cols, importance);
         var rounded = new double[(long)rows * cols];
         GptqSweep.Run(w, rows, cols, upper, options.BlockSize, grid, rounded);
+        long t2 = Stopwatch.GetTimestamp();
         // Error feedback can push a block's values past what an fp16 scale holds even when the input fitted.
         BlockScaleCheck.ThrowIfNonFinite(options.Type, data, $"GPTQ {options.Type} weight [{rows} × {cols}]", cols / bs);
 
         var dequantized = new float[(long)rows * cols];
         for (int r = 0; r < rows; r++)
             BlockDequantizer.DequantizeRow(options.Type, data.AsSpan((int)((long)r * rowBytes), rowBytes), dequantized.AsSpan((int)((long)r * cols), cols));
-        return new GptqBlockResult { Type = options.Type, Rows = rows, Cols = cols, Data = data, Dequantized = dequantized };
+        return new GptqBlockResult
+        {
+            Type = options.Type, Rows = rows, Cols = cols, Data = data, Dequantized = dequantized,
+            FactorTime = Stopwatch.GetElapsedTime(t0, t1), SweepTime = Stopwatch.GetElapsedTime(t1, t2),
+        };
     }
 }

@@ -20,4 +20,10 @@ public sealed class GptqBlockResult
 
     /// <summary>[Rows·Cols] what <see cref="Data"/> dequantizes to (BlockDequantizer).</summary>
     public required float[] Dequantized { get; init; }
+
+    /// <summary>Wall time GPTQ spent preparing and factorising H (dampening, Cholesky, triangular inverse).</summary>
+    public TimeSpan FactorTime { get; init; }
+
+    /// <summary>Wall time of GPTQ's column sweep (block scale searches, rounding, error feedback, lazy block updates).</summary>
+    public TimeSpan SweepTime { get; init; }
 }

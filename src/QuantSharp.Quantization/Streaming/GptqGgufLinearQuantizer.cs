@@ -59,6 +59,9 @@ public sealed class GptqGgufLinearQuantizer : ILinearQuantizer
             // GPTQ does not know the tensor: name it here.
             throw new InvalidDataException($"layer {input.Layer} {input.Name}: {e.Message}", e);
         }
-        return new QuantizedLinear { Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data };
+        return new QuantizedLinear
+        {
+            Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data, FactorTime = result.FactorTime, SweepTime = result.SweepTime,
+        };
     }
 }

@@ -30,7 +30,7 @@ public sealed class GptqLinearQuantizer(GptqOptions options, Action<string>? war
         // GPTQ works in the Hessian's storage; the last layer of a group takes the accumulator's array over.
         var h = input.LastUseOfStatistics ? stats.TakeHessian() : stats.Hessian();
         var result = GptqQuantizer.QuantizeInPlace(input.Weight, input.Rows, input.Cols, h, Options, warn is null ? null : m => warn($"{input.Name}: {m}"));
-        return new QuantizedLinear { Dequantized = result.Dequantized, Grid = result };
+        return new QuantizedLinear { Dequantized = result.Dequantized, Grid = result, FactorTime = result.FactorTime, SweepTime = result.SweepTime };
     }
 
     private static GptqOptions Validated(GptqOptions o) { o.Validate(); return o; }

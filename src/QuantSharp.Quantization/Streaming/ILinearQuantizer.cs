@@ -55,6 +55,13 @@ public sealed class QuantizedLinear
     public DType? GgufType { get; init; }
     /// <summary>ggml-encoded rows, source row order, when the quantizer targets GGUF.</summary>
     public byte[]? GgufBytes { get; init; }
+    /// <summary>
+    /// The part of the quantizer's time GPTQ spent preparing and factorising the Hessian (dampening, Cholesky, inverse);
+    /// zero for a quantizer without GPTQ. The runner sums it into <see cref="StreamingRunReport.Factorisation"/>.
+    /// </summary>
+    public TimeSpan FactorTime { get; init; }
+    /// <summary>The part of the quantizer's time spent in GPTQ's column sweep; zero for a quantizer without GPTQ.</summary>
+    public TimeSpan SweepTime { get; init; }
 }
 
 /// <summary>

@@ -162,6 +162,7 @@ public sealed class LayerStreamingQuantizer
         public bool MoveNext()
         {
             _current = null; // let the previous layer go before computing the next
+            long start = Stopwatch.GetTimestamp();
             try
             {
                 if (_next < 0)
@@ -186,6 +187,10 @@ public sealed class LayerStreamingQuantizer
                 _next = owner._hp.NumLayers;
                 Dispose();
                 throw;
+            }
+            finally
+            {
+                owner.Report.Elapsed += Stopwatch.GetElapsedTime(start);
             }
         }
 
@@ -247,8 +252,10 @@ public sealed class LayerStreamingQuantizer
     private void CollectForMeasurement(GCCollectionMode mode, bool compacting = true)
     {
         if (!_options.MeasurePeakMemory) return;
+        long start = Stopwatch.GetTimestamp();
         Report.ForcedCollections++;
         GC.Collect(2, mode, blocking: true, compacting);
+        Report.MeasurementCollections += Stopwatch.GetElapsedTime(start);
     }
 
     private void SampleMemory()
@@ -427,7 +434,9 @@ public sealed class LayerStreamingQuantizer
         foreach (var t in _options.Transforms)
         {
             ct.ThrowIfCancellationRequested();
+            long start = Stopwatch.GetTimestamp();
             t.Apply(context);
+            Report.AddTransformTime(t.Name, Stopwatch.GetElapsedTime(start));
             Step();
         }
         Report.Transforms += sw.Elapsed;
@@ -608,6 +617,8 @@ public sealed class LayerStreamingQuantizer
             throw new InvalidDataException($"layer {l} {view.Name}: the {quantizer.Name} quantizer produced a non-finite weight (row {bad / cols}); a weight of this tensor is too large for the format's fp16 scales");
         var elapsed = sw.Elapsed;
         Report.Quantization += elapsed;
+        Report.Factorisation += r.FactorTime;
+        Report.Sweep += r.SweepTime;
         if (_options.TensorQuantized is { } onTensor) onTensor(Measure(l, k, expert, view.Name, rows, cols, original!, gram, r, elapsed));
         SampleMemory();
         // When measuring memory: the quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit

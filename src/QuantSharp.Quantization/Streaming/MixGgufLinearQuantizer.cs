@@ -101,7 +101,10 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
             {
                 throw new InvalidDataException($"layer {input.Layer} {input.Name}: {e.Message}", e);
             }
-            return new QuantizedLinear { Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data };
+            return new QuantizedLinear
+            {
+                Dequantized = result.Dequantized, GgufType = type, GgufBytes = result.Data, FactorTime = result.FactorTime, SweepTime = result.SweepTime,
+            };
         }
         float[] importance = [];
         if (Rounding != MixRounding.RoundToNearest && type != DType.F16)

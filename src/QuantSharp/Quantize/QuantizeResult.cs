@@ -16,14 +16,26 @@ public sealed record QuantizeResult
     /// <summary>Time to load (map) the model.</summary>
     public TimeSpan LoadTime { get; init; }
 
+    /// <summary>
+    /// A rotate+ method: time to rotate the embedding, head and final norm before the run (the decoder layers are rotated
+    /// during the run: <see cref="StreamingRunReport.TransformTimes"/>); zero otherwise.
+    /// </summary>
+    public TimeSpan RotationTime { get; init; }
+
     /// <summary>Time to read and tokenize the calibration text.</summary>
     public TimeSpan CalibrationTime { get; init; }
 
     /// <summary>The calibration set used (segments, tokens, seed, files), or null without calibration.</summary>
     public string? CalibrationDescription { get; init; }
 
-    /// <summary>Time of the whole run after loading and tokenizing.</summary>
+    /// <summary>Time of the whole run after loading, rotating the embedding and head, and tokenizing.</summary>
     public TimeSpan RunTime { get; init; }
+
+    /// <summary>
+    /// A method into a named mix: the part of <see cref="RunTime"/> spent calibrating and encoding the classifier (a
+    /// forward of the whole model over the calibration set for its inputs' statistics); zero otherwise.
+    /// </summary>
+    public TimeSpan ClassifierTime { get; init; }
 
     /// <summary>The layer-streaming run's phase times and memory figures (null for a named mix; memory only with <see cref="QuantizeRequest.MeasurePeakMemory"/>).</summary>
     public StreamingRunReport? Report { get; init; }

@@ -50,6 +50,7 @@ internal static class QuantizeRunner
             Output = result.OutputPath,
             OutputBytes = QuantizeReportWriter.OutputBytes(result.OutputPath),
             LoadTime = result.LoadTime,
+            RotationTime = result.RotationTime,
             CalibrationTime = result.CalibrationTime,
             RunTime = result.RunTime,
             Calibration = result.CalibrationDescription,
@@ -89,12 +90,14 @@ internal static class QuantizeRunner
         AtomicFile.SweepStaleIn(Path.GetTempPath(), "quantsharp-activations-");
         var sw = Stopwatch.StartNew();
         using var source = LlamaModel.Load(request.Model, request.Tokenizer);
+        var loadTime = sw.Elapsed;
+        sw.Restart();
         // rotate+METHOD: the method runs on the rotated model as it would on a rotated folder — its embedding, head and
         // final norm rotated now, each decoder layer by the run's first transform when the run reaches it.
         using var rotated = plan.Rotation is { } rotation ? Rotate(request, plan, source, rotation, outPath, ct) : null;
         using var rotatedModel = rotated?.Open(source.Tokenizer, origin: source.Origin);
         var model = rotatedModel ?? source;
-        var loadTime = sw.Elapsed;
+        var rotationTime = rotated is null ? TimeSpan.Zero : sw.Elapsed;
         CalibrationSet? calib = null;
         TimeSpan tokenizeTime = default;
         if (request.Calibration.Count > 0)
@@ -131,9 +134,12 @@ internal static class QuantizeRunner
         };
         var runner = new LayerStreamingQuantizer(model, quantizer, calib, opts);
         var grid = plan.Grid;
+        var classifierTime = TimeSpan.Zero;
         if (plan.MixRounding is { } mixRounding)
         {
+            long classifierStart = Stopwatch.GetTimestamp();
             var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, mixTypes!, source, model, rotated, calib, mixRounding, ct) : null;
+            classifierTime = Stopwatch.GetElapsedTime(classifierStart);
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
                 tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
                 encodedModelTensors: classifier);
@@ -149,7 +155,8 @@ internal static class QuantizeRunner
             + $", method {plan.MethodName}, {(calib == null ? "no calibration" : request.OriginalActivations ? "original activations" : "sequential")}";
         return new QuantizeResult
         {
-            OutputPath = outPath, Description = what, LoadTime = loadTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed, Report = runner.Report,
+            OutputPath = outPath, Description = what, LoadTime = loadTime, RotationTime = rotationTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed,
+            ClassifierTime = classifierTime, Report = runner.Report,
             CalibrationDescription = calib?.Description,
         };
     }

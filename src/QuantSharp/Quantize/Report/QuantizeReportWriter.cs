@@ -15,6 +15,7 @@ internal sealed record QuantizeReportRun
     public required string Output { get; init; }
     public required long OutputBytes { get; init; }
     public required TimeSpan LoadTime { get; init; }
+    public TimeSpan RotationTime { get; init; }
     public required TimeSpan CalibrationTime { get; init; }
     public required TimeSpan RunTime { get; init; }
     public string? Calibration { get; init; }
@@ -90,10 +91,11 @@ internal static class QuantizeReportWriter
             w.WriteNumber("bitsPerWeight", weights > 0 ? bits / weights : 0);
             w.WriteStartObject("seconds");
             w.WriteNumber("load", run.LoadTime.TotalSeconds);
+            w.WriteNumber("rotation", run.RotationTime.TotalSeconds);
             w.WriteNumber("calibrationText", run.CalibrationTime.TotalSeconds);
             w.WriteNumber("run", run.RunTime.TotalSeconds);
             w.WriteNumber("quantizers", tensors.Sum(t => t.Seconds));
-            w.WriteNumber("total", (run.LoadTime + run.CalibrationTime + run.RunTime).TotalSeconds);
+            w.WriteNumber("total", (run.LoadTime + run.RotationTime + run.CalibrationTime + run.RunTime).TotalSeconds);
             w.WriteEndObject();
             w.WriteString("weightErrorDefinition", "||W - Wq||_F / ||W||_F of the weights the quantizer received (after any transform such as AWQ's scaling)");
             w.WriteString("outputErrorDefinition", OutputErrorDefinition);
