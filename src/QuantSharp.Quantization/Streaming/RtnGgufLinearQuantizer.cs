@@ -70,6 +70,8 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
         var bytes = ArrayPool<byte>.Shared.Rent(length);
         try
         {
+            // Zeroed as a new array would be, so that no block type depends on the pooled buffer's previous contents.
+            bytes.AsSpan(0, length).Clear();
             BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes.AsSpan(0, length), default, $"layer {input.Layer} {input.Name}");
             ScopedParallel.For(0, rows, r =>
                 BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), dequantized.AsSpan(r * cols, cols)));
