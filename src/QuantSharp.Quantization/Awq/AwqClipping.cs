@@ -19,9 +19,10 @@ public static class AwqClipping
     /// <summary>
     /// The best clipping maximum per (row, group), [rows · groups] row-major, for <paramref name="w"/> reading
     /// <paramref name="x"/> [tokens, cols]; <paramref name="roundTrip"/> rounds a whole [rows, cols] matrix onto the target
-    /// grid and returns the dequantized values; <paramref name="groupSize"/> is the grid's group (a divisor of cols).
+    /// grid, writing the dequantized values into its second argument (both buffers are allocated once per call and reused
+    /// for every candidate range); <paramref name="groupSize"/> is the grid's group (a divisor of cols).
     /// </summary>
-    public static float[] SearchMaxima(FloatMatrix w, float[] x, int tokens, int groupSize, Func<float[], float[]> roundTrip,
+    public static float[] SearchMaxima(FloatMatrix w, float[] x, int tokens, int groupSize, Action<float[], float[]> roundTrip,
         int grid, double maxShrink)
     {
         int rows = w.Rows, cols = w.Cols, gs = groupSize;
@@ -40,6 +41,7 @@ public static class AwqClipping
         bestErr.AsSpan().Fill(double.PositiveInfinity);
         int steps = Math.Max(1, (int)(maxShrink * grid));
         var clamped = new float[w.Values.Length];
+        var q = new float[w.Values.Length];
         var values = w.Values;
         for (int i = 0; i < steps; i++)
         {
@@ -52,7 +54,7 @@ public static class AwqClipping
                     TensorPrimitives.Clamp(values.AsSpan(r * cols + g * gs, gs), -m, m, clamped.AsSpan(r * cols + g * gs, gs));
                 }
             });
-            var q = roundTrip(clamped);
+            roundTrip(clamped, q);
             ScopedParallel.For(0, rows, () => (new float[gs], new float[gs]), (r, scratch) =>
             {
                 var (d, gd) = scratch;

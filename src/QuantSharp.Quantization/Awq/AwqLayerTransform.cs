@@ -142,7 +142,7 @@ public sealed class AwqLayerTransform : ILayerTransform
                 ct.ThrowIfCancellationRequested();
                 if (scales != null) DivideColumns(x, m.Cols, scales);
                 int gs = _groupSize > 0 && m.Cols % _groupSize == 0 ? _groupSize : m.Cols;
-                var maxima = AwqClipping.SearchMaxima(m, x, f.Tokens, gs, v => RoundTrip(context.Layer, kind, m, v), Options.ClipGrid, Options.MaxShrink);
+                var maxima = AwqClipping.SearchMaxima(m, x, f.Tokens, gs, (v, q) => RoundTrip(context.Layer, kind, m, v, q), Options.ClipGrid, Options.MaxShrink);
                 int g = m.Cols / gs;
                 for (int r = 0; r < m.Rows; r++)
                     for (int k = 0; k < g; k++)
@@ -182,44 +182,60 @@ public sealed class AwqLayerTransform : ILayerTransform
         float[]? best = null;
         double bestErr = double.PositiveInfinity, firstErr = double.NaN;
         int bestI = -1;
-        for (int i = 0; i < Options.Grid; i++)
+        // One scaled copy and one rounded candidate per linear for the whole grid, pinned once: a candidate is garbage
+        // the moment its error is known, and per-α arrays (weight-sized, on the large-object heap) piled up faster than
+        // the collector returned them — AWQ's peak was 6–7× the other methods'.
+        var scaledCopies = new float[linears.Length][];
+        var pins = new PinnedMatrix[linears.Length];
+        var views = new TensorView[linears.Length];
+        try
         {
-            context.CancellationToken.ThrowIfCancellationRequested();
-            double alpha = (double)i / Options.Grid;
-            AwqScaling.Scales(xMean, wMean, alpha, scales);
-            var views = new TensorView[linears.Length];
-            var pins = new PinnedMatrix[linears.Length];
             for (int k = 0; k < linears.Length; k++)
             {
-                var m = linears[k];
-                var scaled = (float[])m.Values.Clone();
-                AwqScaling.ScaleColumns([m with { Values = scaled }], scales);
-                var q = RoundTrip(context.Layer, kinds[k], m, scaled);
-                DivideColumns(q, m.Cols, scales);
-                pins[k] = new PinnedMatrix(m.Name, q, m.Rows, m.Cols, pinInPlace: true);
+                scaledCopies[k] = new float[linears[k].Values.Length];
+                pins[k] = new PinnedMatrix(linears[k].Name, new float[linears[k].Values.Length], linears[k].Rows, linears[k].Cols, pinInPlace: true);
                 views[k] = pins[k].View;
             }
-            try { module(views); }
-            finally { foreach (var p in pins) p.Dispose(); }
-            double err = AwqScaling.MeanSquaredError(reference, output);
-            if (i == 0) firstErr = err;
-            if (err < bestErr)
+            for (int i = 0; i < Options.Grid; i++)
             {
-                bestErr = err;
-                bestI = i;
-                best = (float[])scales.Clone();
+                context.CancellationToken.ThrowIfCancellationRequested();
+                double alpha = (double)i / Options.Grid;
+                AwqScaling.Scales(xMean, wMean, alpha, scales);
+                for (int k = 0; k < linears.Length; k++)
+                {
+                    var m = linears[k];
+                    var scaled = scaledCopies[k];
+                    m.Values.CopyTo(scaled, 0);
+                    AwqScaling.ScaleColumns([m with { Values = scaled }], scales);
+                    var q = pins[k].Data;
+                    RoundTrip(context.Layer, kinds[k], m, scaled, q);
+                    DivideColumns(q, m.Cols, scales);
+                }
+                module(views);
+                double err = AwqScaling.MeanSquaredError(reference, output);
+                if (i == 0) firstErr = err;
+                if (err < bestErr)
+                {
+                    bestErr = err;
+                    bestI = i;
+                    best = (float[])scales.Clone();
+                }
             }
+        }
+        finally
+        {
+            foreach (var p in pins) p?.Dispose();
         }
         if (best == null) throw new InvalidDataException($"layer {context.Layer} {what}: every AWQ candidate gave a non-finite output error");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"{what} α {(double)bestI / Options.Grid:0.00} (mse {bestErr:E3}, α=0 {firstErr:E3})"));
         return best;
     }
 
-    // The target grid's rounding of a [rows, cols] matrix (values: the candidate, not kept).
-    private float[] RoundTrip(int layer, LlamaLinear kind, FloatMatrix like, float[] values) => _grid.Quantize(new LinearQuantizationInput
+    // The target grid's rounding of a [rows, cols] matrix (values: the candidate, not kept) into dequantized.
+    private void RoundTrip(int layer, LlamaLinear kind, FloatMatrix like, float[] values, float[] dequantized) => _grid.RoundTrip(new LinearQuantizationInput
     {
         Layer = layer, Kind = kind, Name = like.Name, Rows = like.Rows, Cols = like.Cols, Weight = values,
-    }).Dequantized;
+    }, dequantized);
 
     private static void DivideColumns(float[] x, int width, ReadOnlySpan<float> scales)
     {

@@ -80,6 +80,19 @@ public interface ILinearQuantizer
     QuantizedLinear Quantize(LinearQuantizationInput input);
 
     /// <summary>
+    /// Writes <see cref="QuantizedLinear.Dequantized"/> of <paramref name="input"/> into <paramref name="dequantized"/>
+    /// (Rows·Cols values) — the same values as <see cref="Quantize"/>, for a search (AWQ) that rounds many candidates and
+    /// keeps none: a quantizer that can, overrides it to round without allocating per call.
+    /// </summary>
+    void RoundTrip(LinearQuantizationInput input, float[] dequantized)
+    {
+        var deq = Quantize(input).Dequantized;
+        if (deq.Length != dequantized.Length)
+            throw new ArgumentException($"layer {input.Layer} {input.Name}: {dequantized.Length} destination values for [{input.Rows}, {input.Cols}]");
+        deq.CopyTo(dequantized, 0);
+    }
+
+    /// <summary>
     /// The quantizer for a linear that received no calibration data — an expert no calibration token was routed
     /// to: the same grid or block format, no statistics (round-to-nearest). A quantizer that needs none is its own.
     /// </summary>

@@ -78,6 +78,21 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
     }
 
     /// <inheritdoc/>
+    public void RoundTrip(LinearQuantizationInput input, float[] dequantized)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (Rounding != MixRounding.RoundToNearest)
+        {
+            Quantize(input).Dequantized.AsSpan().CopyTo(dequantized);
+            return;
+        }
+        var type = TypeOf(input.Layer, input.Kind);
+        if (type != DType.F16 && input.Cols % DTypeInfo.BlockSize(type) != 0)
+            throw new InvalidOperationException($"layer {input.Layer} {input.Name}: planned {type} does not fit rows of {input.Cols} values (the plan was made for another model)");
+        RtnGgufLinearQuantizer.RoundTripInto(type, input, dequantized);
+    }
+
+    /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         ArgumentNullException.ThrowIfNull(input);

@@ -1,4 +1,5 @@
 // Round-to-nearest into a GGUF block type (ggml's reference quantizers) as a pluggable per-linear-layer quantizer.
+using System.Buffers;
 using System.Runtime.InteropServices;
 using QuantSharp.Core.Kernels;
 using QuantSharp.Core.Tensors;
@@ -41,6 +42,44 @@ public sealed class RtnGgufLinearQuantizer : ILinearQuantizer
     {
         var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Target)!.Value, input.Cols, input.Name);
         return Encode(ggml == GgmlType.F16 ? DType.F16 : GgmlTypeInfo.Of(ggml).CoreType!.Value, input, default);
+    }
+
+    /// <inheritdoc/>
+    public void RoundTrip(LinearQuantizationInput input, float[] dequantized)
+    {
+        var ggml = LlamaCppMix.Fallback(GgmlTypeInfo.FromDType(Target)!.Value, input.Cols, input.Name);
+        RoundTripInto(ggml == GgmlType.F16 ? DType.F16 : GgmlTypeInfo.Of(ggml).CoreType!.Value, input, dequantized);
+    }
+
+    /// <summary>
+    /// <see cref="Encode"/>'s dequantized values (no importance) written into <paramref name="dequantized"/>, the encoded
+    /// bytes in a pooled buffer: what a search that rounds many candidates needs, without an allocation per candidate.
+    /// </summary>
+    internal static void RoundTripInto(DType type, LinearQuantizationInput input, float[] dequantized)
+    {
+        int rows = input.Rows, cols = input.Cols;
+        if (dequantized.Length != (long)rows * cols)
+            throw new ArgumentException($"layer {input.Layer} {input.Name}: {dequantized.Length} destination values for [{rows}, {cols}]");
+        if (type == DType.F16)
+        {
+            Encode(type, input, default).Dequantized.CopyTo(dequantized, 0);
+            return;
+        }
+        long rowBytes = DTypeInfo.RowBytes(type, cols);
+        int length = checked((int)(rowBytes * rows));
+        var bytes = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            // Zeroed as a new array would be, so that no block type depends on the pooled buffer's previous contents.
+            bytes.AsSpan(0, length).Clear();
+            BlockQuantizer.QuantizeRows(type, input.Weight, cols, bytes.AsSpan(0, length), default, $"layer {input.Layer} {input.Name}");
+            ScopedParallel.For(0, rows, r =>
+                BlockDequantizer.DequantizeRow(type, bytes.AsSpan((int)(r * rowBytes), (int)rowBytes), dequantized.AsSpan(r * cols, cols)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
     }
 
     /// <summary>
