@@ -24,9 +24,32 @@ public static class RtnGridQuantizer
     /// <param name="columnImportance">Per-column importance (Hessian diagonal or mean x²), needed for act-order.</param>
     public static GptqLayerResult Quantize(float[] weight, int rows, int cols, GptqOptions options, ReadOnlySpan<double> columnImportance = default)
     {
-        options.Validate();
-        if (rows <= 0 || cols <= 0) throw new ArgumentException($"weight shape [{rows}, {cols}] is empty");
-        if (weight.Length != (long)rows * cols) throw new ArgumentException($"{weight.Length} weights do not fill [{rows}, {cols}]");
+        Check(weight, rows, cols, options);
+        var deq = new float[(long)rows * cols];
+        var q = new int[(long)rows * cols];
+        var (scales, zeros, groupIndex) = Round(weight, rows, cols, options, columnImportance, q, deq);
+        return new GptqLayerResult
+        {
+            Rows = rows, Cols = cols, Bits = options.Bits, GroupSize = options.GroupSize,
+            QuantizedValues = q, Scales = scales, Zeros = zeros, GroupIndex = groupIndex, Dequantized = deq,
+        };
+    }
+
+    /// <summary>
+    /// <see cref="GptqLayerResult.Dequantized"/> of <see cref="Quantize"/> written into <paramref name="dequantized"/>
+    /// (rows·cols values), without the integer matrix: for a search (AWQ) that rounds many candidates and keeps none.
+    /// </summary>
+    public static void RoundTrip(float[] weight, int rows, int cols, GptqOptions options, float[] dequantized, ReadOnlySpan<double> columnImportance = default)
+    {
+        Check(weight, rows, cols, options);
+        if (dequantized.Length != (long)rows * cols) throw new ArgumentException($"{dequantized.Length} destination values for [{rows}, {cols}]");
+        Round(weight, rows, cols, options, columnImportance, null, dequantized);
+    }
+
+    /// <summary>The rounding itself: the integers into <paramref name="q"/> when given, the dequantized values into <paramref name="deq"/>.</summary>
+    private static (float[] Scales, int[] Zeros, int[] GroupIndex) Round(float[] weight, int rows, int cols, GptqOptions options,
+        ReadOnlySpan<double> columnImportance, int[]? q, float[] deq)
+    {
         int gs = options.GroupSize == 0 ? cols : Math.Min(options.GroupSize, cols);
         int groups = (cols + gs - 1) / gs;
         var groupIndex = new int[cols];
@@ -53,10 +76,8 @@ public static class RtnGridQuantizer
         for (int c = 0; c < cols; c++) members[groupIndex[c]].Add(c);
 
         int maxq = (1 << options.Bits) - 1;
-        var q = new int[(long)rows * cols];
         var scales = new float[(long)groups * rows];
         var zeros = new int[(long)groups * rows];
-        var deq = new float[(long)rows * cols];
         var w = weight;
         bool sym = options.Symmetric;
         ScopedParallel.For(0, rows, r =>
@@ -80,16 +101,19 @@ public static class RtnGridQuantizer
                 foreach (int c in cs)
                 {
                     int v = (int)Math.Clamp(MathF.Round(row[c] / scale) + zero, 0, maxq);
-                    q[(long)r * cols + c] = v;
+                    if (q != null) q[(long)r * cols + c] = v;
                     deq[(long)r * cols + c] = scale * (v - zero);
                 }
             }
         });
-        return new GptqLayerResult
-        {
-            Rows = rows, Cols = cols, Bits = options.Bits, GroupSize = options.GroupSize,
-            QuantizedValues = q, Scales = scales, Zeros = zeros, GroupIndex = groupIndex, Dequantized = deq,
-        };
+        return (scales, zeros, groupIndex);
+    }
+
+    private static void Check(float[] weight, int rows, int cols, GptqOptions options)
+    {
+        options.Validate();
+        if (rows <= 0 || cols <= 0) throw new ArgumentException($"weight shape [{rows}, {cols}] is empty");
+        if (weight.Length != (long)rows * cols) throw new ArgumentException($"{weight.Length} weights do not fill [{rows}, {cols}]");
     }
 
     /// <summary>

@@ -24,12 +24,18 @@ public sealed class RtnLinearQuantizer(GptqOptions options) : ILinearQuantizer
     /// <inheritdoc/>
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
-        double[]? importance = null;
-        if (Options.ActOrder && !Options.StaticGroups)
-            importance = (input.Statistics ?? throw new InvalidOperationException($"{input.Name}: act-order needs calibration statistics (pass calibration data)")).MeanSquares();
-        var grid = RtnGridQuantizer.Quantize(input.Weight, input.Rows, input.Cols, Options, importance);
+        var grid = RtnGridQuantizer.Quantize(input.Weight, input.Rows, input.Cols, Options, Importance(input));
         return new QuantizedLinear { Dequantized = grid.Dequantized, Grid = grid };
     }
+
+    /// <inheritdoc/>
+    public void RoundTrip(LinearQuantizationInput input, float[] dequantized)
+        => RtnGridQuantizer.RoundTrip(input.Weight, input.Rows, input.Cols, Options, dequantized, Importance(input));
+
+    private double[]? Importance(LinearQuantizationInput input)
+        => Options.ActOrder && !Options.StaticGroups
+            ? (input.Statistics ?? throw new InvalidOperationException($"{input.Name}: act-order needs calibration statistics (pass calibration data)")).MeanSquares()
+            : null;
 
     private static GptqOptions Validated(GptqOptions o) { o.Validate(); return o; }
 }
