@@ -77,6 +77,15 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
         return t == GgmlType.F16 ? DType.F16 : GgmlTypeInfo.Of(t).CoreType!.Value;
     }
 
+    /// <summary>The type the plan gives <paramref name="input"/>'s linear, checked against its row length.</summary>
+    private DType PlannedType(LinearQuantizationInput input)
+    {
+        var type = TypeOf(input.Layer, input.Kind);
+        if (type != DType.F16 && input.Cols % DTypeInfo.BlockSize(type) != 0)
+            throw new InvalidOperationException($"layer {input.Layer} {input.Name}: planned {type} does not fit rows of {input.Cols} values (the plan was made for another model)");
+        return type;
+    }
+
     /// <inheritdoc/>
     public void RoundTrip(LinearQuantizationInput input, float[] dequantized)
     {
@@ -86,9 +95,7 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
             Quantize(input).Dequantized.AsSpan().CopyTo(dequantized);
             return;
         }
-        var type = TypeOf(input.Layer, input.Kind);
-        if (type != DType.F16 && input.Cols % DTypeInfo.BlockSize(type) != 0)
-            throw new InvalidOperationException($"layer {input.Layer} {input.Name}: planned {type} does not fit rows of {input.Cols} values (the plan was made for another model)");
+        var type = PlannedType(input);
         RtnGgufLinearQuantizer.RoundTripInto(type, input, dequantized);
     }
 
@@ -96,9 +103,7 @@ public sealed class MixGgufLinearQuantizer : ILinearQuantizer
     public QuantizedLinear Quantize(LinearQuantizationInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var type = TypeOf(input.Layer, input.Kind);
-        if (type != DType.F16 && input.Cols % DTypeInfo.BlockSize(type) != 0)
-            throw new InvalidOperationException($"layer {input.Layer} {input.Name}: planned {type} does not fit rows of {input.Cols} values (the plan was made for another model)");
+        var type = PlannedType(input);
         var stats = input.Statistics;
         if (Rounding != MixRounding.RoundToNearest && stats is null)
             throw new InvalidOperationException($"layer {input.Layer} {input.Name}: the {Name} mix quantizer needs calibration statistics (--calib FILE)");
