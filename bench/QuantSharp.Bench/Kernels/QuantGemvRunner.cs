@@ -17,7 +17,8 @@ namespace QuantSharp.Bench.Kernels;
 /// <list type="bullet">
 /// <item>dequant: one weight row to fp32 then an fp32 dot with the activations (what MatMul did for
 /// types without integer kernels before they had them);</item>
-/// <item>ours: MatMul.Multiply (activation quantization included);</item>
+/// <item>ours: MatMul.Multiply (activation quantization included); "no VBMI": the same with
+/// <see cref="ExecutionOptions.Vbmi"/> off (the kernels' VBMI-free path, same bits);</item>
 /// <item>ggml: the CPU backend's from_float + one vec_dot per row, as ggml's mul_mat on one thread.</item>
 /// </list>
 /// </summary>
@@ -50,7 +51,8 @@ public static unsafe class QuantGemvRunner
         Console.WriteLine($"GEMV M=1 K={k} N={n}, 1 thread (thread CPU time), ISA {KernelOptions.EffectiveIsa}, ggml {GgmlCpuVecDot.For((int)GgmlType.Q4_0).Variant}; median of {rounds} interleaved rounds");
         // "ours": what a loaded model runs (the quad-interleaved copy where the type has one, see TensorView.WithInterleavedCopy);
         // "rows": the same kernels on the file's row layout.
-        Console.WriteLine($"{"type",-7} {"dequant",10} {"rows",10} {"ours",10} {"ggml",10} {"ours GB/s",9} {"ggml GB/s",9} {"ours/dequant",12} {"ours/ggml",9}");
+        Console.WriteLine($"{"type",-7} {"dequant",10} {"rows",10} {"ours",10} {"no VBMI",10} {"ggml",10} {"ours GB/s",9} {"ggml GB/s",9} {"ours/dequant",12} {"ours/ggml",9}");
+        var noVbmi = new ExecutionOptions { Threads = 1, Isa = KernelOptions.Isa, Vbmi = false };
         foreach (var type in types)
         {
             int ggmlType = (int)Enum.Parse<GgmlType>(type.ToString());
@@ -75,15 +77,20 @@ public static unsafe class QuantGemvRunner
                 Action rows = () => MatMul.Multiply(x, 1, view, y);
                 var interleaved = view.WithInterleavedCopy();
                 Action ours = () => MatMul.Multiply(x, 1, interleaved, y);
+                Action oursNoVbmi = () =>
+                {
+                    using var scope = KernelOptions.Use(noVbmi);
+                    MatMul.Multiply(x, 1, interleaved, y);
+                };
                 Action theirs = () =>
                 {
                     fixed (float* px = x)
                     fixed (float* py = y)
                         ggml.Gemv(wl, rowBytes, n, k, px, scratch, py);
                 };
-                double[] t = Interleaved([dequant, rows, ours, theirs], rounds);
+                double[] t = Interleaved([dequant, rows, ours, oursNoVbmi, theirs], rounds);
                 double gb = packed.Length / 1e9;
-                Console.WriteLine($"{type,-7} {Format(t[0]),10} {Format(t[1]),10} {Format(t[2]),10} {Format(t[3]),10} {gb / t[2],9:F1} {gb / t[3],9:F1} {t[0] / t[2],11:F2}x {t[3] / t[2],8:F2}x");
+                Console.WriteLine($"{type,-7} {Format(t[0]),10} {Format(t[1]),10} {Format(t[2]),10} {Format(t[3]),10} {Format(t[4]),10} {gb / t[2],9:F1} {gb / t[4],9:F1} {t[0] / t[2],11:F2}x {t[4] / t[2],8:F2}x");
             }
             finally
             {

@@ -21,6 +21,12 @@ public sealed record ExecutionOptions
     /// </summary>
     public bool Int8Gemm { get; init; } = true;
 
+    /// <summary>
+    /// Whether AVX-512 kernels may use VBMI's byte permutes where the CPU has them (default true). False takes the
+    /// VBMI-free path of the same kernels, which gives the same bits: for comparisons and to test that path here.
+    /// </summary>
+    public bool Vbmi { get; init; } = true;
+
     /// <summary>Settings that follow the process-wide defaults (all cores, best ISA).</summary>
     public static ExecutionOptions Default { get; } = new();
 

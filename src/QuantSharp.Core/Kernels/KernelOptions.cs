@@ -125,6 +125,13 @@ public static class KernelOptions
 
     private static bool s_int8Gemm = true;
 
+    /// <summary>
+    /// Whether the AVX-512 kernels use VBMI (vpermb) now: the effective ISA is AVX-512, the CPU has AVX512-VBMI and the
+    /// current scope's <see cref="ExecutionOptions.Vbmi"/> allows it.
+    /// </summary>
+    public static bool UsesVbmi
+        => EffectiveIsa == KernelIsa.Avx512 && Avx512Vbmi.IsSupported && (t_scope?.Options.Vbmi ?? true);
+
     /// <summary>Threads a call will actually use.</summary>
     public static int EffectiveThreads
     {

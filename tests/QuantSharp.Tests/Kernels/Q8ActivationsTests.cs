@@ -10,6 +10,7 @@ namespace QuantSharp.Tests.Kernels;
 /// per 32 (Q8_0) or 16 (Q8_K) values. Values, scales and sums must be identical — the integer kernels and the
 /// oracle tests depend on these exact bytes — for AVX-512, AVX2 and scalar, 1 and 2 threads, with all-zero
 /// blocks, values exactly halfway between integers after scaling, and row counts that do not split evenly.
+/// With sign planes requested, also |q| and the sign plane (0x10 where q &lt; 0) of every value.
 /// </summary>
 [Collection(KernelOptionsCollection.Name)]
 public sealed unsafe class Q8ActivationsTests
@@ -29,16 +30,25 @@ public sealed unsafe class Q8ActivationsTests
         var (q, d, s) = Reference(x, m, k, superBlocks);
         foreach (var isa in Isas)
             foreach (int threads in new[] { 1, 2 })
+            foreach (bool planes in new[] { false, true })
             {
                 using var scope = new KernelScope(isa, threads);
                 var acts = new Q8Activations();
-                fixed (float* px = x) acts.Quantize(px, m, k, superBlocks);
+                fixed (float* px = x) acts.Quantize(px, m, k, superBlocks, planes);
                 int bs = superBlocks ? 256 : 32, group = superBlocks ? 16 : 32;
                 for (int r = 0; r < m; r++)
                 {
                     var tile = acts.Tile(r);
                     for (int i = 0; i < k; i++)
                         Assert.True(q[r * k + i] == tile.Q(0)[i], $"{isa}, {threads} threads: q[{r},{i}] = {tile.Q(0)[i]}, expected {q[r * k + i]}");
+                    Assert.Equal(planes, tile.HasSignPlanes);
+                    if (planes)
+                        for (int i = 0; i < k; i++)
+                        {
+                            int v = q[r * k + i];
+                            Assert.True(tile.U(0)[i] == Math.Abs(v) && tile.G(0)[i] == (v < 0 ? 0x10 : 0),
+                                $"{isa}, {threads} threads: planes of q[{r},{i}] = {v}: |q| {tile.U(0)[i]}, sign {tile.G(0)[i]}");
+                        }
                     for (int b = 0; b < k / bs; b++)
                         Assert.True(BitConverter.SingleToInt32Bits(d[r * (k / bs) + b]) == BitConverter.SingleToInt32Bits(tile.D(0)[b]),
                             $"{isa}, {threads} threads: d[{r},{b}] = {tile.D(0)[b]}, expected {d[r * (k / bs) + b]}");

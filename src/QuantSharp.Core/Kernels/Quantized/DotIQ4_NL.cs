@@ -55,7 +55,12 @@ internal unsafe struct DotIQ4_NL : IQuantDot, IQuadLayout
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
-        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+    {
+        if (a.HasSignPlanes) Quad<RowPointers, WeightSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+        else Quad<RowPointers, ActivationSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+    }
+
+    public static bool SignPlanes => true;
 
     public static bool Interleaves => true;
 
@@ -66,46 +71,48 @@ internal unsafe struct DotIQ4_NL : IQuantDot, IQuadLayout
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_NL>(rows, rowBytes, n, dst);
 
     public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
-        => Quad(new InterleavedQuad<DotIQ4_NL>(quad), next, nb, a, j, results);
+    {
+        if (a.HasSignPlanes) Quad<InterleavedQuad<DotIQ4_NL>, WeightSigns>(new InterleavedQuad<DotIQ4_NL>(quad), next, nb, a, j, results);
+        else Quad<InterleavedQuad<DotIQ4_NL>, ActivationSigns>(new InterleavedQuad<DotIQ4_NL>(quad), next, nb, a, j, results);
+    }
 
     /// <summary>
     /// The row-quad kernel over either layout (<see cref="IQuadSource"/>): row lane l sums values 4l..4l+3 and
     /// 16+4l..16+4l+3 of a block exactly, one conversion and one FMA by d·da per block (the block layout and
-    /// two-blocks-per-pass scale conversion of <see cref="DotQ4_0"/>).
+    /// two-blocks-per-pass scale conversion of <see cref="DotQ4_0"/>). <typeparamref name="TS"/>: how the signs are
+    /// applied (<see cref="IIq4Signs"/>; the same integers either way).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
+    private static void Quad<TQ, TS>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource where TS : struct, IIq4Signs
     {
-        sbyte* q = a.Q(j);
+        var row = new Iq4ActRow(a, j);
         float* d = a.D(j);
         var acc = Vector512<float>.Zero;
-        nint off = 0;
+        nint off = 0, at = 0;
         int b = 0;
-        for (; b + 2 <= nb; b += 2, off += 2 * BlockBytes, q += 64)
+        for (; b + 2 <= nb; b += 2, off += 2 * BlockBytes, at += 64)
         {
             RowQuad.PrefetchNext(next, off, 2 * BlockBytes);
             var scales = RowQuad.Fp16x8(Vector256.Create(src.Halves(off, 0), src.Halves(off + BlockBytes, 0)))
                          * Vector256.Create(Vector128.Create(d[b]), Vector128.Create(d[b + 1]));
-            acc = Block(src.Load16(off, 2), q, scales.GetLower(), acc);
-            acc = Block(src.Load16(off + BlockBytes, 2), q + 32, scales.GetUpper(), acc);
+            acc = Block<TS>(src.Load16(off, 2), row, at, scales.GetLower(), acc);
+            acc = Block<TS>(src.Load16(off + BlockBytes, 2), row, at + 32, scales.GetUpper(), acc);
         }
-        for (; b < nb; b++, off += BlockBytes, q += 32)
+        for (; b < nb; b++, off += BlockBytes, at += 32)
         {
             RowQuad.PrefetchNext(next, off, BlockBytes);
             var scale = RowQuad.Fp16x4(src.Halves(off, 0)) * Vector128.Create(d[b]);
-            acc = Block(src.Load16(off, 2), q, scale, acc);
+            acc = Block<TS>(src.Load16(off, 2), row, at, scale, acc);
         }
         RowQuad.Sum(acc, results);
     }
 
-    /// <summary>One block of the quad (16 index bytes per row) against the 32 activations at <paramref name="q"/>, one FMA by the rows' scales.</summary>
+    /// <summary>One block of the quad (16 index bytes per row) against row <paramref name="r"/>'s 32 activations at <paramref name="at"/>, one FMA by the rows' scales.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Block(Vector512<byte> packed, sbyte* q, Vector128<float> scale, Vector512<float> acc)
+    private static Vector512<float> Block<TS>(Vector512<byte> packed, in Iq4ActRow r, nint at, Vector128<float> scale, Vector512<float> acc) where TS : struct, IIq4Signs
     {
-        var u = Iq4Quad.Unpack(packed);
-        var x0 = RowQuad.Broadcast16(q);
-        var x1 = RowQuad.Broadcast16(q + 16);
-        Iq4Quad.Pairs(u, x0, -x0, x1, -x1, out var low, out var high);
+        var u = TS.Unpack(packed);
+        TS.Pairs(u, r, at, out var low, out var high);
         var dot = Avx512BW.MultiplyAddAdjacent(low, Vector512<short>.One) + Avx512BW.MultiplyAddAdjacent(high, Vector512<short>.One);
         return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(dot), RowQuad.Spread(scale), acc);
     }

@@ -60,7 +60,12 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Dot512Quad(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, float* results)
-        => Quad(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+    {
+        if (a.HasSignPlanes) Quad<RowPointers, WeightSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+        else Quad<RowPointers, ActivationSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, results);
+    }
+
+    public static bool SignPlanes => true;
 
     public static bool Interleaves => true;
 
@@ -72,28 +77,34 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_XS>(rows, rowBytes, n, dst);
 
     public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
-        => Quad(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, results);
+    {
+        if (a.HasSignPlanes) Quad<InterleavedQuad<DotIQ4_XS>, WeightSigns>(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, results);
+        else Quad<InterleavedQuad<DotIQ4_XS>, ActivationSigns>(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, results);
+    }
 
     /// <summary>
     /// The row-quad kernel over either layout (<see cref="IQuadSource"/>). Row lane l sums, over the
     /// eight sub-blocks, scale × (weights 4l..4l+3 and 16+4l..16+4l+3 of the sub-block), exact in
-    /// integers; one conversion and one FMA by d·da per super-block.
+    /// integers; one conversion and one FMA by d·da per super-block. <typeparamref name="TS"/>: how the signs are
+    /// applied (<see cref="IIq4Signs"/>; the same integers either way).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Quad<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource
+    private static void Quad<TQ, TS>(TQ src, byte* next, int nb, in ActTile a, int j, float* results) where TQ : struct, IQuadSource where TS : struct, IIq4Signs
     {
-        sbyte* aq = a.Q(j);
+        var row = new Iq4ActRow(a, j);
         float* ad = a.D(j);
         var acc = Vector512<float>.Zero;
-        nint ob = 0;
-        for (int b = 0; b < nb; b++, ob += BlockBytes, aq += 256)
+        nint ob = 0, at = 0;
+        for (int b = 0; b < nb; b++, ob += BlockBytes, at += 256)
         {
             RowQuad.PrefetchNext(next, ob, BlockBytes);
             var head = src.Load8(ob, 0);
             var sc = SubScales(head);
             // Written out per sub-block (not a loop) so each load offset and scale shuffle is a constant (see DotQ4_K.Quarter).
-            var isum = ((SubBlock(src, ob, 0, aq, sc) + SubBlock(src, ob, 1, aq, sc)) + (SubBlock(src, ob, 2, aq, sc) + SubBlock(src, ob, 3, aq, sc)))
-                       + ((SubBlock(src, ob, 4, aq, sc) + SubBlock(src, ob, 5, aq, sc)) + (SubBlock(src, ob, 6, aq, sc) + SubBlock(src, ob, 7, aq, sc)));
+            var isum = ((SubBlock<TQ, TS>(src, ob, 0, row, at, sc) + SubBlock<TQ, TS>(src, ob, 1, row, at, sc))
+                        + (SubBlock<TQ, TS>(src, ob, 2, row, at, sc) + SubBlock<TQ, TS>(src, ob, 3, row, at, sc)))
+                       + ((SubBlock<TQ, TS>(src, ob, 4, row, at, sc) + SubBlock<TQ, TS>(src, ob, 5, row, at, sc))
+                          + (SubBlock<TQ, TS>(src, ob, 6, row, at, sc) + SubBlock<TQ, TS>(src, ob, 7, row, at, sc)));
             var d = RowQuad.Fp16x4(HeadWords(head)) * Vector128.Create(ad[b]);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(isum), RowQuad.Spread(d), acc);
         }
@@ -103,22 +114,32 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
     public static bool QuadTiles => true;
 
     public static void Dot512QuadTile(byte* w0, byte* w1, byte* w2, byte* w3, byte* next, int nb, in ActTile a, int j, int mt, float* results)
-        => QuadTile(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+    {
+        if (a.HasSignPlanes) QuadTile<RowPointers, WeightSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+        else QuadTile<RowPointers, ActivationSigns>(new RowPointers(w0, w1, w2, w3), next, nb, a, j, mt, results);
+    }
 
     public static void Dot512InterleavedTile(byte* quad, byte* next, int nb, in ActTile a, int j, int mt, float* results)
-        => QuadTile(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, mt, results);
+    {
+        if (a.HasSignPlanes) QuadTile<InterleavedQuad<DotIQ4_XS>, WeightSigns>(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, mt, results);
+        else QuadTile<InterleavedQuad<DotIQ4_XS>, ActivationSigns>(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, mt, results);
+    }
 
     /// <summary>
-    /// <see cref="Quad{TQ}"/> for activation rows j..j+3 at once (rows from <paramref name="mt"/> on repeat
+    /// <see cref="Quad{TQ, TS}"/> for activation rows j..j+3 at once (rows from <paramref name="mt"/> on repeat
     /// row j + mt − 1): each super-block's scales and indices are unpacked once for the four; every
     /// (weight row, activation row) pair gets the single-row kernel's exact integer lanes and its float
     /// operations, so results are bit-identical to it. results[4t + i] = weight row i · activation row j + t.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void QuadTile<TQ>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results) where TQ : struct, IQuadSource
+    private static void QuadTile<TQ, TS>(TQ src, byte* next, int nb, in ActTile a, int j, int mt, float* results)
+        where TQ : struct, IQuadSource where TS : struct, IIq4Signs
     {
         int j1 = j + Math.Min(1, mt - 1), j2 = j + Math.Min(2, mt - 1), j3 = j + Math.Min(3, mt - 1);
-        sbyte* q0 = a.Q(j), q1 = a.Q(j1), q2 = a.Q(j2), q3 = a.Q(j3);
+        var r0 = new Iq4ActRow(a, j);
+        var r1 = new Iq4ActRow(a, j1);
+        var r2 = new Iq4ActRow(a, j2);
+        var r3 = new Iq4ActRow(a, j3);
         float* d0 = a.D(j), d1 = a.D(j1), d2 = a.D(j2), d3 = a.D(j3);
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         nint ob = 0;
@@ -130,15 +151,15 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
             var wd = RowQuad.Fp16x4(HeadWords(head));
             // Written out per sub-block: constant offsets and shuffles, as in Quad. Integer sums are exact,
             // so adding the sub-blocks in another order than Quad gives the same lanes.
-            int o = b * 256;
-            var t = TileSubBlock(default, src, ob, 0, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 1, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 2, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 3, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 4, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 5, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 6, sc, q0 + o, q1 + o, q2 + o, q3 + o);
-            t = TileSubBlock(t, src, ob, 7, sc, q0 + o, q1 + o, q2 + o, q3 + o);
+            nint o = b * 256;
+            var t = TileSubBlock<TQ, TS>(default, src, ob, 0, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 1, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 2, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 3, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 4, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 5, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 6, sc, r0, r1, r2, r3, o);
+            t = TileSubBlock<TQ, TS>(t, src, ob, 7, sc, r0, r1, r2, r3, o);
             acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R0), RowQuad.Spread(wd * Vector128.Create(d0[b])), acc0);
             acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R1), RowQuad.Spread(wd * Vector128.Create(d1[b])), acc1);
             acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(t.R2), RowQuad.Spread(wd * Vector128.Create(d2[b])), acc2);
@@ -152,34 +173,34 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
 
     /// <summary>Sub-block <paramref name="s"/> (a constant at every call) of a quad block against four activation rows' super-blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TileSums TileSubBlock<TQ>(TileSums t, TQ src, nint ob, int s, Vector512<short> sc, sbyte* y0, sbyte* y1, sbyte* y2, sbyte* y3)
-        where TQ : struct, IQuadSource
+    private static TileSums TileSubBlock<TQ, TS>(TileSums t, TQ src, nint ob, int s, Vector512<short> sc,
+        in Iq4ActRow r0, in Iq4ActRow r1, in Iq4ActRow r2, in Iq4ActRow r3, nint at)
+        where TQ : struct, IQuadSource where TS : struct, IIq4Signs
     {
-        var u = Iq4Quad.Unpack(src.Load16(ob, 8 + 16 * s));
+        var u = TS.Unpack(src.Load16(ob, 8 + 16 * s));
         var scale = Scale(sc, s);
-        int o = 32 * s;
-        t.R0 += SubBlockDot(u, scale, y0 + o);
-        t.R1 += SubBlockDot(u, scale, y1 + o);
-        t.R2 += SubBlockDot(u, scale, y2 + o);
-        t.R3 += SubBlockDot(u, scale, y3 + o);
+        at += 32 * s;
+        t.R0 += SubBlockDot<TS>(u, scale, r0, at);
+        t.R1 += SubBlockDot<TS>(u, scale, r1, at);
+        t.R2 += SubBlockDot<TS>(u, scale, r2, at);
+        t.R3 += SubBlockDot<TS>(u, scale, r3, at);
         return t;
     }
 
-    /// <summary>Sub-block <paramref name="s"/> (a constant at every call) of a quad block against the activations of the super-block at <paramref name="aq"/>.</summary>
+    /// <summary>Sub-block <paramref name="s"/> (a constant at every call) of a quad block against row <paramref name="r"/>'s super-block at <paramref name="at"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlock<TQ>(TQ src, nint ob, int s, sbyte* aq, Vector512<short> sc) where TQ : struct, IQuadSource
+    private static Vector512<int> SubBlock<TQ, TS>(TQ src, nint ob, int s, in Iq4ActRow r, nint at, Vector512<short> sc)
+        where TQ : struct, IQuadSource where TS : struct, IIq4Signs
     {
-        var u = Iq4Quad.Unpack(src.Load16(ob, 8 + 16 * s));
-        return SubBlockDot(u, Scale(sc, s), aq + 32 * s);
+        var u = TS.Unpack(src.Load16(ob, 8 + 16 * s));
+        return SubBlockDot<TS>(u, Scale(sc, s), r, at + 32 * s);
     }
 
-    /// <summary>scale × (unpacked sub-block · the 32 activations at <paramref name="y"/>), four int32 lanes per row.</summary>
+    /// <summary>scale × (unpacked sub-block · row <paramref name="r"/>'s 32 activations at <paramref name="at"/>), four int32 lanes per row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> SubBlockDot(in Iq4Quad.Unpacked u, Vector512<short> scale, sbyte* y)
+    private static Vector512<int> SubBlockDot<TS>(in Iq4Quad.Unpacked u, Vector512<short> scale, in Iq4ActRow r, nint at) where TS : struct, IIq4Signs
     {
-        var x0 = RowQuad.Broadcast16(y);
-        var x1 = RowQuad.Broadcast16(y + 16);
-        Iq4Quad.Pairs(u, x0, -x0, x1, -x1, out var low, out var high);
+        TS.Pairs(u, r, at, out var low, out var high);
         return Avx512BW.MultiplyAddAdjacent(low, scale) + Avx512BW.MultiplyAddAdjacent(high, scale);
     }
 

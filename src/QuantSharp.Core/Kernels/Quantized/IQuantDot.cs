@@ -63,6 +63,13 @@ internal unsafe interface IQuantDot
     static virtual bool QuadTiles => false;
 
     /// <summary>
+    /// Whether the row-quad kernels read the activations' sign planes (<see cref="ActTile.HasSignPlanes"/>) when
+    /// present, with AVX-512 VBMI (optional; default no). Without the planes they take their VBMI-free path; both
+    /// give the same bits.
+    /// </summary>
+    static virtual bool SignPlanes => false;
+
+    /// <summary>
     /// <see cref="Dot512Quad"/> for activation rows j..j+<paramref name="mt"/>−1 (mt ≤ 4) at once, each weight block
     /// unpacked once: results[4t + i] = weight row i · activation row j + t, bit-identical to the single-row kernel.
     /// </summary>

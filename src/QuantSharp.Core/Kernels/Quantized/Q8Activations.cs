@@ -11,12 +11,17 @@ namespace QuantSharp.Core.Kernels.Quantized;
 /// style). The sums let kernels fold a weight format's offset (−8 for Q4_0, −32 for Q6_K, the
 /// k-quant mins) into exact integer arithmetic. Not ggml's byte layout: ours keeps values, scales
 /// and sums in separate pinned arrays so each is contiguous per row. Reused per calling thread.
+/// On request the values are also split into sign planes (|q| as bytes and 0x10 where q &lt; 0) for the
+/// kernels that move a weight's sign by a byte permute instead of onto the activations (see
+/// <see cref="Iq4Quad"/>); computed once per call, not once per weight row.
 /// </summary>
 internal sealed unsafe class Q8Activations
 {
     private sbyte[] _q = [];
     private float[] _d = [];
     private int[] _s = [];
+    private byte[] _u = [];
+    private byte[] _g = [];
 
     // The call in progress, for the pool's items (no closure per call).
     private float* _src;
@@ -31,31 +36,44 @@ internal sealed unsafe class Q8Activations
     /// <summary>Row length.</summary>
     public int K { get; private set; }
 
+    /// <summary>Whether the last <see cref="Quantize"/> also wrote the sign planes (<see cref="ActTile.U"/>, <see cref="ActTile.G"/>).</summary>
+    public bool SignPlanes { get; private set; }
+
     /// <summary>The rows starting at <paramref name="row"/> as a tile (the arrays are pinned).</summary>
     public ActTile Tile(int row)
     {
         int nd = K / BlockSize, ns = K / SumGroup;
+        nint at = (nint)row * K;
         return new ActTile(
-            (sbyte*)Unsafe.AsPointer(ref _q[0]) + (nint)row * K, K,
+            (sbyte*)Unsafe.AsPointer(ref _q[0]) + at, K,
             (float*)Unsafe.AsPointer(ref _d[0]) + (nint)row * nd, nd,
-            (int*)Unsafe.AsPointer(ref _s[0]) + (nint)row * ns, ns);
+            (int*)Unsafe.AsPointer(ref _s[0]) + (nint)row * ns, ns,
+            SignPlanes ? (byte*)Unsafe.AsPointer(ref _u[0]) + at : null,
+            SignPlanes ? (byte*)Unsafe.AsPointer(ref _g[0]) + at : null);
     }
 
     /// <summary>
     /// Quantizes <paramref name="m"/>×<paramref name="k"/> activations: per block d = max|x|/127 and
     /// q = round-half-even(x/d), so |q| ≤ 127 (−128 never occurs, which the kernels' sign and
     /// abs tricks rely on). Rows are independent, so large calls are split over the worker pool by
-    /// whole rows; every path (512-bit, 256-bit, scalar) gives the same bytes.
+    /// whole rows; every path (512-bit, 256-bit, scalar) gives the same bytes. <paramref name="signPlanes"/>
+    /// also writes |q| and the sign plane of every value (<see cref="ActTile.U"/>, <see cref="ActTile.G"/>).
     /// </summary>
-    public void Quantize(float* a, int m, int k, bool superBlocks)
+    public void Quantize(float* a, int m, int k, bool superBlocks, bool signPlanes = false)
     {
         BlockSize = superBlocks ? 256 : 32;
         SumGroup = superBlocks ? 16 : 32;
         K = k;
+        SignPlanes = signPlanes;
         int nd = k / BlockSize, ns = k / SumGroup;
         Ensure(ref _q, (long)m * k);
         Ensure(ref _d, (long)m * nd);
         Ensure(ref _s, (long)m * ns);
+        if (signPlanes)
+        {
+            Ensure(ref _u, (long)m * k);
+            Ensure(ref _g, (long)m * k);
+        }
         _src = a;
         _rows = m;
         _isa = KernelOptions.EffectiveIsa;
@@ -97,7 +115,30 @@ internal sealed unsafe class Q8Activations
                     else if (v256) Block256(xb, qb, d + b, sb, bs, group);
                     else BlockScalar(xb, qb, d + b, sb, bs, group);
                 }
+                if (SignPlanes)
+                    fixed (byte* u = _u, g = _g) SplitSigns(q, u + (nint)r * k, g + (nint)r * k, k);
             }
+        }
+    }
+
+    /// <summary>|q| into <paramref name="u"/> and 0x10 where q &lt; 0 (else 0) into <paramref name="g"/>.</summary>
+    private static void SplitSigns(sbyte* q, byte* u, byte* g, int k)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var bit = Vector512.Create((byte)0x10);
+            for (; i + 64 <= k; i += 64)
+            {
+                var v = Vector512.Load(q + i);
+                Vector512.Abs(v).AsByte().Store(u + i);
+                (Vector512.LessThan(v, Vector512<sbyte>.Zero).AsByte() & bit).Store(g + i);
+            }
+        }
+        for (; i < k; i++)
+        {
+            u[i] = (byte)Math.Abs(q[i]); // |q| ≤ 127
+            g[i] = q[i] < 0 ? (byte)0x10 : (byte)0;
         }
     }
 
@@ -193,7 +234,7 @@ internal sealed unsafe class Q8Activations
 }
 
 /// <summary>Pointers to consecutive quantized activation rows from a given one on (tile kernels use up to four).</summary>
-internal readonly unsafe struct ActTile(sbyte* q, nint qStride, float* d, int dStride, int* s, int sStride)
+internal readonly unsafe struct ActTile(sbyte* q, nint qStride, float* d, int dStride, int* s, int sStride, byte* u = null, byte* g = null)
 {
     /// <summary>int8 values of row <paramref name="j"/>.</summary>
     public sbyte* Q(int j) => q + j * qStride;
@@ -201,4 +242,10 @@ internal readonly unsafe struct ActTile(sbyte* q, nint qStride, float* d, int dS
     public float* D(int j) => d + j * dStride;
     /// <summary>Group sums of row <paramref name="j"/>.</summary>
     public int* S(int j) => s + j * sStride;
+    /// <summary>Whether the tile carries the sign planes (<see cref="Q8Activations.Quantize"/>'s signPlanes).</summary>
+    public bool HasSignPlanes => u != null;
+    /// <summary>|q| of row <paramref name="j"/> as bytes (sign planes only).</summary>
+    public byte* U(int j) => u + j * qStride;
+    /// <summary>0x10 where row <paramref name="j"/>'s q is negative, else 0 (sign planes only).</summary>
+    public byte* G(int j) => g + j * qStride;
 }

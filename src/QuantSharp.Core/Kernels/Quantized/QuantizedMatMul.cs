@@ -114,6 +114,17 @@ internal static unsafe class QuantizedMatMul
         return WithKernel(t, ref traits) ? traits.SuperBlocks : null;
     }
 
+    /// <summary>
+    /// Whether products on <paramref name="t"/> weights quantize the activations with sign planes now (the kernel reads
+    /// them, <see cref="KernelOptions.UsesVbmi"/>, and the product takes the row-quad kernels, not the GEMM tiles).
+    /// </summary>
+    internal static bool WantsSignPlanes(DType t, bool gemm)
+    {
+        if (gemm || !KernelOptions.UsesVbmi || !Avx512BW.IsSupported) return false;
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.SignPlanes;
+    }
+
     /// <summary>Something done with the kernel of a weight type, chosen at compile time per type.</summary>
     private interface IKernelCall
     {
@@ -145,8 +156,12 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles;
-        public void Call<TD>() where TD : struct, IQuantDot { SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; QuadTiles = TD.QuadTiles; }
+        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles, SignPlanes;
+        public void Call<TD>() where TD : struct, IQuantDot
+        {
+            SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; QuadTiles = TD.QuadTiles;
+            SignPlanes = TD.SignPlanes;
+        }
     }
 
     /// <summary>The view's interleaved copy (built on first use), or null where the type has none.</summary>
@@ -235,8 +250,10 @@ internal static unsafe class QuantizedMatMul
         {
             Job? shared = null;
             bool super = SuperBlockActivations(w[i].DType)!.Value;
+            bool planes = WantsSignPlanes(w[i].DType, UsesInt8Gemm(w[i].DType, m));
             for (int j = 0; j < i && shared is null; j++)
-                if (a[j] == a[i] && SuperBlockActivations(w[j].DType) == super) shared = batch.Jobs[j];
+                if (a[j] == a[i] && SuperBlockActivations(w[j].DType) == super && WantsSignPlanes(w[j].DType, UsesInt8Gemm(w[j].DType, m)) == planes)
+                    shared = batch.Jobs[j];
             int n = checked((int)w[i].Rows);
             batch.FirstChunk[i] = chunks;
             chunks += Prepare(batch.Jobs[i], (float*)a[i], m, w[i], n, k, (float*)c[i], shared);
@@ -308,7 +325,7 @@ internal static unsafe class QuantizedMatMul
         {
             _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             _acts = shared?._acts ?? _own;
-            if (shared is null && SuperBlockActivations(type) is bool super) _own.Quantize(a, m, k, super);
+            if (shared is null && SuperBlockActivations(type) is bool super) _own.Quantize(a, m, k, super, WantsSignPlanes(type, gemm));
         }
 
         public void RunChunk(int chunk)

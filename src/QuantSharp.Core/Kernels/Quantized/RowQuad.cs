@@ -115,6 +115,10 @@ internal static unsafe class RowQuad
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<sbyte> Broadcast16(sbyte* p) => Avx512F.BroadcastVector128ToVector512((int*)p).AsSByte();
 
+    /// <summary>The 16 bytes at <paramref name="p"/> in every 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Broadcast16(byte* p) => Avx512F.BroadcastVector128ToVector512((int*)p).AsByte();
+
     /// <summary>
     /// Σ of u8×s8 products per group of four bytes (int32 lanes) of two operand pairs, through
     /// int16 pair sums: callers keep |u·s| pair sums of both pairs together below 32768.
