@@ -51,8 +51,12 @@ public sealed class MseClippingSearch
             if (xmin < 0) xmin = -xmax;
         }
         if (xmin == 0 && xmax == 0) { xmin = -1; xmax = 1; }
-        double bestError = double.PositiveInfinity;
         float norm = (float)Norm;
+        // The plain min/max parameters are the first candidate and win ties. find_params starts from +inf, and its
+        // i = 0 candidate is the same min/max except where fp32 loses the range: on subnormal values (the scale
+        // (hi − lo)/maxq rounds, and every candidate's fp32 error underflows to 0) the search then kept a rounded
+        // i = 0 that is worse than min/max — found by GridErrorBoundTests.
+        double bestError = Error(values, best.Scale, best.Zero, maxq, norm);
         int steps = (int)(MaxShrink * Grid);
         for (int i = 0; i < steps; i++)
         {
@@ -60,13 +64,7 @@ public sealed class MseClippingSearch
             float lo = p * xmin, hi = p * xmax;
             float scale = (hi - lo) / maxq;
             byte zero = symmetric ? best.Zero : (byte)Math.Clamp(MathF.Round(-lo / scale, MidpointRounding.ToEven), 0f, maxq);
-            double error = 0;
-            foreach (float v in values)
-            {
-                float e = MathF.Abs(IntegerGrid.Value(IntegerGrid.Code(v, scale, zero, maxq), scale, zero) - v);
-                // fp32 power (as torch's pow_ on fp32 tensors), summed in double; exact zeros skip the call.
-                if (e != 0) error += MathF.Pow(e, norm);
-            }
+            double error = Error(values, scale, zero, maxq, norm);
             if (error < bestError)
             {
                 bestError = error;
@@ -74,5 +72,18 @@ public sealed class MseClippingSearch
             }
         }
         return best;
+    }
+
+    /// <summary>Σ |dequantized − v|^norm of the group under (scale, zero).</summary>
+    private static double Error(ReadOnlySpan<float> values, float scale, byte zero, int maxq, float norm)
+    {
+        double error = 0;
+        foreach (float v in values)
+        {
+            float e = MathF.Abs(IntegerGrid.Value(IntegerGrid.Code(v, scale, zero, maxq), scale, zero) - v);
+            // fp32 power (as torch's pow_ on fp32 tensors), summed in double; exact zeros skip the call.
+            if (e != 0) error += MathF.Pow(e, norm);
+        }
+        return error;
     }
 }
