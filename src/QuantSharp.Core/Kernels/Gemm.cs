@@ -26,7 +26,12 @@ internal static unsafe class Gemm
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
         var job = t_job ??= new Job();
+        // Weights with an interleaved copy are read from it (in the file's layout again, block by block): once the
+        // copy exists the file's pages are not read again, so the model holds one copy of its weights.
+        delegate*<byte*, nint, int, int, int, byte*, void> gather = null;
+        byte* quads = DTypeInfo.IsBlockQuantized(w.DType) ? Quantized.QuantizedMatMul.InterleavedCopy(w, out gather) : null;
         job.Set(a, m, w.Pointer, w.DType, n, k, c, KernelOptions.EffectiveIsa);
+        job.SetSource(quads, gather);
         int threads = KernelOptions.EffectiveThreads;
         int mr = job.MR;
         int nBlocks = (n + NC - 1) / NC;
@@ -53,7 +58,8 @@ internal static unsafe class Gemm
     private sealed class Job
     {
         private float* _a, _c;
-        private byte* _w;
+        private byte* _w, _quads;
+        private delegate*<byte*, nint, int, int, int, byte*, void> _gather;
         private DType _dtype;
         private int _m, _n, _k, _nBlocks, _rowsPerBlock;
         private KernelIsa _isa;
@@ -75,6 +81,9 @@ internal static unsafe class Gemm
         }
 
         public void SetBlocks(int nBlocks, int rowsPerBlock) { _nBlocks = nBlocks; _rowsPerBlock = rowsPerBlock; }
+
+        /// <summary>The weights' interleaved copy and its reader (<see cref="Quantized.QuadInterleave.Gather{TL}"/>), or null: the file's rows.</summary>
+        public void SetSource(byte* quads, delegate*<byte*, nint, int, int, int, byte*, void> gather) { _quads = quads; _gather = gather; }
 
         private void RunItem(int item)
         {
@@ -104,7 +113,7 @@ internal static unsafe class Gemm
             {
                 int kc = Math.Min(KC, k - k0);
                 bool acc = k0 > 0;
-                Pack(_w, _dtype, k, j0, cols, k0, kc, nr, packed, scratch.Row);
+                Pack(_w, _quads, _gather, _dtype, k, j0, cols, k0, kc, nr, packed, scratch.Row, scratch.Blocks);
                 int i = i0;
                 for (; i + mr <= i1; i += mr)
                 {
@@ -156,7 +165,8 @@ internal static unsafe class Gemm
     /// <c>dst[p·nr·kc + kk·nr + jj]</c>; rows past <paramref name="cols"/> in the last panel are zero.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pack(byte* w, DType dtype, int k, int j0, int cols, int k0, int kc, int nr, float* dst, float* rowBuf)
+    private static void Pack(byte* w, byte* quads, delegate*<byte*, nint, int, int, int, byte*, void> gather, DType dtype, int k, int j0, int cols,
+        int k0, int kc, int nr, float* dst, float* rowBuf, byte* blockBuf)
     {
         // Dense types: one "block" per element. Block types: KC and K are whole numbers of blocks
         // (K is checked by MatMul; KC = 256 is a multiple of every block size), so a segment is
@@ -185,6 +195,11 @@ internal static unsafe class Gemm
                 }
                 else if (blocks)
                 {
+                    if (quads != null)
+                    {
+                        gather(quads, rowBytes, j0 + j, k0 / bs, kc / bs, blockBuf);
+                        src = blockBuf;
+                    }
                     BlockDequantizer.DequantizeBlocks(dtype, src, rowBuf, kc / bs);
                     s = rowBuf;
                 }
@@ -213,9 +228,12 @@ internal static unsafe class Gemm
         public readonly float* Packed;
         public readonly float* Row;
         public readonly float* CTile;
+        /// <summary>A K block of one row read back from an interleaved copy: at most KC weights of ≤ 8.5 bits (Q8_0: 272 bytes).</summary>
+        public readonly byte* Blocks;
 
         public Scratch()
         {
+            Blocks = (byte*)NativeMemory.AlignedAlloc((nuint)(2 * KC), 64);
             Packed = (float*)NativeMemory.AlignedAlloc((nuint)(NC * KC * sizeof(float)), 64);
             Row = (float*)NativeMemory.AlignedAlloc((nuint)(KC * sizeof(float)), 64);
             CTile = (float*)NativeMemory.AlignedAlloc((nuint)(16 * 64 * sizeof(float)), 64);
@@ -226,6 +244,7 @@ internal static unsafe class Gemm
             NativeMemory.AlignedFree(Packed);
             NativeMemory.AlignedFree(Row);
             NativeMemory.AlignedFree(CTile);
+            NativeMemory.AlignedFree(Blocks);
         }
     }
 }

@@ -31,9 +31,14 @@ public readonly unsafe struct TensorView
     /// that can use it and kept for as long as any copy of the returned view lives: it costs the
     /// matrix's size in memory once used, nothing before. Results are bit-identical either way.
     /// Types without an interleaved kernel, and other ISAs, read the original bytes.
+    /// <paramref name="releaseFilePages"/>: the bytes are a read-only file mapping (a GGUF), whose pages are handed
+    /// back once the copy exists, so the weights are held once (<see cref="Kernels.Quantized.InterleavedWeights"/>);
+    /// never for memory the process owns.
     /// </summary>
-    public TensorView WithInterleavedCopy()
-        => Kernels.Quantized.QuantizedMatMul.HasInterleavedKernel(DType) ? this with { Interleaved = new Kernels.Quantized.InterleavedWeights() } : this;
+    public TensorView WithInterleavedCopy(bool releaseFilePages = false)
+        => Kernels.Quantized.QuantizedMatMul.HasInterleavedKernel(DType)
+            ? this with { Interleaved = new Kernels.Quantized.InterleavedWeights(releaseFilePages) }
+            : this;
 
     /// <summary>The interleaved copy's holder when <see cref="WithInterleavedCopy"/> made this view; else null.</summary>
     public Kernels.Quantized.InterleavedWeights? Interleaved { get; private init; }

@@ -186,8 +186,11 @@ public sealed class LlamaModel : IDisposable
             throw new InvalidDataException($"{_source.Origin}: tensor '{name}' holds NaN or Inf (element {bad}, row {bad / cols}); the model is broken");
         // Block-quantized tensors: their fp16 scales (cheap: scales only), so a NaN scale is an error here rather than PPL = NaN later.
         if (_source is Formats.Gguf.GgufFile g && DTypeInfo.IsBlockQuantized(t.DType)) g.ThrowIfNonFiniteScales(name);
-        return t.WithInterleavedCopy();
+        return t.WithInterleavedCopy(FileMapped);
     }
+
+    /// <summary>Whether the weights are a read-only file mapping (a GGUF), whose pages the interleaved copies may hand back.</summary>
+    private bool FileMapped => _source is Formats.Gguf.GgufFile;
 
     private readonly float _normShift;
 
@@ -218,7 +221,7 @@ public sealed class LlamaModel : IDisposable
             total += RowsOf(part, hp);
         }
         if (!fused.TryGetValue(name, out var whole)) fused[name] = whole = Expect(name, total, cols);
-        return whole.RowRange(first, RowsOf(role, hp), $"{name}[{role}]").WithInterleavedCopy();
+        return whole.RowRange(first, RowsOf(role, hp), $"{name}[{role}]").WithInterleavedCopy(FileMapped);
     }
 
     private ExpertWeights LoadExperts(TensorNaming names, int layer, LlamaHyperParameters hp)
@@ -253,7 +256,7 @@ public sealed class LlamaModel : IDisposable
             var v = new TensorView($"{name}[{x}]", t.DType, [rows, cols], t.Pointer + x * bytes, bytes);
             long bad = FiniteCheck.FirstNonFinite(v);
             if (bad >= 0) throw new InvalidDataException($"{_source.Origin}: tensor '{name}' expert {x} holds NaN or Inf (row {bad / cols}); the model is broken");
-            views[x] = v.WithInterleavedCopy();
+            views[x] = v.WithInterleavedCopy(FileMapped);
         }
         return views;
     }

@@ -10,7 +10,9 @@ namespace QuantSharp.Tests.Kernels;
 /// For every type with an interleaved kernel: products through <see cref="TensorView.WithInterleavedCopy"/>
 /// equal those on the file's layout bit for bit — row counts that are not a multiple of four (the
 /// last quad repeats a row), several M below the GEMM threshold, 1 and 2 threads, and the non-AVX-512
-/// ISAs (which must ignore the copy). The copy is built once and only where it is read.
+/// ISAs (which must ignore the copy). On AVX-512 also M = 40 and 100, where the int8 GEMM (octets
+/// repacked from the copy), the four-token tiles or the fp32 GEMM (blocks read back from the copy,
+/// <see cref="QuadInterleave.Gather{TL}"/>) take the product. The copy is built once and only where it is read.
 /// </summary>
 [Collection(KernelOptionsCollection.Name)]
 public sealed unsafe class InterleavedWeightsTests
@@ -50,8 +52,9 @@ public sealed unsafe class InterleavedWeightsTests
                 foreach (var isa in new[] { KernelIsa.Scalar, KernelIsa.Avx2, KernelIsa.Avx512 })
                 {
                     if (!KernelOptions.IsSupported(isa)) continue;
+                    int[] ms = isa == KernelIsa.Avx512 ? [1, 3, 7, 40, 100] : [1, 3, 7];
                     foreach (int threads in new[] { 1, 2 })
-                        foreach (int m in new[] { 1, 3, 7 })
+                        foreach (int m in ms)
                         {
                             var a = new float[m * k];
                             for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * (i % 61 == 0 ? 20 : 1);

@@ -76,6 +76,9 @@ internal unsafe struct DotIQ4_XS : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_XS>(rows, rowBytes, n, dst);
 
+    public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
+        => QuadInterleave.Gather<DotIQ4_XS>(copy, rowBytes, row, firstBlock, blocks, dst);
+
     public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
     {
         if (a.HasSignPlanes) Quad<InterleavedQuad<DotIQ4_XS>, WeightSigns>(new InterleavedQuad<DotIQ4_XS>(quad), next, nb, a, j, results);

@@ -83,6 +83,9 @@ internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_0>(rows, rowBytes, n, dst);
 
+    public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
+        => QuadInterleave.Gather<DotQ4_0>(copy, rowBytes, row, firstBlock, blocks, dst);
+
     public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
         => Quad(new InterleavedQuad<DotQ4_0>(quad), next, nb, a, j, results);
 

@@ -78,6 +78,9 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_K>(rows, rowBytes, n, dst);
 
+    public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
+        => QuadInterleave.Gather<DotQ4_K>(copy, rowBytes, row, firstBlock, blocks, dst);
+
     public static void Dot512Interleaved(byte* quad, byte* next, int nb, in ActTile a, int j, float* results)
         => Quad(new InterleavedQuad<DotQ4_K>(quad), next, nb, a, j, results);
 

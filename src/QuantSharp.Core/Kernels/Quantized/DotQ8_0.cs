@@ -57,6 +57,9 @@ internal unsafe struct DotQ8_0 : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ8_0>(rows, rowBytes, n, dst);
 
+    public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
+        => QuadInterleave.Gather<DotQ8_0>(copy, rowBytes, row, firstBlock, blocks, dst);
+
     /// <summary>
     /// <see cref="Dot512Quad"/> on the interleaved copy, where a block is the four rows' fp16 scales then two 64-byte
     /// chunks (values 0..15, then 16..31, of the four rows, one row per 128-bit lane): one sequential stream per quad

@@ -52,6 +52,10 @@ internal unsafe interface IQuantDot
     static virtual void Interleave(byte* rows, nint rowBytes, int n, byte* dst)
         => throw new NotSupportedException("this kernel has no interleaved layout");
 
+    /// <summary>Reads blocks back out of the interleaved copy in the file's layout (see <see cref="QuadInterleave.Gather{TL}"/>).</summary>
+    static virtual void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
+        => throw new NotSupportedException("this kernel has no interleaved layout");
+
     /// <summary>
     /// <see cref="Dot512Quad"/> on the quad at <paramref name="quad"/> of the interleaved copy (next quad at
     /// <paramref name="next"/>): the same arithmetic on the same register contents, so bit-identical results.

@@ -39,22 +39,58 @@ internal static unsafe class QuadInterleave
             }
         }
     }
+
+    /// <summary>
+    /// The inverse of <see cref="Copy{TL}"/> for part of one row: blocks <paramref name="firstBlock"/> ..
+    /// + <paramref name="blocks"/> of row <paramref name="row"/>, read from the copy at <paramref name="copy"/>, written
+    /// to <paramref name="dst"/> in the file's layout (the same bytes the file holds). Lets the products that do not
+    /// read quads (the int8 GEMM's octet repacking, the fp32 GEMM's dequantization) take their weights from the copy,
+    /// so once it exists the file's pages are not read again.
+    /// </summary>
+    public static void Gather<TL>(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst) where TL : IQuadLayout
+    {
+        int block = TL.BlockBytes, odd = block % 16, chunks = block / 16;
+        int chunkStart = TL.OddFirst ? odd : 0, oddStart = TL.OddFirst ? 0 : block - odd;
+        int i = row & 3;
+        byte* quad = copy + (nint)(row >> 2) * 4 * rowBytes;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* s = quad + (nint)4 * (firstBlock + b) * block;
+            byte* d = dst + (nint)b * block;
+            for (int c = 0; c < chunks; c++)
+                Unsafe.CopyBlockUnaligned(d + chunkStart + 16 * c, s + InterleavedQuad<TL>.Offset(i, chunkStart + 16 * c), 16);
+            if (odd > 0) Unsafe.CopyBlockUnaligned(d + oddStart, s + InterleavedQuad<TL>.Offset(i, oddStart), (uint)odd);
+        }
+    }
 }
 
 /// <summary>
 /// A weight view's quad-interleaved copy (<see cref="QuadInterleave"/>), built on the first product
 /// that can use it and shared by every copy of the view; its memory is an ordinary pinned array,
-/// released with the last view that refers to it. Thread-safe.
+/// released with the last view that refers to it. Thread-safe. Where the view's bytes are a read-only
+/// file mapping (<see cref="ReleasesFilePages"/>), the mapping's pages are handed back once the copy is
+/// built: every AVX-512 product then reads the copy (quads, or blocks read back from it), so the model
+/// holds one copy of these weights; anything that still reads the rows faults them back in from the file.
 /// </summary>
 public sealed unsafe class InterleavedWeights
 {
     private readonly object _gate = new();
+    private readonly bool _releaseFilePages;
     private byte[]? _copy;
     private byte* _aligned;
     private bool _tooLarge;
 
+    /// <param name="releaseFilePages">The view's bytes are a read-only file mapping whose pages may be handed back once the copy exists (<see cref="IO.MappedPages"/>).</param>
+    public InterleavedWeights(bool releaseFilePages = false) => _releaseFilePages = releaseFilePages;
+
     /// <summary>Bytes held (0 until first use).</summary>
     public long Bytes => _copy?.Length ?? 0;
+
+    /// <summary>Whether the file mapping's pages under the view are handed back once the copy is built.</summary>
+    public bool ReleasesFilePages => _releaseFilePages;
+
+    /// <summary>Bytes of the file mapping handed back after the copy was built (whole pages inside the view).</summary>
+    public long ReleasedBytes { get; private set; }
 
     /// <summary>
     /// The copy of <paramref name="w"/>'s rows, building it on first call with <paramref name="build"/>;
@@ -75,6 +111,7 @@ public sealed unsafe class InterleavedWeights
             build(w.Pointer, (nint)w.RowByteLength, checked((int)w.Rows), start);
             _aligned = start;
             Volatile.Write(ref _copy, copy);
+            if (_releaseFilePages) ReleasedBytes = IO.MappedPages.Release(w.Pointer, w.ByteLength);
             return start;
         }
     }

@@ -164,18 +164,40 @@ internal static unsafe class QuantizedMatMul
         }
     }
 
-    /// <summary>The view's interleaved copy (built on first use), or null where the type has none.</summary>
+    /// <summary>The view's interleaved copy (built on first use) and its reader in the file's layout, or null where the type has none.</summary>
     private struct InterleavedCall(TensorView w) : IKernelCall
     {
         public byte* Quads;
+        public delegate*<byte*, nint, int, int, int, byte*, void> Gather;
         public void Call<TD>() where TD : struct, IQuantDot
         {
-            if (TD.Interleaves) Quads = w.Interleaved!.Get(w, &InterleaveRows<TD>);
+            if (!TD.Interleaves) return;
+            Quads = w.Interleaved!.Get(w, &InterleaveRows<TD>);
+            Gather = &GatherBlocks<TD>;
         }
     }
 
     private static void InterleaveRows<TD>(byte* rows, nint rowBytes, int n, byte* dst) where TD : struct, IQuantDot
         => TD.Interleave(rows, rowBytes, n, dst);
+
+    private static void GatherBlocks<TD>(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst) where TD : struct, IQuantDot
+        => TD.Gather(copy, rowBytes, row, firstBlock, blocks, dst);
+
+    /// <summary>
+    /// The interleaved copy of <paramref name="w"/> where the AVX-512 kernels would read one (building it on first use),
+    /// with <paramref name="gather"/> to read blocks of a row back in the file's layout; null otherwise. For the products
+    /// that do not read quads (the fp32 dequantizing GEMM), so that once the copy exists the file's rows are not read again.
+    /// </summary>
+    internal static byte* InterleavedCopy(in TensorView w, out delegate*<byte*, nint, int, int, int, byte*, void> gather)
+    {
+        gather = null;
+        if (w.Interleaved == null || KernelOptions.EffectiveIsa != KernelIsa.Avx512 || !Avx512BW.IsSupported) return null;
+        var call = new InterleavedCall(w);
+        WithKernel(w.DType, ref call);
+        if (call.Quads == null) return null;
+        gather = call.Gather;
+        return call.Quads;
+    }
 
     public static void Run(float* a, int m, in TensorView w, int n, int k, float* c)
     {
@@ -212,15 +234,18 @@ internal static unsafe class QuantizedMatMul
         }
         var isa = KernelOptions.EffectiveIsa;
         byte* quads = null;
-        if (w.Interleaved != null && !gemm && isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
+        delegate*<byte*, nint, int, int, int, byte*, void> gather = null;
+        if (w.Interleaved != null && isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
         {
+            // The int8 GEMM reads the copy too (its octets repacked from it), so the file's rows are read only once.
             var call = new InterleavedCall(w);
             WithKernel(w.DType, ref call);
             quads = call.Quads;
-            // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad).
+            gather = call.Gather;
+            // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad). GEMM chunks are whole octets already.
             if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
         }
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads, shared);
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads, gather, shared);
         return (n + rowsPerChunk - 1) / rowsPerChunk;
     }
 
@@ -303,6 +328,7 @@ internal static unsafe class QuantizedMatMul
         private Q8Activations _acts;
         private float* _a, _c;
         private byte* _w, _quads;
+        private delegate*<byte*, nint, int, int, int, byte*, void> _gather;
         private nint _rowBytes;
         private DType _type;
         private int _m, _n, _k, _rowsPerChunk;
@@ -321,9 +347,10 @@ internal static unsafe class QuantizedMatMul
         public nint RowBytes => _rowBytes;
 
         /// <summary>The call's arguments; the activations are quantized here unless <paramref name="shared"/> (a job of the same batch, same rows and block size) already holds them.</summary>
-        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm, byte* quads, Job? shared)
+        public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm,
+            byte* quads, delegate*<byte*, nint, int, int, int, byte*, void> gather, Job? shared)
         {
-            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
+            _a = a; _m = m; _w = w; _quads = quads; _gather = gather; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             _acts = shared?._acts ?? _own;
             if (shared is null && SuperBlockActivations(type) is bool super) _own.Quantize(a, m, k, super, WantsSignPlanes(type, gemm));
         }
@@ -482,6 +509,7 @@ internal static unsafe class QuantizedMatMul
         }
 
         [ThreadStatic] private static PackBuffer? t_pack;
+        [ThreadStatic] private static PackBuffer? t_rows; // an octet's rows read back from the interleaved copy
 
         /// <summary>
         /// Int8 GEMM over rows r0..r1: the chunk's octets (eight rows; the ragged last one repeats
@@ -496,12 +524,23 @@ internal static unsafe class QuantizedMatMul
             nint octetBytes = (nint)nb * TD.OctetBlockBytes;
             var pack = t_pack ??= new PackBuffer();
             byte* packed = pack.Get(octets * octetBytes);
+            // With the interleaved copy, each octet's eight rows are first read back from it in the file's layout.
+            byte* fileRows = _quads != null ? (t_rows ??= new PackBuffer()).Get(8 * _rowBytes) : null;
             byte** rows = stackalloc byte*[8];
             float* res = stackalloc float[8 * IntDot.TileRows];
             for (int o = 0; o < octets; o++)
             {
                 int r = r0 + 8 * o;
-                for (int i = 0; i < 8; i++) rows[i] = _w + Math.Min(r + i, r1 - 1) * _rowBytes;
+                for (int i = 0; i < 8; i++)
+                {
+                    int row = Math.Min(r + i, r1 - 1);
+                    if (fileRows == null) rows[i] = _w + row * _rowBytes;
+                    else
+                    {
+                        rows[i] = fileRows + i * _rowBytes;
+                        _gather(_quads, _rowBytes, row, 0, nb, rows[i]);
+                    }
+                }
                 TD.PackOctet(rows, nb, packed + o * octetBytes);
             }
             var kind = TileIsa(_isa);
