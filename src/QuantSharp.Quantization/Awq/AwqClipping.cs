@@ -36,7 +36,16 @@ public static class AwqClipping
     /// group Gram matrices (<see cref="AddGroupGram"/> over every token, then <see cref="FinishGroupGram"/>) instead of the
     /// inputs: the caller may stream the tokens chunk by chunk.
     /// </summary>
-    public static float[] SearchMaxima(FloatMatrix w, float[] gram, int groupSize, Action<float[], float[]> roundTrip, int grid, double maxShrink)
+    /// <param name="w">The linear (after scaling), [rows, cols].</param>
+    /// <param name="gram">The inputs' group Gram matrices, [cols / groupSize, groupSize, groupSize].</param>
+    /// <param name="groupSize">The grid's group (a divisor of cols).</param>
+    /// <param name="roundTrip">Rounds a whole [rows, cols] matrix onto the target grid into its second argument.</param>
+    /// <param name="grid">Steps of the shrink factor (the range tried is max|w|·(1 − i/grid)).</param>
+    /// <param name="maxShrink">The largest shrink tried.</param>
+    /// <param name="clamped">Scratch of w's size for the clamped candidate (null: allocated here).</param>
+    /// <param name="rounded">Scratch of w's size for its rounding (null: allocated here).</param>
+    public static float[] SearchMaxima(FloatMatrix w, float[] gram, int groupSize, Action<float[], float[]> roundTrip, int grid, double maxShrink,
+        float[]? clamped = null, float[]? rounded = null)
     {
         int rows = w.Rows, cols = w.Cols, gs = groupSize;
         if (gs <= 0 || cols % gs != 0) throw new ArgumentException($"tensor '{w.Name}': clipping group {gs} does not divide {cols} columns");
@@ -52,8 +61,10 @@ public static class AwqClipping
         var bestErr = new double[rows * groups];
         bestErr.AsSpan().Fill(double.PositiveInfinity);
         int steps = Math.Max(1, (int)(maxShrink * grid));
-        var clamped = new float[w.Values.Length];
-        var q = new float[w.Values.Length];
+        clamped ??= new float[w.Values.Length];
+        var q = rounded ?? new float[w.Values.Length];
+        if (clamped.Length != w.Values.Length || q.Length != w.Values.Length)
+            throw new ArgumentException($"tensor '{w.Name}': scratch of {clamped.Length} and {q.Length} floats for {w.Values.Length} weights");
         var values = w.Values;
         for (int i = 0; i < steps; i++)
         {

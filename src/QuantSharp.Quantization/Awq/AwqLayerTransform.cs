@@ -24,7 +24,10 @@ namespace QuantSharp.Quantization.Awq;
 /// product, which a per-linear objective does not see — AutoAWQ skips them too), with the inputs divided by the scales.</item>
 /// </list>
 /// The rounding itself is left to the run's quantizer (RTN or GPTQ), which then sees the transformed weights.
-/// Deterministic: the forward, the grid and every reduction have a fixed order for any thread count.
+/// Memory: the calibration tokens are streamed in the run's chunks — the original layer's values go to per-token storage
+/// (<see cref="LayerCalibrationValues"/>, a temporary file by default) and every candidate reads them back chunk by chunk —
+/// so the heap holds chunk-sized buffers and one layer's weight-sized scratch, not per-token buffers (docs/awq.md).
+/// Deterministic: the forward, the grid and every reduction have a fixed order for any thread count and chunk size.
 /// </summary>
 public sealed class AwqLayerTransform : ILayerTransform
 {
@@ -80,20 +83,19 @@ public sealed class AwqLayerTransform : ILayerTransform
 
         // 1. The original layer over every chunk of tokens: the searched groups' inputs and the modules' reference outputs
         // go to per-token storage (a temporary file by default), the inputs' mean |x| is summed on the way. Only chunk-sized
-        // buffers are on the heap; each candidate below reads the values back chunk by chunk.
+        // buffers are on the heap — five, each reused as soon as its value is stored — and each candidate below reads the
+        // values back chunk by chunk.
         using var sXnA = f.CreateValues(dim);
         using var sAttn = f.CreateValues(hp.QDim);
         using var sYAttn = f.CreateValues(dim);
         using var sXnM = f.CreateValues(dim);
         using var sHidden = f.CreateValues(hp.HiddenDim);
         using var sYMlp = f.CreateValues(dim);
-        var x = f.Buffer(dim);
-        var xnA = f.Buffer(dim);
-        var attn = f.Buffer(hp.QDim);
-        var yAttn = f.Buffer(dim);
-        var xnM = f.Buffer(dim);
-        var hidden = f.Buffer(hp.HiddenDim);
-        var yMlp = f.Buffer(dim);
+        var dA = f.Buffer(dim);               // the residual stream; then every candidate's output
+        var dB = f.Buffer(dim);               // the attention norm's output, then the MLP norm's (q/k/v's, gate/up's input)
+        var dC = f.Buffer(dim);               // the reference outputs (attention module's, MLP's)
+        var attn = f.Buffer(hp.QDim);         // o_proj's input (v→o's input; q/k/v candidates' attention)
+        var hidden = f.Buffer(hp.HiddenDim);  // down_proj's input (up→down's input; gate/up candidates' hidden)
         var meanXnA = new double[dim];
         var meanAttn = new double[hp.QDim];
         var meanXnM = new double[dim];
@@ -102,50 +104,49 @@ public sealed class AwqLayerTransform : ILayerTransform
         {
             ct.ThrowIfCancellationRequested();
             int n = c.Tokens;
-            f.ReadInput(c, x);
-            f.AttentionNorm(c, x, w, xnA);
-            f.Attention(c, xnA, w, w.Wq, w.Wk, w.Wv, attn);
-            f.Project(c, attn, w.Wo, yAttn);
-            f.AttentionOutput(c, attn, w, w.Wo, x);
-            f.MlpNorm(c, x, w, xnM);
-            f.MlpHidden(c, xnM, w.WGate, w.WUp, hidden);
-            f.Project(c, hidden, w.WDown, yMlp);
-            sXnA.Write(c, xnA.AsSpan(0, n * dim));
+            f.ReadInput(c, dA);
+            f.AttentionNorm(c, dA, w, dB);
+            sXnA.Write(c, dB.AsSpan(0, n * dim));
+            AwqScaling.AddAbsolute(dB, n, meanXnA);
+            f.Attention(c, dB, w, w.Wq, w.Wk, w.Wv, attn);
             sAttn.Write(c, attn.AsSpan(0, n * hp.QDim));
-            sYAttn.Write(c, yAttn.AsSpan(0, n * dim));
-            sXnM.Write(c, xnM.AsSpan(0, n * dim));
-            sHidden.Write(c, hidden.AsSpan(0, n * hp.HiddenDim));
-            sYMlp.Write(c, yMlp.AsSpan(0, n * dim));
-            AwqScaling.AddAbsolute(xnA, n, meanXnA);
             AwqScaling.AddAbsolute(attn, n, meanAttn);
-            AwqScaling.AddAbsolute(xnM, n, meanXnM);
+            f.Project(c, attn, w.Wo, dC);
+            sYAttn.Write(c, dC.AsSpan(0, n * dim));
+            f.AttentionOutput(c, attn, w, w.Wo, dA);
+            f.MlpNorm(c, dA, w, dB);
+            sXnM.Write(c, dB.AsSpan(0, n * dim));
+            AwqScaling.AddAbsolute(dB, n, meanXnM);
+            f.MlpHidden(c, dB, w.WGate, w.WUp, hidden);
+            sHidden.Write(c, hidden.AsSpan(0, n * hp.HiddenDim));
             AwqScaling.AddAbsolute(hidden, n, meanHidden);
+            f.Project(c, hidden, w.WDown, dC);
+            sYMlp.Write(c, dC.AsSpan(0, n * dim));
         }
         foreach (var mean in (double[][])[meanXnA, meanAttn, meanXnM, meanHidden])
             for (int j = 0; j < mean.Length; j++) mean[j] /= f.Tokens;
 
-        // 2. Scale searches on the original weights; the chunk buffers above now hold one chunk of a group's input and
-        // reference at a time (x is the candidate's output).
-        var output = x;
-        var attnC = f.Buffer(hp.QDim);
-        var hiddenC = f.Buffer(hp.HiddenDim);
+        // 2. Scale searches on the original weights, each group reading its input into its buffer above and the reference
+        // into dC chunk by chunk; dA takes the candidate's output.
+        var output = dA;
+        var scratch = new AwqScratch();
         var notes = new List<string>();
-        var qkv = Search(context, "q/k/v", meanXnA, [t.Q, t.K, t.V], [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V], sXnA, xnA, sYAttn, yAttn, output, (c, v) =>
+        var qkv = Search(context, scratch, "q/k/v", meanXnA, [t.Q, t.K, t.V], [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V], sXnA, dB, sYAttn, dC, output, (c, v) =>
         {
-            f.Attention(c, xnA, w, v[0], v[1], v[2], attnC);
-            f.Project(c, attnC, w.Wo, output);
+            f.Attention(c, dB, w, v[0], v[1], v[2], attn);
+            f.Project(c, attn, w.Wo, output);
         }, notes);
         // AutoAWQ scales v→o only when v_proj and o_proj have the same shape: with grouped-query attention one value
         // channel feeds several heads' o_proj columns, which would need one scale for all of them.
         bool vo = t.V.Rows == t.O.Rows && t.V.Cols == t.O.Cols;
-        var voScales = vo ? Search(context, "v→o", meanAttn, [t.O], [LlamaLinear.O], sAttn, attn, sYAttn, yAttn, output, (c, v) => f.Project(c, attn, v[0], output), notes) : null;
+        var voScales = vo ? Search(context, scratch, "v→o", meanAttn, [t.O], [LlamaLinear.O], sAttn, attn, sYAttn, dC, output, (c, v) => f.Project(c, attn, v[0], output), notes) : null;
         if (!vo) notes.Add($"v→o skipped (v_proj [{t.V.Rows}, {t.V.Cols}] ≠ o_proj [{t.O.Rows}, {t.O.Cols}])");
-        var gateUp = Search(context, "gate/up", meanXnM, [t.Gate!, t.Up!], [LlamaLinear.Gate, LlamaLinear.Up], sXnM, xnM, sYMlp, yMlp, output, (c, v) =>
+        var gateUp = Search(context, scratch, "gate/up", meanXnM, [t.Gate!, t.Up!], [LlamaLinear.Gate, LlamaLinear.Up], sXnM, dB, sYMlp, dC, output, (c, v) =>
         {
-            f.MlpHidden(c, xnM, v[0], v[1], hiddenC);
-            f.Project(c, hiddenC, w.WDown, output);
+            f.MlpHidden(c, dB, v[0], v[1], hidden);
+            f.Project(c, hidden, w.WDown, output);
         }, notes);
-        var upDown = Search(context, "up→down", meanHidden, [t.Down!], [LlamaLinear.Down], sHidden, hidden, sYMlp, yMlp, output, (c, v) => f.Project(c, hidden, v[0], output), notes);
+        var upDown = Search(context, scratch, "up→down", meanHidden, [t.Down!], [LlamaLinear.Down], sHidden, hidden, sYMlp, dC, output, (c, v) => f.Project(c, hidden, v[0], output), notes);
 
         // 3. Fold: 1/s into the producer, s into the readers.
         AwqScaling.Divide(t.AttentionNorm, qkv);
@@ -185,7 +186,12 @@ public sealed class AwqLayerTransform : ILayerTransform
                     }
                     AwqClipping.FinishGroupGram(gram, f.Tokens);
                 }
-                var maxima = AwqClipping.SearchMaxima(m, gram, gs, (v, q) => RoundTrip(context.Layer, kind, m, v, q), Options.ClipGrid, Options.MaxShrink);
+                var clampedCopy = scratch.Rent(m.Values.Length);
+                var rounded = scratch.Rent(m.Values.Length);
+                var maxima = AwqClipping.SearchMaxima(m, gram, gs, (v, q) => RoundTrip(context.Layer, kind, m, v, q), Options.ClipGrid, Options.MaxShrink,
+                    clampedCopy, rounded);
+                scratch.Return(clampedCopy);
+                scratch.Return(rounded);
                 int g = m.Cols / gs;
                 for (int r = 0; r < m.Rows; r++)
                     for (int k = 0; k < g; k++)
@@ -197,10 +203,10 @@ public sealed class AwqLayerTransform : ILayerTransform
                 groups += m.Rows * g;
                 AwqClipping.Apply(m, maxima, gs);
             }
-            Clip(t.V, LlamaLinear.V, sXnA, xnA, qkv, false);
+            Clip(t.V, LlamaLinear.V, sXnA, dB, qkv, false);
             Clip(t.O, LlamaLinear.O, sAttn, attn, voScales, false);
-            Clip(t.Gate!, LlamaLinear.Gate, sXnM, xnM, gateUp, false);
-            Clip(t.Up!, LlamaLinear.Up, sXnM, xnM, gateUp, true);
+            Clip(t.Gate!, LlamaLinear.Gate, sXnM, dB, gateUp, false);
+            Clip(t.Up!, LlamaLinear.Up, sXnM, dB, gateUp, true);
             Clip(t.Down!, LlamaLinear.Down, sHidden, hidden, upDown, false);
             notes.Add($"clipped {clipped} of {groups} (row, group) ranges of v/o/gate/up/down");
         }
@@ -209,7 +215,7 @@ public sealed class AwqLayerTransform : ILayerTransform
 
     // The α of least output error for one group; returns its scales and notes α and the errors. The error of a candidate
     // is summed over the chunks in token order onto one double, as over all tokens at once: the chunking changes no bit.
-    private float[] Search(LayerTransformContext context, string what, double[] xMean, FloatMatrix[] linears, LlamaLinear[] kinds,
+    private float[] Search(LayerTransformContext context, AwqScratch scratch, string what, double[] xMean, FloatMatrix[] linears, LlamaLinear[] kinds,
         LayerCalibrationValues inputs, float[] input, LayerCalibrationValues references, float[] reference, float[] output,
         Action<CalibrationChunk, TensorView[]> module, List<string> notes)
     {
@@ -226,9 +232,9 @@ public sealed class AwqLayerTransform : ILayerTransform
         float[]? best = null;
         double bestErr = double.PositiveInfinity, firstErr = double.NaN;
         int bestI = -1;
-        // One scaled copy and one rounded candidate per linear for the whole grid, pinned once: a candidate is garbage
-        // the moment its error is known, and per-α arrays (weight-sized, on the large-object heap) piled up faster than
-        // the collector returned them — AWQ's peak was 6–7× the other methods'.
+        // One scaled copy and one rounded candidate per linear for the whole grid, from the layer's shared scratch: a
+        // candidate is garbage the moment its error is known, and per-α arrays (weight-sized, on the large-object heap)
+        // piled up faster than the collector returned them — AWQ's peak was 6–7× the other methods'.
         var scaledCopies = new float[linears.Length][];
         var pins = new PinnedMatrix[linears.Length];
         var views = new TensorView[linears.Length];
@@ -244,8 +250,8 @@ public sealed class AwqLayerTransform : ILayerTransform
         {
             for (int k = 0; k < linears.Length; k++)
             {
-                scaledCopies[k] = new float[linears[k].Values.Length];
-                pins[k] = new PinnedMatrix(linears[k].Name, new float[linears[k].Values.Length], linears[k].Rows, linears[k].Cols, pinInPlace: true);
+                scaledCopies[k] = scratch.Rent(linears[k].Values.Length);
+                pins[k] = new PinnedMatrix(linears[k].Name, scratch.Rent(linears[k].Values.Length), linears[k].Rows, linears[k].Cols, pinInPlace: true);
                 views[k] = pins[k].View;
             }
             for (int i = 0; i < Options.Grid; i++)
@@ -288,7 +294,14 @@ public sealed class AwqLayerTransform : ILayerTransform
         }
         finally
         {
-            foreach (var p in pins) p?.Dispose();
+            foreach (var p in pins)
+                if (p != null)
+                {
+                    p.Dispose();
+                    scratch.Return(p.Data);
+                }
+            foreach (var a in scaledCopies)
+                if (a != null) scratch.Return(a);
         }
         if (best == null) throw new InvalidDataException($"layer {context.Layer} {what}: every AWQ candidate gave a non-finite output error");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"{what} α {(double)bestI / Options.Grid:0.00} (mse {bestErr:E3}, α=0 {firstErr:E3})"));
