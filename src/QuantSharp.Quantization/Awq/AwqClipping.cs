@@ -28,8 +28,29 @@ public static class AwqClipping
         int rows = w.Rows, cols = w.Cols, gs = groupSize;
         if (gs <= 0 || cols % gs != 0) throw new ArgumentException($"tensor '{w.Name}': clipping group {gs} does not divide {cols} columns");
         if (x.Length != (long)tokens * cols) throw new ArgumentException($"tensor '{w.Name}': {x.Length} inputs do not fill {tokens} tokens of width {cols}");
+        return SearchMaxima(w, GroupGram(x, tokens, cols, gs), groupSize, roundTrip, grid, maxShrink);
+    }
+
+    /// <summary>
+    /// <see cref="SearchMaxima(FloatMatrix, float[], int, int, Action{float[], float[]}, int, double)"/> from the inputs'
+    /// group Gram matrices (<see cref="AddGroupGram"/> over every token, then <see cref="FinishGroupGram"/>) instead of the
+    /// inputs: the caller may stream the tokens chunk by chunk.
+    /// </summary>
+    /// <param name="w">The linear (after scaling), [rows, cols].</param>
+    /// <param name="gram">The inputs' group Gram matrices, [cols / groupSize, groupSize, groupSize].</param>
+    /// <param name="groupSize">The grid's group (a divisor of cols).</param>
+    /// <param name="roundTrip">Rounds a whole [rows, cols] matrix onto the target grid into its second argument.</param>
+    /// <param name="grid">Steps of the shrink factor (the range tried is max|w|·(1 − i/grid)).</param>
+    /// <param name="maxShrink">The largest shrink tried.</param>
+    /// <param name="clamped">Scratch of w's size for the clamped candidate (null: allocated here).</param>
+    /// <param name="rounded">Scratch of w's size for its rounding (null: allocated here).</param>
+    public static float[] SearchMaxima(FloatMatrix w, float[] gram, int groupSize, Action<float[], float[]> roundTrip, int grid, double maxShrink,
+        float[]? clamped = null, float[]? rounded = null)
+    {
+        int rows = w.Rows, cols = w.Cols, gs = groupSize;
+        if (gs <= 0 || cols % gs != 0) throw new ArgumentException($"tensor '{w.Name}': clipping group {gs} does not divide {cols} columns");
+        if (gram.Length != (long)cols * gs) throw new ArgumentException($"tensor '{w.Name}': a Gram of {gram.Length} floats for {cols / gs} groups of {gs} columns");
         int groups = cols / gs;
-        var gram = GroupGram(x, tokens, cols, gs);
         var orgMax = new float[rows * groups];
         for (int r = 0; r < rows; r++)
         {
@@ -40,8 +61,10 @@ public static class AwqClipping
         var bestErr = new double[rows * groups];
         bestErr.AsSpan().Fill(double.PositiveInfinity);
         int steps = Math.Max(1, (int)(maxShrink * grid));
-        var clamped = new float[w.Values.Length];
-        var q = new float[w.Values.Length];
+        clamped ??= new float[w.Values.Length];
+        var q = rounded ?? new float[w.Values.Length];
+        if (clamped.Length != w.Values.Length || q.Length != w.Values.Length)
+            throw new ArgumentException($"tensor '{w.Name}': scratch of {clamped.Length} and {q.Length} floats for {w.Values.Length} weights");
         var values = w.Values;
         for (int i = 0; i < steps; i++)
         {
@@ -94,9 +117,23 @@ public static class AwqClipping
     /// <summary>Σ_t x_g,t x_g,tᵀ / tokens for each group g of columns: [groups, gs, gs], accumulated token by token in fp32 (enough to rank clipping ranges).</summary>
     internal static float[] GroupGram(float[] x, int tokens, int cols, int gs)
     {
-        int groups = cols / gs;
-        var gram = new float[(long)groups * gs * gs];
-        ScopedParallel.For(0, groups, g =>
+        var gram = new float[(long)cols * gs];
+        AddGroupGram(x, tokens, cols, gs, gram);
+        FinishGroupGram(gram, tokens);
+        return gram;
+    }
+
+    /// <summary>
+    /// <paramref name="gram"/> [groups, gs, gs] += Σ_t x_g,t x_g,tᵀ over the first <paramref name="tokens"/> rows of
+    /// <paramref name="x"/> [rows, cols], token by token in fp32: calls on consecutive chunks of tokens add up to exactly
+    /// what one call on all of them gives (same order per group).
+    /// </summary>
+    public static void AddGroupGram(float[] x, int tokens, int cols, int gs, float[] gram)
+    {
+        if (gs <= 0 || cols % gs != 0) throw new ArgumentException($"clipping group {gs} does not divide {cols} columns");
+        if (gram.Length != (long)cols * gs) throw new ArgumentException($"a Gram of {gram.Length} floats for {cols / gs} groups of {gs} columns");
+        if (x.Length < (long)tokens * cols) throw new ArgumentException($"{x.Length} inputs do not fill {tokens} tokens of width {cols}");
+        ScopedParallel.For(0, cols / gs, g =>
         {
             var acc = gram.AsSpan(g * gs * gs, gs * gs);
             for (int t = 0; t < tokens; t++)
@@ -105,8 +142,9 @@ public static class AwqClipping
                 for (int a = 0; a < gs; a++)
                     if (v[a] != 0) TensorPrimitives.MultiplyAdd(v, v[a], acc.Slice(a * gs, gs), acc.Slice(a * gs, gs));
             }
-            TensorPrimitives.Divide(acc, tokens, acc);
         });
-        return gram;
     }
+
+    /// <summary>Divides the sums of <see cref="AddGroupGram"/> by the number of tokens they cover.</summary>
+    public static void FinishGroupGram(float[] gram, int tokens) => TensorPrimitives.Divide(gram, tokens, gram);
 }

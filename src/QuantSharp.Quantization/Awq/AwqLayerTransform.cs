@@ -24,7 +24,10 @@ namespace QuantSharp.Quantization.Awq;
 /// product, which a per-linear objective does not see — AutoAWQ skips them too), with the inputs divided by the scales.</item>
 /// </list>
 /// The rounding itself is left to the run's quantizer (RTN or GPTQ), which then sees the transformed weights.
-/// Deterministic: the forward, the grid and every reduction have a fixed order for any thread count.
+/// Memory: the calibration tokens are streamed in the run's chunks — the original layer's values go to per-token storage
+/// (<see cref="LayerCalibrationValues"/>, a temporary file by default) and every candidate reads them back chunk by chunk —
+/// so the heap holds chunk-sized buffers and one layer's weight-sized scratch, not per-token buffers (docs/awq.md).
+/// Deterministic: the forward, the grid and every reduction have a fixed order for any thread count and chunk size.
 /// </summary>
 public sealed class AwqLayerTransform : ILayerTransform
 {
@@ -78,46 +81,72 @@ public sealed class AwqLayerTransform : ILayerTransform
         using var pinned = new PinnedLayerWeights(t);
         var w = pinned.Weights;
 
-        // 1. The original layer's intermediate values and module outputs.
-        var xnA = f.Buffer(dim);
-        f.AttentionNorm(f.Input, w, xnA);
-        var attn = f.Buffer(hp.QDim);
-        f.Attention(xnA, w, w.Wq, w.Wk, w.Wv, attn);
-        var yAttn = f.Buffer(dim);
-        f.Project(attn, w.Wo, yAttn);
-        var xnM = f.Buffer(dim);
+        // 1. The original layer over every chunk of tokens: the searched groups' inputs and the modules' reference outputs
+        // go to per-token storage (a temporary file by default), the inputs' mean |x| is summed on the way. Only chunk-sized
+        // buffers are on the heap — five, each reused as soon as its value is stored — and each candidate below reads the
+        // values back chunk by chunk.
+        using var sXnA = f.CreateValues(dim);
+        using var sAttn = f.CreateValues(hp.QDim);
+        using var sYAttn = f.CreateValues(dim);
+        using var sXnM = f.CreateValues(dim);
+        using var sHidden = f.CreateValues(hp.HiddenDim);
+        using var sYMlp = f.CreateValues(dim);
+        var dA = f.Buffer(dim);               // the residual stream; then every candidate's output
+        var dB = f.Buffer(dim);               // the attention norm's output, then the MLP norm's (q/k/v's, gate/up's input)
+        var dC = f.Buffer(dim);               // the reference outputs (attention module's, MLP's)
+        var attn = f.Buffer(hp.QDim);         // o_proj's input (v→o's input; q/k/v candidates' attention)
+        var hidden = f.Buffer(hp.HiddenDim);  // down_proj's input (up→down's input; gate/up candidates' hidden)
+        var meanXnA = new double[dim];
+        var meanAttn = new double[hp.QDim];
+        var meanXnM = new double[dim];
+        var meanHidden = new double[hp.HiddenDim];
+        foreach (var c in f.Chunks)
         {
-            var h = (float[])f.Input.Clone();
-            f.AttentionOutput(attn, w, w.Wo, h);
-            f.MlpNorm(h, w, xnM);
+            ct.ThrowIfCancellationRequested();
+            int n = c.Tokens;
+            f.ReadInput(c, dA);
+            f.AttentionNorm(c, dA, w, dB);
+            sXnA.Write(c, dB.AsSpan(0, n * dim));
+            AwqScaling.AddAbsolute(dB, n, meanXnA);
+            f.Attention(c, dB, w, w.Wq, w.Wk, w.Wv, attn);
+            sAttn.Write(c, attn.AsSpan(0, n * hp.QDim));
+            AwqScaling.AddAbsolute(attn, n, meanAttn);
+            f.Project(c, attn, w.Wo, dC);
+            sYAttn.Write(c, dC.AsSpan(0, n * dim));
+            f.AttentionOutput(c, attn, w, w.Wo, dA);
+            f.MlpNorm(c, dA, w, dB);
+            sXnM.Write(c, dB.AsSpan(0, n * dim));
+            AwqScaling.AddAbsolute(dB, n, meanXnM);
+            f.MlpHidden(c, dB, w.WGate, w.WUp, hidden);
+            sHidden.Write(c, hidden.AsSpan(0, n * hp.HiddenDim));
+            AwqScaling.AddAbsolute(hidden, n, meanHidden);
+            f.Project(c, hidden, w.WDown, dC);
+            sYMlp.Write(c, dC.AsSpan(0, n * dim));
         }
-        var hidden = f.Buffer(hp.HiddenDim);
-        f.MlpHidden(xnM, w.WGate, w.WUp, hidden);
-        var yMlp = f.Buffer(dim);
-        f.Project(hidden, w.WDown, yMlp);
-        ct.ThrowIfCancellationRequested();
+        foreach (var mean in (double[][])[meanXnA, meanAttn, meanXnM, meanHidden])
+            for (int j = 0; j < mean.Length; j++) mean[j] /= f.Tokens;
 
-        // 2. Scale searches on the original weights.
-        var output = f.Buffer(dim);
-        var attnC = f.Buffer(hp.QDim);
-        var hiddenC = f.Buffer(hp.HiddenDim);
+        // 2. Scale searches on the original weights, each group reading its input into its buffer above and the reference
+        // into dC chunk by chunk; dA takes the candidate's output.
+        var output = dA;
+        var scratch = new AwqScratch();
         var notes = new List<string>();
-        var qkv = Search(context, "q/k/v", xnA, [t.Q, t.K, t.V], [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V], yAttn, output, c =>
+        var qkv = Search(context, scratch, "q/k/v", meanXnA, [t.Q, t.K, t.V], [LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V], sXnA, dB, sYAttn, dC, output, (c, v) =>
         {
-            f.Attention(xnA, w, c[0], c[1], c[2], attnC);
-            f.Project(attnC, w.Wo, output);
+            f.Attention(c, dB, w, v[0], v[1], v[2], attn);
+            f.Project(c, attn, w.Wo, output);
         }, notes);
         // AutoAWQ scales v→o only when v_proj and o_proj have the same shape: with grouped-query attention one value
         // channel feeds several heads' o_proj columns, which would need one scale for all of them.
         bool vo = t.V.Rows == t.O.Rows && t.V.Cols == t.O.Cols;
-        var voScales = vo ? Search(context, "v→o", attn, [t.O], [LlamaLinear.O], yAttn, output, c => f.Project(attn, c[0], output), notes) : null;
+        var voScales = vo ? Search(context, scratch, "v→o", meanAttn, [t.O], [LlamaLinear.O], sAttn, attn, sYAttn, dC, output, (c, v) => f.Project(c, attn, v[0], output), notes) : null;
         if (!vo) notes.Add($"v→o skipped (v_proj [{t.V.Rows}, {t.V.Cols}] ≠ o_proj [{t.O.Rows}, {t.O.Cols}])");
-        var gateUp = Search(context, "gate/up", xnM, [t.Gate!, t.Up!], [LlamaLinear.Gate, LlamaLinear.Up], yMlp, output, c =>
+        var gateUp = Search(context, scratch, "gate/up", meanXnM, [t.Gate!, t.Up!], [LlamaLinear.Gate, LlamaLinear.Up], sXnM, dB, sYMlp, dC, output, (c, v) =>
         {
-            f.MlpHidden(xnM, c[0], c[1], hiddenC);
-            f.Project(hiddenC, w.WDown, output);
+            f.MlpHidden(c, dB, v[0], v[1], hidden);
+            f.Project(c, hidden, w.WDown, output);
         }, notes);
-        var upDown = Search(context, "up→down", hidden, [t.Down!], [LlamaLinear.Down], yMlp, output, c => f.Project(hidden, c[0], output), notes);
+        var upDown = Search(context, scratch, "up→down", meanHidden, [t.Down!], [LlamaLinear.Down], sHidden, hidden, sYMlp, dC, output, (c, v) => f.Project(c, hidden, v[0], output), notes);
 
         // 3. Fold: 1/s into the producer, s into the readers.
         AwqScaling.Divide(t.AttentionNorm, qkv);
@@ -133,16 +162,36 @@ public sealed class AwqLayerTransform : ILayerTransform
         AwqScaling.DivideRows(t.Up!, upDown);
         AwqScaling.ScaleColumns([t.Down!], upDown);
 
-        // 4. Clipping, with each linear's input divided by its scales (what the scaled weights now read).
+        // 4. Clipping, with each linear's input divided by its scales (what the scaled weights now read): the inputs' group
+        // Gram matrices are summed chunk by chunk from the stored values, one linear's at a time.
         if (Options.Clip)
         {
             int clipped = 0, groups = 0;
-            void Clip(FloatMatrix m, LlamaLinear kind, float[] x, float[]? scales)
+            float[]? gram = null;
+            void Clip(FloatMatrix m, LlamaLinear kind, LayerCalibrationValues input, float[] buffer, float[]? scales, bool sameInputAsBefore)
             {
                 ct.ThrowIfCancellationRequested();
-                if (scales != null) DivideColumns(x, m.Cols, scales);
                 int gs = _groupSize > 0 && m.Cols % _groupSize == 0 ? _groupSize : m.Cols;
-                var maxima = AwqClipping.SearchMaxima(m, x, f.Tokens, gs, (v, q) => RoundTrip(context.Layer, kind, m, v, q), Options.ClipGrid, Options.MaxShrink);
+                // up_proj reads what gate_proj reads (the MLP norm's output over the gate/up scales, same width): the same Gram.
+                if (!sameInputAsBefore || gram == null)
+                {
+                    gram = null; // the previous linear's Gram is garbage before the next one is allocated
+                    gram = new float[(long)m.Cols * gs];
+                    foreach (var c in f.Chunks)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        input.Read(c, buffer.AsSpan(0, c.Tokens * m.Cols));
+                        if (scales != null) DivideColumns(buffer.AsSpan(0, c.Tokens * m.Cols), m.Cols, scales);
+                        AwqClipping.AddGroupGram(buffer, c.Tokens, m.Cols, gs, gram);
+                    }
+                    AwqClipping.FinishGroupGram(gram, f.Tokens);
+                }
+                var clampedCopy = scratch.Rent(m.Values.Length);
+                var rounded = scratch.Rent(m.Values.Length);
+                var maxima = AwqClipping.SearchMaxima(m, gram, gs, (v, q) => RoundTrip(context.Layer, kind, m, v, q), Options.ClipGrid, Options.MaxShrink,
+                    clampedCopy, rounded);
+                scratch.Return(clampedCopy);
+                scratch.Return(rounded);
                 int g = m.Cols / gs;
                 for (int r = 0; r < m.Rows; r++)
                     for (int k = 0; k < g; k++)
@@ -154,23 +203,24 @@ public sealed class AwqLayerTransform : ILayerTransform
                 groups += m.Rows * g;
                 AwqClipping.Apply(m, maxima, gs);
             }
-            Clip(t.V, LlamaLinear.V, xnA, qkv);
-            Clip(t.O, LlamaLinear.O, attn, voScales);
-            Clip(t.Gate!, LlamaLinear.Gate, xnM, gateUp);
-            Clip(t.Up!, LlamaLinear.Up, xnM, null); // xnM is already divided by the gate/up scales
-            Clip(t.Down!, LlamaLinear.Down, hidden, upDown);
+            Clip(t.V, LlamaLinear.V, sXnA, dB, qkv, false);
+            Clip(t.O, LlamaLinear.O, sAttn, attn, voScales, false);
+            Clip(t.Gate!, LlamaLinear.Gate, sXnM, dB, gateUp, false);
+            Clip(t.Up!, LlamaLinear.Up, sXnM, dB, gateUp, true);
+            Clip(t.Down!, LlamaLinear.Down, sHidden, hidden, upDown, false);
             notes.Add($"clipped {clipped} of {groups} (row, group) ranges of v/o/gate/up/down");
         }
         context.Log?.Invoke($"layer {context.Layer} awq: {string.Join("; ", notes)}");
     }
 
-    // The α of least output error for one group; returns its scales and notes α and the errors.
-    private float[] Search(LayerTransformContext context, string what, float[] input, FloatMatrix[] linears, LlamaLinear[] kinds,
-        float[] reference, float[] output, Action<TensorView[]> module, List<string> notes)
+    // The α of least output error for one group; returns its scales and notes α and the errors. The error of a candidate
+    // is summed over the chunks in token order onto one double, as over all tokens at once: the chunking changes no bit.
+    private float[] Search(LayerTransformContext context, AwqScratch scratch, string what, double[] xMean, FloatMatrix[] linears, LlamaLinear[] kinds,
+        LayerCalibrationValues inputs, float[] input, LayerCalibrationValues references, float[] reference, float[] output,
+        Action<CalibrationChunk, TensorView[]> module, List<string> notes)
     {
         var f = context.Calibration!;
-        int cols = linears[0].Cols;
-        var xMean = AwqScaling.MeanAbsolute(input, f.Tokens, cols);
+        int cols = linears[0].Cols, width = references.Width;
         var wMean = Options.DuoScaling ? AwqScaling.NormalizedWeightMean(linears, _groupSize) : null;
         var scales = new float[cols];
         if (Options.FixedAlpha is { } fixedAlpha)
@@ -182,18 +232,26 @@ public sealed class AwqLayerTransform : ILayerTransform
         float[]? best = null;
         double bestErr = double.PositiveInfinity, firstErr = double.NaN;
         int bestI = -1;
-        // One scaled copy and one rounded candidate per linear for the whole grid, pinned once: a candidate is garbage
-        // the moment its error is known, and per-α arrays (weight-sized, on the large-object heap) piled up faster than
-        // the collector returned them — AWQ's peak was 6–7× the other methods'.
+        // One scaled copy and one rounded candidate per linear for the whole grid, from the layer's shared scratch: a
+        // candidate is garbage the moment its error is known, and per-α arrays (weight-sized, on the large-object heap)
+        // piled up faster than the collector returned them — AWQ's peak was 6–7× the other methods'.
         var scaledCopies = new float[linears.Length][];
         var pins = new PinnedMatrix[linears.Length];
         var views = new TensorView[linears.Length];
+        // With one chunk the group's input and reference stay in the buffers for the whole grid (nothing to re-read).
+        bool oneChunk = f.Chunks.Count == 1;
+        if (oneChunk)
+        {
+            int n = f.Chunks[0].Tokens;
+            inputs.Read(f.Chunks[0], input.AsSpan(0, n * inputs.Width));
+            references.Read(f.Chunks[0], reference.AsSpan(0, n * width));
+        }
         try
         {
             for (int k = 0; k < linears.Length; k++)
             {
-                scaledCopies[k] = new float[linears[k].Values.Length];
-                pins[k] = new PinnedMatrix(linears[k].Name, new float[linears[k].Values.Length], linears[k].Rows, linears[k].Cols, pinInPlace: true);
+                scaledCopies[k] = scratch.Rent(linears[k].Values.Length);
+                pins[k] = new PinnedMatrix(linears[k].Name, scratch.Rent(linears[k].Values.Length), linears[k].Rows, linears[k].Cols, pinInPlace: true);
                 views[k] = pins[k].View;
             }
             for (int i = 0; i < Options.Grid; i++)
@@ -211,8 +269,20 @@ public sealed class AwqLayerTransform : ILayerTransform
                     RoundTrip(context.Layer, kinds[k], m, scaled, q);
                     DivideColumns(q, m.Cols, scales);
                 }
-                module(views);
-                double err = AwqScaling.MeanSquaredError(reference, output);
+                double sum = 0;
+                foreach (var c in f.Chunks)
+                {
+                    context.CancellationToken.ThrowIfCancellationRequested();
+                    int n = c.Tokens;
+                    if (!oneChunk)
+                    {
+                        inputs.Read(c, input.AsSpan(0, n * inputs.Width));
+                        references.Read(c, reference.AsSpan(0, n * width));
+                    }
+                    module(c, views);
+                    sum = AwqScaling.AddSquaredError(reference.AsSpan(0, n * width), output.AsSpan(0, n * width), sum);
+                }
+                double err = sum / ((double)f.Tokens * width);
                 if (i == 0) firstErr = err;
                 if (err < bestErr)
                 {
@@ -224,7 +294,14 @@ public sealed class AwqLayerTransform : ILayerTransform
         }
         finally
         {
-            foreach (var p in pins) p?.Dispose();
+            foreach (var p in pins)
+                if (p != null)
+                {
+                    p.Dispose();
+                    scratch.Return(p.Data);
+                }
+            foreach (var a in scaledCopies)
+                if (a != null) scratch.Return(a);
         }
         if (best == null) throw new InvalidDataException($"layer {context.Layer} {what}: every AWQ candidate gave a non-finite output error");
         notes.Add(string.Create(CultureInfo.InvariantCulture, $"{what} α {(double)bestI / Options.Grid:0.00} (mse {bestErr:E3}, α=0 {firstErr:E3})"));
@@ -237,11 +314,11 @@ public sealed class AwqLayerTransform : ILayerTransform
         Layer = layer, Kind = kind, Name = like.Name, Rows = like.Rows, Cols = like.Cols, Weight = values,
     }, dequantized);
 
-    private static void DivideColumns(float[] x, int width, ReadOnlySpan<float> scales)
+    private static void DivideColumns(Span<float> x, int width, ReadOnlySpan<float> scales)
     {
         for (int r = 0, rows = x.Length / width; r < rows; r++)
         {
-            var row = x.AsSpan(r * width, width);
+            var row = x.Slice(r * width, width);
             for (int j = 0; j < width; j++) row[j] /= scales[j];
         }
     }

@@ -15,13 +15,24 @@ public static class AwqScaling
     public static double[] MeanAbsolute(ReadOnlySpan<float> x, int rows, int width)
     {
         var sum = new double[width];
+        AddAbsolute(x, rows, sum);
+        for (int j = 0; j < width; j++) sum[j] /= rows;
+        return sum;
+    }
+
+    /// <summary>
+    /// <paramref name="sum"/>[j] += Σ_r |x[r, j]| over <paramref name="rows"/> rows of width sum.Length, row by row: calls
+    /// on consecutive chunks of rows add up to exactly <see cref="MeanAbsolute"/>'s sums (same order).
+    /// </summary>
+    public static void AddAbsolute(ReadOnlySpan<float> x, int rows, Span<double> sum)
+    {
+        int width = sum.Length;
+        if (x.Length < (long)rows * width) throw new ArgumentException($"{x.Length} values do not fill {rows} rows of width {width}");
         for (int r = 0; r < rows; r++)
         {
             var row = x.Slice(r * width, width);
             for (int j = 0; j < width; j++) sum[j] += Math.Abs(row[j]);
         }
-        for (int j = 0; j < width; j++) sum[j] /= rows;
-        return sum;
     }
 
     /// <summary>
@@ -112,14 +123,20 @@ public static class AwqScaling
 
     /// <summary>Σ (a − b)² / n: the mean squared error AutoAWQ minimises.</summary>
     public static double MeanSquaredError(ReadOnlySpan<float> reference, ReadOnlySpan<float> candidate)
+        => AddSquaredError(reference, candidate, 0) / reference.Length;
+
+    /// <summary>
+    /// <paramref name="sum"/> + Σ (a − b)², added element by element onto the running sum: calls on consecutive chunks of
+    /// tokens give exactly the sum of <see cref="MeanSquaredError"/> over all of them (same order, one double).
+    /// </summary>
+    public static double AddSquaredError(ReadOnlySpan<float> reference, ReadOnlySpan<float> candidate, double sum)
     {
         if (reference.Length != candidate.Length) throw new ArgumentException($"{reference.Length} reference values but {candidate.Length} candidates");
-        double sum = 0;
         for (int i = 0; i < reference.Length; i++)
         {
             double d = (double)reference[i] - candidate[i];
             sum += d * d;
         }
-        return sum / reference.Length;
+        return sum;
     }
 }

@@ -410,7 +410,8 @@ public sealed class LayerStreamingQuantizer
     /// <summary>
     /// Runs the layer transforms on an fp32 copy of layer <paramref name="l"/> (null when there are none). They see the
     /// layer's calibration inputs — the store's contents, i.e. in sequential mode the output of the quantized layers
-    /// before — all in memory at once (tokens × hidden floats, plus the transform's own intermediate values).
+    /// before — read chunk by chunk in the run's chunks (<see cref="LayerCalibrationForward"/>): a transform's memory is
+    /// bounded by the chunk size, like the passes', not by the number of calibration tokens.
     /// </summary>
     private PinnedLayerWeights? Transform(int l, ActivationStore? store, CancellationToken ct)
     {
@@ -421,11 +422,8 @@ public sealed class LayerStreamingQuantizer
         // Only a transform that reads the calibration inputs gets them (a rotation does not: no copy of the activations).
         if (store != null && _options.Transforms.Any(t => t.NeedsCalibration))
         {
-            var seqs = _calibration!.Sequences;
-            var input = new float[checked((int)(_calibration.TotalTokens * _hp.Dim))];
-            for (int s = 0, off = 0; s < seqs.Count; off += seqs[s].Length, s++)
-                store.Read(s, input.AsSpan(off * _hp.Dim, seqs[s].Length * _hp.Dim));
-            forward = new LayerCalibrationForward(_hp, l, input, [.. seqs.Select(q => q.Length)]);
+            // The transform reads the inputs chunk by chunk from the store, in the run's own chunks: no copy of all tokens.
+            forward = new LayerCalibrationForward(_hp, l, store, _calibration!.Sequences, _chunks, _options.Storage, _options.TemporaryDirectory);
         }
         var context = new LayerTransformContext
         {
