@@ -70,6 +70,7 @@ internal unsafe struct DotIQ4_NL : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotIQ4_NL>(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
         => QuadInterleave.Gather<DotIQ4_NL>(copy, rowBytes, row, firstBlock, blocks, dst);
 

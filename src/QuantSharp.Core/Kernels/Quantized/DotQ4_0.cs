@@ -83,6 +83,7 @@ internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_0>(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
         => QuadInterleave.Gather<DotQ4_0>(copy, rowBytes, row, firstBlock, blocks, dst);
 
@@ -134,6 +135,9 @@ internal unsafe struct DotQ4_0 : IQuantDot, IQuadLayout
     }
 
     public static bool GemmTiles => true;
+
+    /// <summary>The quad block is d of the four rows then their chunks; the octet block the scale header then both quads' chunks.</summary>
+    public static bool OctetsFromQuads => true;
 
     /// <summary>Per block: quad 0's and quad 1's scales spread to 16 floats each (row i in lanes 4i..4i+3), then their 4×16 nibble bytes (row i in 128-bit lane i).</summary>
     public static int OctetBlockBytes => 256;

@@ -78,6 +78,7 @@ internal unsafe struct DotQ4_K : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ4_K>(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
         => QuadInterleave.Gather<DotQ4_K>(copy, rowBytes, row, firstBlock, blocks, dst);
 

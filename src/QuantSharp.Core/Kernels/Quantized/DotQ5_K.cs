@@ -82,6 +82,7 @@ internal unsafe struct DotQ5_K : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ5_K>(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
         => QuadInterleave.Gather<DotQ5_K>(copy, rowBytes, row, firstBlock, blocks, dst);
 

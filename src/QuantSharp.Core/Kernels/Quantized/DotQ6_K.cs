@@ -76,6 +76,7 @@ internal unsafe struct DotQ6_K : IQuantDot, IQuadLayout
 
     public static void Interleave(byte* rows, nint rowBytes, int n, byte* dst) => QuadInterleave.Copy<DotQ6_K>(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gather(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst)
         => QuadInterleave.Gather<DotQ6_K>(copy, rowBytes, row, firstBlock, blocks, dst);
 

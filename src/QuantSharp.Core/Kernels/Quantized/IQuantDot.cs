@@ -92,6 +92,13 @@ internal unsafe interface IQuantDot
     /// </summary>
     static virtual bool GemmTiles => false;
 
+    /// <summary>
+    /// Whether the packed octet can be built straight from two quads of the interleaved copy (<see cref="Octet.FromQuads"/>:
+    /// a quad block is the rows' fp16 d then their sixteen-byte chunks, and the octet block is the scale header then those
+    /// chunks). Otherwise GEMM rows read from the copy go through <see cref="Gather"/> and <see cref="PackOctet"/>.
+    /// </summary>
+    static virtual bool OctetsFromQuads => false;
+
     /// <summary>Bytes per block of a packed octet (eight weight rows) written by <see cref="PackOctet"/>.</summary>
     static virtual int OctetBlockBytes => 0;
 

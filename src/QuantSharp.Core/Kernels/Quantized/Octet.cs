@@ -53,4 +53,33 @@ internal static unsafe class Octet
         RowQuad.Sum(c2a, results + 16); RowQuad.Sum(c2b, results + 20);
         RowQuad.Sum(c3a, results + 24); RowQuad.Sum(c3b, results + 28);
     }
+
+    /// <summary>
+    /// Packs an octet straight from two quads of the interleaved copy, for the types whose quad block is the four
+    /// rows' fp16 d (8 bytes) followed by their sixteen-byte chunks (Q4_0, Q8_0: <see cref="IQuantDot.OctetsFromQuads"/>)
+    /// and whose packed octet block is this header then quad 0's and quad 1's chunk bytes unchanged. Per block: one
+    /// eight-wide fp16 conversion (<see cref="RowQuad.Fp16x8"/>, the same bits as PackOctet's scalar conversion) and
+    /// 64-byte copies, where reading the rows back (<see cref="QuadInterleave.Gather{TL}"/>) and packing them cost
+    /// twice the time of the tile work itself at M = 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FromQuads(byte* quadA, byte* quadB, int nb, int blockBytes, byte* dst)
+    {
+        int chunkBytes = 4 * (blockBytes - 2), octetBytes = ScaleBytes + 2 * chunkBytes;
+        for (int b = 0; b < nb; b++, dst += octetBytes)
+        {
+            byte* a = quadA + (nint)4 * b * blockBytes, c = quadB + (nint)4 * b * blockBytes;
+            var halves = Vector256.Create(
+                System.Runtime.Intrinsics.X86.Sse41.ConvertToVector128Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(a)).AsUInt16()),
+                System.Runtime.Intrinsics.X86.Sse41.ConvertToVector128Int32(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(c)).AsUInt16()));
+            var d = RowQuad.Fp16x8(halves);
+            RowQuad.Spread(d.GetLower()).Store((float*)dst);
+            RowQuad.Spread(d.GetUpper()).Store((float*)(dst + 64));
+            for (int o = 0; o < chunkBytes; o += 64)
+            {
+                Vector512.Load(a + 8 + o).Store(dst + ScaleBytes + o);
+                Vector512.Load(c + 8 + o).Store(dst + ScaleBytes + chunkBytes + o);
+            }
+        }
+    }
 }

@@ -180,6 +180,7 @@ internal static unsafe class QuantizedMatMul
     private static void InterleaveRows<TD>(byte* rows, nint rowBytes, int n, byte* dst) where TD : struct, IQuantDot
         => TD.Interleave(rows, rowBytes, n, dst);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GatherBlocks<TD>(byte* copy, nint rowBytes, int row, int firstBlock, int blocks, byte* dst) where TD : struct, IQuantDot
         => TD.Gather(copy, rowBytes, row, firstBlock, blocks, dst);
 
@@ -524,13 +525,23 @@ internal static unsafe class QuantizedMatMul
             nint octetBytes = (nint)nb * TD.OctetBlockBytes;
             var pack = t_pack ??= new PackBuffer();
             byte* packed = pack.Get(octets * octetBytes);
-            // With the interleaved copy, each octet's eight rows are first read back from it in the file's layout.
-            byte* fileRows = _quads != null ? (t_rows ??= new PackBuffer()).Get(8 * _rowBytes) : null;
+            // With the interleaved copy, octets come straight from its quads where the layouts allow (Octet.FromQuads),
+            // else each octet's eight rows are first read back from it in the file's layout.
+            bool fromQuads = _quads != null && TD.OctetsFromQuads;
+            byte* fileRows = _quads != null && !fromQuads ? (t_rows ??= new PackBuffer()).Get(8 * _rowBytes) : null;
             byte** rows = stackalloc byte*[8];
             float* res = stackalloc float[8 * IntDot.TileRows];
             for (int o = 0; o < octets; o++)
             {
                 int r = r0 + 8 * o;
+                if (fromQuads)
+                {
+                    // Quad B of a ragged last octet may lie past the copy (⌈N/4⌉ quads): quad A stands in, its results are not stored.
+                    byte* quadA = _quads + (nint)(r >> 2) * 4 * _rowBytes;
+                    byte* quadB = r + 4 < _n ? quadA + 4 * _rowBytes : quadA;
+                    Octet.FromQuads(quadA, quadB, nb, (int)(_rowBytes / nb), packed + o * octetBytes);
+                    continue;
+                }
                 for (int i = 0; i < 8; i++)
                 {
                     int row = Math.Min(r + i, r1 - 1);
