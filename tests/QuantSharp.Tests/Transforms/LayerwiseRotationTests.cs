@@ -183,8 +183,8 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
         string twoSteps = _dir.File("two-steps" + (hf ? "" : ".gguf")), oneStep = _dir.File("one-step" + (hf ? "" : ".gguf"));
         // The classifier's statistics come from another forward in the two (the rotated model's, or the source's rotated by
         // R1: equal up to fp32 rounding, ClassifierStatisticsAfterTheRotationAreTheRotatedModels), so it is rounded to
-        // nearest in both here for a byte comparison of everything else.
-        request = request with { RoundOutputToNearest = type != null };
+        // nearest in both here (mixes, and GPTQ into gguf:T) for a byte comparison of everything else.
+        request = request with { RoundOutputToNearest = type != null || (!hf && method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq) };
         QuantSharpModel.Quantize(request with { Output = twoSteps });
         QuantSharpModel.Quantize(request with { Model = folder, Output = oneStep, Rotate = true, RotationSeed = 3 });
         string file = hf ? "model.safetensors" : "";
