@@ -31,7 +31,7 @@ internal sealed class QuantizeMethodOptions
     public Option<bool> MeasureMemory { get; } = new("--measure-memory") { Description = "Measure and print the run's peak memory (forces garbage collections during the run and restarts Linux's peak-RSS counter; off by default)" };
     public Option<ulong?> RotationSeed { get; } = new("--rotation-seed") { Description = "rotate+METHOD: seed of the random Hadamard signs (default 0, as `quantsharp rotate`)" };
     public Option<bool> NoR2 { get; } = new("--no-r2") { Description = "rotate+METHOD: do not rotate the value heads and o_proj columns (R2)" };
-    public Option<bool> RtnOutput { get; } = new("--rtn-output") { Description = "With --method into a --type mix: round the classifier (output.weight or the tied embedding) to nearest as llama.cpp does, instead of with its calibration inputs (GPTQ for gptq methods, importance-weighted otherwise; the default)" };
+    public Option<bool> RtnOutput { get; } = new("--rtn-output") { Description = "With --method into a --type mix, or a GPTQ method into --format gguf:T: round the classifier (output.weight or the tied embedding) to nearest as llama.cpp does, instead of with its calibration inputs (GPTQ for gptq methods, importance-weighted otherwise; the default)" };
     public Option<string?> CheckpointFormat { get; } = new("--checkpoint-format") { Description = "hf-gptq: gptq (v1, zeros stored minus one; default) or gptq_v2" };
 
     private static readonly string[] Methods = ["rtn", "gptq", "awq", "awq+rtn", "awq+gptq"];

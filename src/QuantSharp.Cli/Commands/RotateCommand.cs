@@ -42,7 +42,7 @@ internal static class RotateCommand
             };
             HfFloatCheckpointWriter.Write(input, rotated.Weights, type, rotated.Parameters.TiedEmbeddings, outDir,
                 new Dictionary<string, string> { ["rotation.json"] = record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n" },
-                CommandRunner.Cancellation);
+                CommandRunner.Cancellation, rotated.Record);
             Console.WriteLine($"wrote {outDir} ({type}, {rotated.Weights.TensorNames.Count} tensors)");
             return 0;
         }));

@@ -94,6 +94,8 @@ public static class GgufLlamaExporter
             md.SetString($"{arch}.rope.scaling.type", "linear");
             md.SetFloat32($"{arch}.rope.scaling.factor", (float)lin.Factor);
         }
+        // How the weights were rotated, when they were (quantsharp.rotation.*; llama.cpp ignores the keys).
+        model.Rotation?.WriteGguf(md);
         GgufTokenizerMetadata.Write(md, tokenizerData);
         if (enc.Encoder != null || enc.LayerTensors != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 

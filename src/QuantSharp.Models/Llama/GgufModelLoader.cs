@@ -112,7 +112,7 @@ internal static class GgufModelLoader
                 TiedEmbeddings = !gguf.Contains(LlamaGgufNames.Output),
             };
             ITextTokenizer? tokenizer = tokData is null ? null : GgufTokenizerFactory.Create(tokData, path);
-            return new LlamaModel(gguf, hp, description.GgufNaming, tokenizer, "gguf");
+            return new LlamaModel(gguf, hp, description.GgufNaming, tokenizer, "gguf") { Rotation = RotationRecord.FromGguf(md, path) };
         }
         catch
         {

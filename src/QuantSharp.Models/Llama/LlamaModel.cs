@@ -99,6 +99,12 @@ public sealed class LlamaModel : IDisposable
     public TensorView Output { get; }
     /// <summary>Decoder layers.</summary>
     public LlamaLayerWeights[] Layers { get; }
+    /// <summary>
+    /// The rotation fused into the weights (settings of <c>quantsharp rotate</c> or <c>--method rotate+…</c>), read from the
+    /// file's config.json or GGUF metadata, or set by the run that rotated it; null for a model that was not rotated. Every
+    /// writer stores it again, so outputs of a rotated model say how it was rotated.
+    /// </summary>
+    public RotationRecord? Rotation { get; init; }
 
     /// <summary>
     /// Loads a model from a Hugging Face folder (config.json + safetensors + tokenizer.json), a
@@ -126,7 +132,12 @@ public sealed class LlamaModel : IDisposable
         if (awq != null) source = new PackedCheckpointWeights(source, awq);
         else if (gptq != null) source = new PackedCheckpointWeights(source, gptq);
         string format = awq != null ? "hf-awq" : gptq != null ? "hf-gptq" : "hf-safetensors";
-        try { return new LlamaModel(source, hp, hp.Architecture.HfNaming, tokenizer, format); }
+        try
+        {
+            var configJson = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(config.Path))?.AsObject()
+                ?? throw new InvalidDataException($"{config.Path}: not a JSON object");
+            return new LlamaModel(source, hp, hp.Architecture.HfNaming, tokenizer, format) { Rotation = RotationRecord.FromConfig(configJson, config.Path) };
+        }
         catch { source.Dispose(); throw; }
     }
 

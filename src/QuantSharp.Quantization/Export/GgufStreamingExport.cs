@@ -29,10 +29,30 @@ public static class GgufStreamingExport
     /// <param name="tensorQuantized">When set, receives a record of each model-level matrix this export block-encodes
     /// (the decoder layers' linears are reported by the runner's own <see cref="LayerStreamingOptions.TensorQuantized"/>).</param>
     /// <param name="floatTensor">When set, receives each 2-D weight stored as a float type (name, type, shape).</param>
+    /// <param name="encodedModelTensors">Model-level matrices already encoded in the type the file gives them (the classifier
+    /// calibrated by GPTQ, <see cref="Calibration.ClassifierCalibration"/>); the others are rounded to nearest.</param>
     public static void Export(LlamaModel model, LayerStreamingQuantizer runner, DType target, string outputPath,
         IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
-        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null) =>
-        Export(model, runner, PureGgufRecipe.Encoding(model, target), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+        Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null,
+        IReadOnlyDictionary<string, byte[]>? encodedModelTensors = null) =>
+        Export(model, runner, WithEncoded(PureGgufRecipe.Encoding(model, target), encodedModelTensors), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+
+    // The pure encoding with some model-level tensors' bytes supplied (same types: checked against the table).
+    private static GgufTensorEncoding WithEncoded(GgufTensorEncoding encoding, IReadOnlyDictionary<string, byte[]>? encoded)
+    {
+        if (encoded is null || encoded.Count == 0) return encoding;
+        var inner = encoding.Encoder ?? throw new InvalidOperationException("a block-quantized encoding has an encoder");
+        return encoding with
+        {
+            Encoder = (name, matrix, type, rows, rowLength, dst) =>
+            {
+                if (encoded.GetValueOrDefault(name) is not { } bytes) inner(name, matrix, type, rows, rowLength, dst);
+                else if (bytes.Length != dst.Length)
+                    throw new InvalidOperationException($"tensor '{name}': {bytes.Length} encoded bytes for a {type} tensor of {dst.Length} bytes");
+                else bytes.CopyTo(dst);
+            },
+        };
+    }
 
     /// <summary>
     /// Runs <paramref name="runner"/> (whose quantizer writes the types of the plan, <see cref="MixGgufLinearQuantizer"/>) and

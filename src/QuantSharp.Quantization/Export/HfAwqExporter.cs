@@ -51,7 +51,7 @@ public static class HfAwqExporter
         var config = new AwqQuantizationConfig { GroupSize = options.GroupSize == 0 ? -1 : options.GroupSize };
         HfGptqExporter.WritePacked(model, runner, outputFolder,
             (w, module, rows, cols, grid) => AddModule(w, module, rows, cols, options.GroupSize == 0 ? cols : options.GroupSize, grid),
-            tmp => HfGptqExporter.WriteModelConfig(source, tmp, config.ToJson(), hp.TiedEmbeddings), cancellationToken);
+            tmp => HfGptqExporter.WriteModelConfig(source, tmp, config.ToJson(), hp.TiedEmbeddings, model.Rotation), cancellationToken);
     }
 
     // qweight/qzeros/scales of one quantized module, packed when the writer reaches them.

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using QuantSharp.Core.Tensors;
 using QuantSharp.Formats;
 using QuantSharp.Formats.Safetensors;
+using QuantSharp.Models.Llama;
 
 namespace QuantSharp.Quantization.Export;
 
@@ -25,8 +26,10 @@ public static class HfFloatCheckpointWriter
     /// <param name="outputFolder">Destination; must not exist or be empty, and must not be the source.</param>
     /// <param name="extraFiles">More files to write (name → text).</param>
     /// <param name="cancellationToken">Cancels; nothing is left at the destination.</param>
+    /// <param name="rotation">The rotation fused into <paramref name="weights"/>, written as config.json's
+    /// <see cref="RotationRecord.ConfigKey"/>; null keeps the source config's (a float copy of a rotated folder is still rotated).</param>
     public static void Write(string sourceFolder, IWeightSource weights, DType dtype, bool tiedEmbeddings, string outputFolder,
-        IReadOnlyDictionary<string, string>? extraFiles = null, CancellationToken cancellationToken = default)
+        IReadOnlyDictionary<string, string>? extraFiles = null, CancellationToken cancellationToken = default, RotationRecord? rotation = null)
     {
         if (dtype is not (DType.F32 or DType.F16 or DType.BF16)) throw new ArgumentException($"a float checkpoint is F32, F16 or BF16, not {dtype}", nameof(dtype));
         var writer = new SafetensorsWriter();
@@ -41,7 +44,7 @@ public static class HfFloatCheckpointWriter
         HfFolderOutput.Write(sourceFolder, outputFolder, tmp =>
         {
             writer.WriteFile(Path.Combine(tmp, "model.safetensors"), cancellationToken: cancellationToken);
-            File.WriteAllText(Path.Combine(tmp, "config.json"), Config(sourceFolder, dtype, tiedEmbeddings));
+            File.WriteAllText(Path.Combine(tmp, "config.json"), Config(sourceFolder, dtype, tiedEmbeddings, rotation));
             foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>()) File.WriteAllText(Path.Combine(tmp, name), text);
         }, cancellationToken);
     }
@@ -69,9 +72,10 @@ public static class HfFloatCheckpointWriter
         }
     }
 
-    private static string Config(string source, DType dtype, bool tied)
+    private static string Config(string source, DType dtype, bool tied, RotationRecord? rotation)
     {
         var root = HfFolderOutput.ReadConfig(source);
+        if (rotation != null) root[RotationRecord.ConfigKey] = rotation.ToJson();
         string torch = dtype switch { DType.F32 => "float32", DType.F16 => "float16", _ => "bfloat16" };
         if (root.ContainsKey("dtype")) root["dtype"] = torch;
         root["torch_dtype"] = torch;

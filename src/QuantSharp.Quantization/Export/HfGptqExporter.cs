@@ -70,7 +70,7 @@ public static class HfGptqExporter
 
         WritePacked(model, runner, outputFolder,
             (w, module, rows, cols, grid) => AddModule(w, module, rows, cols, options, config.ZerosMinusOne, grid),
-            tmp => WriteConfig(source, tmp, config, hp.TiedEmbeddings), cancellationToken);
+            tmp => WriteConfig(source, tmp, config, hp.TiedEmbeddings, model.Rotation), cancellationToken);
     }
 
     /// <summary>Adds the packed tensors of one quantized module to the writer; <c>grid</c> is pulled when the writer reaches them.</summary>
@@ -271,11 +271,13 @@ public static class HfGptqExporter
 
     /// <summary>
     /// The source's config.json with <paramref name="quantizationConfig"/> added and the dtype float16, written into
-    /// <paramref name="folder"/>; tie_word_embeddings false when the exported model has its own head (a rotation unties it).
+    /// <paramref name="folder"/>; tie_word_embeddings false when the exported model has its own head (a rotation unties it);
+    /// the rotation fused into the weights, if any, as <see cref="RotationRecord.ConfigKey"/>.
     /// </summary>
-    internal static void WriteModelConfig(string source, string folder, JsonObject quantizationConfig, bool tiedEmbeddings)
+    internal static void WriteModelConfig(string source, string folder, JsonObject quantizationConfig, bool tiedEmbeddings, RotationRecord? rotation)
     {
         var root = HfFolderOutput.ReadConfig(source);
+        if (rotation != null) root[RotationRecord.ConfigKey] = rotation.ToJson();
         // lm_head.weight is written exactly when the model is untied; a config saying tied would make loaders ignore it.
         if (!tiedEmbeddings) root["tie_word_embeddings"] = false;
         root["quantization_config"] = quantizationConfig;
@@ -284,9 +286,9 @@ public static class HfGptqExporter
         File.WriteAllText(Path.Combine(folder, "config.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config, bool tiedEmbeddings)
+    private static void WriteConfig(string source, string folder, GptqQuantizationConfig config, bool tiedEmbeddings, RotationRecord? rotation)
     {
-        WriteModelConfig(source, folder, config.ToJson(), tiedEmbeddings);
+        WriteModelConfig(source, folder, config.ToJson(), tiedEmbeddings, rotation);
         var opts = new JsonSerializerOptions { WriteIndented = true };
         // AutoGPTQ reads its settings from quantize_config.json.
         var qc = config.ToJson();

@@ -51,23 +51,24 @@ public sealed class DecoderLayerTensors
     /// <summary>The linears that write into the residual stream (o_proj, down_proj or every expert's down).</summary>
     public IEnumerable<FloatMatrix> ResidualWriters => Router is null ? [O, Down!] : [O, .. ExpertDown];
 
-    /// <summary>Every tensor of the layer with its Hugging Face name, in a fixed order (norms as vectors, linears as matrices).</summary>
+    /// <summary>
+    /// Every tensor of the layer with its Hugging Face name, in a fixed order (norms as vectors, linears as matrices),
+    /// each file tensor once: linears stored fused (Phi-3's <c>qkv_proj</c>, <c>gate_up_proj</c>) are joined here, their
+    /// parts' rows concatenated in the naming's order (<see cref="TensorNaming.FusedParts"/>), as the source stores them.
+    /// </summary>
     public IEnumerable<(string Name, float[] Values, long[] Shape)> Tensors(TensorNaming names)
     {
         int i = Index;
         (string, float[], long[]) M(FloatMatrix m) => (m.Name, m.Values, [m.Rows, m.Cols]);
         yield return (names.AttentionNorm(i), AttentionNorm, [AttentionNorm.Length]);
-        yield return M(Q);
-        yield return M(K);
-        yield return M(V);
-        yield return M(O);
+        foreach (var role in (TensorRole[])[TensorRole.Q, TensorRole.K, TensorRole.V, TensorRole.O])
+            if (names.IsFirstPart(role)) yield return Joined(names, role);
         foreach (var (role, v) in Vectors.OrderBy(e => e.Key)) yield return (names.Name(role, i), v, [v.Length]);
         yield return (names.FfnNorm(i), FfnNorm, [FfnNorm.Length]);
         if (Router is null)
         {
-            yield return M(Gate!);
-            yield return M(Up!);
-            yield return M(Down!);
+            foreach (var role in (TensorRole[])[TensorRole.Gate, TensorRole.Up, TensorRole.Down])
+                if (names.IsFirstPart(role)) yield return Joined(names, role);
             yield break;
         }
         yield return M(Router);
@@ -77,6 +78,40 @@ public sealed class DecoderLayerTensors
             yield return M(ExpertUp[e]);
             yield return M(ExpertDown[e]);
         }
+    }
+
+    /// <summary>The dense linear of <paramref name="role"/>.</summary>
+    public FloatMatrix Linear(TensorRole role) => role switch
+    {
+        TensorRole.Q => Q,
+        TensorRole.K => K,
+        TensorRole.V => V,
+        TensorRole.O => O,
+        TensorRole.Gate => Gate ?? throw new InvalidOperationException($"layer {Index} is a mixture of experts: no dense gate_proj"),
+        TensorRole.Up => Up ?? throw new InvalidOperationException($"layer {Index} is a mixture of experts: no dense up_proj"),
+        TensorRole.Down => Down ?? throw new InvalidOperationException($"layer {Index} is a mixture of experts: no dense down_proj"),
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a dense linear of a decoder layer"),
+    };
+
+    // The file tensor that holds role: the matrix itself, or its fused parts' rows concatenated (a new array; the
+    // parts read the same columns, so only the row counts add up).
+    private (string Name, float[] Values, long[] Shape) Joined(TensorNaming names, TensorRole role)
+    {
+        var parts = names.FusedParts(role);
+        var first = Linear(role);
+        if (parts.Count == 1) return (first.Name, first.Values, [first.Rows, first.Cols]);
+        var matrices = parts.Select(Linear).ToArray();
+        foreach (var m in matrices)
+            if (m.Cols != first.Cols || m.Name != first.Name)
+                throw new InvalidOperationException($"layer {Index}: '{m.Name}' ({m.Rows}×{m.Cols}) cannot be fused into '{first.Name}' ({first.Cols} columns)");
+        var values = new float[matrices.Sum(m => (long)m.Values.Length)];
+        int at = 0;
+        foreach (var m in matrices)
+        {
+            m.Values.CopyTo(values, at);
+            at += m.Values.Length;
+        }
+        return (first.Name, values, [matrices.Sum(m => (long)m.Rows), first.Cols]);
     }
 
     /// <summary>An fp32 copy of layer <paramref name="index"/> of <paramref name="model"/>, named in <paramref name="names"/>.</summary>

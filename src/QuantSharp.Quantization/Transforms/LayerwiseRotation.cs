@@ -82,6 +82,9 @@ public sealed class LayerwiseRotation : IDisposable
     /// <summary>The rotated model's hyperparameters (<see cref="LlamaHyperParameters.TiedEmbeddings"/> false when the head was untied).</summary>
     public LlamaHyperParameters Parameters => _top.Parameters;
 
+    /// <summary>The rotation's settings, which the opened model carries (<see cref="LlamaModel.Rotation"/>) into every output.</summary>
+    public RotationRecord Record => _top.Record;
+
     /// <summary>What was chosen, one line each (rotations, tied or untied head).</summary>
     public IReadOnlyList<string> Notes => _top.Notes;
 
@@ -104,7 +107,8 @@ public sealed class LayerwiseRotation : IDisposable
     /// <param name="origin">The <see cref="LlamaModel.Origin"/> it reports; null: the source's. Exporters read the files
     /// beside the weights (config.json, tokenizer files) from it.</param>
     public LlamaModel Open(ITextTokenizer? tokenizer, string? origin = null) =>
-        new(new LayerPendingWeights(this, origin ?? _source.Origin), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors");
+        new(new LayerPendingWeights(this, origin ?? _source.Origin), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors")
+        { Rotation = _top.Record };
 
     /// <summary>
     /// The transform a run over <paramref name="model"/> must apply first: <see cref="LayerTransform"/> when the model is

@@ -21,8 +21,9 @@ public sealed class ModelLevelRotation
     private readonly string _embeddingName, _outputName;
 
     private ModelLevelRotation(LlamaModel model, OrthogonalRotation residual, OrthogonalRotation? valueHead, int threads,
-        LlamaHyperParameters parameters, IReadOnlyList<string> notes)
+        LlamaHyperParameters parameters, IReadOnlyList<string> notes, RotationRecord record)
     {
+        Record = record;
         var names = parameters.Architecture.HfNaming;
         _embedding = model.TokenEmbedding;
         _output = model.Output;
@@ -46,6 +47,8 @@ public sealed class ModelLevelRotation
     public LlamaHyperParameters Parameters { get; }
     /// <summary>What was chosen, one line each (R1, R2, tied or untied head), in the order they were logged.</summary>
     public IReadOnlyList<string> Notes { get; }
+    /// <summary>The settings, as every output of the rotated model records them (<see cref="LlamaModel.Rotation"/>).</summary>
+    public RotationRecord Record { get; }
 
     /// <summary>Whether the rotated model has a head of its own (false: tied, the head is the rotated embedding).</summary>
     public bool HasOutput => !Parameters.TiedEmbeddings;
@@ -78,7 +81,15 @@ public sealed class ModelLevelRotation
         if (hp.TiedEmbeddings)
             Note(keepTied ? "embeddings stay tied (the final norm is all ones)"
                 : "embeddings untied: the final norm's γ is not all ones, so the head E·diag(γ)·Q₁ differs from the embedding E·Q₁ and is written as lm_head");
-        return new ModelLevelRotation(model, r1, r2, options.Threads, hp with { TiedEmbeddings = keepTied }, notes);
+        var record = new RotationRecord
+        {
+            Seed = options.Seed,
+            Residual = r1.ToRecord(options.Seed),
+            ValueHead = r2?.ToRecord(options.HeadSeed),
+            NormsFolded = true,
+            HeadUntied = hp.TiedEmbeddings && !keepTied,
+        };
+        return new ModelLevelRotation(model, r1, r2, options.Threads, hp with { TiedEmbeddings = keepTied }, notes, record);
     }
 
     /// <summary>The whole rotated embedding E·Q₁ in memory, under its Hugging Face name.</summary>

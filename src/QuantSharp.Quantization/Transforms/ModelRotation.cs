@@ -21,6 +21,9 @@ public static class ModelRotation
     public static void ThrowIfUnsupported(LlamaModel model)
     {
         RmsNormFolding.ThrowIfUnsupported(model.Parameters.Architecture, model.Origin);
+        // A second rotation would compute the same function, but the files could record only one of the two.
+        if (model.Rotation is { } done)
+            throw new NotSupportedException($"{model.Origin}: already rotated ({done}); rotate the original model instead");
         switch (model.Format)
         {
             case "hf-safetensors": break;
@@ -63,6 +66,6 @@ public static class ModelRotation
         }
         outW.Add(names.OutputNorm, top.OutputNorm(), hp.Dim);
         if (top.RotatedOutput() is { } head) outW.Add(head.Name, head.Values, head.Rows, head.Cols);
-        return new RotatedModel(outW, top.Parameters, top.Notes);
+        return new RotatedModel(outW, top.Parameters, top.Notes, top.Record);
     }
 }

@@ -1,4 +1,5 @@
 // A seeded orthogonal matrix Q applied to row vectors (x ← x·Q): a randomized Hadamard, or a random orthogonal fallback.
+using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Calibration;
 
 namespace QuantSharp.Quantization.Transforms;
@@ -21,10 +22,11 @@ public sealed class OrthogonalRotation
     private readonly double[]? _dense; // the fallback Q, row-major
     private readonly double _scale;
 
-    private OrthogonalRotation(int size, string description, double[] signs, int m, int block, double[]? small, double[]? dense)
+    private OrthogonalRotation(int size, string description, string construction, double[] signs, int m, int block, double[]? small, double[]? dense)
     {
         Size = size;
         Description = description;
+        Construction = construction;
         _signs = signs;
         _m = m;
         _block = block;
@@ -42,6 +44,12 @@ public sealed class OrthogonalRotation
     /// <summary>Whether Q is a (randomized) Hadamard matrix rather than the dense fallback.</summary>
     public bool IsHadamard => _dense is null;
 
+    /// <summary>The matrix as a rotation record names it (ASCII, stable): "sylvester 2^k", "paley M x sylvester 2^k" or "qr_gaussian".</summary>
+    public string Construction { get; }
+
+    /// <summary>This rotation (drawn with random signs, as model rotations are) as a rotation record names it, with its seed.</summary>
+    public RotationMatrixRecord ToRecord(ulong seed) => new(Size, IsHadamard ? "randomized_hadamard" : "random_orthogonal", Construction, seed);
+
     /// <summary>
     /// A randomized Hadamard matrix of order <paramref name="size"/> (signs from <paramref name="seed"/>), or the
     /// random orthogonal fallback when the order has no Hadamard construction. <paramref name="randomSigns"/> false
@@ -58,9 +66,10 @@ public sealed class OrthogonalRotation
             double[]? small = null;
             if (m > 1) small = Array.ConvertAll(HadamardMatrix.Small(m), v => (double)v);
             string what = m == 1 ? $"Hadamard 2^{Log2(p)}" : $"Hadamard {m}·2^{Log2(p)} (Paley order {m} ⊗ Sylvester)";
-            return new OrthogonalRotation(size, (randomSigns ? "randomized " : "") + what, signs, m, p, small, null);
+            string construction = (m == 1 ? "" : $"paley {m} x ") + $"sylvester 2^{Log2(p)}";
+            return new OrthogonalRotation(size, (randomSigns ? "randomized " : "") + what, construction, signs, m, p, small, null);
         }
-        return new OrthogonalRotation(size, $"random orthogonal (QR of a seeded Gaussian; no Hadamard construction of order {size})",
+        return new OrthogonalRotation(size, $"random orthogonal (QR of a seeded Gaussian; no Hadamard construction of order {size})", "qr_gaussian",
             signs, 1, size, null, RandomOrthogonal(size, rng));
     }
 

@@ -8,10 +8,12 @@ namespace QuantSharp.Quantization.Transforms;
 /// <summary>
 /// A rotated model: every tensor in fp32 under its Hugging Face name (norms all ones), the hyperparameters
 /// (<see cref="LlamaHyperParameters.TiedEmbeddings"/> false when the head had to be untied) and the choices made,
-/// for the log and the output folder's rotation.json.
+/// for the log and the output folder's rotation.json, and the settings every output records (<see cref="Record"/>).
 /// </summary>
-public sealed class RotatedModel(InMemoryWeights weights, LlamaHyperParameters parameters, IReadOnlyList<string> notes) : IDisposable
+public sealed class RotatedModel(InMemoryWeights weights, LlamaHyperParameters parameters, IReadOnlyList<string> notes, RotationRecord record) : IDisposable
 {
+    /// <summary>The rotation's settings (<see cref="LlamaModel.Rotation"/> of the opened model; config.json / GGUF metadata of its outputs).</summary>
+    public RotationRecord Record { get; } = record;
     /// <summary>The tensors, in the order a checkpoint stores them.</summary>
     public InMemoryWeights Weights { get; } = weights;
     /// <summary>The hyperparameters of the rotated model.</summary>
@@ -27,7 +29,7 @@ public sealed class RotatedModel(InMemoryWeights weights, LlamaHyperParameters p
     /// they are the source's, only the tensors changed.
     /// </param>
     public LlamaModel Open(ITextTokenizer? tokenizer, string? origin = null) =>
-        new(new NonOwningWeights(Weights, origin ?? Weights.Origin), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors");
+        new(new NonOwningWeights(Weights, origin ?? Weights.Origin), Parameters, Parameters.Architecture.HfNaming, tokenizer, "hf-safetensors") { Rotation = Record };
 
     /// <inheritdoc/>
     public void Dispose() => Weights.Dispose();

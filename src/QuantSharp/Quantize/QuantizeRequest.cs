@@ -57,11 +57,12 @@ public sealed record QuantizeRequest
     public string? OutputTensorType { get; init; }
 
     /// <summary>
-    /// With <see cref="Method"/> into a named mix (<see cref="Type"/>): round the classifier (output.weight, or the tied
-    /// token embedding) to nearest without statistics, as llama.cpp does (<c>--rtn-output</c>). By default it is rounded
-    /// with the statistics of its inputs on the calibration set — GPTQ for a GPTQ method, importance-weighted otherwise
-    /// (docs/gptq.md: on sotu-llama-30m pure Q3_K this alone lowers the KL divergence by 11 %); after a rotation, with the
-    /// rotated head's inputs.
+    /// With <see cref="Method"/> into a named mix (<see cref="Type"/>), or a GPTQ method (gptq, awq+gptq, with or without
+    /// rotate+) into a pure <c>--format gguf:T</c>: round the classifier (output.weight, or the tied token embedding) to
+    /// nearest without statistics, as llama.cpp does (<c>--rtn-output</c>). By default it is rounded with the statistics of
+    /// its inputs on the calibration set — GPTQ for a GPTQ method, importance-weighted otherwise (a mix only: rtn and awq
+    /// into gguf:T round it to nearest) (docs/gptq.md: on sotu-llama-30m pure Q3_K this alone lowers the KL divergence by
+    /// 11 %); after a rotation, with the rotated head's inputs.
     /// </summary>
     public bool RoundOutputToNearest { get; init; }
 
@@ -197,9 +198,9 @@ public sealed record QuantizeRequest
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException("--threads", nameof(Execution), ex.Message.Split(Environment.NewLine)[0]); }
         ResolveRotationOptions();
         if (Method is { } method && Type != null) return WithRotation(ResolveMixMethod(method)) with { Overrides = ResolveOverrides() };
-        RejectIfSet(RoundOutputToNearest, "--rtn-output", nameof(RoundOutputToNearest),
+        RejectIfSet(RoundOutputToNearest && !CalibratesPureClassifier, "--rtn-output", nameof(RoundOutputToNearest),
             Method is null ? "--rtn-output goes with --method into a --type mix; --type alone rounds every tensor to nearest already"
-                : $"--rtn-output goes with --type MIX; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the classifier without calibration");
+                : $"--rtn-output goes with --type MIX or a GPTQ method into --format gguf:T; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the classifier without calibration");
         if (Method is null) return ResolveMix() with { Overrides = ResolveOverrides() };
         RejectOverrides($"goes with --type MIX; --method {WrittenMethodName(Method.Value)} --format {Format ?? "…"} writes the format's own types");
         return WithRotation(ResolveMethod(Method.Value));
@@ -316,6 +317,13 @@ public sealed record QuantizeRequest
             MixAwq = awq ? new AwqOptions { Grid = AwqGrid ?? 20, Clip = !NoAwqClip, DuoScaling = AwqDuoScaling } : null,
         };
     }
+
+    /// <summary>
+    /// A GPTQ method (gptq, awq+gptq) into a pure <c>--format gguf:T</c>: the classifier is rounded by GPTQ with its own
+    /// calibration inputs, as in a mix (unless <see cref="RoundOutputToNearest"/>).
+    /// </summary>
+    internal bool CalibratesPureClassifier =>
+        Method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq && Type is null && Format is { } f && f.StartsWith("gguf:", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The named mixes GPTQ rounds into: those whose main block type it has a grid for.</summary>
     private static IEnumerable<LlamaCppFileType> GptqMixes =>

@@ -145,8 +145,20 @@ internal static class QuantizeRunner
                 encodedModelTensors: classifier);
         }
         else if (plan.GgufType is { } t)
+        {
+            // A GPTQ method into gguf:T rounds the classifier by GPTQ with its own inputs, as into a mix (--rtn-output: to nearest).
+            Dictionary<string, byte[]>? classifier = null;
+            if (request.CalibratesPureClassifier && calib is not null && !request.RoundOutputToNearest)
+            {
+                long classifierStart = Stopwatch.GetTimestamp();
+                string name = ClassifierCalibration.TensorName(model);
+                var pureTypes = new Dictionary<string, GgmlType> { [name] = PureGgufRecipe.Encoding(model, t).TypeFor(name, model.Output.Shape) };
+                classifier = EncodeClassifier(request, plan, pureTypes, source, model, rotated, calib, MixRounding.Gptq, ct);
+                classifierTime = Stopwatch.GetElapsedTime(classifierStart);
+            }
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
-                floatTensor: report is null ? null : report.AddFloat);
+                floatTensor: report is null ? null : report.AddFloat, encodedModelTensors: classifier);
+        }
         else if (plan.HfFormat == "hf-awq") HfAwqExporter.Export(model, runner, grid, outPath, ct);
         else HfGptqExporter.Export(model, runner, grid, outPath, request.CheckpointFormat ?? "gptq", trueSequential: !opts.OriginalActivations, ct);
         string what = (plan.MixRounding != null ? (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())

@@ -36,7 +36,7 @@ public sealed class TransformersCrossCheckInputs
         File.WriteAllText(Path.Combine(root, "tokens512.txt"), string.Join(' ', tokens512));
         File.WriteAllText(Path.Combine(root, "tokens8192.txt"), string.Join(' ', tokens8192));
         string[] names = ["llama", "mistral", "mistral-swa16", "qwen2", "qwen3", "gemma3", "qwen3_moe", "mixtral", "phi3", "phi3-swa16"];
-        string[] rotatable = ["llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral"];
+        string[] rotatable = ["llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral", "phi3"];
         foreach (var name in names)
         {
             var spec = ArchitectureReferenceTests.Spec(name) with { Vocab = 512, Hidden = 128, HeadDim = ArchitectureReferenceTests.Spec(name).HeadDim / 2, Ffn = 256, ExpertFfn = 128 };
@@ -45,7 +45,7 @@ public sealed class TransformersCrossCheckInputs
             Dump(model, tokens512, Path.Combine(root, "fx", name + ".ours.bin"));
             if (!rotatable.Contains(name)) { foreach (var f in Directory.GetFiles(folder, "tokenizer*")) File.Delete(f); continue; }
             using var rotated = ModelRotation.Rotate(model, new RotationOptions { Seed = 1 });
-            HfFloatCheckpointWriter.Write(folder, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, Path.Combine(root, "rot", name));
+            HfFloatCheckpointWriter.Write(folder, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, Path.Combine(root, "rot", name), rotation: rotated.Record);
             foreach (var f in Directory.GetFiles(folder, "tokenizer*").Concat(Directory.GetFiles(Path.Combine(root, "rot", name), "tokenizer*"))) File.Delete(f);
         }
         // GPTQ / AWQ exports of the Llama fixture at the real vocabulary (calibration needs the tokenizer).

@@ -51,6 +51,9 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         { "--output-tensor-type", ["--method", "rtn", "--format", "hf-gptq", "--output-tensor-type", "q8_0"] },
         { "--rtn-output", ["--type", "Q4_K_M", "--rtn-output"] },
         { "--rtn-output", ["--method", "rtn", "--format", "gguf:Q4_0", "--rtn-output"] },
+        // A GPTQ method into gguf:T calibrates its classifier (--rtn-output accepted there); awq into gguf:T does not.
+        { "--rtn-output", ["--method", "awq", "--format", "gguf:Q4_K", "--rtn-output", "--calib", "TEXT"] },
+        { "--rtn-output", ["--method", "gptq", "--format", "hf-gptq", "--rtn-output", "--calib", "TEXT"] },
     };
 
     [Theory]
@@ -124,6 +127,19 @@ public sealed class QuantizeRequestRuleTests : IDisposable
         string output = Path.Combine(_dir, "out.gguf");
         ToRequest(["--type", mix, "--method", method, "--calib", Text], output).Validate();
         ToRequest(["--type", mix, "--method", method, "--calib", Text, "--pure"], output).Validate();
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Theory]
+    [InlineData("gptq")]
+    [InlineData("awq+gptq")]
+    public void AGptqMethodIntoAPureGgufTypeTakesRtnOutput(string method)
+    {
+        // Its classifier is calibrated by GPTQ (docs/gptq.md), so --rtn-output has something to turn off.
+        string output = Path.Combine(_dir, "out.gguf");
+        var request = ToRequest(["--format", "gguf:Q4_K", "--method", method, "--calib", Text, "--rtn-output"], output);
+        request.Validate();
+        (request with { Rotate = true }).Validate();
         Assert.Empty(Directory.GetFileSystemEntries(_dir));
     }
 

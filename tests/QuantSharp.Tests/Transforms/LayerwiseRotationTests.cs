@@ -40,6 +40,7 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
         "qwen3" => ArchitectureSpec.Qwen3,
         "qwen3_moe" => ArchitectureSpec.Qwen3Moe,
         "mixtral" => ArchitectureSpec.Mixtral,
+        "phi3" => ArchitectureSpec.Phi3,
         _ => throw new ArgumentException(name),
     };
 
@@ -51,6 +52,7 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
     [InlineData("qwen3", true)]
     [InlineData("qwen3_moe", true)]
     [InlineData("mixtral", false)]
+    [InlineData("phi3", true)]
     public void EveryTensorIsTheWholeModelRotationsBitForBit(string arch, bool r2)
     {
         var options = new RotationOptions { Seed = 5, HeadRotation = r2 };
@@ -170,7 +172,7 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
         string rotated = Path.Combine(_dir.File("rotated-" + model), Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)));
         using (var m = LlamaModel.Load(folder))
         using (var whole = ModelRotation.Rotate(m, new RotationOptions { Seed = 3 }))
-            HfFloatCheckpointWriter.Write(folder, whole.Weights, DType.F32, whole.Parameters.TiedEmbeddings, rotated);
+            HfFloatCheckpointWriter.Write(folder, whole.Weights, DType.F32, whole.Parameters.TiedEmbeddings, rotated, rotation: whole.Record);
         var request = new QuantizeRequest
         {
             Model = rotated, Output = "", Method = method, Format = format, Type = type, Pure = words.Contains("pure"),
@@ -181,8 +183,8 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
         string twoSteps = _dir.File("two-steps" + (hf ? "" : ".gguf")), oneStep = _dir.File("one-step" + (hf ? "" : ".gguf"));
         // The classifier's statistics come from another forward in the two (the rotated model's, or the source's rotated by
         // R1: equal up to fp32 rounding, ClassifierStatisticsAfterTheRotationAreTheRotatedModels), so it is rounded to
-        // nearest in both here for a byte comparison of everything else.
-        request = request with { RoundOutputToNearest = type != null };
+        // nearest in both here (mixes, and GPTQ into gguf:T) for a byte comparison of everything else.
+        request = request with { RoundOutputToNearest = type != null || (!hf && method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq) };
         QuantSharpModel.Quantize(request with { Output = twoSteps });
         QuantSharpModel.Quantize(request with { Model = folder, Output = oneStep, Rotate = true, RotationSeed = 3 });
         string file = hf ? "model.safetensors" : "";
@@ -246,8 +248,8 @@ public sealed class LayerwiseRotationTests(ITestOutputHelper output) : IDisposab
     }
 
     /// <summary>
-    /// Phi-3 stores q/k/v and gate/up fused: the whole-model rotation cannot write them (it stores each part under the
-    /// fused name), but the run rotates each part's fp32 copy and the exporter joins them. 8-bit RTN of the rotated model
+    /// Phi-3 stores q/k/v and gate/up fused: the run rotates each part's fp32 copy and the exporter joins them (the
+    /// whole-model rotation joins them in <see cref="DecoderLayerTensors.Tensors"/>, compared bit for bit above). 8-bit RTN of the rotated model
     /// is as close to the original as 8-bit RTN of the original (a wrong rotation would change the logits entirely).
     /// </summary>
     [Fact]

@@ -39,7 +39,7 @@ public sealed class RotateMethodTests(ITestOutputHelper output) : IDisposable
         string rotatedFolder = _dir.File("sotu-rot");
         using (var m = LlamaModel.Load(Sotu))
         using (var rotated = ModelRotation.Rotate(m, new RotationOptions { Seed = 7 }))
-            HfFloatCheckpointWriter.Write(Sotu, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, rotatedFolder);
+            HfFloatCheckpointWriter.Write(Sotu, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, rotatedFolder, rotation: rotated.Record);
         string twoSteps = _dir.File("two-steps"), oneStep = _dir.File("one-step");
         QuantSharpModel.Quantize(new QuantizeRequest { Model = rotatedFolder, Output = twoSteps, Method = QuantizeMethod.Rtn, Format = "hf-gptq" });
         var log = new List<string>();

@@ -25,7 +25,7 @@ public sealed class RotationFunctionTests(ITestOutputHelper output) : IDisposabl
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Rotatable() => new() { "llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral" };
+    public static TheoryData<string> Rotatable() => new() { "llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "mixtral", "phi3" };
 
     private static ArchitectureSpec Spec(string name) => name switch
     {
@@ -35,6 +35,7 @@ public sealed class RotationFunctionTests(ITestOutputHelper output) : IDisposabl
         "qwen3" => ArchitectureSpec.Qwen3,
         "qwen3_moe" => ArchitectureSpec.Qwen3Moe,
         "mixtral" => ArchitectureSpec.Mixtral,
+        "phi3" => ArchitectureSpec.Phi3,
         "gemma3_text" => ArchitectureSpec.Gemma3,
         _ => throw new ArgumentException(name),
     };
@@ -60,7 +61,7 @@ public sealed class RotationFunctionTests(ITestOutputHelper output) : IDisposabl
         using var model = LlamaModel.Load(folder);
         using var rotated = ModelRotation.Rotate(model, options, output.WriteLine);
         string outDir = Path.Combine(_dir, name);
-        HfFloatCheckpointWriter.Write(folder, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, outDir);
+        HfFloatCheckpointWriter.Write(folder, rotated.Weights, DType.F32, rotated.Parameters.TiedEmbeddings, outDir, rotation: rotated.Record);
         return outDir;
     }
 
@@ -93,6 +94,13 @@ public sealed class RotationFunctionTests(ITestOutputHelper output) : IDisposabl
             Assert.Equal(original.Parameters.Architecture, rotated.Parameters.Architecture);
             Assert.True(RelativeDifference($"{name} R2={r2}", reference, Logits(rotated, Tokens)) <= 1e-4);
             Assert.NotEqual(original.Layers[0].Wv.ToFloat32(), rotated.Layers[0].Wv.ToFloat32());
+            // Written as the source stores it: the same tensor names (fused ones once, e.g. Phi-3's qkv_proj and
+            // gate_up_proj) with the same shapes, plus lm_head when the head had to be untied.
+            var names = original.Parameters.Architecture.HfNaming;
+            var expected = original.Source.TensorNames.Append(original.Parameters.TiedEmbeddings && !rotated.Parameters.TiedEmbeddings ? names.Output : null)
+                .OfType<string>().Order(StringComparer.Ordinal);
+            Assert.Equal(expected, rotated.Source.TensorNames.Order(StringComparer.Ordinal));
+            foreach (var n in original.Source.TensorNames) Assert.Equal(original.Source.Get(n).Shape, rotated.Source.Get(n).Shape);
         }
     }
 
