@@ -28,8 +28,7 @@ internal static unsafe class Gemm
         var job = t_job ??= new Job();
         // Weights with an interleaved copy are read from it (in the file's layout again, block by block): once the
         // copy exists the file's pages are not read again, so the model holds one copy of its weights.
-        delegate*<byte*, nint, int, int, int, byte*, void> gather = null;
-        byte* quads = DTypeInfo.IsBlockQuantized(w.DType) ? Quantized.QuantizedMatMul.InterleavedCopy(w, out gather) : null;
+        byte* quads = Quantized.QuantizedMatMul.InterleavedCopy(w, out var gather);
         job.Set(a, m, w.Pointer, w.DType, n, k, c, KernelOptions.EffectiveIsa);
         job.SetSource(quads, gather);
         int threads = KernelOptions.EffectiveThreads;

@@ -95,7 +95,7 @@ internal unsafe interface IQuantDot
     /// <summary>
     /// Whether the packed octet can be built straight from two quads of the interleaved copy (<see cref="Octet.FromQuads"/>:
     /// a quad block is the rows' fp16 d then their sixteen-byte chunks, and the octet block is the scale header then those
-    /// chunks). Otherwise GEMM rows read from the copy go through <see cref="Gather"/> and <see cref="PackOctet"/>.
+    /// chunks). A GEMM type without it keeps packing from the file's rows.
     /// </summary>
     static virtual bool OctetsFromQuads => false;
 

@@ -69,7 +69,7 @@ internal static unsafe class QuadInterleave
 /// A weight view's quad-interleaved copy (<see cref="QuadInterleave"/>), built on the first product
 /// that can use it and shared by every copy of the view; its memory is an ordinary pinned array,
 /// released with the last view that refers to it. Thread-safe. Where the view's bytes are a read-only
-/// file mapping (<see cref="ReleasesFilePages"/>), the mapping's pages are handed back once the copy is
+/// file mapping (the constructor's releaseFilePages), the mapping's pages are handed back once the copy is
 /// built: every AVX-512 product then reads the copy (quads, or blocks read back from it), so the model
 /// holds one copy of these weights; anything that still reads the rows faults them back in from the file.
 /// </summary>
@@ -86,12 +86,6 @@ public sealed unsafe class InterleavedWeights
 
     /// <summary>Bytes held (0 until first use).</summary>
     public long Bytes => _copy?.Length ?? 0;
-
-    /// <summary>Whether the file mapping's pages under the view are handed back once the copy is built.</summary>
-    public bool ReleasesFilePages => _releaseFilePages;
-
-    /// <summary>Bytes of the file mapping handed back after the copy was built (whole pages inside the view).</summary>
-    public long ReleasedBytes { get; private set; }
 
     /// <summary>
     /// The copy of <paramref name="w"/>'s rows, building it on first call with <paramref name="build"/>;
@@ -112,7 +106,7 @@ public sealed unsafe class InterleavedWeights
             build(w.Pointer, (nint)w.RowByteLength, checked((int)w.Rows), start);
             _aligned = start;
             Volatile.Write(ref _copy, copy);
-            if (_releaseFilePages) ReleasedBytes = IO.MappedPages.Release(w.Pointer, w.ByteLength);
+            if (_releaseFilePages) IO.MappedPages.Release(w.Pointer, w.ByteLength);
             return start;
         }
     }

@@ -118,6 +118,12 @@ internal static unsafe class QuantizedMatMul
     /// Whether products on <paramref name="t"/> weights quantize the activations with sign planes now (the kernel reads
     /// them, <see cref="KernelOptions.UsesVbmi"/>, and the product takes the row-quad kernels, not the GEMM tiles).
     /// </summary>
+    private static bool OctetsFromQuads(DType t)
+    {
+        var traits = new KernelTraits();
+        return WithKernel(t, ref traits) && traits.OctetsFromQuads;
+    }
+
     internal static bool WantsSignPlanes(DType t, bool gemm)
     {
         if (gemm || !KernelOptions.UsesVbmi || !Avx512BW.IsSupported) return false;
@@ -156,11 +162,11 @@ internal static unsafe class QuantizedMatMul
     /// <summary>A kernel's static properties.</summary>
     private struct KernelTraits : IKernelCall
     {
-        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles, SignPlanes;
+        public bool SuperBlocks, Quads, Tiles, Interleaves, QuadTiles, SignPlanes, OctetsFromQuads;
         public void Call<TD>() where TD : struct, IQuantDot
         {
             SuperBlocks = TD.SuperBlocks; Quads = TD.RowQuads; Tiles = TD.GemmTiles; Interleaves = TD.Interleaves; QuadTiles = TD.QuadTiles;
-            SignPlanes = TD.SignPlanes;
+            SignPlanes = TD.SignPlanes; OctetsFromQuads = TD.OctetsFromQuads;
         }
     }
 
@@ -234,19 +240,12 @@ internal static unsafe class QuantizedMatMul
             rowsPerChunk = Math.Max(8, Math.Min(rows, perThread));
         }
         var isa = KernelOptions.EffectiveIsa;
-        byte* quads = null;
-        delegate*<byte*, nint, int, int, int, byte*, void> gather = null;
-        if (w.Interleaved != null && isa == KernelIsa.Avx512 && Avx512BW.IsSupported)
-        {
-            // The int8 GEMM reads the copy too (its octets repacked from it), so the file's rows are read only once.
-            var call = new InterleavedCall(w);
-            WithKernel(w.DType, ref call);
-            quads = call.Quads;
-            gather = call.Gather;
-            // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad). GEMM chunks are whole octets already.
-            if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
-        }
-        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads, gather, shared);
+        // The int8 GEMM reads the copy too (its octets packed from the quads), so the file's rows are read only once;
+        // a GEMM type whose layouts do not allow that (none today) keeps reading the rows.
+        byte* quads = gemm && !OctetsFromQuads(w.DType) ? null : InterleavedCopy(w, out _);
+        // Chunks of whole quads: the copy's quads start at rows 4q (same results, see Dot512Quad). GEMM chunks are whole octets already.
+        if (quads != null) rowsPerChunk = (rowsPerChunk + 3) & ~3;
+        job.Set(a, m, w.Pointer, rowBytes, w.DType, n, k, c, rowsPerChunk, isa, gemm, quads, shared);
         return (n + rowsPerChunk - 1) / rowsPerChunk;
     }
 
@@ -276,9 +275,10 @@ internal static unsafe class QuantizedMatMul
         {
             Job? shared = null;
             bool super = SuperBlockActivations(w[i].DType)!.Value;
-            bool planes = WantsSignPlanes(w[i].DType, UsesInt8Gemm(w[i].DType, m));
+            // Batches are below the int8 GEMM's threshold (Batches), so no product of one takes the GEMM tiles.
+            bool planes = WantsSignPlanes(w[i].DType, gemm: false);
             for (int j = 0; j < i && shared is null; j++)
-                if (a[j] == a[i] && SuperBlockActivations(w[j].DType) == super && WantsSignPlanes(w[j].DType, UsesInt8Gemm(w[j].DType, m)) == planes)
+                if (a[j] == a[i] && SuperBlockActivations(w[j].DType) == super && WantsSignPlanes(w[j].DType, gemm: false) == planes)
                     shared = batch.Jobs[j];
             int n = checked((int)w[i].Rows);
             batch.FirstChunk[i] = chunks;
@@ -329,7 +329,6 @@ internal static unsafe class QuantizedMatMul
         private Q8Activations _acts;
         private float* _a, _c;
         private byte* _w, _quads;
-        private delegate*<byte*, nint, int, int, int, byte*, void> _gather;
         private nint _rowBytes;
         private DType _type;
         private int _m, _n, _k, _rowsPerChunk;
@@ -349,9 +348,9 @@ internal static unsafe class QuantizedMatMul
 
         /// <summary>The call's arguments; the activations are quantized here unless <paramref name="shared"/> (a job of the same batch, same rows and block size) already holds them.</summary>
         public void Set(float* a, int m, byte* w, nint rowBytes, DType type, int n, int k, float* c, int rowsPerChunk, KernelIsa isa, bool gemm,
-            byte* quads, delegate*<byte*, nint, int, int, int, byte*, void> gather, Job? shared)
+            byte* quads, Job? shared)
         {
-            _a = a; _m = m; _w = w; _quads = quads; _gather = gather; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
+            _a = a; _m = m; _w = w; _quads = quads; _rowBytes = rowBytes; _type = type; _n = n; _k = k; _c = c; _rowsPerChunk = rowsPerChunk; _isa = isa; _gemm = gemm;
             _acts = shared?._acts ?? _own;
             if (shared is null && SuperBlockActivations(type) is bool super) _own.Quantize(a, m, k, super, WantsSignPlanes(type, gemm));
         }
@@ -510,7 +509,6 @@ internal static unsafe class QuantizedMatMul
         }
 
         [ThreadStatic] private static PackBuffer? t_pack;
-        [ThreadStatic] private static PackBuffer? t_rows; // an octet's rows read back from the interleaved copy
 
         /// <summary>
         /// Int8 GEMM over rows r0..r1: the chunk's octets (eight rows; the ragged last one repeats
@@ -525,16 +523,13 @@ internal static unsafe class QuantizedMatMul
             nint octetBytes = (nint)nb * TD.OctetBlockBytes;
             var pack = t_pack ??= new PackBuffer();
             byte* packed = pack.Get(octets * octetBytes);
-            // With the interleaved copy, octets come straight from its quads where the layouts allow (Octet.FromQuads),
-            // else each octet's eight rows are first read back from it in the file's layout.
-            bool fromQuads = _quads != null && TD.OctetsFromQuads;
-            byte* fileRows = _quads != null && !fromQuads ? (t_rows ??= new PackBuffer()).Get(8 * _rowBytes) : null;
+            // With the interleaved copy (Prepare gives it only to OctetsFromQuads types), octets come straight from its quads.
             byte** rows = stackalloc byte*[8];
             float* res = stackalloc float[8 * IntDot.TileRows];
             for (int o = 0; o < octets; o++)
             {
                 int r = r0 + 8 * o;
-                if (fromQuads)
+                if (_quads != null)
                 {
                     // Quad B of a ragged last octet may lie past the copy (⌈N/4⌉ quads): quad A stands in, its results are not stored.
                     byte* quadA = _quads + (nint)(r >> 2) * 4 * _rowBytes;
@@ -542,16 +537,7 @@ internal static unsafe class QuantizedMatMul
                     Octet.FromQuads(quadA, quadB, nb, (int)(_rowBytes / nb), packed + o * octetBytes);
                     continue;
                 }
-                for (int i = 0; i < 8; i++)
-                {
-                    int row = Math.Min(r + i, r1 - 1);
-                    if (fileRows == null) rows[i] = _w + row * _rowBytes;
-                    else
-                    {
-                        rows[i] = fileRows + i * _rowBytes;
-                        _gather(_quads, _rowBytes, row, 0, nb, rows[i]);
-                    }
-                }
+                for (int i = 0; i < 8; i++) rows[i] = _w + Math.Min(r + i, r1 - 1) * _rowBytes;
                 TD.PackOctet(rows, nb, packed + o * octetBytes);
             }
             var kind = TileIsa(_isa);
