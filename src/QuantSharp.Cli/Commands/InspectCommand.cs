@@ -36,7 +36,16 @@ internal static class InspectCommand
             Row("tensor bytes", $"{summary.Bytes:N0} ({summary.Bytes / 1048576.0:F1} MiB)");
             Row("bits per weight", $"{8.0 * summary.Bytes / summary.Parameters:F3}");
             Row("dtypes", string.Join(", ", summary.ByType.Select(kv => $"{kv.Key}: {kv.Value} tensors")));
+            // The rotation fused into the weights (config.json's quantsharp_rotation, GGUF's quantsharp.rotation.*): the
+            // settings in the table, each matrix on a line of its own below it (too long for the table's column: a seed
+            // wrapped at 80 columns could not be copied).
+            Row("rotation", m.Rotation is { } rot ? RotationSummary.Settings(rot) : "none");
             AnsiConsole.Write(grid);
+            if (m.Rotation is { } r1r2)
+            {
+                Console.WriteLine($"  rotation R1: {RotationSummary.Matrix(r1r2.Residual)}");
+                Console.WriteLine($"  rotation R2: {(r1r2.ValueHead is { } r2 ? RotationSummary.Matrix(r2) : "off")}");
+            }
             if (r.GetValue(tensors))
             {
                 var table = new Table().AddColumns("name", "type", "shape", "bytes");

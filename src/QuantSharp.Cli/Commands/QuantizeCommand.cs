@@ -57,6 +57,8 @@ internal static class QuantizeCommand
             request.Validate();
             string title = request.Method is { } method ? $"quantize ({request.WrittenMethodName(method)})" : "quantize";
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
+            // The rotation the output records (a rotate+ method's, or the input's own); nothing for unrotated weights.
+            if (result.Rotation is { } rotation) Console.WriteLine($"rotation: {rotation}");
             if (result.ReportDirectory is { } reportDir) Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} tensors)");
             if (result.Report is not { } rep)
             {

@@ -1,4 +1,5 @@
 // What a finished quantization run reports: the output, what was written, and where the time and memory went.
+using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Reporting;
 using QuantSharp.Quantization.Streaming;
 
@@ -36,6 +37,12 @@ public sealed record QuantizeResult
     /// forward of the whole model over the calibration set for its inputs' statistics); zero otherwise.
     /// </summary>
     public TimeSpan ClassifierTime { get; init; }
+
+    /// <summary>
+    /// The rotation fused into the output's weights, as the output records it (docs/rotations.md): a rotate+ method's, or
+    /// the source model's when the input was already rotated; null when the weights are not rotated.
+    /// </summary>
+    public RotationRecord? Rotation { get; init; }
 
     /// <summary>The layer-streaming run's phase times and memory figures (null for a named mix; memory only with <see cref="QuantizeRequest.MeasurePeakMemory"/>).</summary>
     public StreamingRunReport? Report { get; init; }

@@ -54,6 +54,7 @@ internal static class QuantizeRunner
             CalibrationTime = result.CalibrationTime,
             RunTime = result.RunTime,
             Calibration = result.CalibrationDescription,
+            Rotation = result.Rotation,
         };
         QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, report.FloatTensors, request.ReportCharts);
         if (request.ReportCharts is null)
@@ -80,7 +81,7 @@ internal static class QuantizeRunner
         }
         string what = (request.Pure ? $"{plan.FileType}, pure {LlamaCppFileTypeNames.DefaultType(plan.FileType)}" : plan.FileType.ToString())
             + (plan.Overrides is { } o ? $", {o}" : "") + (importance is null ? "" : $", imatrix {importance.Count} tensors");
-        return new QuantizeResult { OutputPath = outPath, Description = what, LoadTime = load, RunTime = sw.Elapsed };
+        return new QuantizeResult { OutputPath = outPath, Description = what, LoadTime = load, RunTime = sw.Elapsed, Rotation = m.Rotation };
     }
 
     private static QuantizeResult RunMethod(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,
@@ -170,6 +171,7 @@ internal static class QuantizeRunner
             OutputPath = outPath, Description = what, LoadTime = loadTime, RotationTime = rotationTime, CalibrationTime = tokenizeTime, RunTime = sw.Elapsed,
             ClassifierTime = classifierTime, Report = runner.Report,
             CalibrationDescription = calib?.Description,
+            Rotation = model.Rotation,
         };
     }
 

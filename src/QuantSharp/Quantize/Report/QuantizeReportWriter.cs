@@ -1,6 +1,7 @@
 // Writes a quantization report folder: report.json (per tensor and run totals) and, through a renderer, charts of the errors by layer.
 using System.Text.Json;
 using QuantSharp.Core.IO;
+using QuantSharp.Models.Llama;
 using QuantSharp.Quantization.Reporting;
 
 namespace QuantSharp;
@@ -19,6 +20,7 @@ internal sealed record QuantizeReportRun
     public required TimeSpan CalibrationTime { get; init; }
     public required TimeSpan RunTime { get; init; }
     public string? Calibration { get; init; }
+    public RotationRecord? Rotation { get; init; }
 }
 
 /// <summary>
@@ -84,6 +86,9 @@ internal static class QuantizeReportWriter
             w.WriteString("output", run.Output);
             w.WriteNumber("outputBytes", run.OutputBytes);
             if (run.Calibration != null) w.WriteString("calibration", run.Calibration);
+            // The rotation fused into the output's weights, as the output records it; null: not rotated.
+            w.WritePropertyName("rotation");
+            if (run.Rotation is { } rotation) rotation.ToJson().WriteTo(w); else w.WriteNullValue();
             long weights = tensors.Sum(t => (long)t.Rows * t.Columns);
             double bits = tensors.Sum(t => t.BitsPerWeight * t.Rows * t.Columns);
             w.WriteNumber("quantizedTensors", tensors.Count);
