@@ -30,7 +30,7 @@ internal static class QuantizeCommand
         };
         var threads = CommonOptions.Threads();
         var tokenizer = CommonOptions.Tokenizer();
-        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method [rotate+]rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq)")
+        var cmd = new Command("quantize", "Quantize a model: llama.cpp's named mixes (--type, byte-identical to llama-quantize) or a calibrated method (--method [rotate+]rtn|gptq|awq|awq+gptq --format gguf:T|hf-gptq|hf-awq), or a rotated float GGUF (--method rotate --format gguf:F32|F16|BF16)")
             { model, output, type, pure, tensorType, tokenEmbeddingType, outputTensorType, imatrix, report, threads, tokenizer };
         var methodOptions = new QuantizeMethodOptions();
         methodOptions.AddTo(cmd);

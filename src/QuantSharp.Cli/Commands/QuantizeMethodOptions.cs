@@ -1,4 +1,4 @@
-// quantsharp quantize --method [rotate+]rtn|gptq|awq|awq+gptq: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
+// quantsharp quantize --method [rotate+]rtn|gptq|awq|awq+gptq|rotate: the layer-streaming (calibrated) quantization options, mapped onto a QuantizeRequest.
 using System.CommandLine;
 using QuantSharp.Quantization.Calibration;
 using QuantSharp.Quantization.Streaming;
@@ -8,8 +8,8 @@ namespace QuantSharp.Cli.Commands;
 /// <summary>Options of the layer-streaming path of <c>quantize</c>, kept apart from the --type (whole-model) path.</summary>
 internal sealed class QuantizeMethodOptions
 {
-    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ), each also after a rotation (rotate+rtn, rotate+gptq, rotate+awq, rotate+awq+gptq: norms folded, R1/R2 Hadamard rotations fused into each layer as the run reaches it, docs/rotations.md); then --format picks the output, or --type MIX keeps llama.cpp's per-tensor types (e.g. --type Q4_K_M --method gptq)" };
-    public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL) hf-gptq (a Hugging Face GPTQ folder) or hf-awq (a Hugging Face AWQ folder, AutoAWQ's GEMM layout, 4-bit)" };
+    public Option<string?> Method { get; } = new("--method") { Description = "Layer-streaming quantization: rtn (round-to-nearest), gptq, awq (AWQ scaling + clipping, then RTN; also awq+rtn) or awq+gptq (AWQ, then GPTQ), each also after a rotation (rotate+rtn, rotate+gptq, rotate+awq, rotate+awq+gptq: norms folded, R1/R2 Hadamard rotations fused into each layer as the run reaches it, docs/rotations.md); then --format picks the output, or --type MIX keeps llama.cpp's per-tensor types (e.g. --type Q4_K_M --method gptq). rotate alone rounds nothing: --format gguf:F32|F16|BF16 only (a rotated float GGUF for llama-quantize)" };
+    public Option<string?> Format { get; } = new("--format") { Description = "With --method: gguf:TYPE (e.g. gguf:Q4_K; gptq: Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q4_0, Q8_0, IQ4_NL; F32, F16, BF16 with --method rotate only) hf-gptq (a Hugging Face GPTQ folder) or hf-awq (a Hugging Face AWQ folder, AutoAWQ's GEMM layout, 4-bit)" };
     public Option<int?> Bits { get; } = new("--bits") { Description = "hf-gptq: bits per weight (2, 3, 4, 8; default 4)" };
     public Option<int?> GroupSize { get; } = new("--group-size") { Description = "hf-gptq: columns per scale (0 = one group per row; default 128)" };
     public Option<bool> ActOrder { get; } = new("--act-order") { Description = "hf-gptq: group columns in order of decreasing activation magnitude (desc_act; needs --calib)" };
@@ -36,10 +36,12 @@ internal sealed class QuantizeMethodOptions
 
     private static readonly string[] Methods = ["rtn", "gptq", "awq", "awq+rtn", "awq+gptq"];
     private const string RotatePrefix = "rotate+";
+    private const string RotateOnly = "rotate";
 
     public QuantizeMethodOptions()
     {
-        Method.AcceptOnlyFromAmong([.. Methods, .. Methods.Select(m => RotatePrefix + m)]);
+        // "rotate" alone: the rotation with no rounding (float GGUF types only, QuantizeRequest's rules).
+        Method.AcceptOnlyFromAmong([.. Methods, .. Methods.Select(m => RotatePrefix + m), RotateOnly]);
         Activations.AcceptOnlyFromAmong("disk", "memory");
         CheckpointFormat.AcceptOnlyFromAmong("gptq", "gptq_v2");
     }
@@ -60,16 +62,17 @@ internal sealed class QuantizeMethodOptions
         // The one rule the request cannot see: it has a single Symmetric field.
         if (sym && asym) throw new QuantizeRequestException("--asym", nameof(QuantizeRequest.Symmetric), "--sym and --asym contradict each other");
         string? method = r.GetValue(Method);
-        bool rotate = method is not null && method.StartsWith(RotatePrefix, StringComparison.Ordinal);
+        bool rotateOnly = method == RotateOnly;
+        bool rotate = rotateOnly || (method is not null && method.StartsWith(RotatePrefix, StringComparison.Ordinal));
         return request with
         {
             Rotate = rotate,
             RotationSeed = r.GetValue(RotationSeed),
             NoHeadRotation = r.GetValue(NoR2),
             RoundOutputToNearest = r.GetValue(RtnOutput),
-            Method = (rotate ? method![RotatePrefix.Length..] : method) switch
+            Method = (rotateOnly ? null : rotate ? method![RotatePrefix.Length..] : method) switch
             {
-                null => null,
+                null => rotateOnly ? QuantizeMethod.NoRounding : null,
                 "rtn" => QuantizeMethod.Rtn,
                 "gptq" => QuantizeMethod.Gptq,
                 "awq" or "awq+rtn" => QuantizeMethod.Awq,

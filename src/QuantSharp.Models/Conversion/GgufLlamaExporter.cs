@@ -97,7 +97,10 @@ public static class GgufLlamaExporter
         // How the weights were rotated, when they were (quantsharp.rotation.*; llama.cpp ignores the keys).
         model.Rotation?.WriteGguf(md);
         GgufTokenizerMetadata.Write(md, tokenizerData);
-        if (enc.Encoder != null || enc.LayerTensors != null) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
+        // Files with block-quantized tensors only: a float file from a layer-streaming run (its layers supplied by
+        // LayerTensors) is the file `convert` writes, without the key. llama_ftype 0, 1, 32: ALL_F32, MOSTLY_F16, MOSTLY_BF16.
+        bool floatFile = enc.FileType is 0 or 1 or 32;
+        if (!floatFile && (enc.Encoder != null || enc.LayerTensors != null)) md.SetUInt32(LlamaGgufNames.QuantizationVersion, 2);
 
         // llama.cpp's "llama" pairs RoPE dimensions (2i, 2i+1), so Hugging Face's q/k rows are permuted as its
         // converter does; NeoX-style families (Qwen) keep Hugging Face's row order.

@@ -22,7 +22,8 @@ public static class GgufStreamingExport
     /// <summary>Runs <paramref name="runner"/> and writes <paramref name="outputPath"/>.</summary>
     /// <param name="model">The model the runner quantizes.</param>
     /// <param name="runner">The layer-streaming run supplying each layer's GGUF rows.</param>
-    /// <param name="target">The block type of the file.</param>
+    /// <param name="target">The block type of the file, or a float type (F32, F16, BF16) for a run whose quantizer is a
+    /// <see cref="FloatGgufLinearQuantizer"/>.</param>
     /// <param name="outputPath">Destination .gguf.</param>
     /// <param name="protectedPaths">Input files that must never be overwritten.</param>
     /// <param name="cancellationToken">Cancels; the partial file is removed.</param>
@@ -35,7 +36,17 @@ public static class GgufStreamingExport
         IEnumerable<string>? protectedPaths = null, CancellationToken cancellationToken = default,
         Action<Reporting.TensorQuantizationRecord>? tensorQuantized = null, Action<string, GgmlType, long[]>? floatTensor = null,
         IReadOnlyDictionary<string, byte[]>? encodedModelTensors = null) =>
-        Export(model, runner, WithEncoded(PureGgufRecipe.Encoding(model, target), encodedModelTensors), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+        Export(model, runner, TableOf(model, target, encodedModelTensors), outputPath, protectedPaths, cancellationToken, tensorQuantized, floatTensor);
+
+    // A block type: llama-quantize --pure's table. A float type (a run that only transforms, FloatGgufLinearQuantizer):
+    // every 2-D weight in it and the float file type, as `convert --outtype` writes a float model.
+    private static GgufTensorEncoding TableOf(LlamaModel model, DType target, IReadOnlyDictionary<string, byte[]>? encoded)
+    {
+        if (Array.IndexOf(FloatGgufLinearQuantizer.SupportedTypes, target) < 0) return WithEncoded(PureGgufRecipe.Encoding(model, target), encoded);
+        if (encoded is { Count: > 0 }) throw new ArgumentException($"a {target} file has no pre-encoded tensors", nameof(encoded));
+        var ggml = GgmlTypeInfo.FromDType(target) ?? throw new NotSupportedException($"{target} has no GGUF type");
+        return new GgufTensorEncoding((_, _) => ggml, null, GgufLlamaExporter.FileType(ggml));
+    }
 
     // The pure encoding with some model-level tensors' bytes supplied (same types: checked against the table).
     private static GgufTensorEncoding WithEncoded(GgufTensorEncoding encoding, IReadOnlyDictionary<string, byte[]>? encoded)

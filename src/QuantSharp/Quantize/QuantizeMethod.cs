@@ -12,4 +12,10 @@ public enum QuantizeMethod
     Awq,
     /// <summary>AWQ's scaling and clipping, then GPTQ (<c>awq+gptq</c>); needs calibration text.</summary>
     AwqGptq,
+    /// <summary>
+    /// No rounding: the weights as the transforms leave them, in the float type of <c>--format gguf:F32|F16|BF16</c>.
+    /// Only after a rotation (<see cref="QuantizeRequest.Rotate"/>; <c>--method rotate</c>): a rotated float GGUF that
+    /// llama.cpp's own llama-quantize (or <c>quantize --type</c>) can then quantize.
+    /// </summary>
+    NoRounding,
 }

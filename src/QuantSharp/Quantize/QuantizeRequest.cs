@@ -249,6 +249,8 @@ public sealed record QuantizeRequest
                 "the rotation composes with a method: --method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq (`quantsharp rotate` writes a rotated folder)");
             return;
         }
+        RejectIfSet(Method == QuantizeMethod.NoRounding, "--method", nameof(Method),
+            $"{nameof(QuantizeMethod)}.{nameof(QuantizeMethod.NoRounding)} writes the weights as a rotation leaves them: it needs {nameof(Rotate)} (--method rotate); a float GGUF of the model as it is: quantsharp convert MODEL --outtype f32|f16|bf16");
         string why = Method is { } m ? $"is a rotation option: it needs --method rotate+{MethodName(m)} (got --method {MethodName(m)})"
             : "is a rotation option: it needs --method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq";
         RejectIfSet(RotationSeed != null, "--rotation-seed", nameof(RotationSeed), "--rotation-seed " + why);
@@ -256,7 +258,8 @@ public sealed record QuantizeRequest
     }
 
     /// <summary>The method as the user wrote it, "rotate+" included when <see cref="Rotate"/> is set (for messages).</summary>
-    public string WrittenMethodName(QuantizeMethod method) => (Rotate ? "rotate+" : "") + MethodName(method);
+    public string WrittenMethodName(QuantizeMethod method) =>
+        method == QuantizeMethod.NoRounding ? (Rotate ? "rotate" : MethodName(method)) : (Rotate ? "rotate+" : "") + MethodName(method);
 
     private QuantizePlan WithRotation(QuantizePlan plan) => !Rotate ? plan : plan with
     {
@@ -271,6 +274,9 @@ public sealed record QuantizeRequest
         string m = WrittenMethodName(method);
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
         bool gptq = method is QuantizeMethod.Gptq or QuantizeMethod.AwqGptq;
+        // A mix rounds every tensor: a method that rounds nothing cannot fill it.
+        RejectIfSet(method == QuantizeMethod.NoRounding, "--method", nameof(Method),
+            $"--method {m} --type {Type}: {m} alone rounds nothing (it writes {FloatFormats}); to quantize into the {Type} mix after the rotation use --method rotate+rtn (llama.cpp's quantizer with the calibration's importance matrix), rotate+gptq, rotate+awq or rotate+awq+gptq");
         var fileType = LlamaCppFileTypeNames.TryParse(Type)
             ?? throw new QuantizeRequestException("--type", nameof(Type), $"unknown type '{Type}'; choose one of {string.Join(", ", LlamaCppFileTypeNames.Names)}");
         // The mix fixes every tensor's type: a second output format, a second importance matrix or a grid option would
@@ -351,6 +357,7 @@ public sealed record QuantizeRequest
         if (!Enum.IsDefined(method)) throw new QuantizeRequestException("--method", nameof(Method), $"'{method}' is not one of rtn, gptq, awq, awq+gptq");
         string m = WrittenMethodName(method);
         bool awq = method is QuantizeMethod.Awq or QuantizeMethod.AwqGptq;
+        bool noRounding = method == QuantizeMethod.NoRounding;
         // The quantizer after the transforms: AWQ's own rounding is RTN or GPTQ.
         var rounding = method switch { QuantizeMethod.Awq => QuantizeMethod.Rtn, QuantizeMethod.AwqGptq => QuantizeMethod.Gptq, _ => method };
         if (!awq)
@@ -367,13 +374,27 @@ public sealed record QuantizeRequest
         }
         RejectIfSet(Pure, "--pure", nameof(Pure), "--pure goes with --type; --method --format gguf:TYPE already writes one block type");
         RejectIfSet(Imatrix != null, "--imatrix", nameof(Imatrix), "--imatrix goes with --type alone; --method gathers its statistics from --calib");
-        if (Format is null) throw new QuantizeRequestException("--format", nameof(Format), $"--method {m} needs --format gguf:TYPE, hf-gptq or hf-awq");
+        if (Format is null)
+            throw new QuantizeRequestException("--format", nameof(Format), noRounding ? $"--method {m} needs --format {FloatFormats}" : $"--method {m} needs --format gguf:TYPE, hf-gptq or hf-awq");
 
         DType? ggufType = null;
         if (Format.StartsWith("gguf:", StringComparison.OrdinalIgnoreCase))
         {
             string tn = Format[5..];
-            if (!Enum.TryParse<DType>(tn, ignoreCase: true, out var t) || int.TryParse(tn, out _) || Array.IndexOf(PureGgufRecipe.SupportedTypes, t) < 0)
+            bool known = Enum.TryParse<DType>(tn, ignoreCase: true, out var t) && !int.TryParse(tn, out _);
+            bool isFloat = known && Array.IndexOf(FloatGgufLinearQuantizer.SupportedTypes, t) >= 0;
+            // A float type stores the weights unrounded: meaningful after a transform with no rounding (--method rotate),
+            // never as the target of a rounding method, which would be silently dropped.
+            if (isFloat && !noRounding)
+                throw new QuantizeRequestException("--format", nameof(Format),
+                    $"--method {m} --format gguf:{t}: {m} rounds weights into a block type, and {t} stores them unrounded; into {FloatFormats} the accepted method is "
+                    + (Rotate ? "rotate (the rotation alone: a rotated float GGUF that llama-quantize can then quantize)"
+                        : "rotate (a rotated float GGUF that llama-quantize can then quantize); the model as it is: quantsharp convert MODEL --outtype " + t.ToString().ToLowerInvariant())
+                    + $"; --method {m} rounds into {string.Join(", ", rounding == QuantizeMethod.Gptq ? GptqBlockQuantizer.SupportedTypes : PureGgufRecipe.SupportedTypes)}");
+            if (noRounding && !isFloat)
+                throw new QuantizeRequestException("--format", nameof(Format),
+                    $"--method {m} --format {Format}: {m} alone rounds nothing, so it writes {FloatFormats}; to round the rotated weights into {tn} use --method rotate+rtn, rotate+gptq, rotate+awq or rotate+awq+gptq");
+            if (!known || (!isFloat && Array.IndexOf(PureGgufRecipe.SupportedTypes, t) < 0))
                 throw new QuantizeRequestException("--format", nameof(Format), $"gguf:{tn}: type not supported; choose one of {string.Join(", ", PureGgufRecipe.SupportedTypes)}");
             if (rounding == QuantizeMethod.Gptq && !GptqBlockQuantizer.Supports(t))
                 throw new QuantizeRequestException("--format", nameof(Format), $"--method gptq --format gguf:{t}: GPTQ onto GGUF blocks supports {string.Join(", ", GptqBlockQuantizer.SupportedTypes)}");
@@ -389,7 +410,10 @@ public sealed record QuantizeRequest
             RejectIfSet(CheckpointFormat != null, "--checkpoint-format", nameof(CheckpointFormat), "goes with --format hf-gptq");
         }
         else if (!Format.Equals("hf-gptq", StringComparison.Ordinal) && !Format.Equals("hf-awq", StringComparison.Ordinal))
-            throw new QuantizeRequestException("--format", nameof(Format), $"'{Format}' is not gguf:TYPE, hf-gptq or hf-awq");
+            throw new QuantizeRequestException("--format", nameof(Format), noRounding ? $"--method {m} needs --format {FloatFormats}, not '{Format}'" : $"'{Format}' is not gguf:TYPE, hf-gptq or hf-awq");
+        else if (noRounding)
+            throw new QuantizeRequestException("--format", nameof(Format),
+                $"--method {m} --format {Format}: {Format} stores rounded integers and {m} alone rounds nothing; write {FloatFormats}, a rotated float folder with quantsharp rotate MODEL --out DIR, or round with --method rotate+rtn, rotate+gptq, rotate+awq or rotate+awq+gptq");
         else if (Format == "hf-awq")
         {
             // AutoAWQ's GEMM layout: 4-bit, contiguous groups (no g_idx), zero points always stored.
@@ -413,7 +437,9 @@ public sealed record QuantizeRequest
             // RTN rounds each group's min/max: without this rule --mse would silently do plain min/max.
             RejectIfSet(Mse && rounding == QuantizeMethod.Rtn, "--mse", nameof(Mse), "--method rtn rounds plain min/max ranges; the MSE range search is implemented for --method gptq");
         }
-        RejectIfSet(Damping != null && rounding == QuantizeMethod.Rtn, "--damp", nameof(Damping), "dampening is a GPTQ setting; --method rtn has no Hessian");
+        RejectIfSet(Damping != null && rounding is QuantizeMethod.Rtn or QuantizeMethod.NoRounding, "--damp", nameof(Damping), $"dampening is a GPTQ setting; --method {m} has no Hessian");
+        // Nothing to calibrate: the text would only be read and tokenized.
+        RejectIfSet(noRounding && Calibration.Count > 0, "--calib", nameof(Calibration), $"--method {m} rounds nothing and reads no calibration text; drop --calib");
         if (Damping is { } d && !(d > 0 && d < 1)) throw new QuantizeRequestException("--damp", nameof(Damping), $"dampening must be in (0, 1), got {d}");
         if (Activations is { } a && !Enum.IsDefined(a)) throw new QuantizeRequestException("--activations", nameof(Activations), $"'{a}' is not disk or memory");
 
@@ -431,6 +457,7 @@ public sealed record QuantizeRequest
         catch (ArgumentOutOfRangeException ex) { throw new QuantizeRequestException(CliName(ex.ParamName), ex.ParamName ?? "?", ex.Message.Split(Environment.NewLine)[0]); }
         ILinearQuantizer quantizer = (rounding, ggufType) switch
         {
+            (QuantizeMethod.NoRounding, { } t) => new FloatGgufLinearQuantizer(t),
             (QuantizeMethod.Rtn, { } t) => new RtnGgufLinearQuantizer(t),
             (QuantizeMethod.Rtn, null) => new RtnLinearQuantizer(grid),
             (QuantizeMethod.Gptq, { } t) => new GptqGgufLinearQuantizer(new GptqBlockOptions { Type = t, Damping = grid.Damping }, Warn),
@@ -463,6 +490,9 @@ public sealed record QuantizeRequest
         return new QuantizePlan { Method = method, MethodName = m, GgufType = ggufType, HfFormat = ggufType is null ? Format : null, Grid = grid, Quantizer = quantizer, Transforms = transforms };
     }
 
+    /// <summary>The outputs of a method that rounds nothing (<see cref="QuantizeMethod.NoRounding"/>).</summary>
+    private const string FloatFormats = "gguf:F32, gguf:F16 or gguf:BF16";
+
     /// <summary>A method's name on the command line ("rtn", "gptq", "awq", "awq+gptq").</summary>
     public static string MethodName(QuantizeMethod method) => method switch
     {
@@ -470,6 +500,7 @@ public sealed record QuantizeRequest
         QuantizeMethod.Gptq => "gptq",
         QuantizeMethod.Awq => "awq",
         QuantizeMethod.AwqGptq => "awq+gptq",
+        QuantizeMethod.NoRounding => "none",
         _ => method.ToString(),
     };
 
