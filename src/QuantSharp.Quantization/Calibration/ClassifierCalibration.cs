@@ -16,14 +16,33 @@ namespace QuantSharp.Quantization.Calibration;
 /// model the classifier is the largest single source of the quantized model's KL divergence: on sotu-llama-30m pure
 /// Q3_K, raising the tied embedding alone to Q8_0 halves it (docs/gptq.md). With <see cref="MixRounding.Gptq"/> the rows
 /// are rounded by GPTQ's error feedback into the planned type (rows are independent given H, so they go in slices of
-/// <see cref="RowsPerSlice"/> to bound memory); with <see cref="MixRounding.Importance"/> by ggml's quantizer weighted
+/// <see cref="SliceRows"/>, no more weights than the largest decoder linear, to stay within the layer-streaming run's
+/// memory); with <see cref="MixRounding.Importance"/> by ggml's quantizer weighted
 /// by the mean squares (what llama-imatrix --process-output gives an untied classifier). A tied embedding keeps one
 /// tensor: the rounding chosen for the classifier is also what the token lookup reads.
 /// </summary>
 public static class ClassifierCalibration
 {
-    /// <summary>Classifier rows quantized per GPTQ call (each call factorises its own copy of H).</summary>
-    public const int RowsPerSlice = 16384;
+    /// <summary>
+    /// Classifier rows quantized per GPTQ call (each call factorises its own copy of H): as many as hold the weights of the
+    /// model's largest decoder linear, at least one. GPTQ's working copies of a slice (its weights in double, the rounded
+    /// values in double, the dequantized floats: 24 bytes a weight, with the fp32 slice 28) are then no larger than a
+    /// layer's, so the classifier does not raise the run's peak: on sotu-llama-30m one slice of all 8192 rows took 104 MiB
+    /// more anonymous memory than the layers ever did (docs/gptq.md). The bytes do not depend on the slicing: every row is
+    /// rounded from its own weights and H alone.
+    /// </summary>
+    public static int SliceRows(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        long most = 1;
+        foreach (var l in model.Layers)
+            foreach (var linear in LlamaLinearExtensions.All)
+            {
+                var t = l.Experts is { } ex && linear is LlamaLinear.Gate or LlamaLinear.Up or LlamaLinear.Down ? ex.For(linear).Item2[0] : l.Weight(linear);
+                most = Math.Max(most, t.Rows * t.Columns);
+            }
+        return (int)Math.Clamp(most / Math.Max(1, model.Output.Columns), 1, int.MaxValue);
+    }
 
     /// <summary>The GGUF name of the classifier: output.weight, or token_embd.weight when tied.</summary>
     public static string TensorName(LlamaModel model)
@@ -44,8 +63,10 @@ public static class ClassifierCalibration
     /// <param name="rotateRows">For a classifier of a rotated model (final norm folded into it, R1 applied): the rows are
     /// taken RMS-normalised without the final norm's weights and rotated in place by this (rows, count) before they are
     /// accumulated, so that the statistics are those of the rotated classifier's inputs.</param>
+    /// <param name="sampleMemory">Called once with the forward's buffers live (after the last segment), for a run that
+    /// measures its peak memory; null: not called.</param>
     public static LinearInputStatistics Collect(LlamaModel model, CalibrationSet calibration, bool hessian, CancellationToken cancellationToken = default,
-        Action<float[], int>? rotateRows = null)
+        Action<float[], int>? rotateRows = null, Action? sampleMemory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(calibration);
@@ -62,6 +83,10 @@ public static class ClassifierCalibration
             rotateRows?.Invoke(hidden, sequence.Length);
             stats.Add(hidden.AsSpan(0, sequence.Length * dim), sequence.Length);
         }
+        sampleMemory?.Invoke();
+        // The session (KV cache, scratch) and the hidden states are what the sample measures: live until here.
+        GC.KeepAlive(session);
+        GC.KeepAlive(hidden);
         stats.ReleaseScratch();
         return stats;
     }
@@ -72,8 +97,16 @@ public static class ClassifierCalibration
     /// (<see cref="MixRounding.Importance"/>, or GPTQ's fallback); null for a float type or plain round-to-nearest (the
     /// exporter's own encoding then applies).
     /// </summary>
+    /// <param name="model">The model whose classifier is encoded.</param>
+    /// <param name="type">The classifier's planned type.</param>
+    /// <param name="statistics">Its inputs' statistics (<see cref="Collect"/>).</param>
+    /// <param name="rounding">GPTQ, importance-weighted, or round-to-nearest (null returned).</param>
+    /// <param name="damping">GPTQ's dampening.</param>
+    /// <param name="warn">Receives GPTQ's warnings.</param>
+    /// <param name="sampleMemory">Called after each slice of rows with its buffers live, for a run that measures its
+    /// peak memory; null: not called.</param>
     public static byte[]? Encode(LlamaModel model, GgmlType type, LinearInputStatistics statistics, MixRounding rounding, double damping = 0.01,
-        Action<string>? warn = null)
+        Action<string>? warn = null, Action? sampleMemory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(statistics);
@@ -94,10 +127,11 @@ public static class ClassifierCalibration
             importance = new float[cols];
             for (int c = 0; c < cols; c++) importance[c] = (float)ms[c];
         }
-        var slice = new float[(long)Math.Min(rows, RowsPerSlice) * cols];
-        for (int r0 = 0; r0 < rows; r0 += RowsPerSlice)
+        int sliceRows = SliceRows(model);
+        var slice = new float[(long)Math.Min(rows, sliceRows) * cols];
+        for (int r0 = 0; r0 < rows; r0 += sliceRows)
         {
-            int n = Math.Min(RowsPerSlice, rows - r0);
+            int n = Math.Min(sliceRows, rows - r0);
             var w = slice.AsSpan(0, n * cols);
             for (int r = 0; r < n; r++) FloatConversion.ToFloat32(view.DType, view.RowBytes(r0 + r), w.Slice(r * cols, cols));
             var dst = data.AsSpan(checked((int)(r0 * rowBytes)), checked((int)(n * rowBytes)));
@@ -109,7 +143,10 @@ public static class ClassifierCalibration
                 result.Data.CopyTo(dst);
             }
             else BlockQuantizer.QuantizeRows(dtype, w, cols, dst, importance, $"tensor '{name}'");
+            sampleMemory?.Invoke();
         }
+        GC.KeepAlive(slice);
+        GC.KeepAlive(h);
         return data;
     }
 }

@@ -107,18 +107,8 @@ public sealed class LayerStreamingQuantizer
         for (int l = 0; l < _hp.NumLayers; l++) _progressTotal += StepsOf(l);
         _progressDone = 0;
         _options.Progress?.Report((0, _progressTotal));
-        if (_options.MeasurePeakMemory)
-        {
-            Report.MemoryMeasured = true;
-            // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
-            // this once the memory also goes back to the OS (an aggressive collection, ~50 ms).
-            CollectForMeasurement(GCCollectionMode.Aggressive);
-            MemoryProbe.ResetKernelPeak();
-            Report.KernelPeakResets++;
-            SampleMemory();
-            Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
-            Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
-        }
+        // Unless a stage before the first layer started it (BeginMemoryMeasurement).
+        if (_options.MeasurePeakMemory && !Report.MemoryMeasured) StartMemoryMeasurement();
         if (_calibration == null) return (null, null);
         var sw = Stopwatch.StartNew();
         var store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
@@ -256,6 +246,49 @@ public sealed class LayerStreamingQuantizer
         Report.ForcedCollections++;
         GC.Collect(2, mode, blocking: true, compacting);
         Report.MeasurementCollections += Stopwatch.GetElapsedTime(start);
+    }
+
+    private void StartMemoryMeasurement()
+    {
+        Report.MemoryMeasured = true;
+        // Start from live memory only (tokenizing the calibration text leaves much garbage), so the peak reflects the run;
+        // this once the memory also goes back to the OS (an aggressive collection, ~50 ms).
+        CollectForMeasurement(GCCollectionMode.Aggressive);
+        MemoryProbe.ResetKernelPeak();
+        Report.KernelPeakResets++;
+        SampleMemory();
+        Report.BaselineAnonymousBytes = Report.Memory.PeakAnonymousBytes;
+        Report.BaselineManagedBytes = Report.Memory.PeakManagedBytes;
+    }
+
+    /// <summary>
+    /// With <see cref="LayerStreamingOptions.MeasurePeakMemory"/>: starts the measurement now (baseline, Linux's peak-RSS
+    /// counter restarted) instead of at the first layer, so that a stage the caller runs before the layers — the
+    /// classifier's calibration forward and rounding — counts in <see cref="StreamingRunReport.Memory"/>'s peaks; sample it
+    /// with <see cref="SampleMemoryNow"/>. Once per run; without the option, nothing. Its time counts in the runner's
+    /// <see cref="StreamingRunReport.Elapsed"/> and <see cref="StreamingRunReport.MeasurementCollections"/>.
+    /// </summary>
+    public void BeginMemoryMeasurement()
+    {
+        if (!_options.MeasurePeakMemory || Report.MemoryMeasured) return;
+        long start = Stopwatch.GetTimestamp();
+        StartMemoryMeasurement();
+        Report.Elapsed += Stopwatch.GetElapsedTime(start);
+    }
+
+    /// <summary>
+    /// With <see cref="LayerStreamingOptions.MeasurePeakMemory"/> and the measurement started
+    /// (<see cref="BeginMemoryMeasurement"/>): a forced collection, then a sample of the memory figures — what the run's
+    /// own sample points do, for a stage outside the layers; the caller keeps its buffers alive across the call. Its time
+    /// counts as the runner's (<see cref="StreamingRunReport.Elapsed"/>, <see cref="StreamingRunReport.MeasurementCollections"/>).
+    /// </summary>
+    public void SampleMemoryNow()
+    {
+        if (!_options.MeasurePeakMemory || !Report.MemoryMeasured) return;
+        long start = Stopwatch.GetTimestamp();
+        CollectForMeasurement(GCCollectionMode.Forced);
+        SampleMemory();
+        Report.Elapsed += Stopwatch.GetElapsedTime(start);
     }
 
     private void SampleMemory()

@@ -34,7 +34,9 @@ public sealed record QuantizeResult
 
     /// <summary>
     /// A method into a named mix: the part of <see cref="RunTime"/> spent calibrating and encoding the classifier (a
-    /// forward of the whole model over the calibration set for its inputs' statistics); zero otherwise.
+    /// forward of the whole model over the calibration set for its inputs' statistics), less the forced collections of
+    /// <see cref="QuantizeRequest.MeasurePeakMemory"/> (counted in <see cref="StreamingRunReport.MeasurementCollections"/>);
+    /// zero otherwise.
     /// </summary>
     public TimeSpan ClassifierTime { get; init; }
 

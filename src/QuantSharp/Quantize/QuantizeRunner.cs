@@ -138,9 +138,9 @@ internal static class QuantizeRunner
         var classifierTime = TimeSpan.Zero;
         if (plan.MixRounding is { } mixRounding)
         {
-            long classifierStart = Stopwatch.GetTimestamp();
-            var classifier = calib is not null && !request.RoundOutputToNearest ? EncodeClassifier(request, plan, mixTypes!, source, model, rotated, calib, mixRounding, ct) : null;
-            classifierTime = Stopwatch.GetElapsedTime(classifierStart);
+            Dictionary<string, byte[]>? classifier = null;
+            if (calib is not null && !request.RoundOutputToNearest)
+                (classifier, classifierTime) = MeasuredClassifier(runner, () => EncodeClassifier(request, plan, mixTypes!, source, model, rotated, calib, mixRounding, runner.SampleMemoryNow, ct));
             GgufStreamingExport.Export(model, runner, plan.FileType, request.Pure, outPath, protectedPaths: inputs, cancellationToken: ct,
                 tensorQuantized: report is null ? null : report.Add, floatTensor: report is null ? null : report.AddFloat, overrides: plan.Overrides,
                 encodedModelTensors: classifier);
@@ -151,11 +151,9 @@ internal static class QuantizeRunner
             Dictionary<string, byte[]>? classifier = null;
             if (request.CalibratesPureClassifier && calib is not null && !request.RoundOutputToNearest)
             {
-                long classifierStart = Stopwatch.GetTimestamp();
                 string name = ClassifierCalibration.TensorName(model);
                 var pureTypes = new Dictionary<string, GgmlType> { [name] = PureGgufRecipe.Encoding(model, t).TypeFor(name, model.Output.Shape) };
-                classifier = EncodeClassifier(request, plan, pureTypes, source, model, rotated, calib, MixRounding.Gptq, ct);
-                classifierTime = Stopwatch.GetElapsedTime(classifierStart);
+                (classifier, classifierTime) = MeasuredClassifier(runner, () => EncodeClassifier(request, plan, pureTypes, source, model, rotated, calib, MixRounding.Gptq, runner.SampleMemoryNow, ct));
             }
             GgufStreamingExport.Export(model, runner, t, outPath, protectedPaths: inputs, cancellationToken: ct, tensorQuantized: report is null ? null : report.Add,
                 floatTensor: report is null ? null : report.AddFloat, encodedModelTensors: classifier);
@@ -208,6 +206,21 @@ internal static class QuantizeRunner
     }
 
     /// <summary>
+    /// Runs the classifier's calibration (<paramref name="encode"/>) inside the run's memory measurement, which therefore
+    /// starts before it (<see cref="LayerStreamingQuantizer.BeginMemoryMeasurement"/>; the forward's KV cache and hidden
+    /// states, the rounding's slices and Hessian are sampled while live): its peak counts in the run's. Returns its bytes
+    /// and its time, less the forced collections of the measurement (counted in the runner's report, as the layers' are).
+    /// </summary>
+    private static (Dictionary<string, byte[]>? Bytes, TimeSpan Time) MeasuredClassifier(LayerStreamingQuantizer runner, Func<Dictionary<string, byte[]>?> encode)
+    {
+        runner.BeginMemoryMeasurement();
+        var collections = runner.Report.MeasurementCollections;
+        long start = Stopwatch.GetTimestamp();
+        var bytes = encode();
+        return (bytes, Stopwatch.GetElapsedTime(start) - (runner.Report.MeasurementCollections - collections));
+    }
+
+    /// <summary>
     /// The classifier in its planned type, rounded with the statistics of its inputs on the calibration set
     /// (<see cref="ClassifierCalibration"/>); null where the plan gives it a float type.
     /// </summary>
@@ -217,17 +230,19 @@ internal static class QuantizeRunner
     /// whose RMS-normalised final states, rotated by R1, are the rotated head's inputs (its final norm is folded into it).
     /// </remarks>
     private static Dictionary<string, byte[]>? EncodeClassifier(QuantizeRequest request, QuantizePlan plan, IReadOnlyDictionary<string, GgmlType> mixTypes,
-        LlamaModel source, LlamaModel model, LayerwiseRotation? rotation, CalibrationSet calib, MixRounding rounding, CancellationToken ct)
+        LlamaModel source, LlamaModel model, LayerwiseRotation? rotation, CalibrationSet calib, MixRounding rounding, Action sampleMemory, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
         string name = ClassifierCalibration.TensorName(model);
         var type = mixTypes[name];
         var stats = rotation is null
-            ? ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct)
-            : ClassifierCalibration.Collect(source, calib, hessian: rounding == MixRounding.Gptq, ct, rotation.RotateResidualRows);
-        var bytes = ClassifierCalibration.Encode(model, type, stats, rounding, plan.Grid.Damping, request.OnWarning);
+            ? ClassifierCalibration.Collect(model, calib, hessian: rounding == MixRounding.Gptq, ct, sampleMemory: sampleMemory)
+            : ClassifierCalibration.Collect(source, calib, hessian: rounding == MixRounding.Gptq, ct, rotation.RotateResidualRows, sampleMemory);
+        var collect = sw.Elapsed;
+        var bytes = ClassifierCalibration.Encode(model, type, stats, rounding, plan.Grid.Damping, request.OnWarning, sampleMemory);
         if (bytes is null) return null;
-        request.OnInfo?.Invoke($"classifier: {name} {type} rounded by {(rounding == MixRounding.Gptq ? "GPTQ" : "ggml's quantizer with importance")} on its calibration inputs in {sw.Elapsed.TotalSeconds:F1} s");
+        request.OnInfo?.Invoke($"classifier: {name} {type} rounded by {(rounding == MixRounding.Gptq ? "GPTQ" : "ggml's quantizer with importance")} on its calibration inputs in {sw.Elapsed.TotalSeconds:F1} s "
+            + $"(whole-model forward and statistics {collect.TotalSeconds:F1} s, rounding {(sw.Elapsed - collect).TotalSeconds:F1} s)");
         return new Dictionary<string, byte[]>(StringComparer.Ordinal) { [name] = bytes };
     }
 
