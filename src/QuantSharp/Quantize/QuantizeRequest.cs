@@ -79,7 +79,8 @@ public sealed record QuantizeRequest
     /// With <see cref="Method"/>: fold the norms and rotate the model (QuaRot/SpinQuant R1, and R2 unless
     /// <see cref="NoHeadRotation"/>; docs/rotations.md) as the method runs — <c>--method rotate+rtn|rotate+gptq|rotate+awq|rotate+awq+gptq</c>.
     /// Into every output the method supports; one decoder layer at a time (the embedding and head are rotated first, into a
-    /// mapped temporary file), so the run's memory is the layer-streaming bound, as without the rotation.
+    /// mapped temporary file), so the run's memory is the layer-streaming bound, as without the rotation. With
+    /// <see cref="QuantizeMethod.NoRounding"/> (<c>--method rotate</c>): the rotation alone, into <c>gguf:F32|F16|BF16</c>.
     /// </summary>
     public bool Rotate { get; init; }
 
