@@ -49,33 +49,13 @@ public sealed class FloatGgufLinearQuantizer : ILinearQuantizer
             if (Target == DType.F16 && Math.Abs(x) > 65504f)
                 throw new InvalidDataException($"layer {input.Layer} {input.Name}: value {x} in row {i / input.Cols} overflows F16; use --format gguf:BF16 or gguf:F32 instead");
         }
-        byte[] bytes;
-        float[] deq;
-        switch (Target)
-        {
-            case DType.F32:
-                bytes = MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
-                deq = w;
-                break;
-            case DType.F16:
-            {
-                bytes = new byte[w.LongLength * 2];
-                var half = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
-                FloatConversion.Float32ToF16(w, half);
-                deq = new float[w.Length];
-                for (int i = 0; i < deq.Length; i++) deq[i] = (float)half[i];
-                break;
-            }
-            default:
-            {
-                bytes = new byte[w.LongLength * 2];
-                var bf = MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan());
-                FloatConversion.Float32ToBF16(w, bf);
-                deq = new float[w.Length];
-                FloatConversion.BF16ToFloat32(bf, deq);
-                break;
-            }
-        }
+        if (Target == DType.F32) return new QuantizedLinear { Dequantized = w, GgufType = Target, GgufBytes = MemoryMarshal.AsBytes(w.AsSpan()).ToArray() };
+        var bytes = new byte[w.LongLength * 2];
+        if (Target == DType.F16) FloatConversion.Float32ToF16(w, MemoryMarshal.Cast<byte, Half>(bytes.AsSpan()));
+        else FloatConversion.Float32ToBF16(w, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
+        // The forward goes on with what the file holds, read back as every reader of the file does.
+        var deq = new float[w.Length];
+        FloatConversion.ToFloat32(Target, bytes, deq);
         return new QuantizedLinear { Dequantized = deq, GgufType = Target, GgufBytes = bytes };
     }
 }
