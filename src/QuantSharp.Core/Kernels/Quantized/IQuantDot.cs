@@ -142,7 +142,7 @@ internal interface IDotFlavor
     static abstract bool Vnni { get; }
 }
 
-/// <summary>AVX-VNNI (VEX vpdpbusd/vpdpwssd; present on Zen 4 with AVX-512 VNNI).</summary>
+/// <summary>AVX-VNNI (VEX vpdpbusd/vpdpwssd; present on AMD Zen 4/5 and Intel since Alder Lake).</summary>
 internal struct VnniFlavor : IDotFlavor { public static bool Vnni => true; }
 
 /// <summary>AVX2 vpmaddubsw + vpmaddwd.</summary>
