@@ -59,7 +59,9 @@ internal static class QuantizeCommand
             var result = CommandRunner.WithProgress(title, p => QuantSharpModel.Quantize(request, new TupleProgress(p), CommandRunner.Cancellation));
             // The rotation the output records (a rotate+ method's, or the input's own); nothing for unrotated weights.
             if (result.Rotation is { } rotation) Console.WriteLine($"rotation: {rotation}");
-            if (result.ReportDirectory is { } reportDir) Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} tensors)");
+            if (result.ReportDirectory is { } reportDir)
+                Console.WriteLine($"report: {reportDir} ({result.Tensors.Count} quantized tensors"
+                    + (result.UnquantizedTensors.Count > 0 ? $", {result.UnquantizedTensors.Count} kept in a float type, not quantized)" : ")"));
             if (result.Report is not { } rep)
             {
                 Console.WriteLine($"wrote {result.OutputPath} ({new FileInfo(result.OutputPath).Length:N0} bytes, {result.Description})");

@@ -60,7 +60,8 @@ public sealed record LayerStreamingOptions
     /// Receives each quantized linear's measurements (type, bits, weight error, output error on its calibration inputs,
     /// time) as soon as it is quantized; null: nothing is measured. With calibration data, setting it makes the run collect
     /// each linear's Σ x xᵀ even for a quantizer that needs none (the output error is computed from it), which costs that
-    /// memory and time; the quantized weights do not change.
+    /// memory and time; the quantized weights do not change. A linear the quantizer stores in a GGUF float type (F32, F16,
+    /// BF16: <see cref="FloatGgufLinearQuantizer"/>, a mix's F16 fallback) is not quantized and gets no record.
     /// </summary>
     public Action<TensorQuantizationRecord>? TensorQuantized { get; init; }
 

@@ -296,6 +296,9 @@ public sealed class LayerStreamingQuantizer
         if (_options.MeasurePeakMemory) Report.Memory.Sample();
     }
 
+    // A result in a GGUF float type (F32, F16, BF16): kept in a float type, not quantized.
+    private static bool StoredAsFloat(QuantizedLinear r) => r.GgufType is DType.F32 or DType.F16 or DType.BF16;
+
     // A report's record of one quantized linear (errors rounded as the log prints them).
     private static TensorQuantizationRecord Measure(int l, LlamaLinear k, int expert, string name, int rows, int cols, float[] original, double[]? gram,
         QuantizedLinear r, TimeSpan elapsed)
@@ -650,7 +653,9 @@ public sealed class LayerStreamingQuantizer
         Report.Quantization += elapsed;
         Report.Factorisation += r.FactorTime;
         Report.Sweep += r.SweepTime;
-        if (_options.TensorQuantized is { } onTensor) onTensor(Measure(l, k, expert, view.Name, rows, cols, original!, gram, r, elapsed));
+        // A linear stored in a float type (--method rotate into gguf:F16, a mix's F16 fallback) was not quantized: it is not
+        // a record, and the GGUF export lists it with the other float weights (its rounding to F16 is no quantization error).
+        if (_options.TensorQuantized is { } onTensor && !StoredAsFloat(r)) onTensor(Measure(l, k, expert, view.Name, rows, cols, original!, gram, r, elapsed));
         SampleMemory();
         // When measuring memory: the quantizer's working arrays (cols² doubles and rows·cols ones) are dead now and sit
         // on the large-object heap, which only a full collection reclaims: collect before the next linear.

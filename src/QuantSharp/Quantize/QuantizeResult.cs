@@ -54,4 +54,10 @@ public sealed record QuantizeResult
 
     /// <summary>The measurements of every quantized tensor when a report was asked for (empty otherwise), in the order quantized.</summary>
     public IReadOnlyList<TensorQuantizationRecord> Tensors { get; init; } = [];
+
+    /// <summary>
+    /// With a report: the GGUF names of the 2-D weights the output stores in a float type without quantizing them (the
+    /// report's <c>unquantized</c> list: every linear of <c>--method rotate --format gguf:F16</c>, llama.cpp's F16 fallback).
+    /// </summary>
+    public IReadOnlyList<string> UnquantizedTensors { get; init; } = [];
 }

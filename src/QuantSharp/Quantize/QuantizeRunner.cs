@@ -56,10 +56,11 @@ internal static class QuantizeRunner
             Calibration = result.CalibrationDescription,
             Rotation = result.Rotation,
         };
-        QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, report.FloatTensors, request.ReportCharts);
+        var floats = report.FloatTensors;
+        QuantizeReportWriter.Write(request.ReportDirectory!, run, tensors, floats, request.ReportCharts);
         if (request.ReportCharts is null)
             request.OnInfo?.Invoke($"report: {QuantizeReportWriter.JsonFile} only, no charts (QuantizeRequest.ReportCharts is not set; the QuantSharp.Reporting.Charts package draws them)");
-        return result with { ReportDirectory = Path.GetFullPath(request.ReportDirectory!), Tensors = tensors };
+        return result with { ReportDirectory = Path.GetFullPath(request.ReportDirectory!), Tensors = tensors, UnquantizedTensors = [.. floats.Select(f => f.Name)] };
     }
 
     private static QuantizeResult RunMix(QuantizeRequest request, QuantizePlan plan, string outPath, List<string> inputs,

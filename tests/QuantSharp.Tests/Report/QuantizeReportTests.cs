@@ -115,6 +115,34 @@ public sealed class QuantizeReportTests
         Assert.False(File.Exists(Path.Combine(report, "output-error-by-layer.png")));
     }
 
+    // --method rotate into a float GGUF rounds nothing: every linear is kept in F16 after the rotation. The report lists
+    // them with the other float weights (unquantized, the file's type), none as quantized with F16's rounding presented as
+    // a weight error, and the run logs no per-tensor error line; the CLI summary says the same.
+    [Fact]
+    public void RotateIntoAFloatTypeReportsTheLinearsAsKeptInFloatNotQuantized()
+    {
+        using var dir = new TempDirectory();
+        string output = dir.File("sotu-rotated-f16.gguf"), report = dir.File("report");
+        var r = QuantSharpProcess.Run("quantize", Sotu, "--method", "rotate", "--format", "gguf:F16", "-o", output, "--report", report);
+        Assert.True(r.Code == 0, r.Err);
+        var json = ReportFiles.Json(report);
+        Assert.Equal("rotate", json.GetProperty("method").GetString());
+        Assert.Equal(0, json.GetProperty("quantizedTensors").GetInt32());
+        Assert.Equal(0, json.GetProperty("quantizedWeights").GetInt64());
+        Assert.Empty(json.GetProperty("tensors").EnumerateArray());
+        Assert.Empty(ReportFiles.LogLines(r.Err));
+        var floats = json.GetProperty("unquantized").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
+        using var file = new GgufFile(output);
+        var matrices = file.Tensors.Where(t => t.Dimensions.Length >= 2).ToArray();
+        // 8 layers × 7 linears, the embedding and the untied (rotated) head: every one stored as F16 and listed so.
+        Assert.Equal(58, matrices.Length);
+        Assert.Equal(matrices.Select(t => t.Name).Order(), floats.Keys.Order());
+        Assert.All(matrices, t => Assert.Equal(GgmlType.F16, t.Type));
+        Assert.All(floats.Values, f => Assert.Equal("F16", f.GetProperty("type").GetString()));
+        Assert.Equal(56, floats.Values.Count(f => f.GetProperty("layer").ValueKind == System.Text.Json.JsonValueKind.Number));
+        Assert.Contains($"report: {report} (0 quantized tensors, 58 kept in a float type, not quantized)", r.Out.Split('\n').Select(l => l.TrimEnd('\r')));
+    }
+
     // The report measures, it does not change the run: the same bytes with and without --report (RTN with calibration
     // collects Σxxᵀ only for the report). A folder holding a previous report is replaced; one with other files is refused.
     [Fact]
