@@ -16,9 +16,9 @@ namespace QuantSharp.Bench.Calibration;
 /// <c>quantize --method gptq --format hf-gptq</c> in process (sequential, true-sequential, activations on
 /// disk), median of the runs. Phases: forward passes, statistics (Hessians), GPTQ's factorisation
 /// (dampening + Cholesky + inverse) and sweep, write+other. FLOPs are counted from the shapes as the
-/// runner performs them: linear layers 2·n·in·out for every pass that computes them (sequential mode
-/// computes gate/up twice per layer: once for down_proj's statistics, once with the quantized
-/// down_proj), causal attention 2·qDim·L(L+1) per sequence, Hessians ≈ n·d² (block rows of the lower triangle of the Gram product), factorisation 2d³/3
+/// runner performs them: linear layers 2·n·in·out for every pass that computes them (gate/up once per
+/// layer: with activations on disk the runner keeps silu(gate)·up of down_proj's statistics pass for the
+/// pass with the quantized down_proj; before session 16 it computed them twice), causal attention 2·qDim·L(L+1) per sequence, Hessians ≈ n·d² (block rows of the lower triangle of the Gram product), factorisation 2d³/3
 /// and sweep rows·cols² per linear. The peak is the best of our fp32 GEMM on a calibration-shaped
 /// product (512 × 512 × 1536) with the same thread count.
 /// </summary>
@@ -60,7 +60,7 @@ internal static class GptqRunBenchmark
         double qkv = 2.0 * hp.Dim * (hp.QDim + 2 * hp.KvDim), o = 2.0 * hp.QDim * hp.Dim, gateUp = 2.0 * 2 * hp.Dim * hp.HiddenDim, down = 2.0 * hp.HiddenDim * hp.Dim;
         double attention = 0;
         foreach (var s in calib.Sequences) attention += 2.0 * hp.QDim * s.Length * (s.Length + 1.0);
-        double forwardFlops = hp.NumLayers * (tokens * (qkv + o + 2 * gateUp + down) + attention);
+        double forwardFlops = hp.NumLayers * (tokens * (qkv + o + gateUp + down) + attention);
         // Hessians: block rows of 128 of the lower triangle of XᵀX (LinearInputStatistics), per input group.
         static double GramFlops(int d)
         {

@@ -100,8 +100,8 @@ public sealed class LayerStreamingQuantizer
     /// </summary>
     public IEnumerable<QuantizedDecoderLayer> Run(CancellationToken cancellationToken = default) => new LayerSequence(this, cancellationToken);
 
-    // Sets up the run (statistics, activation store, embedding) before the first layer.
-    private (ActivationStore? Store, ChunkBuffers? Buffers) Start(CancellationToken cancellationToken)
+    // Sets up the run (statistics, activation stores, embedding) before the first layer.
+    private (ActivationStore? Store, ChunkBuffers? Buffers, ActivationStore? Hidden) Start(CancellationToken cancellationToken)
     {
         _progressTotal = 0;
         for (int l = 0; l < _hp.NumLayers; l++) _progressTotal += StepsOf(l);
@@ -109,18 +109,26 @@ public sealed class LayerStreamingQuantizer
         _options.Progress?.Report((0, _progressTotal));
         // Unless a stage before the first layer started it (BeginMemoryMeasurement).
         if (_options.MeasurePeakMemory && !Report.MemoryMeasured) StartMemoryMeasurement();
-        if (_calibration == null) return (null, null);
+        if (_calibration == null) return (null, null, null);
         var sw = Stopwatch.StartNew();
         var store = ActivationStore.Create(_options.Storage, _calibration.Sequences, _hp.Dim, _options.TemporaryDirectory);
+        ActivationStore? hidden = null;
         try
         {
             var buffers = new ChunkBuffers(_hp, _chunks.Max(c => c.Tokens), _calibration.MaxLength);
             Embed(store, buffers, cancellationToken);
+            // Sequential mode keeps a dense MLP's hidden activations silu(gate)·up of the quantized gate/up from down_proj's
+            // statistics pass for the pass that computes the layer output, instead of recomputing gate and up there (two of
+            // the three MLP products, the same bits). Only on disk: one file for the run, reused by every layer (a fresh
+            // file per layer costs ~6× as much per byte written); in memory it would be hidden/dim times the activations.
+            if (Sequential && _options.Storage == ActivationStorage.Disk && _model.Layers.Any(layer => layer.Experts == null))
+                hidden = ActivationStore.Create(ActivationStorage.Disk, _calibration.Sequences, _hp.HiddenDim, _options.TemporaryDirectory);
             Report.Embedding += sw.Elapsed;
-            return (store, buffers);
+            return (store, buffers, hidden);
         }
         catch
         {
+            hidden?.Dispose();
             store.Dispose();
             throw;
         }
@@ -140,7 +148,7 @@ public sealed class LayerStreamingQuantizer
 
     private sealed class LayerRun(LayerStreamingQuantizer owner, CancellationToken ct) : IEnumerator<QuantizedDecoderLayer>
     {
-        private ActivationStore? _store;
+        private ActivationStore? _store, _hidden;
         private ChunkBuffers? _buffers;
         private int _next = -1; // -1: not started; NumLayers: done
         private QuantizedDecoderLayer? _current;
@@ -157,7 +165,7 @@ public sealed class LayerStreamingQuantizer
             {
                 if (_next < 0)
                 {
-                    (_store, _buffers) = owner.Start(ct);
+                    (_store, _buffers, _hidden) = owner.Start(ct);
                     _next = 0;
                 }
                 if (_next >= owner._hp.NumLayers)
@@ -168,7 +176,7 @@ public sealed class LayerStreamingQuantizer
                 ct.ThrowIfCancellationRequested();
                 // One fstat per layer: a model file rewritten during a long run is named instead of crashing on SIGBUS.
                 owner._model.Source.ThrowIfChanged();
-                _current = owner.ProcessLayer(_next, _store, _buffers, ct);
+                _current = owner.ProcessLayer(_next, _store, _buffers, _hidden, ct);
                 _next++;
                 return true;
             }
@@ -190,6 +198,8 @@ public sealed class LayerStreamingQuantizer
         {
             _store?.Dispose();
             _store = null;
+            _hidden?.Dispose();
+            _hidden = null;
             _buffers = null;
         }
     }
@@ -338,7 +348,8 @@ public sealed class LayerStreamingQuantizer
         _ => _hp.Dim,
     };
 
-    private QuantizedDecoderLayer ProcessLayer(int l, ActivationStore? store, ChunkBuffers? b, CancellationToken ct)
+    // hidden: where a dense layer's MLP hidden activations are kept between down_proj's two passes (sequential mode), or null.
+    private QuantizedDecoderLayer ProcessLayer(int l, ActivationStore? store, ChunkBuffers? b, ActivationStore? hidden, CancellationToken ct)
     {
         // Transforms first (transforms → quantizer → layer result): the rest of the layer's work reads the transformed
         // weights and norms through the same LlamaLayerWeights shape as a layer read from the file.
@@ -382,12 +393,12 @@ public sealed class LayerStreamingQuantizer
                 {
                     // The MLP's statistics come per expert (ProcessExperts); the first pass stops at the residual after attention.
                     Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput);
-                    Pass(l, store, b!, state, firstStep: 1, lastStep: 3, writeAfter: 3, observeAll: true, null, ct);
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 3, writeAfter: 3, observeAll: true, null, null, ct);
                 }
                 else
                 {
                     Collect(LinearInputGroup.AttentionInput, LinearInputGroup.AttentionOutput, LinearInputGroup.MlpInput, LinearInputGroup.MlpHidden);
-                    Pass(l, store, b!, state, firstStep: 1, lastStep: 6, writeAfter: 6, observeAll: true, null, ct);
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 6, writeAfter: 6, observeAll: true, null, null, ct);
                 }
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Quantize(LlamaLinear.O);
@@ -401,27 +412,28 @@ public sealed class LayerStreamingQuantizer
             else
             {
                 Collect(LinearInputGroup.AttentionInput);
-                Pass(l, store, b!, state, firstStep: 1, lastStep: 1, writeAfter: 0, observeAll: false, null, ct);
+                Pass(l, store, b!, state, firstStep: 1, lastStep: 1, writeAfter: 0, observeAll: false, null, null, ct);
                 Quantize(LlamaLinear.Q, LlamaLinear.K, LlamaLinear.V);
                 Collect(LinearInputGroup.AttentionOutput);
                 // The attention output of the quantized q/k/v is kept (o_proj's input), so that the next
                 // pass does not recompute q/k/v and attention.
                 using (var attention = ActivationStore.Create(_options.Storage, _calibration!.Sequences, _hp.QDim, _options.TemporaryDirectory))
                 {
-                    Pass(l, store, b!, state, firstStep: 1, lastStep: 2, writeAfter: 0, observeAll: false, attention, ct);
+                    Pass(l, store, b!, state, firstStep: 1, lastStep: 2, writeAfter: 0, observeAll: false, attention, null, ct);
                     Quantize(LlamaLinear.O);
                     // The residual stream after the quantized attention replaces the layer input in the store.
                     if (!moe) Collect(LinearInputGroup.MlpInput);
-                    Pass(l, store, b!, state, firstStep: 3, lastStep: moe ? 3 : 4, writeAfter: 3, observeAll: false, attention, ct);
+                    Pass(l, store, b!, state, firstStep: 3, lastStep: moe ? 3 : 4, writeAfter: 3, observeAll: false, attention, null, ct);
                 }
                 if (moe) expertResults = QuantizeExperts(l, store, b, state, ct);
                 else
                 {
                     Quantize(LlamaLinear.Gate, LlamaLinear.Up);
                     Collect(LinearInputGroup.MlpHidden);
-                    Pass(l, store, b!, state, firstStep: 4, lastStep: 5, writeAfter: 0, observeAll: false, null, ct);
+                    // With a hidden store the statistics pass keeps silu(gate)·up and the output pass only runs down_proj.
+                    Pass(l, store, b!, state, firstStep: 4, lastStep: 5, writeAfter: 0, observeAll: false, null, hidden, ct);
                     Quantize(LlamaLinear.Down);
-                    Pass(l, store, b!, state, firstStep: 4, lastStep: 6, writeAfter: 6, observeAll: false, null, ct);
+                    Pass(l, store, b!, state, firstStep: hidden is null ? 4 : 6, lastStep: 6, writeAfter: 6, observeAll: false, null, hidden, ct);
                 }
             }
         }
@@ -674,9 +686,11 @@ public sealed class LayerStreamingQuantizer
     // Steps: 1 attention RMSNorm, 2 q/k/v + RoPE + attention, 3 o_proj + residual, 4 MLP RMSNorm,
     // 5 gate/up + SiLU, 6 down_proj + residual. firstStep 1: the store holds the layer input;
     // 3: the layer input, and attention holds step 2's output; 4: the store holds the residual
-    // stream after attention (step 3's output). With firstStep 1 and a store in attention, step 2's
-    // output is written there. writeAfter: the step whose residual stream is stored back.
-    private void Pass(int l, ActivationStore store, ChunkBuffers b, LayerState st, int firstStep, int lastStep, int writeAfter, bool observeAll, ActivationStore? attention, CancellationToken ct)
+    // stream after attention (step 3's output); 6: that residual stream, and hiddenStore holds step 5's output.
+    // With firstStep 1 and a store in attention, step 2's output is written there; with step 5 computed and
+    // a store in hiddenStore, step 5's output is written there. writeAfter: the step whose residual stream is stored back.
+    private void Pass(int l, ActivationStore store, ChunkBuffers b, LayerState st, int firstStep, int lastStep, int writeAfter, bool observeAll,
+        ActivationStore? attention, ActivationStore? hiddenStore, CancellationToken ct)
     {
         var lw = st.Weights;
         int dim = _hp.Dim, qDim = _hp.QDim, kvDim = _hp.KvDim, hidden = _hp.HiddenDim;
@@ -720,15 +734,21 @@ public sealed class LayerStreamingQuantizer
                 if (lastStep >= 3) layer.AttentionOutput(b.Attn, n, lw, views[(int)LlamaLinear.O], b.Proj, x);
                 if (writeAfter == 3) WriteBack(store, seqs, first, count, x, dim);
             }
-            if (lastStep >= 4)
+            if (lastStep >= 4 && firstStep <= 4)
             {
                 layer.MlpNorm(x, lw, xn, n);
                 if (observeAll || lastStep == 4) Observe(l, LinearInputGroup.MlpInput, st, xn, n, dim, fwd);
             }
-            if (lastStep >= 5)
+            if (firstStep == 6)
+            {
+                for (int s = 0, off = 0; s < count; off += seqs[first + s].Length, s++)
+                    hiddenStore!.Read(first + s, b.Gate.AsSpan(off * hidden, seqs[first + s].Length * hidden));
+            }
+            else if (lastStep >= 5)
             {
                 layer.MlpHidden(xn, n, views[(int)LlamaLinear.Gate], views[(int)LlamaLinear.Up], b.Gate, b.Up);
                 if (observeAll || lastStep == 5) Observe(l, LinearInputGroup.MlpHidden, st, b.Gate.AsSpan(0, n * hidden), n, hidden, fwd);
+                if (hiddenStore != null) WriteBack(hiddenStore, seqs, first, count, b.Gate.AsSpan(0, n * hidden), hidden);
             }
             if (lastStep >= 6) layer.MlpOutput(b.Gate, n, lw, views[(int)LlamaLinear.Down], b.Proj, x);
             if (writeAfter == 6) WriteBack(store, seqs, first, count, x, dim);

@@ -116,6 +116,8 @@ public sealed class LayerStreamingQuantizerTests
         Assert.Equal(idOrig.Obs.Seen, idSeq.Obs.Seen);
     }
 
+    // On disk the run also keeps each layer's MLP hidden activations between down_proj's two passes (in memory they are
+    // recomputed): every later layer's inputs, hence the statistics, show a wrong or misplaced row. Two chunks of two sequences.
     [Fact]
     [Trait("Category", "RealModel")]
     public void ActivationsOnDiskAndInMemoryGiveTheSameStatistics()
@@ -128,7 +130,7 @@ public sealed class LayerStreamingQuantizerTests
         {
             var obs = new FingerprintObserver();
             var r = new LayerStreamingQuantizer(model, new RtnLinearQuantizer(new GptqOptions { Bits = 4, GroupSize = 32 }), calib,
-                new LayerStreamingOptions { Storage = storage, TemporaryDirectory = dir.Path, Observer = obs });
+                new LayerStreamingOptions { Storage = storage, TemporaryDirectory = dir.Path, Observer = obs, ChunkTokens = 60 });
             // The disk store's file is unlinked as soon as it is opened (nothing survives kill -9): no name is ever visible.
             foreach (var _ in r.Run()) Assert.Empty(Directory.GetFiles(dir.Path, "quantsharp-activations-*"));
             seen.Add(obs.Seen);
