@@ -121,7 +121,10 @@ public sealed class LayerStreamingQuantizer
             // statistics pass for the pass that computes the layer output, instead of recomputing gate and up there (two of
             // the three MLP products, the same bits). Only on disk: one file for the run, reused by every layer (a fresh
             // file per layer costs ~6× as much per byte written); in memory it would be hidden/dim times the activations.
-            if (Sequential && _options.Storage == ActivationStorage.Disk && _model.Layers.Any(layer => layer.Experts == null))
+            // It is ffn/dim (3-4×) the size of the activation file, so it is only made where it leaves the temporary
+            // directory's file system at least half free: otherwise the run recomputes, as before (the same bits).
+            if (Sequential && _options.Storage == ActivationStorage.Disk && _model.Layers.Any(layer => layer.Experts == null)
+                && HiddenFileFits(_calibration.Sequences.Sum(s => (long)s.Length) * _hp.HiddenDim * sizeof(float), _options.TemporaryDirectory))
                 hidden = ActivationStore.Create(ActivationStorage.Disk, _calibration.Sequences, _hp.HiddenDim, _options.TemporaryDirectory);
             Report.Embedding += sw.Elapsed;
             return (store, buffers, hidden);
@@ -144,6 +147,23 @@ public sealed class LayerStreamingQuantizer
         public IEnumerator<QuantizedDecoderLayer> GetEnumerator() => new LayerRun(owner, ct);
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>
+    /// Whether a <paramref name="bytes"/>-byte file of MLP hidden activations fits in the temporary directory with at least as
+    /// much space left free. False where the free space cannot be read: the file is an optimisation, never required.
+    /// </summary>
+    internal static bool HiddenFileFits(long bytes, string? directory)
+    {
+        try
+        {
+            long free = new DriveInfo(Path.GetFullPath(directory ?? Path.GetTempPath())).AvailableFreeSpace;
+            return bytes <= free / 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return false;
+        }
     }
 
     private sealed class LayerRun(LayerStreamingQuantizer owner, CancellationToken ct) : IEnumerator<QuantizedDecoderLayer>

@@ -139,6 +139,18 @@ public sealed class LayerStreamingQuantizerTests
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
+    // The hidden-activation file is an optimisation: made only where the temporary file system stays at least half free,
+    // and never where its free space cannot be read.
+    [Fact]
+    public void TheHiddenActivationFileIsOnlyMadeWhereItLeavesHalfTheDiskFree()
+    {
+        using var dir = new TempDirectory();
+        long free = new DriveInfo(dir.Path).AvailableFreeSpace;
+        Assert.True(LayerStreamingQuantizer.HiddenFileFits(1 << 20, dir.Path));
+        Assert.False(LayerStreamingQuantizer.HiddenFileFits(free / 2 + (1L << 30), dir.Path));
+        Assert.False(LayerStreamingQuantizer.HiddenFileFits(1 << 20, Path.Combine(dir.Path, "missing", "deeper")));
+    }
+
     [Fact]
     public void CancellingTheRunLeavesNoOutputAndNoTemporaryFiles()
     {
