@@ -10,7 +10,7 @@ namespace QuantSharp.Core.Kernels;
 /// (64–128), so a call per key would cost more than the arithmetic; these loops keep the query and
 /// the output accumulators in registers across all positions. Results are independent of threads.
 /// </summary>
-public static unsafe class AttentionOps
+public static unsafe partial class AttentionOps
 {
     /// <summary>scores[j] = scale · Σ_c q[c]·rows[j·stride + c] for j &lt; scores.Length.</summary>
     public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> rows, int stride, float scale, Span<float> scores)
@@ -219,12 +219,23 @@ public static unsafe class AttentionOps
             return;
         }
         fixed (float* wp = weights, op = output)
+            WeightedSumTwo512<TL>(wp, wp + n, rp, stride, n, d, op, op + d, accumulate: false);
+    }
+
+    /// <summary>The two-query AVX-512 weighted sum (d a multiple of 64), optionally continuing the outputs' chains (see <see cref="WeightedSumOne"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSumTwo512<TL>(float* wp, float* w1, byte* rp, int stride, int n, int d, float* op, float* o1, bool accumulate) where TL : struct, IWeightLoad
+    {
         {
-            float* w1 = wp + n, o1 = op + d;
             for (int c = 0; c < d; c += 64)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                if (accumulate)
+                {
+                    a0 = Vector512.Load(op + c); a1 = Vector512.Load(op + c + 16); a2 = Vector512.Load(op + c + 32); a3 = Vector512.Load(op + c + 48);
+                    b0 = Vector512.Load(o1 + c); b1 = Vector512.Load(o1 + c + 16); b2 = Vector512.Load(o1 + c + 32); b3 = Vector512.Load(o1 + c + 48);
+                }
                 for (int j = 0; j < n; j++)
                 {
                     nint r = (nint)j * stride + c;
@@ -254,7 +265,7 @@ public static unsafe class AttentionOps
     /// needs for <paramref name="rows"/> key/value rows of width <paramref name="headDim"/>: the scores of
     /// one token's queries, plus the widened fp32 copies of the rows for an fp16 cache.
     /// </summary>
-    public static int CausalBlockScratch(int rows, int queries, int headDim, bool fp16) => queries * rows + (fp16 ? 2 * rows * headDim : 0);
+    public static int CausalBlockScratchOld(int rows, int queries, int headDim, bool fp16) => queries * rows + (fp16 ? 2 * rows * headDim : 0);
 
     /// <summary>
     /// Causal attention of <paramref name="tokens"/> consecutive query tokens of one head pair
@@ -276,14 +287,22 @@ public static unsafe class AttentionOps
         {
             // Decode: one pass over the rows, widened in registers as they are read.
             int start = Math.Max(0, visible - window), len = visible - start;
-            CheckScratch(scratch.Length, CausalBlockScratch(len, queries, headDim, fp16: false));
+            CheckScratch(scratch.Length, CausalBlockScratchOld(len, queries, headDim, fp16: false));
             var s = scratch[..(queries * len)];
             Scores(q[..(queries * headDim)], queries, keys.Slice(start * stride, (len - 1) * stride + headDim), stride, scale, s);
             for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
             WeightedSum(s, queries, values.Slice(start * stride, (len - 1) * stride + headDim), stride, output[..(queries * headDim)]);
             return;
         }
-        CheckScratch(scratch.Length, CausalBlockScratch(rows, queries, headDim, fp16: true));
+        if (ExperimentVariant == 1)
+        {
+            CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
+            fixed (float* qp = q, op = output, sp = scratch)
+            fixed (Half* kp = keys, vp = values)
+                AttendBlock<F16Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
+            return;
+        }
+        CheckScratch(scratch.Length, CausalBlockScratchOld(rows, queries, headDim, fp16: true));
         var wideKeys = scratch.Slice(queries * rows, rows * headDim);
         var wideValues = scratch.Slice(queries * rows + rows * headDim, rows * headDim);
         Widen(keys, stride, rows, headDim, wideKeys);
@@ -300,7 +319,14 @@ public static unsafe class AttentionOps
         Span<float> output, int outStride, Span<float> scratch)
     {
         int rows = CheckBlock(q.Length, qStride, tokens, queries, headDim, keys.Length, values.Length, stride, visible, window, output.Length, outStride);
-        CheckScratch(scratch.Length, CausalBlockScratch(rows, queries, headDim, fp16: false));
+        if (ExperimentVariant == 1 && tokens > 1)
+        {
+            CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
+            fixed (float* qp = q, op = output, sp = scratch, kp = keys, vp = values)
+                AttendBlock<F32Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
+            return;
+        }
+        CheckScratch(scratch.Length, CausalBlockScratchOld(rows, queries, headDim, fp16: false));
         AttendTokens(q, qStride, tokens, queries, headDim, keys, values, stride, visible, window, scale, output, outStride, scratch[..(queries * rows)]);
     }
 
@@ -318,6 +344,9 @@ public static unsafe class AttentionOps
             WeightedSum(s, queries, values.Slice(rowsFrom, rowsLength), stride, output.Slice(t * outStride, queries * headDim));
         }
     }
+
+    /// <summary>Scratch switch for A/B timing (bench `attention`): 0 the per-token block, 1 the row-tiled one.</summary>
+    public static int ExperimentVariant = 1;
 
     /// <summary>Validates a block call's shapes; returns the number of key/value rows it reads.</summary>
     private static int CheckBlock(int qLength, int qStride, int tokens, int queries, int headDim, int keysLength, int valuesLength,
@@ -344,11 +373,16 @@ public static unsafe class AttentionOps
     }
 
     /// <summary>Rows [rows, stride] of fp16 into compact fp32 rows [rows, headDim]; exact, so the path taken does not matter.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Widen(ReadOnlySpan<Half> src, int stride, int rows, int headDim, Span<float> dst)
     {
         fixed (Half* sp = src)
         fixed (float* dp = dst)
+            WidenRows(sp, stride, rows, headDim, dp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WidenRows(Half* sp, int stride, int rows, int headDim, float* dp)
+    {
         {
             byte* s = (byte*)sp;
             for (int r = 0; r < rows; r++)
@@ -384,8 +418,18 @@ public static unsafe class AttentionOps
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSum<TL>(ReadOnlySpan<float> weights, byte* rp, int stride, Span<float> output) where TL : struct, IWeightLoad
     {
-        int d = output.Length, n = weights.Length;
         fixed (float* wp = weights, op = output)
+            WeightedSumOne<TL>(wp, rp, stride, weights.Length, output.Length, op, accumulate: false);
+    }
+
+    /// <summary>
+    /// op[c] (+)= Σ_j wp[j]·rows[j·stride + c] for c &lt; d, j &lt; n: each column's FMA chain runs over j in
+    /// order from 0 (<paramref name="accumulate"/> false) or from the value op[c] already holds, so rows
+    /// split over several calls give the bits of one call over all of them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSumOne<TL>(float* wp, byte* rp, int stride, int n, int d, float* op, bool accumulate) where TL : struct, IWeightLoad
+    {
         {
             int c = 0;
             if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
@@ -393,6 +437,7 @@ public static unsafe class AttentionOps
                 for (; c + 64 <= d; c += 64)
                 {
                     Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    if (accumulate) { a0 = Vector512.Load(op + c); a1 = Vector512.Load(op + c + 16); a2 = Vector512.Load(op + c + 32); a3 = Vector512.Load(op + c + 48); }
                     for (int j = 0; j < n; j++)
                     {
                         nint r = (nint)j * stride + c;
@@ -406,7 +451,7 @@ public static unsafe class AttentionOps
                 }
                 for (; c + 16 <= d; c += 16)
                 {
-                    var a0 = Vector512<float>.Zero;
+                    var a0 = accumulate ? Vector512.Load(op + c) : Vector512<float>.Zero;
                     for (int j = 0; j < n; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wp[j]), TL.Load512(rp, (nint)j * stride + c), a0);
                     a0.Store(op + c);
                 }
@@ -415,14 +460,14 @@ public static unsafe class AttentionOps
             {
                 for (; c + 8 <= d; c += 8)
                 {
-                    var a0 = Vector256<float>.Zero;
+                    var a0 = accumulate ? Vector256.Load(op + c) : Vector256<float>.Zero;
                     for (int j = 0; j < n; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wp[j]), TL.Load256(rp, (nint)j * stride + c), a0);
                     a0.Store(op + c);
                 }
             }
             for (; c < d; c++)
             {
-                float acc = 0;
+                float acc = accumulate ? op[c] : 0;
                 for (int j = 0; j < n; j++) acc = MathF.FusedMultiplyAdd(wp[j], TL.Load1(rp, (nint)j * stride + c), acc);
                 op[c] = acc;
             }

@@ -169,7 +169,7 @@ public sealed class AttentionOpsTests
                 }
                 var expected = new float[tokens * qDim];
                 var actual = new float[tokens * qDim];
-                var scratch = new float[AttentionOps.CausalBlockScratch(ctx, 2, hd, fp16)];
+                var scratch = new float[AttentionOps.CausalBlockScratch(ctx, block, 2, hd) + AttentionOps.CausalBlockScratchOld(ctx, 2, hd, fp16)];
                 for (int h = 0; h < group; h += 2)
                 {
                     int queries = Math.Min(2, group - h);
@@ -215,7 +215,7 @@ public sealed class AttentionOpsTests
         var q = new float[2 * 64];
         var rows = new Half[4 * 64];
         var output = new float[2 * 64];
-        var scratch = new float[AttentionOps.CausalBlockScratch(4, 1, 64, fp16: true)];
+        var scratch = new float[AttentionOps.CausalBlockScratch(5, 2, 1, 64)];
         // Two tokens, the first seeing 4 rows: the second needs a fifth.
         var e = Assert.Throws<ArgumentException>(() => AttentionOps.CausalBlock(q, 64, 2, 1, 64, rows, rows, 64, 4, int.MaxValue, 1f, output, 64, scratch));
         Assert.Contains("rows too short", e.Message);
