@@ -346,7 +346,7 @@ public static unsafe partial class AttentionOps
     }
 
     /// <summary>Scratch switch for A/B timing (bench `attention`): 0 the per-token block, 1 the row-tiled one.</summary>
-    public static int ExperimentVariant = 1;
+    public static int ExperimentVariant = Environment.GetEnvironmentVariable("QUANTSHARP_ATTN_VARIANT") is { } v ? int.Parse(v) : 1;
 
     /// <summary>Validates a block call's shapes; returns the number of key/value rows it reads.</summary>
     private static int CheckBlock(int qLength, int qStride, int tokens, int queries, int headDim, int keysLength, int valuesLength,

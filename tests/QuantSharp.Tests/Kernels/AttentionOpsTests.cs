@@ -130,8 +130,11 @@ public sealed class AttentionOpsTests
     /// <summary>
     /// The multi-token prefill call gives every (token, head) exactly the bits of the one-token path
     /// (scores of the head pair over the token's own visible rows, softmax, weighted sum): fp32 and fp16
-    /// caches, head widths 64 and 128 (and 40, off the AVX-512 path), GQA groups 1, 2, 3 and 4 split into
-    /// head pairs as the session does, blocks with ragged causal tails, with and without a sliding window.
+    /// caches, head widths 64 and 128 and off the transposed-tile path (40, 72: not multiples of 16; 80:
+    /// a multiple of 16 but not of 32), GQA groups 1, 2, 3 and 4 split into head pairs as the session does,
+    /// blocks with ragged causal tails, sliding windows wider and narrower than the block, long contexts
+    /// whose blocks span many 16-row key tiles, and blocks of up to 32 queries (two or more weighted-sum groups
+    /// of 16, the last one partial).
     /// </summary>
     [Theory]
     [InlineData(KernelIsa.Avx512)]
@@ -146,66 +149,98 @@ public sealed class AttentionOpsTests
         {
             (64, 2, 0, 13, 8, int.MaxValue), (64, 1, 5, 9, 4, int.MaxValue), (128, 4, 3, 11, 8, int.MaxValue),
             (64, 3, 17, 7, 3, int.MaxValue), (128, 2, 0, 19, 8, 6), (64, 3, 9, 16, 5, 4), (40, 2, 2, 10, 4, int.MaxValue), (64, 2, 30, 1, 8, 7),
+            (64, 2, 40, 37, 8, int.MaxValue), (128, 2, 97, 21, 16, int.MaxValue), (80, 3, 21, 30, 13, 17), (48, 1, 0, 40, 16, int.MaxValue),
+            (64, 4, 5, 25, 8, 3), (72, 2, 7, 20, 8, int.MaxValue), (64, 2, 60, 24, 12, 50),
         })
+            AssertBlocksMatchOneTokenCalls(rng, isa, hd, group, position, tokens, block, window, poisonLastRow: false);
+    }
+
+    /// <summary>
+    /// Rows a token does not see never reach its result: with the block's last key and value rows set to
+    /// infinity (an fp16 overflow) every earlier token still gets the one-token bits (finite), though the
+    /// block computes scores for whole 16-row tiles and sums values for groups of queries.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelIsa.Avx512)]
+    [InlineData(KernelIsa.Avx2)]
+    [InlineData(KernelIsa.Scalar)]
+    public void RowsATokenDoesNotSeeDoNotReachIt(KernelIsa isa)
+    {
+        if (!KernelOptions.IsSupported(isa)) return;
+        using var scope = new KernelScope(isa, 0);
+        var rng = new Random(29);
+        foreach (var (hd, group, position, tokens, block, window) in new[] { (64, 2, 20, 8, 8, int.MaxValue), (128, 4, 3, 16, 16, 9), (40, 2, 0, 8, 8, int.MaxValue) })
+            AssertBlocksMatchOneTokenCalls(rng, isa, hd, group, position, tokens, block, window, poisonLastRow: true);
+    }
+
+    private static void AssertBlocksMatchOneTokenCalls(Random rng, KernelIsa isa, int hd, int group, int position, int tokens, int block, int window, bool poisonLastRow)
+    {
+        int qDim = group * hd, ctx = position + tokens;
+        var q = new float[tokens * qDim];
+        var keys32 = new float[ctx * hd];
+        var values32 = new float[ctx * hd];
+        for (int i = 0; i < q.Length; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
+        var keys16 = new Half[ctx * hd];
+        var values16 = new Half[ctx * hd];
+        for (int i = 0; i < keys16.Length; i++)
         {
-            int qDim = group * hd, ctx = position + tokens;
-            var q = new float[tokens * qDim];
-            var keys32 = new float[ctx * hd];
-            var values32 = new float[ctx * hd];
-            for (int i = 0; i < q.Length; i++) q[i] = (float)(rng.NextDouble() * 4 - 2);
-            var keys16 = new Half[ctx * hd];
-            var values16 = new Half[ctx * hd];
-            for (int i = 0; i < keys16.Length; i++)
+            keys16[i] = (Half)(rng.NextDouble() * 4 - 2);
+            values16[i] = (Half)(rng.NextDouble() * 4 - 2);
+        }
+        foreach (bool fp16 in new[] { false, true })
+        {
+            for (int i = 0; i < keys32.Length; i++)
             {
-                keys16[i] = (Half)(rng.NextDouble() * 4 - 2);
-                values16[i] = (Half)(rng.NextDouble() * 4 - 2);
+                keys32[i] = fp16 ? (float)keys16[i] : (float)(rng.NextDouble() * 4 - 2);
+                values32[i] = fp16 ? (float)values16[i] : (float)(rng.NextDouble() * 4 - 2);
             }
-            foreach (bool fp16 in new[] { false, true })
+            if (poisonLastRow)
+                for (int c = 0; c < hd; c++)
+                {
+                    int i = (ctx - 1) * hd + c;
+                    keys16[i] = values16[i] = c % 2 == 0 ? Half.PositiveInfinity : Half.NegativeInfinity;
+                    keys32[i] = values32[i] = (float)keys16[i];
+                }
+            var expected = new float[tokens * qDim];
+            var actual = new float[tokens * qDim];
+            var scratch = new float[AttentionOps.CausalBlockScratch(ctx, block, 2, hd)];
+            for (int h = 0; h < group; h += 2)
             {
-                for (int i = 0; i < keys32.Length; i++)
+                int queries = Math.Min(2, group - h);
+                // The one-token path (decode): each token over its own visible rows.
+                for (int t = 0; t < tokens; t++)
                 {
-                    keys32[i] = fp16 ? (float)keys16[i] : (float)(rng.NextDouble() * 4 - 2);
-                    values32[i] = fp16 ? (float)values16[i] : (float)(rng.NextDouble() * 4 - 2);
+                    int end = position + t + 1, first = Math.Max(0, end - window), len = end - first;
+                    var s = new float[queries * len];
+                    var qt = q.AsSpan(t * qDim + h * hd, queries * hd);
+                    var o = expected.AsSpan(t * qDim + h * hd, queries * hd);
+                    if (fp16) AttentionOps.Scores(qt, queries, keys16.AsSpan(first * hd, len * hd), hd, 0.125f, s);
+                    else AttentionOps.Scores(qt, queries, keys32.AsSpan(first * hd, len * hd), hd, 0.125f, s);
+                    for (int g = 0; g < queries; g++) VectorOps.Softmax(s.AsSpan(g * len, len));
+                    if (fp16) AttentionOps.WeightedSum(s, queries, values16.AsSpan(first * hd, len * hd), hd, o);
+                    else AttentionOps.WeightedSum(s, queries, values32.AsSpan(first * hd, len * hd), hd, o);
                 }
-                var expected = new float[tokens * qDim];
-                var actual = new float[tokens * qDim];
-                var scratch = new float[AttentionOps.CausalBlockScratch(ctx, block, 2, hd) + AttentionOps.CausalBlockScratchOld(ctx, 2, hd, fp16)];
-                for (int h = 0; h < group; h += 2)
+                for (int t0 = 0; t0 < tokens; t0 += block)
                 {
-                    int queries = Math.Min(2, group - h);
-                    // The one-token path, as prefill ran before blocks: each token over its own visible rows.
-                    for (int t = 0; t < tokens; t++)
-                    {
-                        int end = position + t + 1, first = Math.Max(0, end - window), len = end - first;
-                        var s = new float[queries * len];
-                        var qt = q.AsSpan(t * qDim + h * hd, queries * hd);
-                        var o = expected.AsSpan(t * qDim + h * hd, queries * hd);
-                        if (fp16) AttentionOps.Scores(qt, queries, keys16.AsSpan(first * hd, len * hd), hd, 0.125f, s);
-                        else AttentionOps.Scores(qt, queries, keys32.AsSpan(first * hd, len * hd), hd, 0.125f, s);
-                        for (int g = 0; g < queries; g++) VectorOps.Softmax(s.AsSpan(g * len, len));
-                        if (fp16) AttentionOps.WeightedSum(s, queries, values16.AsSpan(first * hd, len * hd), hd, o);
-                        else AttentionOps.WeightedSum(s, queries, values32.AsSpan(first * hd, len * hd), hd, o);
-                    }
-                    for (int t0 = 0; t0 < tokens; t0 += block)
-                    {
-                        int n = Math.Min(block, tokens - t0);
-                        int end = position + t0 + 1, first = Math.Max(0, end - window), visible = end - first, rows = visible + n - 1;
-                        int length = (n - 1) * qDim + queries * hd;
-                        var qb = q.AsSpan(t0 * qDim + h * hd, length);
-                        var ob = actual.AsSpan(t0 * qDim + h * hd, length);
-                        Array.Fill(scratch, float.NaN); // stale scratch must not leak into results
-                        if (fp16)
-                            AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys16.AsSpan(first * hd, rows * hd), values16.AsSpan(first * hd, rows * hd),
-                                hd, visible, window, 0.125f, ob, qDim, scratch);
-                        else
-                            AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys32.AsSpan(first * hd, rows * hd), values32.AsSpan(first * hd, rows * hd),
-                                hd, visible, window, 0.125f, ob, qDim, scratch);
-                    }
+                    int n = Math.Min(block, tokens - t0);
+                    int end = position + t0 + 1, first = Math.Max(0, end - window), visible = end - first, rows = visible + n - 1;
+                    int length = (n - 1) * qDim + queries * hd;
+                    var qb = q.AsSpan(t0 * qDim + h * hd, length);
+                    var ob = actual.AsSpan(t0 * qDim + h * hd, length);
+                    Array.Fill(scratch, float.NaN); // stale scratch must not leak into results
+                    if (fp16)
+                        AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys16.AsSpan(first * hd, rows * hd), values16.AsSpan(first * hd, rows * hd),
+                            hd, visible, window, 0.125f, ob, qDim, scratch);
+                    else
+                        AttentionOps.CausalBlock(qb, qDim, n, queries, hd, keys32.AsSpan(first * hd, rows * hd), values32.AsSpan(first * hd, rows * hd),
+                            hd, visible, window, 0.125f, ob, qDim, scratch);
                 }
-                Assert.All(expected, x => Assert.True(float.IsFinite(x)));
-                Assert.True(expected.Select(BitConverter.SingleToInt32Bits).SequenceEqual(actual.Select(BitConverter.SingleToInt32Bits)),
-                    $"{isa} fp16={fp16} hd={hd} group={group} position={position} tokens={tokens} block={block} window={window}");
             }
+            // With the last row poisoned only the last token sees it.
+            int checkedLength = poisonLastRow ? (tokens - 1) * qDim : expected.Length;
+            Assert.All(expected.Take(checkedLength), x => Assert.True(float.IsFinite(x)));
+            Assert.True(expected.Take(checkedLength).Select(BitConverter.SingleToInt32Bits).SequenceEqual(actual.Take(checkedLength).Select(BitConverter.SingleToInt32Bits)),
+                $"{isa} fp16={fp16} hd={hd} group={group} position={position} tokens={tokens} block={block} window={window} poisoned={poisonLastRow}");
         }
     }
 
