@@ -272,10 +272,9 @@ public sealed class InferenceSession
         int? window = _hp.WindowOf(_attnLayer);
         int first = window is { } w ? Math.Max(0, end - w) : 0;
         int visible = end - first, rows = visible + tokens - 1;
-        bool fp16 = _keyCache16 is not null;
-        int need = Math.Max(AttentionOps.CausalBlockScratch(rows, _attentionBlock, 2, hd), AttentionOps.CausalBlockScratchOld(rows, 2, hd, fp16));
+        int need = AttentionOps.CausalBlockScratch(rows, _attentionBlock, 2, hd);
         if (t_scratch is null || t_scratch.Length < need)
-            t_scratch = new float[Math.Max(need, AttentionOps.CausalBlockScratch(Math.Min(2 * rows, ContextLength), _attentionBlock, 2, hd) + AttentionOps.CausalBlockScratchOld(Math.Min(2 * rows, ContextLength), 2, hd, fp16))];
+            t_scratch = new float[Math.Max(need, AttentionOps.CausalBlockScratch(Math.Min(2 * rows, ContextLength), _attentionBlock, 2, hd))];
         int qLength = (tokens - 1) * qDim + queries * hd;
         var q = new ReadOnlySpan<float>(_q, t0 * qDim + h * hd, qLength);
         var output = new Span<float>(_attn, t0 * qDim + h * hd, qLength);

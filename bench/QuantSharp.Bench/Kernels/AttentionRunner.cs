@@ -1,5 +1,4 @@
 // `attention`: the prefill attention kernel (AttentionOps.CausalBlock) alone, over a whole prompt's blocks of one KV head.
-using System.Diagnostics;
 using QuantSharp.Core.Kernels;
 
 namespace QuantSharp.Bench.Kernels;
@@ -9,7 +8,7 @@ namespace QuantSharp.Bench.Kernels;
 /// one thread runs every causal block of a prompt for one KV head and its query pair, as a prefill's
 /// attention jobs do (random queries, keys and values), and prints the median time of a sweep and its
 /// GFLOP/s (score and weighted-sum multiply-adds only). The clock is the calling thread's CPU time, so
-/// a busy machine slows the figure less than wall time would; still compare only figures of one run.
+/// a busy machine slows the figure less than wall time would; compare builds by alternating runs.
 /// </summary>
 public static class AttentionRunner
 {
@@ -43,7 +42,7 @@ public static class AttentionRunner
         var k16 = k32.Select(x => (Half)x).ToArray();
         var v16 = v32.Select(x => (Half)x).ToArray();
         var output = new float[prompt * qStride];
-        var scratch = new float[AttentionOps.CausalBlockScratch(prompt + block, block, queries, hd) + AttentionOps.CausalBlockScratchOld(prompt + block, queries, hd, true)];
+        var scratch = new float[AttentionOps.CausalBlockScratch(prompt + block, block, queries, hd)];
         float scale = 1 / MathF.Sqrt(hd);
         void Sweep()
         {
@@ -64,37 +63,18 @@ public static class AttentionRunner
         }
         double macs = 0;
         for (int t = 0; t < prompt; t++) macs += 2.0 * queries * hd * Math.Min(t + 1, window);
-        var variants = ExperimentVariants();
-        var times = variants.Select(_ => new List<double>()).ToArray();
-        for (int w = 0; w < 3; w++) foreach (var v in variants) { v.Set(); Sweep(); }
+        for (int w = 0; w < 3; w++) Sweep();
+        var times = new List<double>();
         for (int r = 0; r < rounds; r++)
         {
-            for (int v = 0; v < variants.Length; v++)
-            {
-                variants[v].Set();
-                double t0 = QuantGemvRunner.ThreadCpuSeconds();
-                int reps = 0;
-                do { Sweep(); reps++; } while (QuantGemvRunner.ThreadCpuSeconds() - t0 < 0.02);
-                times[v].Add((QuantGemvRunner.ThreadCpuSeconds() - t0) / reps);
-            }
+            double t0 = QuantGemvRunner.ThreadCpuSeconds();
+            int reps = 0;
+            do { Sweep(); reps++; } while (QuantGemvRunner.ThreadCpuSeconds() - t0 < 0.02);
+            times.Add((QuantGemvRunner.ThreadCpuSeconds() - t0) / reps);
         }
-        Console.WriteLine($"attention: prompt {prompt}, head {hd}, {queries} queries per KV head, block {block}, kv {(fp16 ? "f16" : "f32")}, window {(window == int.MaxValue ? "none" : window)}, ISA {KernelOptions.EffectiveIsa}, 1 thread (thread CPU time), median of {rounds} interleaved rounds");
-        for (int v = 0; v < variants.Length; v++)
-        {
-            double med = BenchCommandLine.Median(times[v]);
-            Console.WriteLine($"{variants[v].Name,-10} {med * 1e6,10:F1} us/sweep {2 * macs / med / 1e9,7:F1} GFLOP/s  (min {times[v].Min() * 1e6:F1}, max {times[v].Max() * 1e6:F1})");
-        }
+        Console.WriteLine($"attention: prompt {prompt}, head {hd}, {queries} queries per KV head, block {block}, kv {(fp16 ? "f16" : "f32")}, window {(window == int.MaxValue ? "none" : window)}, ISA {KernelOptions.EffectiveIsa}, 1 thread (thread CPU time)");
+        double med = BenchCommandLine.Median(times);
+        Console.WriteLine($"median of {rounds} rounds {med * 1e6:F1} us/sweep, {2 * macs / med / 1e9:F1} GFLOP/s (min {times.Min() * 1e6:F1}, max {times.Max() * 1e6:F1} us)");
         return 0;
-    }
-
-    private sealed record Variant(string Name, Action Set);
-
-    // Scratch A/B: AttentionOps.ExperimentVariant (present only in experiment builds) picks the kernel.
-    private static Variant[] ExperimentVariants()
-    {
-        var f = typeof(AttentionOps).GetField("ExperimentVariant");
-        if (f is null) return [new Variant("current", () => { })];
-        var names = Environment.GetEnvironmentVariable("ATTN_VARIANTS")?.Split(',') ?? ["0", "1"];
-        return names.Select(n => new Variant("v" + n, () => f.SetValue(null, int.Parse(n)))).ToArray();
     }
 }

@@ -238,6 +238,11 @@ public static unsafe partial class AttentionOps
         int count = tokens * queries;
         float** outs = stackalloc float*[SumGroup];
         bool grouped = (avx512 && d % 16 == 0) || (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx2 && d % 8 == 0);
+        if (!grouped)
+        {
+            TiledSums<TL>(tokens, queries, d, values, stride, visible, window, scores, rs, output, outStride, spare);
+            return;
+        }
         int size = ElementSize<TL>();
         for (int i0 = 0; i0 < count; i0 += SumGroup)
         {
@@ -245,7 +250,7 @@ public static unsafe partial class AttentionOps
             // Queries i0 … i0 + n − 1 belong to tokens t0 … t1; starts and ends grow with t.
             int t0 = i0 / queries, t1 = (i0 + n - 1) / queries;
             int lo = Range(visible, window, t1).Start, hi = Range(visible, window, t0).End;
-            if (!grouped || lo >= hi) { lo = 0; hi = 0; }
+            if (lo >= hi) { lo = 0; hi = 0; } // a window narrower than the group: no common rows
             for (int k = 0; k < SumGroup; k++)
             {
                 if (k >= n) { outs[k] = spare; continue; } // padding queries write to the spare tile
@@ -272,6 +277,33 @@ public static unsafe partial class AttentionOps
                 int end = Range(visible, window, t).End;
                 if (end > hi)
                     WeightedSumOne<TL>(scores + (nint)i * rs + hi, values + (nint)hi * stride * size, stride, end - hi, d, outs[k], accumulate: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Weighted sums without the grouped kernels (scalar, or a head width the vector kernels do not take):
+    /// tiles of <see cref="TileRows"/> value rows (widened once for an fp16 cache) serve every query in
+    /// turn, each query's FMA chains continuing through its output from tile to tile.
+    /// </summary>
+    private static void TiledSums<TL>(int tokens, int queries, int d, byte* values, int stride, int visible, int window,
+        float* scores, int rs, float* output, int outStride, float* tile) where TL : struct, IWeightLoad
+    {
+        int rows = visible + tokens - 1, first = Range(visible, window, 0).Start;
+        bool fp16 = typeof(TL) == typeof(F16Load);
+        for (int j0 = first; j0 < rows; j0 += TileRows)
+        {
+            int j1 = Math.Min(j0 + TileRows, rows);
+            if (fp16) WidenRows((Half*)values + (nint)j0 * stride, stride, j1 - j0, d, tile);
+            for (int t = 0; t < tokens; t++)
+            {
+                var (start, end) = Range(visible, window, t);
+                int lo = Math.Max(j0, start), hi = Math.Min(j1, end);
+                if (lo >= hi) continue;
+                byte* rp = fp16 ? (byte*)(tile + (nint)(lo - j0) * d) : values + (nint)lo * stride * sizeof(float);
+                int step = fp16 ? d : stride;
+                for (int g = 0; g < queries; g++)
+                    WeightedSumOne<F32Load>(scores + ((nint)t * queries + g) * rs + lo, rp, step, hi - lo, d, output + (nint)t * outStride + g * d, accumulate: lo > start);
             }
         }
     }

@@ -261,22 +261,17 @@ public static unsafe partial class AttentionOps
     }
 
     /// <summary>
-    /// Floats of scratch <see cref="CausalBlock(ReadOnlySpan{float}, int, int, int, int, ReadOnlySpan{Half}, ReadOnlySpan{Half}, int, int, int, float, Span{float}, int, Span{float})"/>
-    /// needs for <paramref name="rows"/> key/value rows of width <paramref name="headDim"/>: the scores of
-    /// one token's queries, plus the widened fp32 copies of the rows for an fp16 cache.
-    /// </summary>
-    public static int CausalBlockScratchOld(int rows, int queries, int headDim, bool fp16) => queries * rows + (fp16 ? 2 * rows * headDim : 0);
-
-    /// <summary>
     /// Causal attention of <paramref name="tokens"/> consecutive query tokens of one head pair
     /// (<paramref name="queries"/> = 1 or 2 heads sharing a KV head) over that KV head's cached rows:
     /// token t's query g is q[t·qStride + g·headDim ..), it sees rows [max(0, e − window), e) with
     /// e = <paramref name="visible"/> + t (later tokens see more keys; <paramref name="window"/> =
     /// <see cref="int.MaxValue"/> for none), and its softmax-weighted sum of values goes to
-    /// output[t·outStride + g·headDim ..). For an fp16 cache the rows the block sees are widened to
-    /// fp32 once into <paramref name="scratch"/> (see <see cref="CausalBlockScratch"/>) instead of once
-    /// per token: every token then runs the fp32 calls, which give exactly the bits of the fp16 calls
-    /// (the widening is exact), so each (token, head) result is bit-identical to a one-token call.
+    /// output[t·outStride + g·headDim ..). A block of several tokens reads each key and value row once
+    /// for all its queries (transposed key tiles, grouped weighted sums, see AttentionBlock.cs); one token
+    /// (decode) runs the one-token calls, widening fp16 in registers. Either way each (token, head) result
+    /// is bit-identical to the one-token calls <see cref="Scores(ReadOnlySpan{float}, int, ReadOnlySpan{Half}, int, float, Span{float})"/>,
+    /// <see cref="VectorOps.Softmax"/> and <see cref="WeightedSum(ReadOnlySpan{float}, int, ReadOnlySpan{Half}, int, Span{float})"/>
+    /// over its own rows. <paramref name="scratch"/> holds at least <see cref="CausalBlockScratch"/> floats.
     /// </summary>
     public static void CausalBlock(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
         ReadOnlySpan<Half> keys, ReadOnlySpan<Half> values, int stride, int visible, int window, float scale,
@@ -285,68 +280,40 @@ public static unsafe partial class AttentionOps
         int rows = CheckBlock(q.Length, qStride, tokens, queries, headDim, keys.Length, values.Length, stride, visible, window, output.Length, outStride);
         if (tokens == 1)
         {
-            // Decode: one pass over the rows, widened in registers as they are read.
             int start = Math.Max(0, visible - window), len = visible - start;
-            CheckScratch(scratch.Length, CausalBlockScratchOld(len, queries, headDim, fp16: false));
+            CheckScratch(scratch.Length, queries * len);
             var s = scratch[..(queries * len)];
             Scores(q[..(queries * headDim)], queries, keys.Slice(start * stride, (len - 1) * stride + headDim), stride, scale, s);
             for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
             WeightedSum(s, queries, values.Slice(start * stride, (len - 1) * stride + headDim), stride, output[..(queries * headDim)]);
             return;
         }
-        if (ExperimentVariant == 1)
-        {
-            CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
-            fixed (float* qp = q, op = output, sp = scratch)
-            fixed (Half* kp = keys, vp = values)
-                AttendBlock<F16Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
-            return;
-        }
-        CheckScratch(scratch.Length, CausalBlockScratchOld(rows, queries, headDim, fp16: true));
-        var wideKeys = scratch.Slice(queries * rows, rows * headDim);
-        var wideValues = scratch.Slice(queries * rows + rows * headDim, rows * headDim);
-        Widen(keys, stride, rows, headDim, wideKeys);
-        Widen(values, stride, rows, headDim, wideValues);
-        AttendTokens(q, qStride, tokens, queries, headDim, wideKeys, wideValues, headDim, visible, window, scale, output, outStride, scratch[..(queries * rows)]);
+        CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
+        fixed (float* qp = q, op = output, sp = scratch)
+        fixed (Half* kp = keys, vp = values)
+            AttendBlock<F16Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
     }
 
-    /// <summary>
-    /// The block call over an fp32 cache: the rows need no widening, so each token runs the one-token
-    /// calls in turn (the block's rows stay in cache between its tokens).
-    /// </summary>
+    /// <summary>The block call over an fp32 cache.</summary>
     public static void CausalBlock(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
         ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int visible, int window, float scale,
         Span<float> output, int outStride, Span<float> scratch)
     {
         int rows = CheckBlock(q.Length, qStride, tokens, queries, headDim, keys.Length, values.Length, stride, visible, window, output.Length, outStride);
-        if (ExperimentVariant == 1 && tokens > 1)
+        if (tokens == 1)
         {
-            CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
-            fixed (float* qp = q, op = output, sp = scratch, kp = keys, vp = values)
-                AttendBlock<F32Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
+            int start = Math.Max(0, visible - window), len = visible - start;
+            CheckScratch(scratch.Length, queries * len);
+            var s = scratch[..(queries * len)];
+            Scores(q[..(queries * headDim)], queries, keys.Slice(start * stride, (len - 1) * stride + headDim), stride, scale, s);
+            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
+            WeightedSum(s, queries, values.Slice(start * stride, (len - 1) * stride + headDim), stride, output[..(queries * headDim)]);
             return;
         }
-        CheckScratch(scratch.Length, CausalBlockScratchOld(rows, queries, headDim, fp16: false));
-        AttendTokens(q, qStride, tokens, queries, headDim, keys, values, stride, visible, window, scale, output, outStride, scratch[..(queries * rows)]);
+        CheckScratch(scratch.Length, CausalBlockScratch(rows, tokens, queries, headDim));
+        fixed (float* qp = q, op = output, sp = scratch, kp = keys, vp = values)
+            AttendBlock<F32Load>(qp, qStride, tokens, queries, headDim, (byte*)kp, (byte*)vp, stride, visible, window, scale, op, outStride, sp);
     }
-
-    private static void AttendTokens(ReadOnlySpan<float> q, int qStride, int tokens, int queries, int headDim,
-        ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int stride, int visible, int window, float scale,
-        Span<float> output, int outStride, Span<float> scores)
-    {
-        for (int t = 0; t < tokens; t++)
-        {
-            int end = visible + t, start = Math.Max(0, end - window), len = end - start;
-            var s = scores[..(queries * len)];
-            int rowsFrom = start * stride, rowsLength = (len - 1) * stride + headDim;
-            Scores(q.Slice(t * qStride, queries * headDim), queries, keys.Slice(rowsFrom, rowsLength), stride, scale, s);
-            for (int g = 0; g < queries; g++) VectorOps.Softmax(s.Slice(g * len, len));
-            WeightedSum(s, queries, values.Slice(rowsFrom, rowsLength), stride, output.Slice(t * outStride, queries * headDim));
-        }
-    }
-
-    /// <summary>Scratch switch for A/B timing (bench `attention`): 0 the per-token block, 1 the row-tiled one.</summary>
-    public static int ExperimentVariant = Environment.GetEnvironmentVariable("QUANTSHARP_ATTN_VARIANT") is { } v ? int.Parse(v) : 1;
 
     /// <summary>Validates a block call's shapes; returns the number of key/value rows it reads.</summary>
     private static int CheckBlock(int qLength, int qStride, int tokens, int queries, int headDim, int keysLength, int valuesLength,
@@ -373,13 +340,6 @@ public static unsafe partial class AttentionOps
     }
 
     /// <summary>Rows [rows, stride] of fp16 into compact fp32 rows [rows, headDim]; exact, so the path taken does not matter.</summary>
-    private static void Widen(ReadOnlySpan<Half> src, int stride, int rows, int headDim, Span<float> dst)
-    {
-        fixed (Half* sp = src)
-        fixed (float* dp = dst)
-            WidenRows(sp, stride, rows, headDim, dp);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WidenRows(Half* sp, int stride, int rows, int headDim, float* dp)
     {
