@@ -219,23 +219,12 @@ public static unsafe partial class AttentionOps
             return;
         }
         fixed (float* wp = weights, op = output)
-            WeightedSumTwo512<TL>(wp, wp + n, rp, stride, n, d, op, op + d, accumulate: false);
-    }
-
-    /// <summary>The two-query AVX-512 weighted sum (d a multiple of 64), optionally continuing the outputs' chains (see <see cref="WeightedSumOne"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSumTwo512<TL>(float* wp, float* w1, byte* rp, int stride, int n, int d, float* op, float* o1, bool accumulate) where TL : struct, IWeightLoad
-    {
         {
+            float* w1 = wp + n, o1 = op + d;
             for (int c = 0; c < d; c += 64)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
-                if (accumulate)
-                {
-                    a0 = Vector512.Load(op + c); a1 = Vector512.Load(op + c + 16); a2 = Vector512.Load(op + c + 32); a3 = Vector512.Load(op + c + 48);
-                    b0 = Vector512.Load(o1 + c); b1 = Vector512.Load(o1 + c + 16); b2 = Vector512.Load(o1 + c + 32); b3 = Vector512.Load(o1 + c + 48);
-                }
                 for (int j = 0; j < n; j++)
                 {
                     nint r = (nint)j * stride + c;
@@ -343,19 +332,17 @@ public static unsafe partial class AttentionOps
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WidenRows(Half* sp, int stride, int rows, int headDim, float* dp)
     {
+        byte* s = (byte*)sp;
+        for (int r = 0; r < rows; r++)
         {
-            byte* s = (byte*)sp;
-            for (int r = 0; r < rows; r++)
-            {
-                nint from = (nint)r * stride;
-                float* to = dp + (nint)r * headDim;
-                int c = 0;
-                if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
-                    for (; c + 16 <= headDim; c += 16) F16Load.Load512(s, from + c).Store(to + c);
-                else if (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
-                    for (; c + 8 <= headDim; c += 8) F16Load.Load256(s, from + c).Store(to + c);
-                for (; c < headDim; c++) to[c] = F16Load.Load1(s, from + c);
-            }
+            nint from = (nint)r * stride;
+            float* to = dp + (nint)r * headDim;
+            int c = 0;
+            if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
+                for (; c + 16 <= headDim; c += 16) F16Load.Load512(s, from + c).Store(to + c);
+            else if (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
+                for (; c + 8 <= headDim; c += 8) F16Load.Load256(s, from + c).Store(to + c);
+            for (; c < headDim; c++) to[c] = F16Load.Load1(s, from + c);
         }
     }
 
@@ -390,47 +377,45 @@ public static unsafe partial class AttentionOps
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSumOne<TL>(float* wp, byte* rp, int stride, int n, int d, float* op, bool accumulate) where TL : struct, IWeightLoad
     {
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
         {
-            int c = 0;
-            if (Vector512.IsHardwareAccelerated && KernelOptions.EffectiveIsa == KernelIsa.Avx512)
+            for (; c + 64 <= d; c += 64)
             {
-                for (; c + 64 <= d; c += 64)
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (accumulate) { a0 = Vector512.Load(op + c); a1 = Vector512.Load(op + c + 16); a2 = Vector512.Load(op + c + 32); a3 = Vector512.Load(op + c + 48); }
+                for (int j = 0; j < n; j++)
                 {
-                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                    if (accumulate) { a0 = Vector512.Load(op + c); a1 = Vector512.Load(op + c + 16); a2 = Vector512.Load(op + c + 32); a3 = Vector512.Load(op + c + 48); }
-                    for (int j = 0; j < n; j++)
-                    {
-                        nint r = (nint)j * stride + c;
-                        var s = Vector512.Create(wp[j]);
-                        a0 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r), a0);
-                        a1 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 16), a1);
-                        a2 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 32), a2);
-                        a3 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 48), a3);
-                    }
-                    a0.Store(op + c); a1.Store(op + c + 16); a2.Store(op + c + 32); a3.Store(op + c + 48);
+                    nint r = (nint)j * stride + c;
+                    var s = Vector512.Create(wp[j]);
+                    a0 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r), a0);
+                    a1 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 32), a2);
+                    a3 = Vector512.FusedMultiplyAdd(s, TL.Load512(rp, r + 48), a3);
                 }
-                for (; c + 16 <= d; c += 16)
-                {
-                    var a0 = accumulate ? Vector512.Load(op + c) : Vector512<float>.Zero;
-                    for (int j = 0; j < n; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wp[j]), TL.Load512(rp, (nint)j * stride + c), a0);
-                    a0.Store(op + c);
-                }
+                a0.Store(op + c); a1.Store(op + c + 16); a2.Store(op + c + 32); a3.Store(op + c + 48);
             }
-            else if (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
+            for (; c + 16 <= d; c += 16)
             {
-                for (; c + 8 <= d; c += 8)
-                {
-                    var a0 = accumulate ? Vector256.Load(op + c) : Vector256<float>.Zero;
-                    for (int j = 0; j < n; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wp[j]), TL.Load256(rp, (nint)j * stride + c), a0);
-                    a0.Store(op + c);
-                }
+                var a0 = accumulate ? Vector512.Load(op + c) : Vector512<float>.Zero;
+                for (int j = 0; j < n; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(wp[j]), TL.Load512(rp, (nint)j * stride + c), a0);
+                a0.Store(op + c);
             }
-            for (; c < d; c++)
+        }
+        else if (Vector256.IsHardwareAccelerated && KernelOptions.EffectiveIsa is KernelIsa.Avx512 or KernelIsa.Avx2)
+        {
+            for (; c + 8 <= d; c += 8)
             {
-                float acc = accumulate ? op[c] : 0;
-                for (int j = 0; j < n; j++) acc = MathF.FusedMultiplyAdd(wp[j], TL.Load1(rp, (nint)j * stride + c), acc);
-                op[c] = acc;
+                var a0 = accumulate ? Vector256.Load(op + c) : Vector256<float>.Zero;
+                for (int j = 0; j < n; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Create(wp[j]), TL.Load256(rp, (nint)j * stride + c), a0);
+                a0.Store(op + c);
             }
+        }
+        for (; c < d; c++)
+        {
+            float acc = accumulate ? op[c] : 0;
+            for (int j = 0; j < n; j++) acc = MathF.FusedMultiplyAdd(wp[j], TL.Load1(rp, (nint)j * stride + c), acc);
+            op[c] = acc;
         }
     }
 }
