@@ -261,8 +261,9 @@ public static unsafe partial class AttentionOps
                 outs[k] = o;
                 if (hi > lo)
                 {
+                    // Zeros continued by FMAs are the chain from zero; rows before the common range (a window) first.
                     new Span<float>(o, d).Clear();
-                    WeightedSumOne<TL>(w + start, values + (nint)start * stride * size, stride, lo - start, d, o, accumulate: true);
+                    if (lo > start) WeightedSumOne<TL>(w + start, values + (nint)start * stride * size, stride, lo - start, d, o, accumulate: true);
                 }
                 else WeightedSumOne<TL>(w + start, values + (nint)start * stride * size, stride, end - start, d, o, accumulate: false);
             }
