@@ -63,7 +63,9 @@ public static class AttentionRunner
         }
         double macs = 0;
         for (int t = 0; t < prompt; t++) macs += 2.0 * queries * hd * Math.Min(t + 1, window);
-        for (int w = 0; w < 3; w++) Sweep();
+        // Warm up for a second of CPU time: the softmax's TensorPrimitives code starts in the JIT's lower tiers, and a
+        // few sweeps would time those instead of the tier-1 code a long prefill runs.
+        for (double w0 = QuantGemvRunner.ThreadCpuSeconds(); QuantGemvRunner.ThreadCpuSeconds() - w0 < 1.0;) Sweep();
         var times = new List<double>();
         for (int r = 0; r < rounds; r++)
         {
