@@ -1,5 +1,5 @@
 // Prefill attention of a block of query tokens: scores against key tiles transposed once per block, and
-// weighted sums that share each value row among eight queries.
+// weighted sums that share each value row among sixteen queries (eight on AVX2).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
