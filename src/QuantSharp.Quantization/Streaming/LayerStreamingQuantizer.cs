@@ -327,7 +327,7 @@ public sealed class LayerStreamingQuantizer
     }
 
     // A result in a GGUF float type (F32, F16, BF16): kept in a float type, not quantized.
-    private static bool StoredAsFloat(QuantizedLinear r) => r.GgufType is DType.F32 or DType.F16 or DType.BF16;
+    private static bool StoredAsFloat(QuantizedLinear r) => r.GgufType is { } t && DTypeInfo.IsFloat(t);
 
     // A report's record of one quantized linear (errors rounded as the log prints them).
     private static TensorQuantizationRecord Measure(int l, LlamaLinear k, int expert, string name, int rows, int cols, float[] original, double[]? gram,
